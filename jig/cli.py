@@ -1,0 +1,261 @@
+"""The ``jig`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from runtime.errors import DefinitionErrors, RecordError
+from runtime.loader import load_apps, schema_for
+from runtime.migrations import MigrationRefused
+
+from .config import Settings
+
+EXIT_DEFINITION = 2
+EXIT_REFUSED = 3
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+def _runtime(ctx: click.Context, *, migrate: bool | None = None) -> Any:
+    from .app import build_runtime
+    try:
+        return build_runtime(_settings(ctx), migrate=migrate)
+    except DefinitionErrors as exc:
+        click.echo(exc.format(), err=True)
+        sys.exit(EXIT_DEFINITION)
+    except MigrationRefused as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_REFUSED)
+
+
+@click.group()
+@click.option("--apps", "apps", multiple=True, help="Definition file or folder (default: JIG_APPS or ./apps).")
+@click.option("--database", "database", help="Database URL (default: JIG_DATABASE_URL or sqlite:///var/jig.db).")
+@click.pass_context
+def cli(ctx: click.Context, apps: tuple[str, ...], database: str | None) -> None:
+    """Jig (治具): low-code apps for the shop floor."""
+    s = Settings.from_env()
+    if apps:
+        s.apps = list(apps)
+    if database:
+        s.database_url = database
+    ctx.obj = s
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print errors as JSON.")
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
+    """Validate definitions; exit 2 listing every error. Touches no database."""
+    from .plugins import default_extensions
+    targets = list(paths) or _settings(ctx).apps
+    try:
+        apps = load_apps(targets, default_extensions())
+    except DefinitionErrors as exc:
+        if as_json:
+            click.echo(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False, indent=2))
+        else:
+            click.echo(exc.format(), err=True)
+        sys.exit(EXIT_DEFINITION)
+    n = sum(len(a.entities) for a in apps.values())
+    click.echo(f"ok: {len(apps)} app(s), {n} entities: {', '.join(sorted(apps))}")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@click.option("--allow-destructive", is_flag=True, help="Also apply type changes that may not convert every value.")
+@click.pass_context
+def migrate(ctx: click.Context, dry_run: bool, allow_destructive: bool) -> None:
+    """Bring the database in line with the definitions (never drops data)."""
+    rt = _runtime(ctx, migrate=False)
+    steps = rt.migration_plan()
+    if not steps:
+        click.echo("database is up to date")
+        return
+    click.echo(f"plan ({len(steps)} step{'s' if len(steps) != 1 else ''}):")
+    for s in steps:
+        click.echo("  " + s.describe())
+    if dry_run:
+        click.echo("dry run: nothing changed")
+        return
+    try:
+        rt.migrate(allow_destructive=allow_destructive)
+    except MigrationRefused as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_REFUSED)
+    click.echo("applied")
+
+
+@cli.command()
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.option("--threads", default=None, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve every app with the production WSGI server (waitress)."""
+    import waitress
+
+    from .app import create_app
+    s = _settings(ctx)
+    rt = _runtime(ctx)
+    app = create_app(s, rt)
+    rt.hooks.emit("runtime.started", rt)
+    h, p = host or s.host, port or s.port
+    click.echo(f"Jig serving {', '.join(sorted(rt.apps))} on http://{h}:{p}/  (database: {rt.db.dialect})")
+    try:
+        waitress.serve(app, host=h, port=p, threads=threads or s.threads, ident="jig")
+    finally:
+        rt.close()
+
+
+@cli.group()
+def user() -> None:
+    """Manage users."""
+
+
+def _parse_attrs(items: tuple[str, ...]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        attrs[key] = int(value) if value.isdigit() else value
+    return attrs
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", "roles", multiple=True, help="Role name; repeat for several.")
+@click.option("--attr", "attrs", multiple=True, help="User attribute key=value (e.g. partner=3).")
+@click.option("--name", "display_name", default=None)
+@click.option("--phone", default=None)
+@click.pass_context
+def user_add(ctx: click.Context, username: str, password: str, roles: tuple[str, ...], attrs: tuple[str, ...],
+             display_name: str | None, phone: str | None) -> None:
+    rt = _runtime(ctx)
+    try:
+        rt.users.add(username, password, list(roles), display_name=display_name, attributes=_parse_attrs(attrs),
+                     phone=phone)
+    except RecordError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {username} added with roles: {', '.join(roles) or '(none)'}")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    rt = _runtime(ctx)
+    for u in rt.users.all():
+        state = "" if u["active"] else " (disabled)"
+        click.echo(f"{u['username']:20} {','.join(u['roles']):30} {u['attributes']}{state}")
+
+
+@user.command("set")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True)
+@click.option("--attr", "attrs", multiple=True)
+@click.option("--password", default=None)
+@click.option("--disable", is_flag=True)
+@click.option("--enable", is_flag=True)
+@click.pass_context
+def user_set(ctx: click.Context, username: str, roles: tuple[str, ...], attrs: tuple[str, ...],
+             password: str | None, disable: bool, enable: bool) -> None:
+    rt = _runtime(ctx)
+    try:
+        rt.users.update(username, roles=list(roles) or None, attributes=_parse_attrs(attrs) if attrs else None,
+                        password=password, active=False if disable else (True if enable else None))
+    except RecordError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {username} updated")
+
+
+@cli.group()
+def token() -> None:
+    """Manage API tokens (stored hashed; shown once)."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--label", default="")
+@click.option("--days", type=int, default=None, help="Expire after this many days.")
+@click.pass_context
+def token_create(ctx: click.Context, username: str, label: str, days: int | None) -> None:
+    rt = _runtime(ctx)
+    try:
+        value = rt.users.create_token(username, label, days)
+    except RecordError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(value)
+
+
+@token.command("list")
+@click.option("--user", "username", default=None)
+@click.pass_context
+def token_list(ctx: click.Context, username: str | None) -> None:
+    rt = _runtime(ctx)
+    for tk in rt.users.tokens_of(username):
+        status = "revoked" if tk["revoked"] else "active"
+        click.echo(f"{tk['id']:5} {tk['username']:16} {tk['prefix']}…  {tk['label'] or '':20} {status}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: int) -> None:
+    rt = _runtime(ctx)
+    rt.users.revoke_token(token_id)
+    click.echo(f"token {token_id} revoked")
+
+
+@cli.command()
+@click.option("--write", is_flag=True, help="Write runtime/schema/app.schema.json.")
+def schema(write: bool) -> None:
+    """Print (or write) the JSON Schema of the definition language."""
+    from runtime.schema import SCHEMA_PATH, dump
+
+    from .plugins import default_extensions
+    text = dump(schema_for(default_extensions()))
+    if write:
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {SCHEMA_PATH}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
+    """Create a demo database with users and sample data, then serve it."""
+    from .demo import prepare
+    s = _settings(ctx)
+    rt = _runtime(ctx)
+    logins = prepare(rt)
+    click.echo("Demo users (username / password / roles):")
+    for name, pw, roles in logins:
+        click.echo(f"  {name:12} {pw:14} {', '.join(roles)}")
+    if no_serve:
+        return
+    import waitress
+
+    from .app import create_app
+    app = create_app(s, rt)
+    rt.hooks.emit("runtime.started", rt)
+    click.echo(f"Open http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")
+    waitress.serve(app, host=host, port=port, threads=s.threads, ident="jig")
+
+
+def main() -> None:
+    cli(prog_name="jig")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

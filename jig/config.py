@@ -1,0 +1,52 @@
+"""Configuration from environment variables (documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Settings:
+    database_url: str = "sqlite:///var/jig.db"
+    apps: list[str] = field(default_factory=lambda: ["apps"])
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 8
+    timezone: str = "Asia/Shanghai"
+    redis_url: str | None = None
+    auto_migrate: bool = True
+    files_dir: str = "var/files"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        s = cls()
+        s.database_url = e.get("JIG_DATABASE_URL", s.database_url)
+        if "JIG_APPS" in e:
+            s.apps = [p for p in e["JIG_APPS"].split(os.pathsep) if p]
+        s.secret_key = e.get("JIG_SECRET_KEY") or _persistent_secret(Path(e.get("JIG_VAR", "var")))
+        s.host = e.get("JIG_HOST", s.host)
+        s.port = int(e.get("JIG_PORT", s.port))
+        s.threads = int(e.get("JIG_THREADS", s.threads))
+        s.timezone = e.get("JIG_TIMEZONE", s.timezone)
+        s.redis_url = e.get("JIG_REDIS_URL") or None
+        s.auto_migrate = e.get("JIG_AUTO_MIGRATE", "1") not in ("0", "false", "no")
+        s.files_dir = e.get("JIG_FILES_DIR", s.files_dir)
+        return s
+
+
+def _persistent_secret(var: Path) -> str:
+    """A random secret kept in var/secret_key, so sessions survive restarts of a one-PC install."""
+    path = var / "secret_key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        var.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

@@ -1,0 +1,185 @@
+"""The REST API, generated from the definitions.
+
+Every request is authenticated (``Authorization: Bearer <token>``, or a
+signed-in browser session that the UI layer provides through
+``app.config['JIG_SESSION_ACTOR']``), and permissions are applied to every
+read and write. Errors are JSON ``{"error": {"code", "message", "fields"}}``;
+bad input never gives a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import listquery, workflow
+from .auth import Actor
+from .core import Runtime
+from .errors import BadRequest, RecordError, Unauthorized
+from .messages import t
+from .openapi import document
+
+log = logging.getLogger("jig.api")
+bp = Blueprint("jig_api", __name__, url_prefix="/api")
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["jig"]  # type: ignore[no-any-return]
+
+
+def request_lang() -> str:
+    lang = request.args.get("lang") or request.accept_languages.best_match(["zh", "en"]) or "zh"
+    return "en" if lang.startswith("en") else "zh"
+
+
+def current_actor() -> Actor:
+    """The authenticated actor for this request, or 401."""
+    actor: Actor | None = getattr(g, "jig_actor", None)
+    if actor is not None:
+        return actor
+    lang = request_lang()
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        actor = runtime().users.resolve_token(header[7:].strip(), via="api")
+    else:
+        session_actor: Callable[[], Actor | None] | None = current_app.config.get("JIG_SESSION_ACTOR")
+        actor = session_actor() if session_actor else None
+    if actor is None:
+        raise Unauthorized(t("unauthorized", lang))
+    from dataclasses import replace
+    actor = replace(actor, language=lang if request.args.get("lang") or not actor.language else actor.language)
+    if request.headers.get("Accept-Language"):
+        actor = replace(actor, language=lang)
+    g.jig_actor = actor
+    return actor
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest(t("bad_json", request_lang()))
+    return data
+
+
+def _version(data: dict[str, Any]) -> int | None:
+    v = data.pop("version", None) if isinstance(data, dict) else None
+    if v is None:
+        v = request.args.get("version") or request.headers.get("If-Match", "").strip('"') or None
+    if v is None:
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise BadRequest("version must be a whole number", {"version": t("integer", request_lang())}) from None
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document(runtime().apps))
+
+
+@bp.get("/me")
+def me() -> Response:
+    actor = current_actor()
+    return jsonify({"username": actor.username, "roles": sorted(actor.roles), "display_name": actor.display_name,
+                    "language": actor.language})
+
+
+@bp.get("/<app>/<entity>")
+def list_records(app: str, entity: str) -> Response:
+    actor = current_actor()
+    rt = runtime()
+    ent = rt.entity(app, entity, actor.language)
+    q = listquery.parse_args(ent, request.args, actor.language)
+    return jsonify(listquery.run(rt, actor, ent, q))
+
+
+@bp.post("/<app>/<entity>")
+def create_record(app: str, entity: str) -> tuple[Response, int]:
+    actor = current_actor()
+    rt = runtime()
+    ent = rt.entity(app, entity, actor.language)
+    return jsonify(rt.records.create(actor, ent, _body())), 201
+
+
+@bp.get("/<app>/<entity>/<int:record_id>")
+def get_record(app: str, entity: str, record_id: int) -> Response:
+    actor = current_actor()
+    rt = runtime()
+    return jsonify(rt.records.get(actor, rt.entity(app, entity, actor.language), record_id))
+
+
+@bp.patch("/<app>/<entity>/<int:record_id>")
+def update_record(app: str, entity: str, record_id: int) -> Response:
+    actor = current_actor()
+    rt = runtime()
+    data = _body()
+    version = _version(data)
+    return jsonify(rt.records.update(actor, rt.entity(app, entity, actor.language), record_id, data, version))
+
+
+@bp.delete("/<app>/<entity>/<int:record_id>")
+def delete_record(app: str, entity: str, record_id: int) -> tuple[str, int]:
+    actor = current_actor()
+    rt = runtime()
+    data = request.get_json(silent=True) or {}
+    rt.records.delete(actor, rt.entity(app, entity, actor.language), record_id, _version(dict(data)))
+    return "", 204
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/transitions/<name>")
+def transition(app: str, entity: str, record_id: int, name: str) -> Response:
+    actor = current_actor()
+    rt = runtime()
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
+    version = _version(data)
+    ent = rt.entity(app, entity, actor.language)
+    return jsonify(workflow.take(rt.records, actor, ent, record_id, name, data, version))
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/history")
+def record_history(app: str, entity: str, record_id: int) -> Response:
+    actor = current_actor()
+    rt = runtime()
+    return jsonify({"items": rt.records.history(actor, rt.entity(app, entity, actor.language), record_id)})
+
+
+def _error(exc: RecordError) -> tuple[Response, int]:
+    return jsonify(exc.as_dict()), exc.status
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
+    if not request.path.startswith("/api/"):
+        return exc
+    code = exc.code or 500
+    return jsonify({"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
+                              "message": exc.description or exc.name, "fields": {}}}), code
+
+
+def _unexpected(exc: Exception) -> tuple[Response, int]:
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return jsonify({"error": {"code": "internal", "message": "internal error; see the server log", "fields": {}}}), 500
+
+
+def init_app(app: Flask, rt: Runtime) -> None:
+    """Attach the runtime and the API blueprint to a Flask app."""
+    app.extensions["jig"] = rt
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.register_blueprint(bp)
+    app.register_error_handler(RecordError, _error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def create_app(rt: Runtime, config: dict[str, Any] | None = None) -> Flask:
+    """A Flask app serving only the API (the UI layer builds a fuller one)."""
+    app = Flask("jig")
+    app.config.update(MAX_CONTENT_LENGTH=16 * 1024 * 1024, **(config or {}))
+    init_app(app, rt)
+    return app

@@ -1,0 +1,91 @@
+"""What an expression sees when it runs on one record.
+
+Field values come from the record; computed fields are evaluated on first
+use; link paths such as ``partner.phone`` load the linked record once per
+context; ``user.x`` reads the acting user's attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from .evaluate import EvaluationError, evaluate
+from .model import EntityDef
+
+Loader = Callable[[EntityDef, int], dict[str, Any] | None]
+
+
+class RecordContext(dict[str, Any]):
+    def __init__(self, ent: EntityDef, values: dict[str, Any], user: dict[str, Any] | None,
+                 loader: Loader | None, depth: int = 0):
+        super().__init__(values)
+        self.ent = ent
+        self.user = user or {}
+        self.loader = loader
+        self.depth = depth
+        self._links: dict[str, RecordContext | None] = {}
+
+    def __missing__(self, key: str) -> Any:
+        f = self.ent.fields.get(key)
+        if f is not None and f.type == "computed" and f.expr is not None and self.depth < 5:
+            self.depth += 1
+            try:
+                value = evaluate(f.expr, self)
+            except EvaluationError:
+                value = None
+            finally:
+                self.depth -= 1
+            self[key] = value
+            return value
+        if key == "user":
+            return self.user
+        return None
+
+    def linked(self, field_name: str) -> RecordContext | None:
+        if field_name in self._links:
+            return self._links[field_name]
+        target: RecordContext | None = None
+        f = self.ent.fields.get(field_name)
+        ref = self.get(field_name)
+        if f is not None and f.type == "link" and ref is not None and self.loader is not None and f.to:
+            target_ent = _target(self.ent, f.to)
+            row = self.loader(target_ent, int(ref)) if target_ent else None
+            if row is not None and target_ent is not None:
+                target = RecordContext(target_ent, row, self.user, self.loader, self.depth + 1)
+        self._links[field_name] = target
+        return target
+
+    def resolve(self, path: tuple[str, ...]) -> Any:
+        if path[0] == "user":
+            return self.user.get(path[1])
+        ctx: RecordContext | None = self
+        for part in path[:-1]:
+            if ctx is None:
+                return None
+            ctx = ctx.linked(part)
+        return None if ctx is None else ctx[path[-1]]
+
+
+_apps_by_entity: dict[str, Any] = {}
+
+
+def _target(ent: EntityDef, name: str) -> EntityDef | None:
+    app = _apps_by_entity.get(ent.app)
+    return app.entities.get(name) if app is not None else None
+
+
+def register_apps(apps: dict[str, Any]) -> None:
+    """Let contexts find link targets by name (called once when the runtime starts)."""
+    _apps_by_entity.update(apps)
+
+
+def row_loader(conn: Connection, tables: Any) -> Loader:
+    """A loader reading linked records through ``conn`` (cached per call site by RecordContext)."""
+    def load(ent: EntityDef, record_id: int) -> dict[str, Any] | None:
+        table = tables.for_entity(ent)
+        row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
+        return dict(row) if row else None
+    return load

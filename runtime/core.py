@@ -1,0 +1,61 @@
+"""The Runtime: loaded apps, their tables, the database and the services on them.
+
+One Runtime per process. Layers above it (rules, connectors, UI) receive it
+and subscribe to its hooks; it never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import context, migrations
+from .auth import Users
+from .database import Database
+from .errors import NotFound
+from .hooks import Hooks
+from .loader import Extension
+from .messages import t
+from .model import AppDef, EntityDef
+from .records import Records
+from .sqlcompile import SqlCompiler
+from .tables import Tables
+
+
+class Runtime:
+    def __init__(self, apps: dict[str, AppDef], database_url: str, *,
+                 extensions: Sequence[Extension] = (), settings: dict[str, Any] | None = None):
+        self.apps = apps
+        self.extensions = list(extensions)
+        self.settings = settings or {}
+        self.db = Database(database_url)
+        self.tables = Tables(apps)
+        self.hooks = Hooks()
+        self.sql = SqlCompiler(self.tables, self.db.dialect)
+        self.users = Users(self.db, self.tables.system)
+        self.records = Records(self)
+        self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
+        context.register_apps(apps)
+
+    def entity(self, app: str, name: str, lang: str = "zh") -> EntityDef:
+        a = self.apps.get(app)
+        if a is None:
+            raise NotFound(t("no_app", lang, name=app))
+        ent = a.entities.get(name)
+        if ent is None:
+            raise NotFound(t("no_entity", lang, name=name))
+        return ent
+
+    def migration_plan(self) -> list[migrations.Step]:
+        with self.db.read() as conn:
+            return migrations.plan(conn, self.tables)
+
+    def migrate(self, *, allow_destructive: bool = False) -> list[migrations.Step]:
+        with self.db.write() as conn:
+            steps = migrations.plan(conn, self.tables)
+            migrations.apply(conn, self.tables, steps, allow_destructive=allow_destructive)
+        return steps
+
+    def close(self) -> None:
+        self.hooks.emit("runtime.stopping", self)
+        self.db.dispose()

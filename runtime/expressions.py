@@ -1,0 +1,402 @@
+"""The one expression language: parsed and checked once, evaluated many times.
+
+Expressions are a small, allowlisted subset of Python syntax. At load time an
+expression is parsed, every node type, name, attribute path and function is
+checked against its scope, and a type is inferred; problems become definition
+errors with hints. At run time the parsed tree is evaluated by
+:mod:`runtime.evaluate` (built on simpleeval) or compiled to SQL by
+:mod:`runtime.sqlcompile`; both follow SQL's rules for empty values.
+
+Evaluation time is bounded by construction: there are no loops or
+comprehensions, trees are capped in size and depth, powers need a small
+constant exponent, and text results are capped in length.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .functions import FUNCTIONS
+
+MAX_SOURCE = 2000
+MAX_NODES = 200
+MAX_DEPTH = 24
+MAX_POWER_EXPONENT = 16
+MAX_TEXT = 10000
+
+NUMERIC = {"int", "dec"}
+ORDERED = {"int", "dec", "text", "date", "datetime"}
+
+
+@dataclass
+class NameInfo:
+    """What a name (a field, system column or attribute) is, for checking."""
+
+    type: str  # bool, int, dec, text, date, datetime, list, any
+    target: Scope | None = None  # for links: the scope of the linked entity
+    computed: Expr | None = None
+    scale: int | None = None
+    sql: bool = True  # False when the value does not live in a column (tables, files)
+
+
+@dataclass
+class Scope:
+    """The names an expression may use, e.g. one entity's fields."""
+
+    label: str
+    names: dict[str, NameInfo]
+    user: dict[str, NameInfo] | None = None
+    entity: str | None = None  # qualified entity key when this scope is a table
+
+    def suggest(self, name: str) -> str:
+        return suggest(name, self.names)
+
+
+class ExpressionError(Exception):
+    def __init__(self, message: str, hint: str = "", col: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.col = col
+
+
+@dataclass
+class Expr:
+    """A parsed, checked expression."""
+
+    source: str
+    tree: ast.expr
+    type: str
+    scope: Scope
+    paths: set[tuple[str, ...]] = field(default_factory=set)
+    functions: set[str] = field(default_factory=set)
+    # id(ast.Attribute) -> the dotted path it reads, so evaluation never re-walks.
+    attr_paths: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    node_types: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> set[str]:
+        return {p[0] for p in self.paths}
+
+    def __repr__(self) -> str:
+        return f"Expr({self.source!r})"
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if known:
+        shown = ", ".join(sorted(known)[:12])
+        return f"known names: {shown}{', ...' if len(known) > 12 else ''}"
+    return ""
+
+
+_ALLOWED_NODES = (
+    ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Call,
+    ast.Name, ast.Attribute, ast.Constant, ast.Tuple, ast.List, ast.Load,
+    ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow,
+    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
+)
+
+_NODE_HINTS = {
+    ast.Lambda: "lambdas are not allowed",
+    ast.ListComp: "loops are not allowed; write a condition over one record",
+    ast.GeneratorExp: "loops are not allowed; write a condition over one record",
+    ast.Subscript: "indexing is not allowed; use link paths like partner.phone",
+    ast.NamedExpr: "assignment is not allowed in expressions",
+    ast.JoinedStr: "f-strings are not allowed; templates use {{ name }} in messages",
+    ast.Dict: "dictionaries are not allowed",
+    ast.Set: "sets are not allowed; use a tuple such as ('a', 'b')",
+    ast.FloorDiv: "use round(a / b) instead of '//'",
+    ast.Mod: "'%' is not available",
+}
+
+CONSTANT_NAMES = {"True": True, "False": False, "None": None, "true": True, "false": False,
+                  "null": None, "none": None}
+
+
+def parse(source: Any, scope: Scope, *, want: str | None = None) -> Expr:
+    """Parse and check ``source`` against ``scope``; raise ExpressionError."""
+    if isinstance(source, bool) or isinstance(source, (int, float)):
+        source = repr(source)
+    if not isinstance(source, str):
+        raise ExpressionError(f"expected an expression text, got {type(source).__name__}")
+    text = source.strip()
+    if not text:
+        raise ExpressionError("empty expression")
+    if len(text) > MAX_SOURCE:
+        raise ExpressionError(f"expression is too long ({len(text)} characters, at most {MAX_SOURCE})")
+    try:
+        module = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        hint = "strings need quotes, e.g. state == 'done'; use 'and'/'or', not '&&'/'||'"
+        if "=" in text and "==" not in text and "=" in (exc.text or ""):
+            hint = "compare with '==', not '='"
+        raise ExpressionError(f"syntax error in expression: {exc.msg}", hint, col=(exc.offset or 1)) from None
+    checker = _Checker(scope)
+    checker.count(module, 0)
+    expr = Expr(source=text, tree=module.body, type="any", scope=scope)
+    expr.type = checker.check(module.body, expr)
+    if want == "bool" and expr.type not in ("bool", "any"):
+        # Numbers and texts are allowed as conditions (non-zero, non-empty) but
+        # a date or a list almost always means a mistake.
+        if expr.type in ("date", "datetime", "list"):
+            raise ExpressionError(f"a condition is needed here, but this expression gives a {expr.type}",
+                                  "compare it, e.g. expected_return < today()")
+    return expr
+
+
+def literal(value: Any, scope: Scope) -> Expr:
+    """An expression for a plain YAML literal (number or boolean)."""
+    return parse(repr(value), scope)
+
+
+class _Checker:
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        self.nodes = 0
+
+    def count(self, node: ast.AST, depth: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ExpressionError(f"expression is too complex (more than {MAX_NODES} parts)",
+                                  "split it into computed fields")
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression nests too deeply (more than {MAX_DEPTH} levels)")
+        if not isinstance(node, _ALLOWED_NODES):
+            hint = _NODE_HINTS.get(type(node), "allowed: comparisons, and/or/not, arithmetic, "
+                                                "'x if c else y', function calls and names")
+            col = getattr(node, "col_offset", -1) + 1
+            raise ExpressionError(f"{type(node).__name__} is not allowed in expressions", hint, col=col)
+        for child in ast.iter_child_nodes(node):
+            self.count(child, depth + 1)
+
+    def check(self, node: ast.expr, expr: Expr) -> str:
+        t = self._check(node, expr)
+        expr.node_types[id(node)] = t
+        return t
+
+    def _check(self, node: ast.expr, expr: Expr) -> str:
+        col = getattr(node, "col_offset", 0) + 1
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool):
+                return "bool"
+            if v is None:
+                return "null"
+            if isinstance(v, int):
+                return "int"
+            if isinstance(v, float):
+                node.value = Decimal(repr(v))  # exact arithmetic with decimal fields
+                return "dec"
+            if isinstance(v, str):
+                if len(v) > MAX_TEXT:
+                    raise ExpressionError(f"text constant is too long (at most {MAX_TEXT})", col=col)
+                return "text"
+            raise ExpressionError(f"constant {v!r} is not allowed", col=col)
+        if isinstance(node, ast.Name):
+            return self._name(node, expr, col)
+        if isinstance(node, ast.Attribute):
+            return self._attribute(node, expr, col)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            types = {self.check(e, expr) for e in node.elts}
+            for e in node.elts:
+                if not isinstance(e, ast.Constant) or e.value is None:
+                    raise ExpressionError("lists may only hold constant values, e.g. ('a', 'b')",
+                                          "write the values out; empty values cannot be listed", col=col)
+            return "list" if len(types) <= 1 or types <= NUMERIC else "list"
+        if isinstance(node, ast.BoolOp):
+            for v in node.values:
+                self.check(v, expr)
+            return "bool"
+        if isinstance(node, ast.UnaryOp):
+            t = self.check(node.operand, expr)
+            if isinstance(node.op, ast.Not):
+                return "bool"
+            if t not in NUMERIC | {"any", "null"}:
+                raise ExpressionError(f"'-' needs a number, not {t}", col=col)
+            return t
+        if isinstance(node, ast.BinOp):
+            return self._binop(node, expr, col)
+        if isinstance(node, ast.Compare):
+            return self._compare(node, expr, col)
+        if isinstance(node, ast.IfExp):
+            self.check(node.test, expr)
+            a = self.check(node.body, expr)
+            b = self.check(node.orelse, expr)
+            return _unify(a, b)
+        if isinstance(node, ast.Call):
+            return self._call(node, expr, col)
+        raise ExpressionError(f"{type(node).__name__} is not allowed", col=col)  # pragma: no cover
+
+    def _name(self, node: ast.Name, expr: Expr, col: int) -> str:
+        name = node.id
+        if name in CONSTANT_NAMES:
+            value = CONSTANT_NAMES[name]
+            return "null" if value is None else "bool"
+        if name == "user":
+            if self.scope.user is None:
+                raise ExpressionError("'user' is not available here", "this expression runs without a signed-in user",
+                                      col=col)
+            raise ExpressionError("use an attribute of the user, e.g. user.username",
+                                  suggest("", self.scope.user), col=col)
+        if name in FUNCTIONS:
+            raise ExpressionError(f"'{name}' is a function; call it: {name}(...)", col=col)
+        info = self.scope.names.get(name)
+        if info is None:
+            raise ExpressionError(f"unknown name '{name}' in {self.scope.label}", _name_hint(name, self.scope),
+                                  col=col)
+        expr.paths.add((name,))
+        return info.type
+
+    def _attribute(self, node: ast.Attribute, expr: Expr, col: int) -> str:
+        chain: list[str] = []
+        cur: ast.expr = node
+        while isinstance(cur, ast.Attribute):
+            chain.append(cur.attr)
+            cur = cur.value
+        if not isinstance(cur, ast.Name):
+            raise ExpressionError("attributes can only follow a field name, e.g. partner.phone", col=col)
+        chain.append(cur.id)
+        chain.reverse()
+        for part in chain:
+            if part.startswith("_"):
+                raise ExpressionError(f"names starting with '_' are not allowed ({part})", col=col)
+        path = tuple(chain)
+        if chain[0] == "user":
+            if self.scope.user is None:
+                raise ExpressionError("'user' is not available here", col=col)
+            if len(chain) != 2 or chain[1] not in self.scope.user:
+                raise ExpressionError(f"unknown user attribute '{'.'.join(chain[1:])}'",
+                                      suggest(chain[1], self.scope.user) +
+                                      " (declare it under user_attributes)", col=col)
+            expr.paths.add(path)
+            expr.attr_paths[id(node)] = path
+            return self.scope.user[chain[1]].type
+        scope = self.scope
+        info: NameInfo | None = None
+        for i, part in enumerate(chain):
+            info = scope.names.get(part)
+            if info is None:
+                where = "" if i == 0 else f" of {'.'.join(chain[:i])} ({scope.label})"
+                raise ExpressionError(f"unknown name '{part}'{where}", scope.suggest(part), col=col)
+            if i < len(chain) - 1:
+                if info.target is None:
+                    raise ExpressionError(f"'{'.'.join(chain[:i + 1])}' is not a link, so it has no attributes",
+                                          "only link fields can be followed with '.'", col=col)
+                scope = info.target
+        if len(chain) > 3:
+            raise ExpressionError("link paths may follow at most two links, e.g. work_order.product.name", col=col)
+        expr.paths.add(path)
+        expr.attr_paths[id(node)] = path
+        assert info is not None
+        return info.type
+
+    def _binop(self, node: ast.BinOp, expr: Expr, col: int) -> str:
+        a = self.check(node.left, expr)
+        b = self.check(node.right, expr)
+        op = node.op
+        if isinstance(op, ast.Pow):
+            right = node.right
+            if not (isinstance(right, ast.Constant) and isinstance(right.value, int)
+                    and 0 <= right.value <= MAX_POWER_EXPONENT):
+                raise ExpressionError(f"'**' needs a whole-number constant exponent from 0 to {MAX_POWER_EXPONENT}",
+                                      col=col)
+        if isinstance(op, ast.Add) and a == "text" and b == "text":
+            return "text"
+        if isinstance(op, (ast.Add, ast.Sub)) and a in ("date", "datetime"):
+            raise ExpressionError("date arithmetic uses functions", "use add_days(d, n) or days_between(a, b)",
+                                  col=col)
+        for t in (a, b):
+            if t not in NUMERIC | {"any", "null"}:
+                raise ExpressionError(f"arithmetic needs numbers, but one side is {t}",
+                                      "texts can only be joined with '+'", col=col)
+        if isinstance(op, ast.Div):
+            return "dec"
+        return _unify(a, b)
+
+    def _compare(self, node: ast.Compare, expr: Expr, col: int) -> str:
+        left = node.left
+        lt = self.check(left, expr)
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            rt = self.check(right, expr)
+            if isinstance(op, (ast.Is, ast.IsNot)):
+                if not (isinstance(right, ast.Constant) and right.value is None):
+                    raise ExpressionError("'is' may only compare with None", "use '==' to compare values", col=col)
+            elif isinstance(op, (ast.In, ast.NotIn)):
+                if rt != "list":
+                    raise ExpressionError("'in' needs a list of values or a multiselect field on the right",
+                                          "e.g. state in ('shipped', 'processing'); for text use contains()",
+                                          col=col)
+            elif isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+                if not _comparable(lt, rt):
+                    raise ExpressionError(f"cannot order {lt} against {rt}",
+                                          "compare values of the same kind, e.g. a date with today()", col=col)
+            elif not _comparable(lt, rt) and "null" not in (lt, rt) and "bool" not in (lt, rt):
+                raise ExpressionError(f"comparing {lt} with {rt} is never true",
+                                      "check the field types; dates compare with dates, numbers with numbers",
+                                      col=col)
+            left, lt = right, rt
+        return "bool"
+
+    def _call(self, node: ast.Call, expr: Expr, col: int) -> str:
+        if not isinstance(node.func, ast.Name):
+            raise ExpressionError("only the listed functions can be called, e.g. days_between(a, b)", col=col)
+        name = node.func.id
+        fn = FUNCTIONS.get(name)
+        if fn is None:
+            raise ExpressionError(f"unknown function '{name}'", suggest(name, FUNCTIONS), col=col)
+        if node.keywords:
+            raise ExpressionError(f"{name}() takes positional arguments only", col=col)
+        n = len(node.args)
+        if n < fn.min_args or (fn.max_args is not None and n > fn.max_args):
+            want = str(fn.min_args) if fn.min_args == fn.max_args else (
+                f"{fn.min_args} or more" if fn.max_args is None else f"{fn.min_args} to {fn.max_args}")
+            raise ExpressionError(f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {n}", col=col)
+        types = [self.check(a, expr) for a in node.args]
+        expr.functions.add(name)
+        if fn.returns == "arg":
+            result = types[0] if types else "any"
+            for t in types[1:]:
+                result = _unify(result, t)
+            return result
+        return fn.returns
+
+
+def _name_hint(name: str, scope: Scope) -> str:
+    hint = scope.suggest(name)
+    if name.lower() in ("and", "or", "not"):
+        return "use lower-case 'and', 'or', 'not'"
+    if name not in scope.names and name.isidentifier() and "did you mean" not in hint:
+        hint = f"if '{name}' is a text value, quote it: '{name}'. " + hint
+    return hint
+
+
+def _unify(a: str, b: str) -> str:
+    if a == b:
+        return a
+    if a == "null":
+        return b
+    if b == "null":
+        return a
+    if {a, b} <= NUMERIC:
+        return "dec"
+    if {a, b} == {"date", "datetime"}:
+        return "datetime"
+    return "any"
+
+
+def _comparable(a: str, b: str) -> bool:
+    if "any" in (a, b) or "null" in (a, b) or a == b:
+        return True
+    if {a, b} <= NUMERIC or {a, b} == {"date", "datetime"}:
+        return True
+    return False

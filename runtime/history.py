@@ -1,0 +1,42 @@
+"""Record history: every change, who made it, when, through which channel, and the diff."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from . import clock
+from .auth import Actor
+from .fieldtypes import to_json
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list[str]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for fields whose value changed (JSON-safe values)."""
+    changes: dict[str, list[Any]] = {}
+    for k in keys:
+        old = to_json((before or {}).get(k))
+        new = to_json((after or {}).get(k))
+        if old != new and not (old in (None, [], "") and new in (None, [], "")):
+            changes[k] = [old, new]
+    return changes
+
+
+def write(conn: Connection, table: Table, *, app: str, entity: str, record_id: int, action: str, actor: Actor,
+          changes: dict[str, Any], version: int | None, transition: str | None = None) -> None:
+    conn.execute(table.insert().values(
+        app=app, entity=entity, record_id=record_id, action=action, transition=transition, via=actor.via,
+        username=actor.username, at=clock.now(), version=version,
+        diff=json.dumps(changes, ensure_ascii=False, separators=(",", ":"))))
+
+
+def read(conn: Connection, table: Table, app: str, entity: str, record_id: int,
+         limit: int = 500) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(table).where(table.c.app == app, table.c.entity == entity, table.c.record_id == record_id)
+        .order_by(table.c.id).limit(limit)).mappings()
+    return [{
+        "id": r["id"], "action": r["action"], "transition": r["transition"], "via": r["via"],
+        "user": r["username"], "at": to_json(r["at"]), "version": r["version"], "changes": json.loads(r["diff"]),
+    } for r in rows]

@@ -1,0 +1,284 @@
+"""Listing records: filters, search, sort and keyset paging, all in SQL.
+
+``?field=value``, ``?field__lt=``, ``__lte``, ``__gt``, ``__gte``, ``__ne``,
+``__in`` (comma-separated), ``__contains``, ``__startswith``, ``__isnull``;
+``q`` searches the entity's text fields; ``sort=-updated_at,name``;
+``limit`` (default 20, at most 500); ``after`` is the opaque cursor from the
+previous page. The total is counted only when ``count=true`` is asked for.
+Empty values sort first on ascending order, last on descending.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, Table, and_, false, func, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import permissions
+from .auth import Actor
+from .errors import BadRequest
+from .fieldtypes import FieldValueError, coerce, parse_date, parse_datetime, to_json
+from .messages import t
+from .model import EntityDef, FieldDef
+from .sqlcompile import NotCompilable
+
+OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startswith", "isnull")
+RESERVED = {"sort", "limit", "after", "q", "count", "fields", "expand", "format", "lang"}
+MAX_LIMIT = 500
+SYSTEM_TYPES = {"id": "integer", "version": "integer", "name": "text", "state": "text", "created_at": "datetime",
+                "updated_at": "datetime", "created_by": "text", "updated_by": "text"}
+
+
+@dataclass
+class ListQuery:
+    filters: list[tuple[str, str, Any]] = field(default_factory=list)
+    search: str | None = None
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
+    limit: int = 20
+    after: list[Any] | None = None
+    count: bool = False
+
+
+def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> ListQuery:
+    """Read query-string arguments; every problem is reported per parameter."""
+    q = ListQuery()
+    problems: dict[str, str] = {}
+    for key, raw in args.items():
+        if key in RESERVED:
+            continue
+        name, _, op = key.partition("__")
+        op = op or "eq"
+        if op not in OPS:
+            problems[key] = f"unknown operator '{op}'; use one of {', '.join(OPS)}"
+            continue
+        kind = _field_kind(ent, name)
+        if kind is None:
+            problems[key] = t("unknown_field", lang)
+            continue
+        try:
+            q.filters.append((name, op, _filter_value(ent, name, kind, op, raw, lang)))
+        except FieldValueError as exc:
+            problems[key] = exc.message
+    q.search = (args.get("q") or "").strip() or None
+    sort = args.get("sort") or ent.list_sort or "-id"
+    for part in sort.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        desc = part.startswith("-")
+        name = part.lstrip("-+")
+        kind = _field_kind(ent, name)
+        if kind is None or kind in ("computed", "table", "multiselect", "images", "files", "image", "file"):
+            problems["sort"] = f"cannot sort by '{name}'"
+            continue
+        if name != "id":
+            q.sort.append((name, desc))
+    q.sort.append(("id", q.sort[0][1] if q.sort else True))
+    try:
+        q.limit = max(1, min(MAX_LIMIT, int(args.get("limit") or 20)))
+    except ValueError:
+        problems["limit"] = t("integer", lang)
+    if args.get("after"):
+        try:
+            q.after = json.loads(base64.urlsafe_b64decode(args["after"].encode() + b"==="))
+            if not isinstance(q.after, list) or len(q.after) != len(q.sort):
+                raise ValueError
+        except (ValueError, json.JSONDecodeError):
+            problems["after"] = t("bad_cursor", lang)
+    q.count = str(args.get("count", "")).lower() in ("1", "true", "yes")
+    if problems:
+        raise BadRequest(t("bad_filter", lang), problems)
+    return q
+
+
+def _field_kind(ent: EntityDef, name: str) -> str | None:
+    if name in SYSTEM_TYPES:
+        if name == "name" and not ent.naming and "name" not in ent.fields:
+            return None
+        if name == "state" and ent.workflow is None:
+            return None
+        if name in ent.fields:
+            return ent.fields[name].type
+        return SYSTEM_TYPES[name]
+    f = ent.fields.get(name)
+    return f.type if f is not None else None
+
+
+def _filter_value(ent: EntityDef, name: str, kind: str, op: str, raw: str, lang: str) -> Any:
+    if op == "isnull":
+        return raw.lower() in ("1", "true", "yes")
+    if op in ("contains", "startswith"):
+        return raw
+    if op == "in":
+        return [_one(ent, name, kind, v.strip(), lang) for v in raw.split(",") if v.strip()]
+    return _one(ent, name, kind, raw, lang)
+
+
+def _one(ent: EntityDef, name: str, kind: str, raw: str, lang: str) -> Any:
+    f = ent.fields.get(name)
+    if f is not None and f.type == "computed":
+        return _typed_literal(f.returns or (f.expr.type if f.expr else "text"), raw, lang)
+    if f is not None and f.type == "select":
+        return raw  # filtering by an unknown option simply finds nothing
+    if f is not None:
+        probe = FieldDef(name=f.name, type=f.type, label=f.label, scale=max(f.scale, 8), options=f.options)
+        return coerce(probe, raw, lang)
+    return _typed_literal(kind, raw, lang)
+
+
+def _typed_literal(kind: str, raw: str, lang: str) -> Any:
+    if kind in ("integer", "int"):
+        return coerce(FieldDef("x", "integer", {}), raw, lang)
+    if kind in ("decimal", "dec"):
+        return coerce(FieldDef("x", "decimal", {}, scale=8), raw, lang)
+    if kind == "date":
+        return parse_date(raw, lang)
+    if kind == "datetime":
+        return parse_datetime(raw, lang)
+    if kind == "bool":
+        return raw.lower() in ("1", "true", "yes")
+    return raw
+
+
+def _column(runtime: Any, ent: EntityDef, table: Table, name: str) -> ColumnElement[Any]:
+    f = ent.fields.get(name)
+    if f is not None and f.type == "computed" and f.expr is not None:
+        try:
+            return runtime.sql.value(f.expr, table)
+        except NotCompilable:
+            raise BadRequest(f"'{name}' cannot be filtered (it is computed in Python)", {name: "not filterable"}) \
+                from None
+    return table.c[name]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _condition(runtime: Any, ent: EntityDef, table: Table, name: str, op: str, value: Any) -> ColumnElement[Any]:
+    col = _column(runtime, ent, table, name)
+    f = ent.fields.get(name)
+    if op == "isnull":
+        return col.is_(None) if value else col.is_not(None)
+    if f is not None and f.type == "multiselect":
+        if op in ("eq", "contains"):
+            needle = json.dumps(value, ensure_ascii=False)
+            return col.contains(needle, autoescape=True)
+    if op == "contains":
+        return col.contains(value, autoescape=True)
+    if op == "startswith":
+        return col.startswith(value, autoescape=True)
+    if op == "in":
+        return col.in_(value) if value else false()
+    return {"eq": col.__eq__, "ne": col.__ne__, "lt": col.__lt__, "lte": col.__le__, "gt": col.__gt__,
+            "gte": col.__ge__}[op](value)
+
+
+def build(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Select[Any], Table]:
+    table = runtime.tables.for_entity(ent)
+    stmt: Select[Any] = select(table)
+    flt = permissions.read_filter(actor, ent, table, runtime.sql)
+    if flt is not None:
+        stmt = stmt.where(flt)
+    for name, op, value in q.filters:
+        stmt = stmt.where(_condition(runtime, ent, table, name, op, value))
+    if q.search and ent.search_fields:
+        pattern = f"%{_like_escape(q.search)}%"
+        stmt = stmt.where(or_(*(table.c[s].like(pattern, escape="\\") for s in ent.search_fields)))
+    return stmt, table
+
+
+def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, Any]:
+    stmt, table = build(runtime, actor, ent, q)
+    params = permissions.filter_params(actor, ent)
+    result: dict[str, Any] = {}
+    with runtime.db.read() as conn:
+        if q.count:
+            result["count"] = conn.execute(select(func.count()).select_from(stmt.subquery()), params).scalar_one()
+        page = stmt
+        if q.after is not None:
+            page = page.where(_after(table, q.sort, q.after))
+        order = []
+        for name, desc in q.sort:
+            col = table.c[name]
+            order.append(col.desc().nulls_last() if desc else col.asc().nulls_first())
+        rows = conn.execute(page.order_by(*order).limit(q.limit + 1), params).mappings().all()
+        more = len(rows) > q.limit
+        rows = rows[:q.limit]
+        children = _children(runtime, conn, ent, [r["id"] for r in rows])
+        items = []
+        for r in rows:
+            record = dict(r)
+            for fname, by_parent in children.items():
+                record[fname] = by_parent.get(r["id"], [])
+            items.append(runtime.records.serialize(ent, runtime.records.context(conn, ent, record, actor)))
+    result["items"] = items
+    result["next"] = _cursor(rows[-1], q.sort) if more and rows else None
+    return result
+
+
+def _children(runtime: Any, conn: Any, ent: EntityDef, ids: list[int]) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    out: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    if not ids:
+        return out
+    for f in ent.child_fields():
+        assert f.child is not None
+        ct = runtime.tables.for_entity(f.child)
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for row in conn.execute(select(ct).where(ct.c.parent_id.in_(ids)).order_by(ct.c.parent_id, ct.c.idx)).mappings():
+            grouped.setdefault(row["parent_id"], []).append({k: v for k, v in row.items() if k not in ("parent_id", "idx")})
+        out[f.name] = grouped
+    return out
+
+
+def _cursor(row: Any, sort: list[tuple[str, bool]]) -> str:
+    values = [to_json(row[name]) for name, _ in sort]
+    raw = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(table: Table, sort: list[tuple[str, bool]], values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the sort order (empty values smallest)."""
+    typed = [_decode(table, name, v) for (name, _), v in zip(sort, values, strict=True)]
+
+    def after(i: int) -> ColumnElement[bool]:
+        name, desc = sort[i]
+        col, v = table.c[name], typed[i]
+        if v is None:
+            strictly = false() if desc else col.is_not(None)
+            equal = col.is_(None)
+        else:
+            strictly = or_(col < v, col.is_(None)) if desc else col > v
+            equal = col == v
+        if i == len(sort) - 1:
+            return strictly
+        return or_(strictly, and_(equal, after(i + 1)))
+
+    return after(0) if sort else true()
+
+
+def _decode(table: Table, name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    col = table.c[name]
+    py = None
+    try:
+        py = col.type.python_type
+    except NotImplementedError:
+        py = None
+    if isinstance(value, str):
+        from datetime import date, datetime
+        from decimal import Decimal
+        impl = getattr(col.type, "impl", None)
+        if py is datetime or (impl is not None and impl.__class__.__name__ == "DateTime"):
+            return parse_datetime(value)
+        if py is date or (impl is not None and impl.__class__.__name__ == "Date"):
+            return parse_date(value)
+        if py is Decimal or (impl is not None and impl.__class__.__name__ == "Numeric"):
+            return Decimal(value)
+    return value

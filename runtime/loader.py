@@ -1,0 +1,226 @@
+"""Loading definitions: files -> schema check -> meaning check -> AppDefs.
+
+``load_apps`` either returns every app or raises DefinitionErrors listing
+every problem in every file at once. Extensions (rules, connectors, links,
+dashboards) plug in their own top-level sections through :class:`Extension`,
+so the runtime never needs to know them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import jsonschema
+
+from .compiler import AppCompiler, CompileContext
+from .errors import DefinitionError, DefinitionErrors
+from .expressions import suggest
+from .model import AppDef
+from .schema import build_schema
+from .yamlsource import PathKey, SourceMap, load_file, load_text
+
+
+class Extension(Protocol):
+    """A layer above the runtime that adds sections to the definition language."""
+
+    name: str
+
+    def schema_sections(self) -> dict[str, dict[str, Any]]:
+        """Top-level keys this extension owns, with their JSON Schema."""
+        ...
+
+    def schema_defs(self) -> dict[str, dict[str, Any]]:
+        """Extra $defs its schema refers to."""
+        ...
+
+    def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
+        """Check and compile its sections of ``app`` (raw data in app.raw); report through ctx."""
+        ...
+
+
+def find_definition_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files.extend(sorted(x for x in path.iterdir() if x.suffix in (".yaml", ".yml") and x.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+@functools.lru_cache(maxsize=8)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def schema_for(extensions: Sequence[Extension]) -> dict[str, Any]:
+    sections: dict[str, dict[str, Any]] = {}
+    defs: dict[str, dict[str, Any]] = {}
+    for ext in extensions:
+        sections.update(ext.schema_sections())
+        defs.update(ext.schema_defs())
+    return build_schema(sections, defs)
+
+
+def load_apps(paths: Iterable[str | Path], extensions: Sequence[Extension] = ()) -> dict[str, AppDef]:
+    """Load every definition file under ``paths``; raise DefinitionErrors on any problem."""
+    sources: list[tuple[Any, SourceMap]] = []
+    errors: list[DefinitionError] = []
+    files = find_definition_files(paths)
+    if not files:
+        raise DefinitionErrors([DefinitionError(str(next(iter(paths), ".")), 1, 1, "",
+                                                "no definition files (*.yaml) found",
+                                                "point JIG_APPS at a folder of app definitions")])
+    for f in files:
+        data, smap, errs = load_file(f)
+        errors.extend(errs)
+        if not errs:
+            sources.append((data, smap))
+    return _compile_all(sources, errors, extensions)
+
+
+def load_texts(texts: dict[str, str], extensions: Sequence[Extension] = ()) -> dict[str, AppDef]:
+    """Like load_apps, from in-memory texts keyed by a file name (used by the designer and tests)."""
+    sources: list[tuple[Any, SourceMap]] = []
+    errors: list[DefinitionError] = []
+    for name, text in texts.items():
+        data, smap, errs = load_text(text, name)
+        errors.extend(errs)
+        if not errs:
+            sources.append((data, smap))
+    return _compile_all(sources, errors, extensions)
+
+
+def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionError],
+                 extensions: Sequence[Extension]) -> dict[str, AppDef]:
+    schema = schema_for(extensions)
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    apps: dict[str, AppDef] = {}
+    contexts: dict[str, CompileContext] = {}
+    for data, smap in sources:
+        if not isinstance(data, dict):
+            errors.append(smap.error((), "a definition must be a mapping with 'app' and 'entities'",
+                                     "start the file with 'app: my_app'"))
+            continue
+        schema_errors = [_schema_error(e, smap, schema) for e in validator.iter_errors(data)]
+        errors.extend(schema_errors)
+        ctx = CompileContext(smap)
+        try:
+            app = AppCompiler(data, ctx).compile()
+        except Exception as exc:  # noqa: BLE001 - malformed input the schema already reported
+            if not schema_errors:
+                raise
+            del exc
+            continue
+        bad_paths = {e.path for e in schema_errors}
+        errors.extend(e for e in ctx.errors if e.path not in bad_paths)
+        if app.name in apps:
+            errors.append(smap.error(("app",), f"app '{app.name}' is also defined in {apps[app.name].file}",
+                                     "each app needs its own identifier"))
+            continue
+        apps[app.name] = app
+        contexts[app.name] = ctx
+    for ext in extensions:
+        for name, app in apps.items():
+            ctx = contexts[name]
+            before = len(ctx.errors)
+            try:
+                ext.compile(app, ctx, apps)
+            except Exception:
+                if not errors:
+                    raise
+            errors.extend(ctx.errors[before:])
+    if errors:
+        raise DefinitionErrors(_dedupe(errors))
+    return apps
+
+
+def _dedupe(errors: list[DefinitionError]) -> list[DefinitionError]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for e in errors:
+        k = (e.file, e.line, e.col, e.path, e.message)
+        if k not in seen:
+            seen.add(k)
+            out.append(e)
+    return out
+
+
+def _schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[str, Any]) -> DefinitionError:
+    """Turn a jsonschema error into a positioned message with a hint."""
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        deepest = max(err.context, key=lambda e: (len(e.absolute_path), -_rank(e)))
+        if len(deepest.absolute_path) > len(err.absolute_path) or deepest.validator in (
+                "additionalProperties", "required", "enum"):
+            err = deepest
+    path: PathKey = tuple(err.absolute_path)
+    v = err.validator
+    hint = ""
+    key = False
+    if v == "additionalProperties":
+        allowed = list((err.schema.get("properties") or {}).keys())  # type: ignore[union-attr]
+        extra = [k for k in err.instance if k not in allowed] if isinstance(err.instance, dict) else []
+        name = extra[0] if extra else "?"
+        path = (*path, name)
+        key = True
+        message = f"unknown key '{name}'"
+        hint = suggest(name, allowed)
+        if name in ("rules", "connectors", "links", "dashboards", "templates"):
+            hint = f"'{name}' needs its extension enabled (jig enables all by default)"
+    elif v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        message = f"missing required key '{missing}'"
+        hint = {"type": "every field needs a type, e.g. type: text", "fields": "an entity needs fields:",
+                "app": "start the file with 'app: my_app'", "entities": "an app needs at least one entity",
+                "from": "a transition needs from: and to:", "to": "a transition needs from: and to:"}.get(missing, "")
+    elif v == "enum":
+        choices = [str(c) for c in err.validator_value]  # type: ignore[union-attr]
+        message = f"{err.instance!r} is not one of: {', '.join(choices)}"
+        hint = suggest(str(err.instance), choices)
+    elif v == "pattern":
+        message = f"{err.instance!r} is not a valid name"
+        hint = "names are lower-case letters, digits and '_', starting with a letter (e.g. product_no)"
+    elif v == "type":
+        message = f"expected {err.validator_value}, got {_json_type(err.instance)}"
+        hint = "quote texts that look like numbers or booleans, e.g. '007'" if err.validator_value == "string" else ""
+    elif v in ("oneOf", "anyOf"):
+        message = f"value {_short(err.instance)} does not fit any allowed form"
+        hint = "see the reference in docs/definition-language.md"
+    elif v == "propertyNames":
+        bad = err.instance
+        message = f"{bad!r} is not a valid name"
+        hint = "names are lower-case letters, digits and '_', starting with a letter (e.g. product_no)"
+        key = True
+    else:
+        message = err.message
+    if err.validator == "pattern" and err.relative_schema_path and "propertyNames" in err.relative_schema_path:
+        key = True
+    if v == "propertyNames" or (err.validator == "pattern" and isinstance(err.instance, str) and
+                                isinstance(err.parent, jsonschema.ValidationError) and
+                                err.parent.validator == "propertyNames"):
+        path = (*path, str(err.instance))
+        key = True
+    return smap.error(path, message, hint, key=key)
+
+
+def _rank(e: jsonschema.ValidationError) -> int:
+    return {"type": 2, "oneOf": 1}.get(str(e.validator), 0)
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "nothing (null)"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a text", list: "a list",
+            dict: "a mapping"}.get(type(v), type(v).__name__)
+
+
+def _short(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) < 60 else s[:57] + "..."

@@ -1,0 +1,74 @@
+"""User-facing messages in Simplified Chinese (default) and English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {"zh": "必填", "en": "Required"},
+    "unknown_field": {"zh": "没有这个字段", "en": "No such field"},
+    "readonly": {"zh": "只读字段，不能修改", "en": "Read-only field; it cannot be changed"},
+    "computed": {"zh": "计算字段，由系统计算", "en": "Computed field; it is calculated by the system"},
+    "system_field": {"zh": "系统字段，不能修改", "en": "System field; it cannot be changed"},
+    "state_field": {"zh": "状态只能通过流程操作改变", "en": "The state changes only through workflow transitions"},
+    "not_text": {"zh": "应为文本", "en": "Must be text"},
+    "too_long": {"zh": "最多 {max} 个字符", "en": "At most {max} characters"},
+    "too_short": {"zh": "至少 {min} 个字符", "en": "At least {min} characters"},
+    "pattern": {"zh": "格式不正确", "en": "Wrong format"},
+    "phone": {"zh": "电话号码格式不正确", "en": "Not a valid phone number"},
+    "email": {"zh": "邮箱格式不正确", "en": "Not a valid e-mail address"},
+    "integer": {"zh": "应为整数", "en": "Must be a whole number"},
+    "decimal": {"zh": "应为数字", "en": "Must be a number"},
+    "scale": {"zh": "最多 {scale} 位小数", "en": "At most {scale} decimal places"},
+    "too_big_number": {"zh": "数字过大", "en": "Number too large"},
+    "min": {"zh": "不能小于 {min}", "en": "Must be at least {min}"},
+    "max": {"zh": "不能大于 {max}", "en": "Must be at most {max}"},
+    "boolean": {"zh": "应为是或否", "en": "Must be true or false"},
+    "date": {"zh": "日期格式应为 YYYY-MM-DD", "en": "Dates look like YYYY-MM-DD"},
+    "datetime": {"zh": "时间格式应为 YYYY-MM-DD HH:MM", "en": "Times look like YYYY-MM-DD HH:MM"},
+    "option": {"zh": "不是可选值之一：{options}", "en": "Not one of the choices: {options}"},
+    "list": {"zh": "应为列表", "en": "Must be a list"},
+    "link": {"zh": "应为记录编号", "en": "Must be a record id"},
+    "link_missing": {"zh": "引用的记录不存在", "en": "The linked record does not exist"},
+    "user_missing": {"zh": "没有这个用户", "en": "No such user"},
+    "file_missing": {"zh": "文件不存在或已过期，请重新上传", "en": "File not found; upload it again"},
+    "too_many_files": {"zh": "最多 {max} 个文件", "en": "At most {max} files"},
+    "rows": {"zh": "应为行的列表", "en": "Must be a list of rows"},
+    "min_rows": {"zh": "至少 {min} 行", "en": "At least {min} rows"},
+    "max_rows": {"zh": "最多 {max} 行", "en": "At most {max} rows"},
+    "unique": {"zh": "“{value}”已存在", "en": "'{value}' already exists"},
+    "check": {"zh": "不满足条件：{expr}", "en": "Condition not met: {expr}"},
+    "validation_failed": {"zh": "有 {n} 处需要修改", "en": "{n} field(s) need attention"},
+    "not_found": {"zh": "记录不存在或无权查看", "en": "Record not found, or you may not see it"},
+    "no_create": {"zh": "无权新建{entity}", "en": "You may not create {entity}"},
+    "no_update": {"zh": "无权修改这条记录", "en": "You may not change this record"},
+    "no_delete": {"zh": "无权删除这条记录", "en": "You may not delete this record"},
+    "stale": {"zh": "记录已被他人修改（当前版本 {current}），请刷新后重试",
+              "en": "Someone else changed this record (now version {current}); reload and try again"},
+    "version_required": {"zh": "修改时必须提供 version", "en": "Updates must carry the record's version"},
+    "referenced": {"zh": "不能删除：仍被 {count} 条{entity}引用", "en": "Cannot delete: {count} {entity} record(s) still link to it"},
+    "unknown_transition": {"zh": "没有操作“{name}”", "en": "No transition '{name}'"},
+    "transition_role": {"zh": "您的角色不能执行“{label}”", "en": "Your role may not take '{label}'"},
+    "wrong_state": {"zh": "当前状态“{state}”不能执行“{label}”", "en": "'{label}' is not possible from state '{state}'"},
+    "guard": {"zh": "不满足“{label}”的条件：{reason}", "en": "'{label}' is not allowed now: {reason}"},
+    "missing_for_transition": {"zh": "执行“{label}”前请填写：{fields}", "en": "Fill in before '{label}': {fields}"},
+    "no_workflow": {"zh": "{entity}没有流程", "en": "{entity} has no workflow"},
+    "bad_filter": {"zh": "筛选条件不正确", "en": "Bad filter"},
+    "bad_cursor": {"zh": "分页游标无效", "en": "Invalid page cursor"},
+    "unauthorized": {"zh": "请先登录或提供有效的访问令牌", "en": "Sign in or send a valid API token"},
+    "forbidden": {"zh": "无权访问", "en": "Forbidden"},
+    "bad_json": {"zh": "请求体应为 JSON 对象", "en": "The request body must be a JSON object"},
+    "no_app": {"zh": "没有应用“{name}”", "en": "No app '{name}'"},
+    "no_entity": {"zh": "没有表单“{name}”", "en": "No entity '{name}'"},
+}
+
+
+def t(key: str, lang: str = "zh", **params: Any) -> str:
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry["zh"]
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError):
+        return text

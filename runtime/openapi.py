@@ -1,0 +1,176 @@
+"""An OpenAPI 3.1 document generated from the loaded definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import AppDef, EntityDef, FieldDef, pick
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _field_schema(f: FieldDef) -> dict[str, Any]:
+    t = f.type
+    s: dict[str, Any]
+    if t in ("text", "longtext", "phone", "email", "user"):
+        s = {"type": "string", "maxLength": f.max_text}
+        if t == "email":
+            s["format"] = "email"
+    elif t == "integer":
+        s = {"type": "integer"}
+    elif t == "decimal":
+        s = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": f"exact decimal, {f.scale} places"}
+    elif t == "boolean":
+        s = {"type": "boolean"}
+    elif t == "date":
+        s = {"type": "string", "format": "date"}
+    elif t == "datetime":
+        s = {"type": "string", "format": "date-time"}
+    elif t == "select":
+        s = {"type": "string", "enum": f.option_values}
+    elif t == "multiselect":
+        s = {"type": "array", "items": {"type": "string", "enum": f.option_values}}
+    elif t == "link":
+        s = {"type": "integer", "description": f"id of a {f.to} record"}
+    elif t in ("image", "images", "file", "files"):
+        s = {"type": "array", "items": {"type": "string"}, "maxItems": f.max_files or 1,
+             "description": "keys of uploaded files"}
+    elif t == "table":
+        assert f.child is not None
+        s = {"type": "array", "items": _object(f.child, with_system=False)}
+    else:
+        s = {"description": "computed"}
+    if f.min is not None and t == "integer":
+        s["minimum"] = int(f.min)
+    if f.max is not None and t == "integer":
+        s["maximum"] = int(f.max)
+    s["title"] = pick(f.label, "en")
+    if t not in ("table", "computed"):
+        s = {"oneOf": [s, {"type": "null"}]} if not f.required else s
+    return s
+
+
+def _object(ent: EntityDef, *, with_system: bool = True, for_input: bool = False) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    if with_system and not for_input:
+        props["id"] = {"type": "integer"}
+        props["version"] = {"type": "integer"}
+        props["created_at"] = {"type": "string", "format": "date-time"}
+        props["updated_at"] = {"type": "string", "format": "date-time"}
+        props["created_by"] = {"type": ["string", "null"]}
+        props["updated_by"] = {"type": ["string", "null"]}
+        if ent.naming:
+            props["name"] = {"type": "string"}
+        if ent.workflow:
+            props["state"] = {"type": "string", "enum": list(ent.workflow.states)}
+    if ent.is_child and not for_input:
+        props["id"] = {"type": "integer"}
+    for f in ent.fields.values():
+        if for_input and f.type == "computed":
+            continue
+        props[f.name] = _field_schema(f)
+    obj: dict[str, Any] = {"type": "object", "properties": props}
+    if for_input:
+        required = [f.name for f in ent.fields.values() if f.required and f.default is None and f.type != "table"]
+        if required:
+            obj["required"] = required
+    return obj
+
+
+def _name(app: AppDef, ent: EntityDef) -> str:
+    return "".join(p.capitalize() for p in f"{app.name}_{ent.name}".split("_"))
+
+
+def document(apps: dict[str, AppDef]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message", "fields"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
+        "History": {"type": "object", "properties": {"items": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "action": {"type": "string"}, "transition": {"type": ["string", "null"]},
+                "via": {"type": "string"}, "user": {"type": ["string", "null"]},
+                "at": {"type": "string", "format": "date-time"}, "version": {"type": ["integer", "null"]},
+                "changes": {"type": "object"}}}}}},
+    }
+    paths: dict[str, Any] = {}
+    errors = {str(code): {"description": desc, "content": {"application/json": {"schema": ERROR}}}
+              for code, desc in ((400, "Bad request"), (401, "Not signed in"), (403, "Forbidden"),
+                                 (404, "Not found"), (409, "Conflict"), (422, "Validation failed"))}
+    for app in apps.values():
+        for ent in app.entities.values():
+            n = _name(app, ent)
+            schemas[n] = _object(ent)
+            schemas[n + "Input"] = _object(ent, for_input=True)
+            ref = {"$ref": f"#/components/schemas/{n}"}
+            inp = {"$ref": f"#/components/schemas/{n}Input"}
+            base = f"/api/{app.name}/{ent.name}"
+            tag = f"{app.name}.{ent.name}"
+            filters = [{"name": f.name, "in": "query", "required": False, "schema": {"type": "string"}}
+                       for f in ent.stored_fields() if f.type not in ("table", "images", "files", "image", "file")]
+            paths[base] = {
+                "get": {"tags": [tag], "summary": f"List {pick(ent.title, 'en')}", "operationId": f"list{n}",
+                        "parameters": [*filters,
+                                       {"name": "sort", "in": "query", "schema": {"type": "string"}},
+                                       {"name": "limit", "in": "query",
+                                        "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                                       {"name": "after", "in": "query", "schema": {"type": "string"}},
+                                       {"name": "q", "in": "query", "schema": {"type": "string"}},
+                                       {"name": "count", "in": "query", "schema": {"type": "boolean"}}],
+                        "responses": {"200": {"description": "A page of records", "content": {"application/json": {
+                            "schema": {"type": "object", "properties": {
+                                "items": {"type": "array", "items": ref},
+                                "next": {"type": ["string", "null"]}, "count": {"type": "integer"}}}}}},
+                            **{k: v for k, v in errors.items() if k in ("400", "401")}}},
+                "post": {"tags": [tag], "summary": f"Create {pick(ent.title, 'en')}", "operationId": f"create{n}",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": inp}}},
+                         "responses": {"201": {"description": "Created", "content": {"application/json": {
+                             "schema": ref}}}, **{k: v for k, v in errors.items() if k in ("400", "401", "403", "422")}}},
+            }
+            id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            patch_schema = {"allOf": [{"$ref": f"#/components/schemas/{n}Input"},
+                                      {"type": "object", "required": ["version"],
+                                       "properties": {"version": {"type": "integer"}}}]}
+            patch_schema["allOf"][0] = {"type": "object", "properties": _object(ent, for_input=True)["properties"]}
+            paths[base + "/{id}"] = {
+                "parameters": [id_param],
+                "get": {"tags": [tag], "operationId": f"get{n}", "responses": {
+                    "200": {"description": "The record", "content": {"application/json": {"schema": ref}}},
+                    **{k: v for k, v in errors.items() if k in ("401", "404")}}},
+                "patch": {"tags": [tag], "operationId": f"update{n}",
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": patch_schema}}},
+                          "responses": {"200": {"description": "Updated", "content": {"application/json": {
+                              "schema": ref}}}, **errors}},
+                "delete": {"tags": [tag], "operationId": f"delete{n}",
+                           "responses": {"204": {"description": "Deleted"},
+                                         **{k: v for k, v in errors.items() if k in ("401", "403", "404", "409")}}},
+            }
+            paths[base + "/{id}/history"] = {
+                "parameters": [id_param],
+                "get": {"tags": [tag], "operationId": f"history{n}", "responses": {
+                    "200": {"description": "History, oldest first", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/History"}}}},
+                    **{k: v for k, v in errors.items() if k in ("401", "404")}}},
+            }
+            if ent.workflow:
+                paths[base + "/{id}/transitions/{name}"] = {
+                    "parameters": [id_param, {"name": "name", "in": "path", "required": True,
+                                              "schema": {"type": "string", "enum": list(ent.workflow.transitions)}}],
+                    "post": {"tags": [tag], "operationId": f"transition{n}",
+                             "requestBody": {"required": False, "content": {"application/json": {
+                                 "schema": {"type": "object", "properties": {
+                                     "version": {"type": "integer"},
+                                     **_object(ent, for_input=True)["properties"]}}}}},
+                             "responses": {"200": {"description": "Transition taken", "content": {
+                                 "application/json": {"schema": ref}}}, **errors}},
+                }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Jig API", "version": "1.0.0",
+                 "description": "Generated from the app definitions: " + ", ".join(sorted(apps))},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }

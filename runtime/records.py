@@ -1,0 +1,315 @@
+"""Creating, reading, updating and deleting records, with history and events.
+
+Every write runs in one transaction: validation, the change itself, child
+rows, the history entry and the record event (whose handlers may write an
+outbox row) commit together or not at all. Updates carry the version the
+caller saw; a stale version is refused, never silently overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import clock, history, naming, permissions
+from .auth import Actor
+from .context import RecordContext, row_loader
+from .errors import BadRequest, Conflict, FieldErrors, Forbidden, NotFound, StaleVersion, ValidationFailed
+from .evaluate import EvaluationError, evaluate
+from .fieldtypes import FieldValueError, coerce, to_json
+from .hooks import RecordEvent
+from .messages import t
+from .model import SYSTEM_COLUMNS, EntityDef, pick
+from .validation import coerce_input, validate
+
+PRIVILEGED_VIA = ("rule", "connector", "system")
+
+
+class Records:
+    def __init__(self, runtime: Any):
+        self.rt = runtime
+
+    # ---- plumbing ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _tx(self, conn: Connection | None, write: bool = True) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with (self.rt.db.write() if write else self.rt.db.read()) as c:
+                yield c
+
+    def context(self, conn: Connection, ent: EntityDef, values: dict[str, Any], actor: Actor) -> RecordContext:
+        return RecordContext(ent, values, actor.context(), row_loader(conn, self.rt.tables))
+
+    def _load(self, conn: Connection, ent: EntityDef, record_id: int, actor: Actor, *,
+              lock: bool = False) -> dict[str, Any]:
+        table = self.rt.tables.for_entity(ent)
+        q = select(table).where(table.c.id == record_id)
+        flt = permissions.read_filter(actor, ent, table, self.rt.sql)
+        if flt is not None:
+            q = q.where(flt)
+        if lock and conn.dialect.name == "postgresql":
+            q = q.with_for_update(of=table)
+        row = conn.execute(q, permissions.filter_params(actor, ent)).mappings().first()
+        if row is None:
+            raise NotFound(t("not_found", actor.language))
+        record = dict(row)
+        for f in ent.child_fields():
+            record[f.name] = self._children(conn, f.child, record_id)  # type: ignore[arg-type]
+        return record
+
+    def _children(self, conn: Connection, child: EntityDef, parent_id: int) -> list[dict[str, Any]]:
+        table = self.rt.tables.for_entity(child)
+        rows = conn.execute(select(table).where(table.c.parent_id == parent_id).order_by(table.c.idx)).mappings()
+        return [{k: v for k, v in r.items() if k not in ("parent_id", "idx")} for r in rows]
+
+    def serialize(self, ent: EntityDef, ctx: RecordContext | dict[str, Any]) -> dict[str, Any]:
+        """The JSON form of a record: system columns, fields, computed values."""
+        out: dict[str, Any] = {}
+        for col in SYSTEM_COLUMNS:
+            if col in ctx:
+                out[col] = to_json(ctx[col])
+        for f in ent.fields.values():
+            if f.type == "table":
+                assert f.child is not None
+                out[f.name] = [self.serialize(f.child, RecordContext(f.child, r, None, None))
+                               for r in ctx.get(f.name) or []]
+            elif f.type == "computed":
+                out[f.name] = to_json(ctx[f.name]) if isinstance(ctx, RecordContext) else None
+            else:
+                out[f.name] = to_json(ctx.get(f.name))
+        return out
+
+    # ---- reads -------------------------------------------------------------
+
+    def get(self, actor: Actor, ent: EntityDef, record_id: int, conn: Connection | None = None) -> dict[str, Any]:
+        with self._tx(conn, write=False) as c:
+            record = self._load(c, ent, record_id, actor)
+            return self.serialize(ent, self.context(c, ent, record, actor))
+
+    def history(self, actor: Actor, ent: EntityDef, record_id: int) -> list[dict[str, Any]]:
+        with self.rt.db.read() as c:
+            table = self.rt.tables.for_entity(ent)
+            q = select(table.c.id).where(table.c.id == record_id)
+            flt = permissions.read_filter(actor, ent, table, self.rt.sql)
+            if flt is not None:
+                q = q.where(flt)
+            visible = c.execute(q, permissions.filter_params(actor, ent)).first() is not None
+            entries = history.read(c, self.rt.tables.system["jig_history"], ent.app, ent.name, record_id)
+        if not visible and not (actor.is_admin and entries):
+            raise NotFound(t("not_found", actor.language))
+        return entries
+
+    # ---- writes ------------------------------------------------------------
+
+    def create(self, actor: Actor, ent: EntityDef, data: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
+        lang = actor.language
+        if not permissions.may_create(actor, ent):
+            raise Forbidden(t("no_create", lang, entity=pick(ent.title, lang)))
+        errors = FieldErrors()
+        values = coerce_input(ent, _strip_system(ent, data, errors, lang), errors, lang)
+        self._refuse_readonly(actor, ent, values, errors, lang, creating=True)
+        with self._tx(conn) as c:
+            ctx = self.context(c, ent, values, actor)
+            for f in ent.fields.values():
+                if f.name not in values and f.default is not None:
+                    try:
+                        ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
+                    except (EvaluationError, FieldValueError):
+                        pass
+            now = clock.now()
+            if ent.workflow is not None:
+                ctx["state"] = ent.workflow.initial
+            validate(c, self.rt, ent, ctx, errors, lang)
+            if errors:
+                raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
+            table = self.rt.tables.for_entity(ent)
+            row = {f.name: values.get(f.name) for f in ent.stored_fields()}
+            row.update(version=1, created_at=now, created_by=actor.username, updated_at=now,
+                       updated_by=actor.username)
+            if ent.workflow is not None:
+                row["state"] = ent.workflow.initial
+            if ent.naming:
+                row["name"] = naming.next_name(c, self.rt.tables.system["jig_naming"], ent.key, ent.naming, now.date())
+            try:
+                record_id = int(c.execute(table.insert().values(**row)).inserted_primary_key[0])
+            except IntegrityError as exc:
+                raise self._integrity(ent, exc, lang) from None
+            row["id"] = record_id
+            for f in ent.child_fields():
+                row[f.name] = self._write_children(c, f.child, record_id, values.get(f.name) or [])  # type: ignore[arg-type]
+            ctx = self.context(c, ent, row, actor)
+            changes = history.diff(None, row, [*SYSTEM_COLUMNS[1:3], *(f.name for f in ent.fields.values()
+                                                                           if f.type != "computed")])
+            history.write(c, self.rt.tables.system["jig_history"], app=ent.app, entity=ent.name,
+                          record_id=record_id, action="create", actor=actor, changes=changes, version=1)
+            result = self.serialize(ent, ctx)
+            self._emit("record.created", ent, record_id, result, None, changes, actor, c)
+            return result
+
+    def update(self, actor: Actor, ent: EntityDef, record_id: int, data: dict[str, Any],
+               version: int | None, conn: Connection | None = None) -> dict[str, Any]:
+        lang = actor.language
+        errors = FieldErrors()
+        if version is None and actor.via not in PRIVILEGED_VIA:
+            raise BadRequest(t("version_required", lang), {"version": t("required", lang)})
+        if "state" in data:
+            errors.add("state", t("state_field", lang))
+        values = coerce_input(ent, _strip_system(ent, data, errors, lang), errors, lang)
+        with self._tx(conn) as c:
+            before = self._load(c, ent, record_id, actor, lock=True)
+            before_ctx = self.context(c, ent, before, actor)
+            if not permissions.allows(actor, ent, "update", before_ctx):
+                raise Forbidden(t("no_update", lang))
+            current = int(before["version"])
+            if version is not None and int(version) != current:
+                raise StaleVersion(t("stale", lang, current=current), current_version=current)
+            self._refuse_readonly(actor, ent, values, errors, lang, before_ctx=before_ctx)
+            return self._apply(c, actor, ent, before, values, errors, current, action="update")
+
+    def _apply(self, c: Connection, actor: Actor, ent: EntityDef, before: dict[str, Any], values: dict[str, Any],
+               errors: FieldErrors, current: int, *, action: str, new_state: str | None = None,
+               transition: str | None = None) -> dict[str, Any]:
+        """Validate and write changed values (and maybe a new state) onto a loaded record."""
+        lang = actor.language
+        record_id = int(before["id"])
+        after = {**before, **values}
+        if new_state is not None:
+            after["state"] = new_state
+        ctx = self.context(c, ent, after, actor)
+        changed = {k for k in values if to_json(values[k]) != to_json(before.get(k))}
+        validate(c, self.rt, ent, ctx, errors, lang, record_id=record_id, changed=changed)
+        if errors:
+            raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
+        table = self.rt.tables.for_entity(ent)
+        now = clock.now()
+        row = {k: v for k, v in values.items() if k in table.c and k not in SYSTEM_COLUMNS}
+        if new_state is not None:
+            row["state"] = new_state
+        row.update(version=current + 1, updated_at=now, updated_by=actor.username)
+        try:
+            n = c.execute(update(table).where(table.c.id == record_id, table.c.version == current)
+                          .values(**row)).rowcount
+        except IntegrityError as exc:
+            raise self._integrity(ent, exc, lang) from None
+        if n == 0:
+            latest = c.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+            raise StaleVersion(t("stale", lang, current=latest), current_version=latest)
+        for f in ent.child_fields():
+            if f.name in values:
+                after[f.name] = self._write_children(c, f.child, record_id, values[f.name])  # type: ignore[arg-type]
+        after.update(version=current + 1, updated_at=now, updated_by=actor.username)
+        keys = ["state", *(f.name for f in ent.fields.values() if f.type != "computed")]
+        changes = history.diff(before, after, keys)
+        history.write(c, self.rt.tables.system["jig_history"], app=ent.app, entity=ent.name, record_id=record_id,
+                      action=action, actor=actor, changes=changes, version=current + 1, transition=transition)
+        result = self.serialize(ent, self.context(c, ent, after, actor))
+        event = "record.transitioned" if transition else "record.updated"
+        self._emit(event, ent, record_id, result, self.serialize(ent, self.context(c, ent, before, actor)),
+                   changes, actor, c, transition)
+        return result
+
+    def delete(self, actor: Actor, ent: EntityDef, record_id: int, version: int | None = None,
+               conn: Connection | None = None) -> None:
+        lang = actor.language
+        with self._tx(conn) as c:
+            before = self._load(c, ent, record_id, actor, lock=True)
+            ctx = self.context(c, ent, before, actor)
+            if not permissions.allows(actor, ent, "delete", ctx):
+                raise Forbidden(t("no_delete", lang))
+            if version is not None and int(version) != int(before["version"]):
+                raise StaleVersion(t("stale", lang, current=before["version"]), current_version=before["version"])
+            self._refuse_if_referenced(c, ent, record_id, lang)
+            snapshot = self.serialize(ent, ctx)
+            table = self.rt.tables.for_entity(ent)
+            for f in ent.child_fields():
+                child = self.rt.tables.for_entity(f.child)
+                c.execute(delete(child).where(child.c.parent_id == record_id))
+            c.execute(delete(table).where(table.c.id == record_id))
+            changes = {k: [v, None] for k, v in snapshot.items() if v not in (None, [], "")}
+            history.write(c, self.rt.tables.system["jig_history"], app=ent.app, entity=ent.name,
+                          record_id=record_id, action="delete", actor=actor, changes=changes,
+                          version=int(before["version"]))
+            self._emit("record.deleted", ent, record_id, snapshot, snapshot, changes, actor, c)
+
+    # ---- helpers -----------------------------------------------------------
+
+    def _write_children(self, c: Connection, child: EntityDef, parent_id: int,
+                        rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        table = self.rt.tables.for_entity(child)
+        existing = {r: True for r in c.execute(select(table.c.id).where(table.c.parent_id == parent_id)).scalars()}
+        kept: list[dict[str, Any]] = []
+        for idx, row in enumerate(rows):
+            values = {f.name: row.get(f.name) for f in child.stored_fields()}
+            rid = row.get("id")
+            if rid in existing:
+                c.execute(update(table).where(table.c.id == rid).values(idx=idx, **values))
+                existing.pop(rid)
+            else:
+                rid = int(c.execute(table.insert().values(parent_id=parent_id, idx=idx, **values))
+                          .inserted_primary_key[0])
+            kept.append({"id": rid, **values})
+        if existing:
+            c.execute(delete(table).where(table.c.id.in_(list(existing))))
+        return kept
+
+    def _refuse_readonly(self, actor: Actor, ent: EntityDef, values: dict[str, Any], errors: FieldErrors,
+                         lang: str, *, creating: bool = False, before_ctx: RecordContext | None = None) -> None:
+        if actor.is_admin or actor.via in PRIVILEGED_VIA:
+            return
+        for key in values:
+            f = ent.fields[key]
+            locked = f.readonly
+            if not locked and f.readonly_if is not None and before_ctx is not None:
+                from .evaluate import holds
+                locked = holds(f.readonly_if, before_ctx) is True
+            if locked:
+                errors.add(key, t("readonly", lang))
+        del creating
+
+    def _refuse_if_referenced(self, c: Connection, ent: EntityDef, record_id: int, lang: str) -> None:
+        for other in self.rt.tables.entities.values():
+            if other.app != ent.app:
+                continue
+            for f in other.stored_fields():
+                if f.type == "link" and f.to == ent.name:
+                    table = self.rt.tables.for_entity(other)
+                    count = c.execute(select(func.count()).select_from(table)
+                                      .where(table.c[f.name] == record_id)).scalar_one()
+                    if count:
+                        title = pick((other.parent or other).title, lang)
+                        raise Conflict(t("referenced", lang, count=count, entity=title),
+                                       referenced_by=f"{other.key}.{f.name}")
+
+    def _integrity(self, ent: EntityDef, exc: IntegrityError, lang: str) -> Exception:
+        text = str(exc.orig).lower()
+        for f in ent.stored_fields():
+            if f.unique and f.name in text:
+                return ValidationFailed(t("validation_failed", lang, n=1), {f.name: t("unique", lang, value="")})
+        return Conflict(str(exc.orig).splitlines()[0])
+
+    def _emit(self, name: str, ent: EntityDef, record_id: int, record: dict[str, Any],
+              before: dict[str, Any] | None, changes: dict[str, Any], actor: Actor, conn: Connection,
+              transition: str | None = None) -> None:
+        if self.rt.hooks.has(name):
+            self.rt.hooks.emit(name, RecordEvent(name=name, app=ent.app, entity=ent.name, record_id=record_id,
+                                                 record=record, before=before, changes=changes, actor=actor,
+                                                 conn=conn, runtime=self.rt, transition=transition))
+
+
+def _strip_system(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BadRequest(t("bad_json", lang))
+    out = {}
+    for k, v in data.items():
+        if k in SYSTEM_COLUMNS and k not in ent.fields:
+            if k not in ("id", "version", "state", "name"):
+                errors.add(k, t("system_field", lang))
+            continue
+        out[k] = v
+    return out

@@ -1,0 +1,323 @@
+"""The JSON Schema (draft 2020-12) of the definition language.
+
+The core language is built here; extensions (rules, connectors, links,
+dashboards) contribute their own top-level sections. The assembled schema is
+written to ``app.schema.json`` beside this module (``jig schema --write``) so
+editors that read ``# yaml-language-server: $schema=`` comments autocomplete
+definitions; a test keeps that file in step with this code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).with_name("app.schema.json")
+SCHEMA_ID = "https://jig.dev/schema/app.schema.json"
+
+IDENT = r"^[a-z][a-z0-9_]{0,47}$"
+
+FIELD_TYPES = [
+    "text", "longtext", "integer", "decimal", "boolean", "date", "datetime",
+    "select", "multiselect", "link", "table", "phone", "email",
+    "image", "images", "file", "files", "computed", "user",
+]
+
+COLORS = ["grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"]
+
+
+def _label() -> dict[str, Any]:
+    return {"$ref": "#/$defs/label"}
+
+
+def _expr(description: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": 2000, "description": description}
+
+
+def _bool_or_expr(description: str) -> dict[str, Any]:
+    return {"oneOf": [{"type": "boolean"}, _expr(description)], "description": description}
+
+
+def _field_schema() -> dict[str, Any]:
+    option = {
+        "oneOf": [
+            {"type": "string", "minLength": 1},
+            {
+                "type": "object",
+                "required": ["value"],
+                "additionalProperties": False,
+                "properties": {
+                    "value": {"type": "string", "minLength": 1},
+                    "label": _label(),
+                    "color": {"enum": COLORS},
+                },
+            },
+        ]
+    }
+    return {
+        "type": "object",
+        "required": ["type"],
+        "additionalProperties": False,
+        "properties": {
+            "type": {"enum": FIELD_TYPES, "description": "The kind of value this field holds."},
+            "label": _label(),
+            "help": _label(),
+            "placeholder": _label(),
+            "required": _bool_or_expr("Must have a value (or an expression saying when)."),
+            "readonly": _bool_or_expr("Cannot be changed by users (or an expression saying when)."),
+            "visible": _expr("Shown only when this expression is true."),
+            "unique": {"type": "boolean", "description": "No two records may share a value."},
+            "index": {"type": "boolean", "description": "Create a database index for fast filtering."},
+            "default": {
+                "description": "Expression (or literal number/boolean) evaluated when a record is created.",
+                "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+            },
+            "min": {"type": "number"},
+            "max": {"type": "number", "description": "Largest value; for images/files the most files."},
+            "min_length": {"type": "integer", "minimum": 0},
+            "max_length": {"type": "integer", "minimum": 1, "maximum": 100000},
+            "pattern": {"type": "string", "minLength": 1, "description": "Regular expression the value must match."},
+            "options": {"type": "array", "minItems": 1, "items": option},
+            "check": _expr("Must be true for the record to be saved (empty values pass)."),
+            "check_message": _label(),
+            "scale": {"type": "integer", "minimum": 0, "maximum": 8, "description": "Digits after the decimal point."},
+            "to": {"type": "string", "pattern": IDENT, "description": "Entity a link points to."},
+            "fields": {"$ref": "#/$defs/fields", "description": "Columns of a child table."},
+            "min_rows": {"type": "integer", "minimum": 0},
+            "max_rows": {"type": "integer", "minimum": 1},
+            "expr": _expr("Expression computing this field's value."),
+            "returns": {"enum": ["text", "integer", "decimal", "boolean", "date", "datetime"]},
+            "max_size_mb": {"type": "number", "exclusiveMinimum": 0, "maximum": 50},
+            "renamed_from": {"type": "string", "pattern": IDENT, "description": "Previous name; keeps the data."},
+        },
+    }
+
+
+def _layout_schema() -> dict[str, Any]:
+    section = {
+        "type": "object",
+        "required": ["columns"],
+        "additionalProperties": False,
+        "properties": {
+            "label": _label(),
+            "visible": _expr("Section shown only when true."),
+            "columns": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 4,
+                "items": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+            },
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Form layout: tabs holding sections holding columns of fields.",
+        "properties": {
+            "sections": {"type": "array", "minItems": 1, "items": section},
+            "tabs": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["label", "sections"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "label": _label(),
+                        "sections": {"type": "array", "minItems": 1, "items": section},
+                    },
+                },
+            },
+        },
+        "oneOf": [{"required": ["sections"]}, {"required": ["tabs"]}],
+    }
+
+
+def _workflow_schema() -> dict[str, Any]:
+    state_list = {
+        "oneOf": [
+            {"type": "string", "pattern": r"^([a-z][a-z0-9_]{0,47}|\*)$"},
+            {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": IDENT}},
+        ]
+    }
+    return {
+        "type": "object",
+        "required": ["initial", "states", "transitions"],
+        "additionalProperties": False,
+        "properties": {
+            "initial": {"type": "string", "pattern": IDENT},
+            "states": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "label": _label(),
+                        "color": {"enum": COLORS},
+                        "final": {"type": "boolean"},
+                    },
+                },
+            },
+            "transitions": {
+                "type": "object",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["from", "to"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "label": _label(),
+                        "from": state_list,
+                        "to": {"type": "string", "pattern": IDENT},
+                        "roles": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                        "guard": _expr("The transition is allowed only when this is true."),
+                        "guard_message": _label(),
+                        "require": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                        "set": {
+                            "type": "object",
+                            "propertyNames": {"pattern": IDENT},
+                            "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _permissions_schema() -> dict[str, Any]:
+    grant = _bool_or_expr("true, false, or a row filter expression.")
+    return {
+        "type": "object",
+        "propertyNames": {"pattern": IDENT},
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "read": grant,
+                "create": {"type": "boolean"},
+                "update": grant,
+                "delete": grant,
+                "transition": {
+                    "oneOf": [
+                        {"type": "boolean"},
+                        _expr("Row filter"),
+                        {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                    ]
+                },
+            },
+        },
+    }
+
+
+def _entity_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["fields"],
+        "additionalProperties": False,
+        "properties": {
+            "title": _label(),
+            "description": _label(),
+            "title_field": {"type": "string", "pattern": IDENT},
+            "naming": {"type": "string", "minLength": 1, "maxLength": 64,
+                       "description": "Naming series, e.g. WF{YYYY}{MM}-{####}."},
+            "renamed_from": {"type": "string", "pattern": IDENT},
+            "fields": {"$ref": "#/$defs/fields"},
+            "layout": _layout_schema(),
+            "list": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "columns": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                    "sort": {"type": "string"},
+                    "search": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                },
+            },
+            "workflow": _workflow_schema(),
+            "permissions": _permissions_schema(),
+        },
+    }
+
+
+def core_schema() -> dict[str, Any]:
+    """The schema of the core language, with no extension sections."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "Jig app definition",
+        "type": "object",
+        "required": ["app", "entities"],
+        "additionalProperties": False,
+        "properties": {
+            "app": {"type": "string", "pattern": IDENT, "description": "The app's identifier."},
+            "title": _label(),
+            "description": _label(),
+            "version": {"type": ["string", "integer"]},
+            "roles": {
+                "description": "Roles this app uses; users are given roles.",
+                "oneOf": [
+                    {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                    {
+                        "type": "object",
+                        "propertyNames": {"pattern": IDENT},
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"label": _label()},
+                        },
+                    },
+                ],
+            },
+            "user_attributes": {
+                "type": "object",
+                "description": "Attributes users carry for row filters, e.g. the partner a user works for.",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": {"$ref": "#/$defs/field"},
+            },
+            "entities": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": {"$ref": "#/$defs/entity"},
+            },
+        },
+        "$defs": {
+            "label": {
+                "description": "Text shown to users: a string, or {zh, en}.",
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": False,
+                        "properties": {"zh": {"type": "string"}, "en": {"type": "string"}},
+                    },
+                ],
+            },
+            "field": _field_schema(),
+            "fields": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": {"$ref": "#/$defs/field"},
+            },
+            "entity": _entity_schema(),
+        },
+    }
+
+
+def build_schema(sections: dict[str, dict[str, Any]] | None = None,
+                 defs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Core schema plus extension sections (top-level keys) and their $defs."""
+    schema = core_schema()
+    for name, fragment in (sections or {}).items():
+        schema["properties"][name] = fragment
+    schema["$defs"].update(defs or {})
+    return schema
+
+
+def dump(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,211 @@
+"""SQLAlchemy Core tables: Jig's own system tables and one table per entity."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from .model import AppDef, EntityDef, FieldDef
+from .sqltypes import ExactDecimal, JSONList, LocalDate, LocalDateTime
+
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def index_name(prefix: str, table: str, *cols: str) -> str:
+    """Index names under PostgreSQL's 63-character limit, stable across runs."""
+    name = f"{prefix}_{table}_{'_'.join(cols)}"
+    if len(name) <= 60:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[:51]}_{digest}"
+
+
+def system_tables(md: MetaData) -> dict[str, Table]:
+    users = Table(
+        "jig_users", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("username", String(64), nullable=False, unique=True),
+        Column("display_name", String(128)),
+        Column("password_hash", String(256)),
+        Column("roles", JSONList, nullable=False, default=list),
+        Column("attributes", Text, nullable=False, default="{}"),
+        Column("phone", String(32)),
+        Column("language", String(8), nullable=False, default="zh"),
+        Column("active", Boolean, nullable=False, default=True),
+        Column("failed_logins", Integer, nullable=False, default=0),
+        Column("locked_until", LocalDateTime),
+        Column("created_at", LocalDateTime, nullable=False),
+    )
+    tokens = Table(
+        "jig_tokens", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("user_id", BigInteger, nullable=False, index=True),
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("label", String(128)),
+        Column("prefix", String(12), nullable=False),
+        Column("created_at", LocalDateTime, nullable=False),
+        Column("expires_at", LocalDateTime),
+        Column("last_used_at", LocalDateTime),
+        Column("revoked", Boolean, nullable=False, default=False),
+    )
+    history = Table(
+        "jig_history", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("app", String(48), nullable=False),
+        Column("entity", String(48), nullable=False),
+        Column("record_id", BigInteger, nullable=False),
+        Column("action", String(16), nullable=False),
+        Column("transition", String(48)),
+        Column("via", String(16), nullable=False),
+        Column("username", String(64)),
+        Column("at", LocalDateTime, nullable=False),
+        Column("version", Integer),
+        Column("diff", Text, nullable=False),
+        Index("ix_jig_history_record", "app", "entity", "record_id", "id"),
+    )
+    naming = Table(
+        "jig_naming", md,
+        Column("key", String(160), primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
+    schema_state = Table(
+        "jig_schema", md,
+        Column("table_name", String(160), primary_key=True),
+        Column("entity", String(100), nullable=False),
+        Column("columns", Text, nullable=False),
+        Column("retired", Text, nullable=False, default="[]"),
+        Column("updated_at", LocalDateTime, nullable=False),
+    )
+    files = Table(
+        "jig_files", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("key", String(64), nullable=False, unique=True),
+        Column("filename", String(255), nullable=False),
+        Column("content_type", String(100), nullable=False),
+        Column("size", BigInteger, nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("width", Integer),
+        Column("height", Integer),
+        Column("uploaded_by", String(64)),
+        Column("created_at", LocalDateTime, nullable=False),
+    )
+    return {t.name: t for t in (users, tokens, history, naming, schema_state, files)}
+
+
+def column_type(f: FieldDef) -> TypeEngine[Any]:
+    t = f.type
+    if t in ("text", "phone", "email"):
+        return String(f.max_text)
+    if t == "longtext":
+        return Text()
+    if t == "integer":
+        return BigInteger()
+    if t == "decimal":
+        return ExactDecimal(scale=f.scale)
+    if t == "boolean":
+        return Boolean()
+    if t == "date":
+        return LocalDate()
+    if t == "datetime":
+        return LocalDateTime()
+    if t in ("select", "user"):
+        return String(64)
+    if t == "link":
+        return BigInteger()
+    if t in ("multiselect", "image", "images", "file", "files"):
+        return JSONList()
+    raise ValueError(f"no column type for {t}")  # pragma: no cover - computed/table have no column
+
+
+def type_signature(f: FieldDef) -> str:
+    """A short text naming how a field is stored; a change means a type migration."""
+    if f.type == "decimal":
+        return f"decimal({f.scale})"
+    if f.type in ("text", "phone", "email"):
+        return f"varchar({f.max_text})"
+    return {"select": "varchar(64)", "user": "varchar(64)", "image": "json", "images": "json", "file": "json",
+            "files": "json", "multiselect": "json"}.get(f.type, f.type)
+
+
+def entity_columns(ent: EntityDef) -> list[Column[Any]]:
+    cols: list[Column[Any]] = [Column("id", ID, primary_key=True, autoincrement=True)]
+    if ent.is_child:
+        cols += [Column("parent_id", BigInteger, nullable=False), Column("idx", Integer, nullable=False)]
+    else:
+        if ent.naming:
+            cols.append(Column("name", String(64)))
+        if ent.workflow:
+            cols.append(Column("state", String(48)))
+        cols += [
+            Column("version", Integer, nullable=False),
+            Column("created_at", LocalDateTime, nullable=False),
+            Column("created_by", String(64)),
+            Column("updated_at", LocalDateTime, nullable=False),
+            Column("updated_by", String(64)),
+        ]
+    for f in ent.stored_fields():
+        cols.append(Column(f.name, column_type(f), nullable=True))
+    return cols
+
+
+def entity_indexes(ent: EntityDef) -> list[Index]:
+    t = ent.table_name
+    idx: list[Index] = []
+    if ent.is_child:
+        idx.append(Index(index_name("ix", t, "parent_id"), "parent_id", "idx"))
+    else:
+        if ent.naming:
+            idx.append(Index(index_name("uq", t, "name"), "name", unique=True))
+        if ent.workflow:
+            idx.append(Index(index_name("ix", t, "state"), "state"))
+        idx.append(Index(index_name("ix", t, "updated_at"), "updated_at"))
+    for f in ent.stored_fields():
+        if f.unique:
+            idx.append(Index(index_name("uq", t, f.name), f.name, unique=True))
+        elif f.index or f.type == "link":
+            idx.append(Index(index_name("ix", t, f.name), f.name))
+    return idx
+
+
+def entity_table(ent: EntityDef, md: MetaData) -> Table:
+    return Table(ent.table_name, md, *entity_columns(ent), *entity_indexes(ent))
+
+
+class Tables:
+    """All tables of a set of apps, looked up by entity key ('app.entity' or 'app.parent.field')."""
+
+    def __init__(self, apps: dict[str, AppDef]):
+        self.metadata = MetaData()
+        self.system = system_tables(self.metadata)
+        self.by_key: dict[str, Table] = {}
+        self.entities: dict[str, EntityDef] = {}
+        for app in apps.values():
+            for ent in app.entities.values():
+                self._add(ent)
+                for f in ent.child_fields():
+                    assert f.child is not None
+                    self._add(f.child)
+
+    def _add(self, ent: EntityDef) -> None:
+        self.by_key[ent.key] = entity_table(ent, self.metadata)
+        self.entities[ent.key] = ent
+
+    def __getitem__(self, key: str) -> Table:
+        return self.by_key[key]
+
+    def for_entity(self, ent: EntityDef) -> Table:
+        return self.by_key[ent.key]
+

@@ -1,0 +1,125 @@
+"""Server-side validation of a whole record, answering one message per field.
+
+Runs the same checks whatever the channel (API, web form, shared link,
+import, rule, connector): coercion, required (with visibility), links and
+users that exist, files that exist, uniqueness, and ``check`` expressions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from .errors import FieldErrors
+from .evaluate import EvaluationError, holds
+from .fieldtypes import FieldValueError, coerce, empty
+from .messages import t
+from .model import EntityDef, FieldDef, pick
+
+
+def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str, *,
+                 prefix: str = "") -> dict[str, Any]:
+    """Typed values for the fields present in ``data``; problems go to ``errors``."""
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        f = ent.fields.get(key)
+        if f is None:
+            errors.add(prefix + key, t("unknown_field", lang))
+            continue
+        if f.type == "computed":
+            errors.add(prefix + key, t("computed", lang))
+            continue
+        if f.type == "table":
+            out[key] = _rows(f, raw, errors, lang, prefix + key)
+            continue
+        try:
+            out[key] = coerce(f, raw, lang)
+        except FieldValueError as exc:
+            errors.add(prefix + key, exc.message)
+    return out
+
+
+def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) -> list[dict[str, Any]]:
+    assert f.child is not None
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        errors.add(prefix, t("rows", lang))
+        return []
+    rows = []
+    for i, r in enumerate(raw):
+        row_id = r.get("id")
+        body = {k: v for k, v in r.items() if k not in ("id", "idx", "parent_id")}
+        typed = coerce_input(f.child, body, errors, lang, prefix=f"{prefix}[{i}].")
+        if isinstance(row_id, int) and not isinstance(row_id, bool):
+            typed["id"] = row_id
+        rows.append(typed)
+    return rows
+
+
+def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: FieldErrors, lang: str, *,
+             record_id: int | None = None, changed: set[str] | None = None, prefix: str = "") -> None:
+    """Check a complete record (values in ``ctx``); add messages to ``errors``."""
+    for f in ent.fields.values():
+        key = prefix + f.name
+        if f.type == "computed":
+            continue
+        value = ctx.get(f.name)
+        visible = f.visible is None or _holds(f.visible, ctx) is not False
+        required = f.required or (f.required_if is not None and _holds(f.required_if, ctx) is True)
+        if f.type == "table":
+            rows = value or []
+            if required and not rows:
+                errors.add(key, t("required", lang))
+            if f.min_rows is not None and len(rows) < f.min_rows:
+                errors.add(key, t("min_rows", lang, min=f.min_rows))
+            if f.max_rows is not None and len(rows) > f.max_rows:
+                errors.add(key, t("max_rows", lang, max=f.max_rows))
+            assert f.child is not None
+            for i, row in enumerate(rows):
+                from .context import RecordContext
+                rctx = RecordContext(f.child, row, ctx.user, ctx.loader)
+                validate(conn, runtime, f.child, rctx, errors, lang, prefix=f"{key}[{i}].")
+            continue
+        if empty(value):
+            if required and visible:
+                errors.add(key, t("required", lang))
+            continue
+        if changed is not None and f.name not in changed:
+            continue  # unchanged values were valid when saved; re-check only checks below
+        if f.type == "link" and f.to:
+            target = runtime.tables.for_entity(ent_by_name(runtime, ent, f.to))
+            if conn.execute(select(target.c.id).where(target.c.id == value)).first() is None:
+                errors.add(key, t("link_missing", lang))
+        elif f.type == "user":
+            users = runtime.tables.system["jig_users"]
+            if conn.execute(select(users.c.id).where(users.c.username == value)).first() is None:
+                errors.add(key, t("user_missing", lang))
+        elif f.type in ("image", "images", "file", "files"):
+            files = runtime.tables.system["jig_files"]
+            found = conn.execute(select(func.count()).where(files.c.key.in_(value))).scalar_one()
+            if found != len(set(value)):
+                errors.add(key, t("file_missing", lang))
+        if f.unique and not ent.is_child:
+            table = runtime.tables.for_entity(ent)
+            q = select(table.c.id).where(table.c[f.name] == value)
+            if record_id is not None:
+                q = q.where(table.c.id != record_id)
+            if conn.execute(q.limit(1)).first() is not None:
+                errors.add(key, t("unique", lang, value=value))
+    for f in ent.fields.values():
+        if f.check is not None and f.name not in errors.errors and _holds(f.check, ctx) is False:
+            msg = pick(f.check_message, lang) if f.check_message else t("check", lang, expr=f.check.source)
+            errors.add(prefix + f.name, msg)
+
+
+def _holds(expr: Any, ctx: Any) -> bool | None:
+    try:
+        return holds(expr, ctx)
+    except EvaluationError:
+        return None
+
+
+def ent_by_name(runtime: Any, ent: EntityDef, name: str) -> EntityDef:
+    return runtime.apps[ent.app].entities[name]

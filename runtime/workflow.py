@@ -1,0 +1,96 @@
+"""Workflow transitions: the only way a record's state changes.
+
+A transition is refused with 403 when the user's role may not take it, 409
+when the record is in another state or the guard does not hold, and 422
+when required fields are missing. Otherwise its ``set`` values are applied
+and the change is written, with history and a ``record.transitioned`` event,
+in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from . import permissions
+from .auth import Actor
+from .errors import (
+    BadRequest,
+    FieldErrors,
+    Forbidden,
+    GuardFailed,
+    NotFound,
+    StaleVersion,
+    ValidationFailed,
+    WrongState,
+)
+from .evaluate import EvaluationError, evaluate, holds
+from .fieldtypes import FieldValueError, coerce, empty
+from .messages import t
+from .model import EntityDef, TransitionDef, pick
+from .records import Records
+from .validation import coerce_input
+
+
+def available(records: Records, actor: Actor, ent: EntityDef, record_ctx: Any) -> list[TransitionDef]:
+    """Transitions this user could take from the record's current state (guards not evaluated)."""
+    if ent.workflow is None:
+        return []
+    state = record_ctx.get("state")
+    return [tr for tr in ent.workflow.transitions.values()
+            if tr.allowed_from(state, ent.workflow.states) and permissions.may_transition(actor, ent, tr, record_ctx)]
+
+
+def take(records: Records, actor: Actor, ent: EntityDef, record_id: int, name: str,
+         data: dict[str, Any] | None = None, version: int | None = None,
+         conn: Connection | None = None) -> dict[str, Any]:
+    lang = actor.language
+    if ent.workflow is None:
+        raise NotFound(t("no_workflow", lang, entity=pick(ent.title, lang)))
+    tr = ent.workflow.transitions.get(name)
+    if tr is None:
+        raise NotFound(t("unknown_transition", lang, name=name))
+    errors = FieldErrors()
+    data = data or {}
+    if not isinstance(data, dict):
+        raise BadRequest(t("bad_json", lang))
+    values = coerce_input(ent, {k: v for k, v in data.items() if k not in ("version",)}, errors, lang)
+    with records._tx(conn) as c:
+        before = records._load(c, ent, record_id, actor, lock=True)
+        ctx = records.context(c, ent, before, actor)
+        label = pick(tr.label, lang)
+        if not permissions.may_transition(actor, ent, tr, ctx):
+            raise Forbidden(t("transition_role", lang, label=label), transition=name)
+        current = int(before["version"])
+        if version is not None and int(version) != current:
+            raise StaleVersion(t("stale", lang, current=current), current_version=current)
+        state = before.get("state")
+        if not tr.allowed_from(state, ent.workflow.states):
+            st = ent.workflow.states.get(state or "")
+            raise WrongState(t("wrong_state", lang, label=label, state=pick(st.label, lang) if st else state),
+                             state=state, transition=name)
+        if errors:
+            raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
+        after_ctx = records.context(c, ent, {**before, **values}, actor)
+        missing = [f for f in tr.require if empty(after_ctx.get(f))]
+        if missing:
+            names = "、".join(pick(ent.fields[f].label, lang) for f in missing)
+            raise ValidationFailed(t("missing_for_transition", lang, label=label, fields=names),
+                                   {f: t("required", lang) for f in missing}, transition=name)
+        if tr.guard is not None:
+            try:
+                ok = holds(tr.guard, after_ctx)
+            except EvaluationError:
+                ok = None
+            if ok is not True:
+                reason = pick(tr.guard_message, lang) if tr.guard_message else tr.guard.source
+                raise GuardFailed(t("guard", lang, label=label, reason=reason), transition=name)
+        for fname, expr in tr.set.items():
+            try:
+                values[fname] = coerce(ent.fields[fname], evaluate(expr, after_ctx), lang)
+            except (EvaluationError, FieldValueError) as exc:
+                errors.add(fname, str(exc))
+            after_ctx[fname] = values.get(fname)
+        return records._apply(c, actor, ent, before, values, errors, current, action="transition",
+                               new_state=tr.to, transition=name)
