@@ -117,7 +117,7 @@ class Records:
         with self._tx(conn) as c:
             ctx = self.context(c, ent, values, actor)
             for f in ent.fields.values():
-                if f.name not in values and f.default is not None:
+                if f.default is not None and values.get(f.name) in (None, "", []):
                     try:
                         ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
                     except (EvaluationError, FieldValueError):
