@@ -185,10 +185,7 @@ def apply(conn: Connection, tables: Tables, steps: list[Step], *, allow_destruct
             target = tables.metadata.tables[s.table]
             target.create(conn, checkfirst=True)
         elif s.kind == "rename_table":
-            ops.rename_table(s.table, s.data["to"])
-            for ix in inspect(conn).get_indexes(s.data["to"]):
-                if ix["name"] and s.table in ix["name"]:
-                    ops.drop_index(ix["name"], table_name=s.data["to"])
+            ops.rename_table(s.table, s.data["to"])  # old-named indexes are dropped by later steps
             if s.data.get("old_entity"):
                 hist = tables.system["jig_history"]
                 conn.execute(update(hist).where(hist.c.app == s.data["app"], hist.c.entity == s.data["old_entity"])
