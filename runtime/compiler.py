@@ -174,12 +174,15 @@ class AppCompiler:
             f.max = None
         if ftype in ("image", "file"):
             f.max_files = 1
-        if ftype == "link" and isinstance(f.to, str) and ent.parent is None and f.to not in (self.raw.get("entities") or {}):
+        if ftype == "link" and isinstance(f.to, str) and f.to not in (self.raw.get("entities") or {}):
             known = list((self.raw.get("entities") or {}).keys())
-            self.ctx.error((*path, "to"), f"unknown entity '{f.to}' in link", suggest(f.to, known))
-        if ftype == "link" and isinstance(f.to, str) and ent.parent is not None and f.to not in (self.raw.get("entities") or {}):
-            self.ctx.error((*path, "to"), f"unknown entity '{f.to}' in link",
-                           suggest(f.to, list((self.raw.get("entities") or {}).keys())))
+            owner = self._child_table_owner(f.to)
+            if owner is not None:
+                self.ctx.error((*path, "to"), f"'{f.to}' is a child table of '{owner}', not an entity; "
+                               "links can only point to entities",
+                               f"link to '{owner}' instead, or make the rows a separate entity")
+            else:
+                self.ctx.error((*path, "to"), f"unknown entity '{f.to}' in link", suggest(f.to, known))
         if ftype == "table":
             if ent.parent is not None:
                 self.ctx.error((*path, "type"), "a child table cannot contain another table",
@@ -198,6 +201,16 @@ class AppCompiler:
         if spec.get("returns"):
             f.returns = spec["returns"]
         return f
+
+    def _child_table_owner(self, name: str) -> str | None:
+        """The entity holding a table field called ``name``, if any."""
+        for ename, espec in (self.raw.get("entities") or {}).items():
+            fields = espec.get("fields") if isinstance(espec, dict) else None
+            if isinstance(fields, dict):
+                fspec = fields.get(name)
+                if isinstance(fspec, dict) and fspec.get("type") == "table":
+                    return str(ename)
+        return None
 
     def _check_options_for_type(self, f: FieldDef, spec: dict[str, Any], path: PathKey) -> None:
         t = f.type
@@ -380,10 +393,11 @@ class AppCompiler:
             if f.default is not None:
                 self._check_value_type(f, f.default, (*path, "default"))
         if f.type == "computed" and "expr" in spec:
-            own = scope.names.pop(f.name, None)  # a computed field cannot refer to itself
             f.expr = ctx.expr(spec["expr"], scope, (*path, "expr"))
-            if own is not None:
-                scope.names[f.name] = own
+            if f.expr is not None and f.name in f.expr.names:  # a computed field cannot refer to itself
+                ctx.error((*path, "expr"), f"computed field '{f.name}' refers to itself (in: {f.expr.source})",
+                          "compute it from other fields only")
+                f.expr = None
             if f.expr is not None:
                 for p in f.expr.paths:
                     other = scope.names.get(p[0])
@@ -421,6 +435,7 @@ class AppCompiler:
             ctx.error((*path, "initial"), f"initial state '{initial}' is not among the states",
                       suggest(str(initial), states))
         transitions: dict[str, TransitionDef] = {}
+        unknown_states = False  # then reachability would only repeat the same mistake
         for tname, tspec in (spec.get("transitions") or {}).items():
             if not isinstance(tspec, dict):
                 continue
@@ -433,11 +448,13 @@ class AppCompiler:
                 src_list = [src] if isinstance(src, str) else list(src or [])
                 for i, s in enumerate(src_list):
                     if s not in states:
+                        unknown_states = True
                         p = (*tpath, "from") if isinstance(src, str) else (*tpath, "from", i)
                         ctx.error(p, f"unknown state '{s}' in transition '{tname}'", suggest(str(s), states))
                 sources = frozenset(str(s) for s in src_list)
             to = tspec.get("to")
             if to not in states:
+                unknown_states = True
                 ctx.error((*tpath, "to"), f"unknown state '{to}' in transition '{tname}'", suggest(str(to), states))
             elif sources is not None:
                 for s in sources:
@@ -475,7 +492,7 @@ class AppCompiler:
                 name=tname, label=label(tspec.get("label"), tname), sources=sources, to=str(to), roles=roles,
                 guard=guard, guard_message=label(tspec.get("guard_message"), "") if tspec.get("guard_message") else None,
                 require=require, set=sets)
-        if initial in states:
+        if initial in states and not unknown_states:
             reach = {initial}
             changed = True
             while changed:
@@ -631,6 +648,19 @@ class _LazyScope(Scope):
         if scope is None:
             raise AttributeError(item)
         return getattr(scope, item)
+
+    # Dataclass defaults live on the class, so these must be forwarded explicitly.
+    @property  # type: ignore[override]
+    def entity(self) -> str | None:
+        return self._target.key
+
+    @property  # type: ignore[override]
+    def user(self) -> dict[str, NameInfo] | None:
+        return self._target.scope.user if self._target.scope else None
+
+    @property  # type: ignore[override]
+    def label(self) -> str:
+        return self._target.scope.label if self._target.scope else self._target.name
 
     def suggest(self, name: str) -> str:
         assert self._target.scope is not None

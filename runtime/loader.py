@@ -156,9 +156,11 @@ def _dedupe(errors: list[DefinitionError]) -> list[DefinitionError]:
 def _schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[str, Any]) -> DefinitionError:
     """Turn a jsonschema error into a positioned message with a hint."""
     if err.validator in ("oneOf", "anyOf") and err.context:
-        deepest = max(err.context, key=lambda e: (len(e.absolute_path), -_rank(e)))
-        if len(deepest.absolute_path) > len(err.absolute_path) or deepest.validator in (
-                "additionalProperties", "required", "enum"):
+        # Prefer the branch whose type fits the value: its error says what is actually wrong.
+        fitting = [e for e in err.context if not (e.validator == "type" and len(e.relative_schema_path) <= 2)]
+        deepest = max(fitting or err.context, key=lambda e: (len(e.absolute_path), -_rank(e)))
+        if 0 < len(fitting) < len(err.context) or len(deepest.absolute_path) > len(err.absolute_path) or \
+                deepest.validator in ("additionalProperties", "required", "enum"):
             err = deepest
     path: PathKey = tuple(err.absolute_path)
     v = err.validator
@@ -201,7 +203,10 @@ def _schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict
     else:
         message = err.message
     if err.validator == "pattern" and err.relative_schema_path and "propertyNames" in err.relative_schema_path:
+        # A bad key name: point at the key itself, not at the mapping holding it.
         key = True
+        if isinstance(err.instance, str) and (not path or path[-1] != err.instance):
+            path = (*path, err.instance)
     if v == "propertyNames" or (err.validator == "pattern" and isinstance(err.instance, str) and
                                 isinstance(err.parent, jsonschema.ValidationError) and
                                 err.parent.validator == "propertyNames"):

@@ -57,24 +57,21 @@ class SqlCompiler:
     def __init__(self, tables: Tables, dialect: str):
         self.tables = tables
         self.dialect = dialect
-        self._cache: dict[tuple[int, str], ColumnElement[Any]] = {}
 
     def condition(self, expr: Expr, table: Table) -> ColumnElement[bool]:
         """A WHERE clause true exactly where ``expr`` holds."""
-        key = (id(expr), table.name)
-        hit = self._cache.get(key)
+        key = (table.name, self.dialect + ":where")
+        hit = expr.sql_cache.get(key)
         if hit is None:
-            hit = _Compile(self, expr, table).truth(expr.tree)
-            self._cache[key] = hit
+            hit = expr.sql_cache[key] = _Compile(self, expr, table).truth(expr.tree)
         return hit
 
     def value(self, expr: Expr, table: Table) -> ColumnElement[Any]:
         """A column expression computing ``expr`` for each row (e.g. a computed field)."""
-        key = (id(expr), table.name + "#v")
-        hit = self._cache.get(key)
+        key = (table.name, self.dialect + ":value")
+        hit = expr.sql_cache.get(key)
         if hit is None:
-            hit = _Compile(self, expr, table).value(expr.tree)
-            self._cache[key] = hit
+            hit = expr.sql_cache[key] = _Compile(self, expr, table).value(expr.tree)
         return hit
 
     def user_params(self, expr_scope: Scope, user: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +93,8 @@ class _Compile:
 
     def truth(self, node: ast.expr) -> ColumnElement[Any]:
         """``node`` used as a condition: Python-style truth for non-boolean values."""
+        if isinstance(node, ast.IfExp):
+            return case((self.truth(node.test), self.truth(node.body)), else_=self.truth(node.orelse))
         value = self.value(node)
         kind = self.t(node)
         if isinstance(node, (ast.Compare, ast.BoolOp)) or kind in ("bool", "null"):
