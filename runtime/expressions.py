@@ -143,6 +143,7 @@ def parse(source: Any, scope: Scope, *, want: str | None = None) -> Expr:
         if "=" in text and "==" not in text and "=" in (exc.text or ""):
             hint = "compare with '==', not '='"
         raise ExpressionError(f"syntax error in expression: {exc.msg}", hint, col=(exc.offset or 1)) from None
+    module = _Aliases().visit(module)
     checker = _Checker(scope)
     checker.count(module, 0)
     expr = Expr(source=text, tree=module.body, type="any", scope=scope)
@@ -154,6 +155,15 @@ def parse(source: Any, scope: Scope, *, want: str | None = None) -> Expr:
             raise ExpressionError(f"a condition is needed here, but this expression gives a {expr.type}",
                                   "compare it, e.g. expected_return < today()")
     return expr
+
+
+class _Aliases(ast.NodeTransformer):
+    """true/false/null/none (any case) become constants, so `x is null` means what it says."""
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in CONSTANT_NAMES:
+            return ast.copy_location(ast.Constant(CONSTANT_NAMES[node.id]), node)
+        return node
 
 
 def literal(value: Any, scope: Scope) -> Expr:
