@@ -89,6 +89,36 @@ def me() -> Response:
                     "language": actor.language})
 
 
+@bp.post("/files")
+def upload_file() -> tuple[Response, int]:
+    """Upload one file (multipart field ``file``); ``?image=1`` insists on an image."""
+    actor = current_actor()
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("send the file as multipart field 'file'", {"file": t("required", actor.language)})
+    stored = runtime().files.save(upload.read(files_limit()), upload.filename or "file",
+                                  image=request.args.get("image") in ("1", "true"), username=actor.username)
+    return jsonify(stored.as_json()), 201
+
+
+def files_limit() -> int:
+    from .files import MAX_BYTES
+    return MAX_BYTES + 1
+
+
+@bp.get("/files/<key>")
+def download_file(key: str) -> Response:
+    current_actor()
+    row, data = runtime().files.open(key)
+    resp = Response(data, mimetype=row["content_type"].split(";")[0])
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    disposition = "inline" if row["content_type"].startswith("image/") else "attachment"
+    from urllib.parse import quote
+    resp.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(row['filename'])}"
+    return resp
+
+
 @bp.get("/<app>/<entity>")
 def list_records(app: str, entity: str) -> Response:
     actor = current_actor()

@@ -13,6 +13,7 @@ from . import context, migrations
 from .auth import Users
 from .database import Database
 from .errors import NotFound
+from .files import FileStore
 from .hooks import Hooks
 from .loader import Extension
 from .messages import t
@@ -34,6 +35,8 @@ class Runtime:
         self.sql = SqlCompiler(self.tables, self.db.dialect)
         self.users = Users(self.db, self.tables.system)
         self.records = Records(self)
+        self.files = FileStore(self.db, self.tables.system["jig_files"],
+                               self.settings.get("files_dir") or "var/files")
         self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
         context.register_apps(apps)
 
