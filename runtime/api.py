@@ -79,6 +79,7 @@ def _version(data: dict[str, Any]) -> int | None:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
+    current_actor()  # the document describes the data model: signed-in users only
     return jsonify(document(runtime().apps))
 
 

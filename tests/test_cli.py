@@ -56,7 +56,7 @@ def test_users_tokens_and_serve(database_url: str, tmp_path: Path) -> None:
         assert body == {"username": "wang", "roles": ["planner"], "display_name": "王芳", "language": "zh"}
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
         assert "外发加工跟踪" in page
-        server = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/openapi.json", timeout=2).headers["Server"]
+        server = urllib.request.urlopen(req, timeout=2).headers["Server"]
         assert server == "jig"  # waitress, not the Flask development server
     finally:
         proc.terminate()
