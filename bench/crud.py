@@ -7,7 +7,9 @@ Run (from the repository root)::
     .venv/bin/python bench/crud.py --database "$JIG_TEST_PG_URL"   # PostgreSQL (dedicated, throwaway DB)
 
 Options: --rows (20000), --duration (5 s per measurement), --warmup (1 s), --rounds (3; jig, baseline,
-jig, baseline, ... and the median is reported), --connections (4), --client auto|wrk|python.
+jig, baseline, ... and the median is reported), --connections (4), --client auto|wrk|python,
+--only get|list|create (repeatable), --jig-path DIR (serve Jig from a scratch copy of runtime/ + jig/),
+--keep (keep the temp dir with database and server logs).
 
 What is measured
 ----------------
@@ -75,6 +77,7 @@ import argparse
 import base64
 import datetime as dt
 import hashlib
+import http.client
 import json
 import os
 import random
@@ -87,7 +90,6 @@ import sys
 import tempfile
 import threading
 import time
-import http.client
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -162,8 +164,21 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
     from zoneinfo import ZoneInfo
 
     from flask import Flask, jsonify, request
-    from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String,
-                            Table, create_engine, event, select)
+    from sqlalchemy import (
+        BigInteger,
+        Boolean,
+        Column,
+        Date,
+        DateTime,
+        Integer,
+        MetaData,
+        Numeric,
+        String,
+        Table,
+        create_engine,
+        event,
+        select,
+    )
     from sqlalchemy.exc import IntegrityError
 
     cfg = _config()
@@ -193,7 +208,6 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
     categories = Table(cfg["category_table"], md, Column("id", Integer, primary_key=True))
     users = cfg["tokens"]  # token sha256 -> {"username", "roles"}
     statuses = ("open", "hold", "closed")
-    cents = Decimal("0.01")
 
     app = Flask("baseline")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -462,14 +476,15 @@ def prepare(database_url: str | None, rows: int, tmp: Path) -> dict[str, Any]:
 
 
 class Server:
-    def __init__(self, name: str, factory: str, cfg_path: Path, log: Path):
+    def __init__(self, name: str, factory: str, cfg_path: Path, log: Path, extra_path: str | None = None):
         self.name = name
         self.port = free_port()
         env = dict(os.environ, **{CONFIG_ENV: str(cfg_path)})
         gunicorn = Path(sys.executable).parent / "gunicorn"
         cmd = [str(gunicorn) if gunicorn.exists() else "gunicorn", "--worker-class", "gthread", "--workers", "1",
                "--threads", "1", "--keep-alive", "30", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
-               "--pythonpath", f"{ROOT / 'bench'},{ROOT}", f"crud:{factory}()"]
+               "--pythonpath", ",".join([*([extra_path] if extra_path else []), str(ROOT / "bench"), str(ROOT)]),
+               f"crud:{factory}()"]
         self.log = log.open("wb")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -694,6 +709,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     ap.add_argument("--only", choices=("get", "list", "create"), action="append")
+    ap.add_argument("--jig-path", help="directory with a modified copy of runtime/ and jig/ for the Jig server "
+                                       "(to measure a candidate fix without touching the checkout)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (database, server logs)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
@@ -707,9 +724,9 @@ def main(argv: list[str] | None = None) -> int:
         use_wrk = False
     drive = run_wrk if use_wrk else run_python
 
+    import importlib.metadata
     import sqlite3
 
-    import importlib.metadata
     import sqlalchemy
     print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, flask {importlib.metadata.version('flask')}, "
           f"sqlalchemy {sqlalchemy.__version__}, client: "
@@ -726,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - t0:.1f} s")
         cfg_path = tmp / "config.json"
         cfg_path.write_text(json.dumps(cfg))
-        jig = Server("jig", "jig_app", cfg_path, tmp / "jig.log")
+        jig = Server("jig", "jig_app", cfg_path, tmp / "jig.log", args.jig_path)
         servers.append(jig)
         base = Server("baseline", "baseline_app", cfg_path, tmp / "baseline.log")
         servers.append(base)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from . import listquery, workflow
@@ -31,8 +33,13 @@ def runtime() -> Runtime:
     return current_app.extensions["jig"]  # type: ignore[no-any-return]
 
 
-def request_lang() -> str:
-    lang = request.args.get("lang") or request.accept_languages.best_match(["zh", "en"]) or "zh"
+def request_lang() -> str | None:
+    """The language this request asks for (?lang= or Accept-Language), if it asks."""
+    lang = request.args.get("lang")
+    if not lang and "Accept-Language" in request.headers:
+        lang = request.accept_languages.best_match(["zh", "en"])
+    if not lang:
+        return None
     return "en" if lang.startswith("en") else "zh"
 
 
@@ -49,10 +56,8 @@ def current_actor() -> Actor:
         session_actor: Callable[[], Actor | None] | None = current_app.config.get("JIG_SESSION_ACTOR")
         actor = session_actor() if session_actor else None
     if actor is None:
-        raise Unauthorized(t("unauthorized", lang))
-    from dataclasses import replace
-    actor = replace(actor, language=lang if request.args.get("lang") or not actor.language else actor.language)
-    if request.headers.get("Accept-Language"):
+        raise Unauthorized(t("unauthorized", lang or "zh"))
+    if lang is not None and lang != actor.language:
         actor = replace(actor, language=lang)
     g.jig_actor = actor
     return actor
@@ -61,7 +66,7 @@ def current_actor() -> Actor:
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise BadRequest(t("bad_json", request_lang()))
+        raise BadRequest(t("bad_json", request_lang() or "zh"))
     return data
 
 
@@ -74,7 +79,7 @@ def _version(data: dict[str, Any]) -> int | None:
     try:
         return int(v)
     except (TypeError, ValueError):
-        raise BadRequest("version must be a whole number", {"version": t("integer", request_lang())}) from None
+        raise BadRequest("version must be a whole number", {"version": t("integer", request_lang() or "zh")}) from None
 
 
 @bp.get("/openapi.json")
@@ -208,9 +213,19 @@ def init_app(app: Flask, rt: Runtime) -> None:
     app.register_error_handler(Exception, _unexpected)
 
 
+class _LazySessions(SecureCookieSessionInterface):
+    """Cookie sessions that cost nothing on requests without a session cookie (token API calls)."""
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class() if app.secret_key else None
+        return super().open_session(app, request)
+
+
 def create_app(rt: Runtime, config: dict[str, Any] | None = None) -> Flask:
     """A Flask app serving only the API (the UI layer builds a fuller one)."""
     app = Flask("jig")
+    app.session_interface = _LazySessions()
     app.config.update(MAX_CONTENT_LENGTH=16 * 1024 * 1024, **(config or {}))
     init_app(app, rt)
     return app

@@ -216,7 +216,7 @@ def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, A
             record = dict(r)
             for fname, by_parent in children.items():
                 record[fname] = by_parent.get(r["id"], [])
-            items.append(runtime.records.serialize(ent, runtime.records.context(conn, ent, record, actor)))
+            items.append(runtime.records.serialize(ent, runtime.records.for_json(conn, ent, record, actor)))
     result["items"] = items
     result["next"] = _cursor(rows[-1], q.sort) if more and rows else None
     return result

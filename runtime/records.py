@@ -9,7 +9,9 @@ caller saw; a stale version is refused, never silently overwritten.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -46,6 +48,10 @@ class Records:
     def context(self, conn: Connection, ent: EntityDef, values: dict[str, Any], actor: Actor) -> RecordContext:
         return RecordContext(ent, values, actor.context(), row_loader(conn, self.rt.tables))
 
+    def for_json(self, conn: Connection, ent: EntityDef, record: dict[str, Any], actor: Actor) -> Any:
+        """What serialize needs: the plain row, or a context when computed fields must be evaluated."""
+        return record if json_plan(ent) is not None else self.context(conn, ent, record, actor)
+
     def _load(self, conn: Connection, ent: EntityDef, record_id: int, actor: Actor, *,
               lock: bool = False) -> dict[str, Any]:
         table = self.rt.tables.for_entity(ent)
@@ -70,7 +76,14 @@ class Records:
 
     def serialize(self, ent: EntityDef, ctx: RecordContext | dict[str, Any]) -> dict[str, Any]:
         """The JSON form of a record: system columns, fields, computed values."""
-        out: dict[str, Any] = {}
+        plan = json_plan(ent)
+        if plan is not None:
+            out = {col: to_json(ctx[col]) for col in SYSTEM_COLUMNS if col in ctx}
+            for name, conv in plan:
+                v = ctx.get(name)
+                out[name] = v if v is None or conv is None else conv(v)
+            return out
+        out = {}
         for col in SYSTEM_COLUMNS:
             if col in ctx:
                 out[col] = to_json(ctx[col])
@@ -90,7 +103,7 @@ class Records:
     def get(self, actor: Actor, ent: EntityDef, record_id: int, conn: Connection | None = None) -> dict[str, Any]:
         with self._tx(conn, write=False) as c:
             record = self._load(c, ent, record_id, actor)
-            return self.serialize(ent, self.context(c, ent, record, actor))
+            return self.serialize(ent, self.for_json(c, ent, record, actor))
 
     def history(self, actor: Actor, ent: EntityDef, record_id: int) -> list[dict[str, Any]]:
         with self.rt.db.read() as c:
@@ -300,6 +313,32 @@ class Records:
             self.rt.hooks.emit(name, RecordEvent(name=name, app=ent.app, entity=ent.name, record_id=record_id,
                                                  record=record, before=before, changes=changes, actor=actor,
                                                  conn=conn, runtime=self.rt, transition=transition))
+
+
+def _date_json(v: Any) -> Any:
+    return v.isoformat() if type(v) is dt.date else to_json(v)
+
+
+def _decimal_json(v: Any) -> Any:
+    return format(v, "f") if isinstance(v, Decimal) else to_json(v)
+
+
+_PLAIN = frozenset({"text", "longtext", "phone", "email", "select", "user", "integer", "boolean", "link"})
+
+
+def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
+    """(field, converter) pairs for fast serialisation; None when computed or table fields need contexts."""
+    if "json_plan" not in ent.extra:
+        plan: list[tuple[str, Any]] | None = []
+        for f in ent.fields.values():
+            if f.type in ("computed", "table"):
+                plan = None
+                break
+            conv = None if f.type in _PLAIN else _decimal_json if f.type == "decimal" else \
+                _date_json if f.type == "date" else to_json
+            plan.append((f.name, conv))  # type: ignore[union-attr]
+        ent.extra["json_plan"] = plan
+    return ent.extra["json_plan"]  # type: ignore[no-any-return]
 
 
 def _strip_system(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str) -> dict[str, Any]:
