@@ -17,6 +17,7 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 WRITE = "jig_write"
+NO_SNAPSHOT = "jig_no_snapshot"
 
 
 class Database:
@@ -38,10 +39,14 @@ class Database:
             _configure_sqlite(self.engine)
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A connection in a (deferred, on SQLite) transaction that is rolled back at the end."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+    def read(self, *, snapshot: bool = True) -> Iterator[Connection]:
+        """A connection for reading. With ``snapshot``, every statement sees the same data
+        (a deferred transaction on SQLite); a single SELECT needs no snapshot."""
+        with self.engine.connect() as conn:
+            if not snapshot:
+                conn = conn.execution_options(**{NO_SNAPSHOT: True})
+            with conn.begin():
+                yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -71,6 +76,9 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
         # Straight to the driver: a full SQLAlchemy execution here would cost every request twice.
+        options = conn.get_execution_options()
+        if options.get(NO_SNAPSHOT):
+            return  # each statement runs on its own, as SQLite does in autocommit mode
         driver = conn.connection.driver_connection
         assert driver is not None
-        driver.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+        driver.execute("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")

@@ -197,7 +197,7 @@ def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, A
     stmt, table = build(runtime, actor, ent, q)
     params = permissions.filter_params(actor, ent)
     result: dict[str, Any] = {}
-    with runtime.db.read() as conn:
+    with runtime.db.read(snapshot=q.count or bool(ent.child_fields()) or bool(ent.computed_fields())) as conn:
         if q.count:
             result["count"] = conn.execute(select(func.count()).select_from(stmt.subquery()), params).scalar_one()
         page = stmt

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import clock, history, naming, permissions
@@ -38,11 +38,11 @@ class Records:
     # ---- plumbing ----------------------------------------------------------
 
     @contextlib.contextmanager
-    def _tx(self, conn: Connection | None, write: bool = True) -> Iterator[Connection]:
+    def _tx(self, conn: Connection | None, write: bool = True, snapshot: bool = True) -> Iterator[Connection]:
         if conn is not None:
             yield conn
         else:
-            with (self.rt.db.write() if write else self.rt.db.read()) as c:
+            with (self.rt.db.write() if write else self.rt.db.read(snapshot=snapshot)) as c:
                 yield c
 
     def context(self, conn: Connection, ent: EntityDef, values: dict[str, Any], actor: Actor) -> RecordContext:
@@ -54,20 +54,32 @@ class Records:
 
     def _load(self, conn: Connection, ent: EntityDef, record_id: int, actor: Actor, *,
               lock: bool = False) -> dict[str, Any]:
-        table = self.rt.tables.for_entity(ent)
-        q = select(table).where(table.c.id == record_id)
-        flt = permissions.read_filter(actor, ent, table, self.rt.sql)
-        if flt is not None:
-            q = q.where(flt)
-        if lock and conn.dialect.name == "postgresql":
-            q = q.with_for_update(of=table)
-        row = conn.execute(q, permissions.filter_params(actor, ent)).mappings().first()
+        q = self._by_id(ent, actor, lock and conn.dialect.name == "postgresql")
+        params = permissions.filter_params(actor, ent)
+        params["jig_record_id"] = record_id
+        row = conn.execute(q, params).mappings().first()
         if row is None:
             raise NotFound(t("not_found", actor.language))
         record = dict(row)
         for f in ent.child_fields():
             record[f.name] = self._children(conn, f.child, record_id)  # type: ignore[arg-type]
         return record
+
+    def _by_id(self, ent: EntityDef, actor: Actor, lock: bool) -> Any:
+        """SELECT one record by id under the actor's read filter; built once per role set."""
+        cache = ent.extra.setdefault("by_id", {})
+        key = (actor.roles, lock)
+        stmt = cache.get(key)
+        if stmt is None:
+            table = self.rt.tables.for_entity(ent)
+            stmt = select(table).where(table.c.id == bindparam("jig_record_id"))
+            flt = permissions.read_filter(actor, ent, table, self.rt.sql)
+            if flt is not None:
+                stmt = stmt.where(flt)
+            if lock:
+                stmt = stmt.with_for_update(of=table)
+            cache[key] = stmt
+        return stmt
 
     def _children(self, conn: Connection, child: EntityDef, parent_id: int) -> list[dict[str, Any]]:
         table = self.rt.tables.for_entity(child)
@@ -78,7 +90,7 @@ class Records:
         """The JSON form of a record: system columns, fields, computed values."""
         plan = json_plan(ent)
         if plan is not None:
-            out = {col: to_json(ctx[col]) for col in SYSTEM_COLUMNS if col in ctx}
+            out = {}
             for name, conv in plan:
                 v = ctx.get(name)
                 out[name] = v if v is None or conv is None else conv(v)
@@ -101,7 +113,7 @@ class Records:
     # ---- reads -------------------------------------------------------------
 
     def get(self, actor: Actor, ent: EntityDef, record_id: int, conn: Connection | None = None) -> dict[str, Any]:
-        with self._tx(conn, write=False) as c:
+        with self._tx(conn, write=False, snapshot=bool(ent.child_fields())) as c:
             record = self._load(c, ent, record_id, actor)
             return self.serialize(ent, self.for_json(c, ent, record, actor))
 
@@ -329,7 +341,14 @@ _PLAIN = frozenset({"text", "longtext", "phone", "email", "select", "user", "int
 def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
     """(field, converter) pairs for fast serialisation; None when computed or table fields need contexts."""
     if "json_plan" not in ent.extra:
-        plan: list[tuple[str, Any]] | None = []
+        plan: list[tuple[str, Any]] | None = [("id", None)]
+        if ent.naming:
+            plan.append(("name", None))  # type: ignore[union-attr]
+        if ent.workflow:
+            plan.append(("state", None))  # type: ignore[union-attr]
+        if not ent.is_child:
+            plan += [("version", None), ("created_at", to_json), ("created_by", None),  # type: ignore[operator]
+                     ("updated_at", to_json), ("updated_by", None)]
         for f in ent.fields.values():
             if f.type in ("computed", "table"):
                 plan = None

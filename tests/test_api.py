@@ -202,6 +202,7 @@ def test_child_table_rows(world: World) -> None:
     bad = c.post(f"{base}/bom", {"product": p1, "lines": [{"item": 999, "qty": -1}]})
     assert bad.status_code == 422
     assert set(bad.get_json()["error"]["fields"]) >= {"lines[0].item"}
+    assert set(bom["lines"][0]) == {"id", "item", "qty", "unit", "sub_bom", "scrap_rate"}
     keep = bom["lines"][0]["id"]
     upd = c.patch(f"{base}/bom/{bom['id']}", {"version": 1, "lines": [{"id": keep, "item": p2, "qty": 3}]})
     assert upd.status_code == 200, upd.get_json()
