@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, false, func, or_, select, true
+from sqlalchemy import Integer, Select, Table, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import permissions
@@ -25,6 +25,7 @@ from .errors import BadRequest
 from .fieldtypes import FieldValueError, coerce, parse_date, parse_datetime, to_json
 from .messages import t
 from .model import EntityDef, FieldDef
+from .records import json_plan
 from .sqlcompile import NotCompilable
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startswith", "isnull")
@@ -193,30 +194,85 @@ def build(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Sel
     return stmt, table
 
 
+_CACHEABLE_OPS = {"eq", "ne", "lt", "lte", "gt", "gte", "in"}
+
+
+def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Select[Any], dict[str, Any]] | None:
+    """The first-page statement for common list shapes, built once and reused with bound values."""
+    if q.after is not None or q.search or q.count:
+        return None
+    for name, op, _ in q.filters:
+        f = ent.fields.get(name)
+        if op not in _CACHEABLE_OPS or (f is not None and f.type in ("multiselect", "computed")):
+            return None
+    shape = (actor.roles, tuple((n, o) for n, o, _ in q.filters), tuple(q.sort))
+    cache = ent.extra.setdefault("list_pages", {})
+    stmt = cache.get(shape)
+    table = runtime.tables.for_entity(ent)
+    if stmt is None:
+        stmt = select(table)
+        flt = permissions.read_filter(actor, ent, table, runtime.sql)
+        if flt is not None:
+            stmt = stmt.where(flt)
+        for i, (name, op, _) in enumerate(q.filters):
+            col = table.c[name]
+            if op == "in":
+                stmt = stmt.where(col.in_(bindparam(f"jig_f{i}", expanding=True)))
+            else:
+                stmt = stmt.where(_OPS[op](col, bindparam(f"jig_f{i}", type_=col.type)))
+        stmt = stmt.order_by(*_order(table, q.sort)).limit(bindparam("jig_limit", type_=Integer()))
+        if len(cache) < 200:
+            cache[shape] = stmt
+    params = permissions.filter_params(actor, ent)
+    params.update({f"jig_f{i}": value for i, (_, _, value) in enumerate(q.filters)})
+    params["jig_limit"] = q.limit + 1
+    return stmt, params
+
+
+_OPS: dict[str, Any] = {"eq": lambda c, v: c == v, "ne": lambda c, v: c != v, "lt": lambda c, v: c < v,
+                        "lte": lambda c, v: c <= v, "gt": lambda c, v: c > v, "gte": lambda c, v: c >= v}
+
+
+def _order(table: Table, sort: list[tuple[str, bool]]) -> list[Any]:
+    return [table.c[n].desc().nulls_last() if desc else table.c[n].asc().nulls_first() for n, desc in sort]
+
+
 def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, Any]:
+    snapshot = q.count or bool(ent.child_fields()) or bool(ent.computed_fields())
+    cached = _cached_page(runtime, actor, ent, q)
+    if cached is not None:
+        with runtime.db.read(snapshot=snapshot) as conn:
+            rows = conn.execute(cached[0], cached[1]).mappings().all()
+            return _page(runtime, conn, actor, ent, q, rows, {})
     stmt, table = build(runtime, actor, ent, q)
     params = permissions.filter_params(actor, ent)
     result: dict[str, Any] = {}
-    with runtime.db.read(snapshot=q.count or bool(ent.child_fields()) or bool(ent.computed_fields())) as conn:
+    with runtime.db.read(snapshot=snapshot) as conn:
         if q.count:
             result["count"] = conn.execute(select(func.count()).select_from(stmt.subquery()), params).scalar_one()
         page = stmt
         if q.after is not None:
             page = page.where(_after(table, q.sort, q.after))
-        order = []
-        for name, desc in q.sort:
-            col = table.c[name]
-            order.append(col.desc().nulls_last() if desc else col.asc().nulls_first())
-        rows = conn.execute(page.order_by(*order).limit(q.limit + 1), params).mappings().all()
-        more = len(rows) > q.limit
-        rows = rows[:q.limit]
+        rows = conn.execute(page.order_by(*_order(table, q.sort)).limit(q.limit + 1), params).mappings().all()
+        return _page(runtime, conn, actor, ent, q, rows, result)
+
+
+def _page(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, q: ListQuery, rows: Any,
+          result: dict[str, Any]) -> dict[str, Any]:
+    """Serialise one page of rows (with child rows and computed values) and its cursor."""
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
+    records = runtime.records
+    if json_plan(ent) is not None:  # plain rows serialise straight from the result
+        items = [records.serialize(ent, r) for r in rows]
+    else:
         children = _children(runtime, conn, ent, [r["id"] for r in rows])
         items = []
         for r in rows:
             record = dict(r)
             for fname, by_parent in children.items():
                 record[fname] = by_parent.get(r["id"], [])
-            items.append(runtime.records.serialize(ent, runtime.records.for_json(conn, ent, record, actor)))
+            items.append(records.serialize(ent, records.for_json(conn, ent, record, actor)))
     result["items"] = items
     result["next"] = _cursor(rows[-1], q.sort) if more and rows else None
     return result
