@@ -18,6 +18,7 @@ from .hooks import Hooks
 from .loader import Extension
 from .messages import t
 from .model import AppDef, EntityDef
+from .notifications import Notifications
 from .records import Records
 from .sqlcompile import SqlCompiler
 from .tables import Tables
@@ -37,6 +38,7 @@ class Runtime:
         self.records = Records(self)
         self.files = FileStore(self.db, self.tables.system["jig_files"],
                                self.settings.get("files_dir") or "var/files")
+        self.notifications = Notifications(self.db, self.tables.system)
         self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
         context.register_apps(apps)
 

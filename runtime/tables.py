@@ -102,7 +102,40 @@ def system_tables(md: MetaData) -> dict[str, Table]:
         Column("uploaded_by", String(64)),
         Column("created_at", LocalDateTime, nullable=False),
     )
-    return {t.name: t for t in (users, tokens, history, naming, schema_state, files)}
+    notifications = Table(
+        "jig_notifications", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("username", String(64), nullable=False),
+        Column("app", String(48)),
+        Column("title", String(200), nullable=False),
+        Column("body", Text),
+        Column("link", String(300)),
+        Column("source", String(120)),
+        Column("created_at", LocalDateTime, nullable=False),
+        Column("read_at", LocalDateTime),
+        Index("ix_jig_notifications_user", "username", "read_at", "id"),
+    )
+    outbox = Table(
+        "jig_outbox", md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("key", String(200), nullable=False, unique=True),
+        Column("kind", String(32), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("max_attempts", Integer, nullable=False, default=8),
+        Column("available_at", LocalDateTime, nullable=False),
+        Column("lease_until", LocalDateTime),
+        Column("leased_by", String(64)),
+        Column("last_error", Text),
+        Column("result", Text),
+        Column("app", String(48)),
+        Column("source", String(120)),
+        Column("created_at", LocalDateTime, nullable=False),
+        Column("sent_at", LocalDateTime),
+        Index("ix_jig_outbox_due", "status", "available_at"),
+    )
+    return {t.name: t for t in (users, tokens, history, naming, schema_state, files, notifications, outbox)}
 
 
 def column_type(f: FieldDef) -> TypeEngine[Any]:
