@@ -19,6 +19,7 @@ from .loader import Extension
 from .messages import t
 from .model import AppDef, EntityDef
 from .notifications import Notifications
+from .outbox import Outbox
 from .records import Records
 from .sqlcompile import SqlCompiler
 from .tables import Tables
@@ -39,6 +40,7 @@ class Runtime:
         self.files = FileStore(self.db, self.tables.system["jig_files"],
                                self.settings.get("files_dir") or "var/files")
         self.notifications = Notifications(self.db, self.tables.system)
+        self.outbox = Outbox(self.db, self.tables.system, self.notifications)
         self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
         context.register_apps(apps)
 

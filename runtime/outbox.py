@@ -1,0 +1,201 @@
+"""The outbox: side effects recorded with the change that caused them, delivered later.
+
+A rule that texts a partner, or a connector that writes a completion back to
+the ERP, adds an outbox row through the *same* connection as the record
+change, so the intention commits or rolls back with it. Workers claim due
+rows with a lease (one worker at a time per row, whatever the number of
+processes or machines), call the handler registered for the row's kind, and
+settle the row: sent, retried later with exponential backoff and jitter, or
+dead after too many attempts (an admin can list and retry dead rows).
+Every row has a unique idempotency key, so adding the same intention twice
+is a no-op and handlers pass the key on to providers that honour it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import clock
+
+log = logging.getLogger("jig.outbox")
+
+PENDING, SENDING, RETRY, SENT, DEAD = "pending", "sending", "retry", "sent", "dead"
+BACKOFF_BASE = 30.0      # seconds before the first retry
+BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between attempts
+LEASE_SECONDS = 120
+
+
+@dataclass
+class Outcome:
+    """What a handler says about one delivery attempt."""
+
+    status: str  # "sent", "retry" (transient), "dead" (never retry), "alert" (dead and tell the admins)
+    detail: str = ""
+    retry_after: float | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def sent(cls, detail: str = "", **result: Any) -> Outcome:
+        return cls("sent", detail, result=result)
+
+    @classmethod
+    def retry(cls, detail: str, after: float | None = None) -> Outcome:
+        return cls("retry", detail, retry_after=after)
+
+    @classmethod
+    def dead(cls, detail: str) -> Outcome:
+        return cls("dead", detail)
+
+    @classmethod
+    def alert(cls, detail: str) -> Outcome:
+        return cls("alert", detail)
+
+
+@dataclass
+class Item:
+    id: int
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    app: str | None
+    source: str | None
+
+
+Handler = Callable[[Item], Outcome]
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after ``attempt`` failed attempts: exponential, capped, with jitter."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+class Outbox:
+    def __init__(self, db: Any, tables: dict[str, Any], notifications: Any = None):
+        self.db = db
+        self.table = tables["jig_outbox"]
+        self.notifications = notifications
+        self.handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    # ---- writing -----------------------------------------------------------
+
+    def add(self, conn: Connection, kind: str, payload: dict[str, Any], *, key: str, app: str | None = None,
+            source: str | None = None, delay: float = 0, max_attempts: int = 8) -> bool:
+        """Record an intention in ``conn``'s transaction; False when ``key`` was already recorded."""
+        now = clock.now()
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(self.table).values(
+            key=key[:200], kind=kind, payload=json.dumps(payload, ensure_ascii=False, default=str), status=PENDING,
+            attempts=0, max_attempts=max_attempts, available_at=now + dt.timedelta(seconds=delay), app=app,
+            source=source, created_at=now).on_conflict_do_nothing(index_elements=["key"])
+        return bool(conn.execute(stmt).rowcount)
+
+    # ---- delivering --------------------------------------------------------
+
+    def claim(self, worker: str, limit: int = 20, kinds: list[str] | None = None,
+              ids: list[int] | None = None) -> list[Item]:
+        """Lease due rows to ``worker``; a row leased elsewhere is skipped until its lease runs out."""
+        now = clock.now()
+        t = self.table
+        due = or_(and_(t.c.status.in_([PENDING, RETRY]), t.c.available_at <= now),
+                  and_(t.c.status == SENDING, t.c.lease_until < now))
+        q = select(t.c.id).where(due).order_by(t.c.available_at, t.c.id).limit(limit)
+        if kinds:
+            q = q.where(t.c.kind.in_(kinds))
+        if ids is not None:
+            q = q.where(t.c.id.in_(ids))
+        with self.db.write() as conn:
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            chosen = list(conn.execute(q).scalars())
+            if not chosen:
+                return []
+            conn.execute(update(t).where(t.c.id.in_(chosen)).values(
+                status=SENDING, attempts=t.c.attempts + 1, leased_by=worker[:64],
+                lease_until=now + dt.timedelta(seconds=LEASE_SECONDS)))
+            rows = conn.execute(select(t).where(t.c.id.in_(chosen)).order_by(t.c.id)).mappings().all()
+        return [Item(r["id"], r["key"], r["kind"], json.loads(r["payload"]), r["attempts"], r["max_attempts"],
+                     r["app"], r["source"]) for r in rows]
+
+    def deliver(self, item: Item) -> Outcome:
+        handler = self.handlers.get(item.kind)
+        if handler is None:
+            return Outcome.retry(f"no handler for '{item.kind}' in this process", after=60)
+        try:
+            return handler(item)
+        except Exception as exc:  # noqa: BLE001 - a crashing handler is a transient failure, logged
+            log.exception("outbox %s (%s) failed", item.key, item.kind)
+            return Outcome.retry(f"{type(exc).__name__}: {exc}")
+
+    def settle(self, item: Item, outcome: Outcome, worker: str) -> str:
+        """Record the outcome of one attempt (only if this worker still holds the lease)."""
+        t = self.table
+        now = clock.now()
+        values: dict[str, Any] = {"lease_until": None, "last_error": None if outcome.status == "sent" else
+                                  outcome.detail[:2000]}
+        status = outcome.status
+        if status == "sent":
+            values.update(status=SENT, sent_at=now, result=json.dumps(outcome.result, ensure_ascii=False,
+                                                                      default=str)[:4000])
+        elif status == "retry" and item.attempts < item.max_attempts:
+            wait = outcome.retry_after if outcome.retry_after is not None else backoff(item.attempts)
+            values.update(status=RETRY, available_at=now + dt.timedelta(seconds=wait))
+        else:
+            values.update(status=DEAD)
+            status = "alert" if status == "alert" else DEAD
+        with self.db.write() as conn:
+            n = conn.execute(update(t).where(t.c.id == item.id, t.c.status == SENDING, t.c.leased_by == worker[:64])
+                             .values(**values)).rowcount
+            if not n:
+                return "stale"  # another worker took the row over after this lease ran out
+            if status in ("alert", DEAD) and self.notifications is not None:
+                self.notifications.add(conn, title=f"发送失败：{item.kind} {item.key}"[:200],
+                                       body=outcome.detail, roles=["admin"], app=item.app, source="outbox")
+        return values.get("status", status)
+
+    def run_due(self, worker: str, limit: int = 20, kinds: list[str] | None = None) -> dict[str, int]:
+        """Claim, deliver and settle one batch; returns counts by final status."""
+        counts: dict[str, int] = {}
+        for item in self.claim(worker, limit, kinds):
+            status = self.settle(item, self.deliver(item), worker)
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    # ---- admin -------------------------------------------------------------
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = select(self.table).order_by(self.table.c.id.desc()).limit(limit)
+        if status:
+            q = q.where(self.table.c.status == status)
+        with self.db.read() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def retry(self, item_id: int | None = None) -> int:
+        """Put dead rows (one, or all) back in the queue with a fresh attempt budget."""
+        q = update(self.table).where(self.table.c.status == DEAD)
+        if item_id is not None:
+            q = q.where(self.table.c.id == item_id)
+        with self.db.write() as conn:
+            return int(conn.execute(q.values(status=PENDING, attempts=0, available_at=clock.now(),
+                                             last_error=None)).rowcount)
+
+    def counts(self) -> dict[str, int]:
+        with self.db.read() as conn:
+            return {s: int(n) for s, n in conn.execute(
+                select(self.table.c.status, func.count()).group_by(self.table.c.status))}
