@@ -104,7 +104,7 @@ class Outbox:
             key=key[:200], kind=kind, payload=json.dumps(payload, ensure_ascii=False, default=str), status=PENDING,
             attempts=0, max_attempts=max_attempts, available_at=now + dt.timedelta(seconds=delay), app=app,
             source=source, created_at=now).on_conflict_do_nothing(index_elements=["key"])
-        return bool(conn.execute(stmt).rowcount)
+        return conn.execute(stmt.returning(self.table.c.id)).first() is not None
 
     # ---- delivering --------------------------------------------------------
 
