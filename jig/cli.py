@@ -253,6 +253,17 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     waitress.serve(app, host=host, port=port, threads=s.threads, ident="jig")
 
 
+def _extension_commands() -> None:
+    """Extensions add their own commands (jig sync, jig worker, ...) through ``cli_commands()``."""
+    from .plugins import default_extensions
+    for ext in default_extensions():
+        for command in getattr(ext, "cli_commands", lambda: [])():
+            cli.add_command(command)
+
+
+_extension_commands()
+
+
 def main() -> None:
     cli(prog_name="jig")
 

@@ -33,6 +33,12 @@ class Runtime:
         self.settings = settings or {}
         self.db = Database(database_url)
         self.tables = Tables(apps)
+        for ext in self.extensions:
+            # Extensions may keep their own state in tables created and migrated with Jig's.
+            define = getattr(ext, "define_tables", None)
+            if define is not None:
+                for table in define(self.tables.metadata):
+                    self.tables.system[table.name] = table
         self.hooks = Hooks()
         self.sql = SqlCompiler(self.tables, self.db.dialect)
         self.users = Users(self.db, self.tables.system)
