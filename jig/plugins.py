@@ -7,4 +7,5 @@ from runtime.loader import Extension
 
 def default_extensions() -> list[Extension]:
     """Extensions in load order; each adds definition sections and subscribes to hooks."""
-    return []
+    from rules.extension import RulesExtension
+    return [RulesExtension()]

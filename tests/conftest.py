@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from jig.plugins import default_extensions
 from runtime import api, clock
 from runtime.core import Runtime
 from runtime.loader import load_apps, load_texts
@@ -66,11 +67,20 @@ def make_runtime(database_url: str) -> Iterator[Callable[..., Runtime]]:
     made: list[Runtime] = []
 
     def make(apps: list[str | Path] | None = None, texts: dict[str, str] | None = None,
-             url: str | None = None, migrate: bool = True) -> Runtime:
-        defs = load_texts(texts) if texts is not None else load_apps(apps or [APPS])
-        rt = Runtime(defs, url or database_url)
+             url: str | None = None, migrate: bool = True, extensions: bool = False,
+             settings: dict[str, Any] | None = None) -> Runtime:
+        # Definitions always load with every extension (apps carry rules, dashboards...);
+        # only extensions=True wires them into the runtime.
+        all_exts = default_extensions()
+        exts = all_exts if extensions else []
+        defs = load_texts(texts, all_exts) if texts is not None else load_apps(apps or [APPS], all_exts)
+        rt = Runtime(defs, url or database_url, extensions=exts, settings=settings)
         if migrate:
             rt.migrate()
+        for ext in exts:
+            attach = getattr(ext, "attach", None)
+            if attach is not None:
+                attach(rt)
         made.append(rt)
         return rt
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from jig.plugins import default_extensions
 from runtime.errors import DefinitionError, DefinitionErrors
 from runtime.loader import load_apps, load_texts
 
@@ -376,7 +377,7 @@ def test_jig_check_cli_ok(tmp_path: Path) -> None:
 
 def test_shipped_apps_load_fast_and_clean() -> None:
     start = time.perf_counter()
-    apps = load_apps([ROOT / "apps"])
+    apps = load_apps([ROOT / "apps"], default_extensions())
     elapsed = time.perf_counter() - start
     assert len(apps) == 3
     assert elapsed < 1.0, f"loading the shipped apps took {elapsed:.2f}s"

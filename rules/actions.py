@@ -1,0 +1,207 @@
+"""What rules do when they fire. Every action works inside the firing's transaction.
+
+Side effects on the outside world (SMS, webhooks) are only *recorded* here,
+as outbox rows with idempotency keys derived from the firing key; delivery
+happens later in a worker. Changes to records go through the runtime's
+record services, so they are validated and written to history (via=rule).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import jinja2
+from sqlalchemy import Connection, select
+
+from runtime import workflow
+from runtime.auth import SYSTEM
+from runtime.context import RecordContext, row_loader
+from runtime.errors import RecordError
+from runtime.evaluate import EvaluationError, evaluate
+from runtime.fieldtypes import to_json
+
+from .spec import Action, RuleDef, Template
+
+log = logging.getLogger("jig.rules")
+RULE_ACTOR = SYSTEM.using("rule")
+
+# SMS text is plain text, so no HTML escaping; messages shown in the web UI are escaped there.
+_TEXT = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined)  # noqa: S701
+
+
+def render(template: str, values: dict[str, Any]) -> str:
+    return _TEXT.from_string(template).render(**{k: _plain(v) for k, v in values.items()})
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return format(v.normalize(), "f") if v == v.to_integral_value() else format(v, "f")
+    return to_json(v) if not isinstance(v, (str, int)) else v
+
+
+class ActionRunner:
+    def __init__(self, rt: Any, templates: dict[str, dict[str, Template]]):
+        self.rt = rt
+        self.templates = templates
+
+    def run(self, conn: Connection, rule: RuleDef, items: list[tuple[int, RecordContext | None]], occurrence: str,
+            occ_by_id: dict[int, str] | None = None) -> None:
+        occ_by_id = occ_by_id or {}
+        for index, action in enumerate(rule.actions):
+            if action.kind == "sms":
+                self._sms(conn, rule, action, index, items, occurrence, occ_by_id)
+                continue
+            for record_id, ctx in items:
+                key = f"{rule.key}:{record_id}:{occ_by_id.get(record_id, occurrence)}:{index}"
+                getattr(self, "_" + action.kind)(conn, rule, action, record_id, ctx, key)
+
+    # ---- outside world (through the outbox) ----------------------------------
+
+    def _sms(self, conn: Connection, rule: RuleDef, action: Action, index: int,
+             items: list[tuple[int, RecordContext | None]], occurrence: str, occ_by_id: dict[int, str]) -> None:
+        tpl = self.templates.get(rule.app, {}).get(action.spec["template"])
+        if tpl is None:
+            return
+        groups: dict[tuple[str, Any], list[tuple[int, RecordContext | None]]] = defaultdict(list)
+        for record_id, ctx in items:
+            for phone in self._phones(conn, action, ctx):
+                group = ctx.get(rule.batch_by) if (rule.batch_by and ctx is not None) else record_id
+                groups[(phone, group)].append((record_id, ctx))
+        for (phone, group), members in groups.items():
+            params = self._params(action, members)
+            ids = ",".join(str(r) for r, _ in members)
+            occ = ",".join(sorted({occ_by_id.get(r, occurrence) for r, _ in members}))
+            digest = hashlib.sha1(f"{ids}|{occ}".encode()).hexdigest()[:16]
+            key = f"sms:{rule.key}:{index}:{phone}:{group if rule.batch_by else ''}:{digest}"
+            payload = {"app": rule.app, "rule": rule.name, "to": phone, "template": tpl.name,
+                       "provider_template": tpl.provider_template, "params": params,
+                       "text": render(tpl.text, params), "limit_per_day": tpl.limit_per_day,
+                       "records": [r for r, _ in members]}
+            self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}")
+
+    def _params(self, action: Action, members: list[tuple[int, RecordContext | None]]) -> dict[str, Any]:
+        """Template values; for a batch, each value lists every record's value (、-joined)."""
+        per_record: dict[str, list[str]] = defaultdict(list)
+        for _, ctx in members:
+            for key, expr in action.exprs.items():
+                if key.startswith("param.") and ctx is not None:
+                    try:
+                        value = _plain(evaluate(expr, ctx))
+                    except EvaluationError:
+                        value = ""
+                    per_record[key[6:]].append("" if value is None else str(value))
+        params: dict[str, Any] = {k: "、".join(dict.fromkeys(v)) if len(members) > 1 else v[0]
+                                  for k, v in per_record.items()}
+        params["count"] = len(members)
+        return params
+
+    def _phones(self, conn: Connection, action: Action, ctx: RecordContext | None) -> list[str]:
+        phones: list[str] = []
+        if "to" in action.exprs and ctx is not None:
+            try:
+                value = evaluate(action.exprs["to"], ctx)
+            except EvaluationError:
+                value = None
+            if value:
+                phones.append(str(value))
+        users = self.rt.tables.system["jig_users"]
+        names = self.rt.notifications.recipients(conn, users=action.spec.get("to_users") or [],
+                                                 roles=action.spec.get("to_roles") or [])
+        if names:
+            for phone in conn.execute(select(users.c.phone).where(users.c.username.in_(names))).scalars():
+                if phone:
+                    phones.append(phone)
+        return list(dict.fromkeys(phones))
+
+    def _webhook(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
+                 ctx: RecordContext | None, key: str) -> None:
+        body: dict[str, Any] = {"rule": rule.name, "app": rule.app, "record_id": record_id}
+        if ctx is not None:
+            if rule.entity is not None:
+                body["entity"] = rule.entity.name
+            for name, expr in action.exprs.items():
+                try:
+                    body[name] = to_json(evaluate(expr, ctx))
+                except EvaluationError:
+                    body[name] = None
+        payload = {"url": action.spec["url"], "secret": action.spec.get("secret"),
+                   "timeout": action.spec.get("timeout", 10), "body": body}
+        self.rt.outbox.add(conn, "webhook", payload, key="webhook:" + key, app=rule.app, source=f"rule:{rule.name}")
+
+    # ---- inside Jig --------------------------------------------------------
+
+    def _notify(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
+                ctx: RecordContext | None, key: str) -> None:
+        values = dict(ctx) if ctx is not None else {}
+        if ctx is not None and rule.entity is not None:
+            for f in rule.entity.computed_fields():
+                values[f.name] = ctx[f.name]
+        users = list(action.spec.get("users") or [])
+        if action.spec.get("user_field") and ctx is not None and ctx.get(action.spec["user_field"]):
+            users.append(str(ctx.get(action.spec["user_field"])))
+        message = render(action.spec["message"], values)
+        title = render(action.spec.get("title") or message[:60], values)
+        link = f"/{rule.app}/{rule.entity.name}/{record_id}" if rule.entity is not None and record_id else None
+        self.rt.notifications.add(conn, title=title, body=message, users=users, roles=action.spec.get("roles") or [],
+                                  app=rule.app, link=link, source=f"rule:{rule.name}")
+
+    def _set(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
+             ctx: RecordContext | None, key: str) -> None:
+        assert rule.entity is not None and ctx is not None
+        values = {name: to_json(evaluate(expr, ctx)) for name, expr in action.exprs.items()}
+        self._guarded(lambda: self.rt.records.update(RULE_ACTOR, rule.entity, record_id, values, None, conn=conn),
+                      rule, "set")
+
+    def _update(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
+                ctx: RecordContext | None, key: str) -> None:
+        assert ctx is not None and action.target is not None
+        target_id = ctx.get(action.spec["link"])
+        if target_id is None:
+            return
+        values = {name: to_json(evaluate(expr, ctx)) for name, expr in action.exprs.items()}
+        self._guarded(lambda: self.rt.records.update(RULE_ACTOR, action.target, int(target_id), values, None,
+                                                     conn=conn), rule, "update")
+
+    def _transition(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
+                    ctx: RecordContext | None, key: str) -> None:
+        assert rule.entity is not None
+        self._guarded(lambda: workflow.take(self.rt.records, RULE_ACTOR, rule.entity, record_id,
+                                            action.spec["name"], {}, None, conn=conn), rule, "transition")
+
+    def _create(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
+                ctx: RecordContext | None, key: str) -> None:
+        assert action.target is not None
+        if "explode" in action.spec:
+            from .explode import explode
+            explode(self, conn, rule, action, ctx, key)
+            return
+        row_field = action.spec.get("for_each_row")
+        sources: list[Any] = [ctx]
+        if row_field and ctx is not None and rule.entity is not None:
+            child = rule.entity.fields[row_field].child
+            assert child is not None
+            rows = self.rt.records._children(conn, child, record_id)  # noqa: SLF001 - same layer family
+            sources = [RecordContext(child, r, RULE_ACTOR.context(), row_loader(conn, self.rt.tables)) for r in rows]
+        for source in sources:
+            values = {}
+            for name, expr in action.exprs.items():
+                try:
+                    values[name] = to_json(evaluate(expr, source)) if source is not None else None
+                except EvaluationError:
+                    values[name] = None
+            self.create(conn, rule, action.target, values)
+
+    def create(self, conn: Connection, rule: RuleDef, target: Any, values: dict[str, Any]) -> dict[str, Any] | None:
+        return self._guarded(lambda: self.rt.records.create(RULE_ACTOR, target, values, conn=conn), rule, "create")
+
+    def _guarded(self, fn: Any, rule: RuleDef, what: str) -> Any:
+        """A record error (validation, wrong state) skips this action for this record and is logged."""
+        try:
+            return fn()
+        except RecordError as exc:
+            log.warning("rule %s: %s skipped: %s %s", rule.key, what, exc.message, exc.fields or "")
+            return None

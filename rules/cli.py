@@ -1,0 +1,132 @@
+"""Command-line tools for rules and jobs: jig worker, jig scheduler, jig outbox, jig rules."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+
+def _runtime(ctx: click.Context) -> Any:
+    from jig.app import build_runtime
+    from runtime.errors import DefinitionErrors
+    try:
+        return build_runtime(ctx.obj)
+    except DefinitionErrors as exc:
+        click.echo(exc.format(), err=True)
+        sys.exit(2)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("JIG_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool) -> None:
+    """Run an RQ worker for Jig's jobs (needs JIG_REDIS_URL)."""
+    _logging()
+    url = ctx.obj.redis_url
+    if not url:
+        raise click.ClickException("set JIG_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to use RQ workers")
+    os.environ["JIG_EMBEDDED_JOBS"] = "0"
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    from . import jobs
+    jobs._runtime = _runtime(ctx)  # noqa: SLF001 - the worker process's own runtime
+    conn = Redis.from_url(url)
+    SimpleWorker([Queue(jobs.QUEUE, connection=conn)], connection=conn).work(burst=burst, with_scheduler=True)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One tick, then exit.")
+@click.pass_context
+def scheduler(ctx: click.Context, once: bool) -> None:
+    """Turn due schedules and outbox rows into jobs: RQ jobs with JIG_REDIS_URL, else run them here."""
+    _logging()
+    os.environ["JIG_EMBEDDED_JOBS"] = "0"
+    rt = _runtime(ctx)
+    from . import jobs
+    if ctx.obj.redis_url:
+        jobs.scheduler_loop(rt, ctx.obj.redis_url, once=once)
+        return
+    embedded = jobs.EmbeddedJobs(rt, rt.services["rules"]["scheduler"])
+    if once:
+        click.echo(repr(embedded.run_once()))
+        return
+    embedded._loop()  # noqa: SLF001 - foreground
+
+
+@click.group()
+def outbox() -> None:
+    """Side effects waiting, sent or failed (SMS, webhooks, ERP write-backs)."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "retry", "sending", "sent", "dead"]), default=None)
+@click.option("--limit", default=50)
+@click.pass_context
+def outbox_list(ctx: click.Context, status: str | None, limit: int) -> None:
+    rt = _runtime(ctx)
+    counts = rt.outbox.counts()
+    click.echo("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "outbox is empty")
+    for row in rt.outbox.list(status, limit):
+        err = f"  ({row['last_error'][:80]})" if row["last_error"] else ""
+        click.echo(f"{row['id']:6} {row['status']:8} {row['kind']:8} tries={row['attempts']} "
+                   f"{row['available_at']:%Y-%m-%d %H:%M} {row['key'][:60]}{err}")
+
+
+@outbox.command("retry")
+@click.argument("item_id", type=int, required=False)
+@click.option("--all", "all_dead", is_flag=True, help="Retry every dead row.")
+@click.pass_context
+def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool) -> None:
+    if item_id is None and not all_dead:
+        raise click.UsageError("give an outbox id, or --all")
+    rt = _runtime(ctx)
+    n = rt.outbox.retry(None if all_dead else item_id)
+    click.echo(f"{n} row(s) queued again")
+
+
+@click.group()
+def rules() -> None:
+    """Inspect and run rules."""
+
+
+@rules.command("list")
+@click.pass_context
+def rules_list(ctx: click.Context) -> None:
+    rt = _runtime(ctx)
+    state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}
+    for r in rt.services["rules"]["rules"]:
+        trig = f"on {r.event} {r.entity.name}" if r.event else f"{r.schedule.text}" if r.schedule else "?"
+        s = state.get(f"rule:{r.key}")
+        extra = f" next {s['next_run_at']} last {s['last_status']}" if s else ""
+        click.echo(f"{r.key:40} {trig}{extra}")
+
+
+@rules.command("run")
+@click.argument("name")
+@click.pass_context
+def rules_run(ctx: click.Context, name: str) -> None:
+    """Run a scheduled rule now (ignores its schedule; still fires each occurrence once)."""
+    _logging()
+    rt = _runtime(ctx)
+    engine = rt.services["rules"]["engine"]
+    rule = next((r for r in engine.rules if r.key == name or r.name == name), None)
+    if rule is None:
+        raise click.ClickException(f"no rule '{name}'")
+    from .jobs import drain_outbox, worker_id
+    report = engine.run_scheduled(rule, worker_id("cli"))
+    click.echo(f"scanned {report.scanned}, fired {report.fired}, already fired {report.skipped}")
+    click.echo(f"delivered: {drain_outbox(rt, worker_id('cli'))}")
+
+
+def commands() -> list[Any]:
+    return [worker, scheduler, outbox, rules]

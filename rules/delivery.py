@@ -1,0 +1,127 @@
+"""Outbox handlers for what rules record: SMS and webhooks.
+
+SMS: the app's gateway is built from its ``sms:`` settings (secrets only as
+``${ENV}`` references), the per-number daily limit of the template is
+checked against the SMS log, and the provider's answer is mapped to an
+outbox outcome. Webhooks: JSON body signed with HMAC-SHA256 over
+``timestamp.body``, sent with a timeout and the idempotency key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from sqlalchemy import Table, func, select
+
+from runtime import clock
+from runtime.outbox import Item, Outcome
+
+from .sms.base import SmsStatus, build_gateway
+
+OUTCOME_BY_STATUS = {
+    SmsStatus.SENT: "sent", SmsStatus.RATE_LIMITED: "retry", SmsStatus.TRANSIENT: "retry",
+    SmsStatus.INVALID_RECIPIENT: "dead", SmsStatus.TEMPLATE_PROBLEM: "alert", SmsStatus.NO_BALANCE: "alert",
+}
+
+
+class SmsDelivery:
+    def __init__(self, rt: Any, log_table: Table, settings: dict[str, dict[str, Any]],
+                 env: Mapping[str, str] | None = None):
+        self.rt = rt
+        self.log = log_table
+        self.settings = settings  # app -> sms settings
+        self.env = env if env is not None else os.environ
+        self._gateways: dict[str, Any] = {}
+
+    def gateway(self, app: str) -> Any:
+        if app not in self._gateways:
+            self._gateways[app] = build_gateway(self.settings.get(app) or {"provider": "log"}, self.env)
+        return self._gateways[app]
+
+    def __call__(self, item: Item) -> Outcome:
+        p = item.payload
+        app = p.get("app") or item.app or ""
+        limit = p.get("limit_per_day")
+        today = clock.today()
+        if limit:
+            with self.rt.db.read() as conn:
+                sent = conn.execute(select(func.count()).select_from(self.log).where(
+                    self.log.c.to == p["to"], self.log.c.template == p["template"], self.log.c.day == today,
+                    self.log.c.status == SmsStatus.SENT)).scalar_one()
+            if sent >= int(limit):
+                self._write(item, SmsStatus.RATE_LIMITED, None, f"daily limit {limit} reached for this number")
+                tomorrow = clock.now().replace(hour=0, minute=0, second=0) + _day()
+                return Outcome.retry(f"daily limit of {limit} messages reached", after=(tomorrow - clock.now())
+                                     .total_seconds() + 8 * 3600)
+        try:
+            gateway = self.gateway(app)
+        except (ValueError, KeyError) as exc:
+            return Outcome.alert(f"SMS settings of app '{app}': {exc}")
+        results = gateway.send([p["to"]], p.get("provider_template") or p["template"], p.get("params") or {},
+                               p.get("text") or "", item.key)
+        result = results[0]
+        self._write(item, result.status, result.provider_id, result.detail or result.code)
+        kind = OUTCOME_BY_STATUS.get(result.status, "retry")
+        detail = f"{result.status} {result.code} {result.detail}".strip()
+        if kind == "sent":
+            return Outcome.sent(detail, provider_id=result.provider_id)
+        if kind == "retry":
+            return Outcome.retry(detail, after=result.retry_after)
+        return Outcome(kind, detail)
+
+    def _write(self, item: Item, status: str, provider_id: str | None, detail: str) -> None:
+        p = item.payload
+        with self.rt.db.write() as conn:
+            conn.execute(self.log.insert().values(
+                key=item.key[:200], app=p.get("app"), to=p["to"], template=p["template"], text=p.get("text") or "",
+                status=status, provider_id=provider_id, detail=(detail or "")[:500], day=clock.today(),
+                at=clock.now()))
+
+
+def _day() -> Any:
+    import datetime as dt
+    return dt.timedelta(days=1)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class WebhookDelivery:
+    def __init__(self, env: Mapping[str, str] | None = None):
+        self.env = env if env is not None else os.environ
+
+    def __call__(self, item: Item) -> Outcome:
+        p = item.payload
+        body = json.dumps(p["body"], ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": item.key,
+                   "User-Agent": "Jig-Webhook/1"}
+        secret_ref = p.get("secret")
+        if secret_ref:
+            name = secret_ref[2:-1]
+            secret = self.env.get(name)
+            if not secret:
+                return Outcome.alert(f"webhook secret {secret_ref} is not set in the environment")
+            ts = str(int(time.time()))
+            headers["X-Jig-Timestamp"] = ts
+            headers["X-Jig-Signature"] = "v1=" + sign(secret, ts, body)
+        url = p["url"]
+        if url.startswith("${"):
+            url = self.env.get(url[2:-1], "")
+        try:
+            resp = requests.post(url, data=body, headers=headers, timeout=float(p.get("timeout") or 10))
+        except requests.RequestException as exc:
+            return Outcome.retry(f"{type(exc).__name__}: {exc}"[:300])
+        if 200 <= resp.status_code < 300:
+            return Outcome.sent(f"HTTP {resp.status_code}", status=resp.status_code)
+        if resp.status_code in (408, 425, 429) or resp.status_code >= 500:
+            after = resp.headers.get("Retry-After")
+            return Outcome.retry(f"HTTP {resp.status_code}", after=float(after) if after and after.isdigit() else None)
+        return Outcome.dead(f"HTTP {resp.status_code}: {resp.text[:200]}")

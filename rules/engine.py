@@ -1,0 +1,200 @@
+"""Running rules: on record events, and on schedules over records chosen in SQL.
+
+Each firing is keyed (rule, record, occurrence) and the key is written to
+``jig_rule_firings`` in the same transaction as the firing's effects (outbox
+rows, notifications, record changes). A rule therefore never fires twice for
+one occurrence, and a run interrupted by a crash is completed by the next
+run: records are processed in chunks, each chunk committed on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from runtime import clock
+from runtime.auth import SYSTEM
+from runtime.context import RecordContext, row_loader
+from runtime.evaluate import EvaluationError, evaluate, holds
+from runtime.hooks import RecordEvent
+
+from .actions import ActionRunner
+from .spec import RuleDef
+
+log = logging.getLogger("jig.rules")
+CHUNK = 500
+MAX_DEPTH = 4
+RULE_ACTOR = SYSTEM.using("rule")
+
+
+@dataclass
+class RunReport:
+    rule: str
+    scanned: int = 0
+    fired: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class RuleEngine:
+    def __init__(self, rt: Any, rules: list[RuleDef], actions: ActionRunner, firings: Any):
+        self.rt = rt
+        self.rules = rules
+        self.actions = actions
+        self.firings = firings
+        self._depth = threading.local()
+        self.by_event: dict[tuple[str, str, str], list[RuleDef]] = defaultdict(list)
+        for r in rules:
+            if r.event and r.entity is not None and r.enabled:
+                self.by_event[(r.app, r.entity.name, r.event)].append(r)
+
+    # ---- event rules -------------------------------------------------------
+
+    def on_event(self, ev: RecordEvent) -> None:
+        kind = ev.name.split(".", 1)[1]
+        rules = self.by_event.get((ev.app, ev.entity, kind))
+        if not rules:
+            return
+        depth = getattr(self._depth, "n", 0)
+        if depth >= MAX_DEPTH:
+            log.warning("rules: stopped at depth %d on %s.%s #%s (rules changing records in a loop?)",
+                        depth, ev.app, ev.entity, ev.record_id)
+            return
+        self._depth.n = depth + 1
+        try:
+            for rule in rules:
+                self._event_rule(rule, ev)
+        finally:
+            self._depth.n = depth
+
+    def _event_rule(self, rule: RuleDef, ev: RecordEvent) -> None:
+        if rule.transition and ev.transition != rule.transition:
+            return
+        if rule.fields and not any(f in ev.changes for f in rule.fields):
+            return
+        assert rule.entity is not None
+        ctx = self._context(ev.conn, rule, _raw(rule, ev))
+        if rule.when is not None and not _true(rule.when, ctx):
+            return
+        occurrence = f"v{ev.record.get('version', 0)}:{ev.name}"
+        if self._record_firing(ev.conn, rule, ev.record_id, occurrence):
+            self.actions.run(ev.conn, rule, [(ev.record_id, ctx)], occurrence)
+
+    # ---- scheduled rules ---------------------------------------------------
+
+    def run_scheduled(self, rule: RuleDef, worker: str, renew: Any = None) -> RunReport:
+        """Run a scheduled rule once: pick matching records in SQL, fire the ones not yet fired."""
+        report = RunReport(rule.key)
+        if rule.entity is None:
+            with self.rt.db.write() as conn:
+                occurrence = self._occurrence(rule, None)
+                if self._record_firing(conn, rule, 0, occurrence):
+                    self.actions.run(conn, rule, [(0, None)], occurrence)
+                    report.fired = 1
+            return report
+        table = self.rt.tables.for_entity(rule.entity)
+        firings = self.firings
+        constant = rule.once in ("per_record", "per_day", "repeat", "always")
+        occurrence = self._occurrence(rule, None) if constant else None
+        last_id = 0
+        while True:
+            started_at = last_id
+            q = select(table).where(table.c.id > last_id).order_by(table.c.id).limit(CHUNK)
+            if rule.when is not None:
+                q = q.where(self.rt.sql.condition(rule.when, table))
+            if constant and rule.once != "always":
+                q = q.where(~exists().where(and_(firings.c.rule == rule.key, firings.c.record_id == table.c.id,
+                                                 firings.c.occurrence == occurrence)))
+            try:
+                with self.rt.db.write() as conn:
+                    rows = [dict(r) for r in conn.execute(q).mappings()]
+                    if not rows:
+                        break
+                    last_id = rows[-1]["id"]
+                    report.scanned += len(rows)
+                    due: list[tuple[int, RecordContext]] = []
+                    occ_by_id: dict[int, str] = {}
+                    for row in rows:
+                        ctx = self._context(conn, rule, row)
+                        occ = occurrence if constant else self._occurrence(rule, ctx)
+                        if self._record_firing(conn, rule, row["id"], occ):  # type: ignore[arg-type]
+                            due.append((row["id"], ctx))
+                            occ_by_id[row["id"]] = occ  # type: ignore[assignment]
+                        else:
+                            report.skipped += 1
+                    if due:
+                        self.actions.run(conn, rule, due, occurrence or "", occ_by_id)
+                        report.fired += len(due)
+            except Exception as exc:  # noqa: BLE001 - one bad chunk must not stop the others
+                # the chunk's firings rolled back with its effects: the next run tries these records again
+                report.errors.append(f"{type(exc).__name__}: {exc}")
+                log.exception("rule %s failed on a chunk after id %s", rule.key, last_id)
+                if last_id == started_at:
+                    break
+            if renew is not None:
+                renew()
+        return report
+
+    # ---- keys --------------------------------------------------------------
+
+    def _occurrence(self, rule: RuleDef, ctx: RecordContext | None) -> str:
+        now = clock.now()
+        if rule.once == "per_day":
+            return now.date().isoformat()
+        if rule.once == "repeat" and rule.repeat_seconds:
+            bucket = int(now.replace(tzinfo=dt.UTC).timestamp()) // rule.repeat_seconds
+            return f"r{bucket}"
+        if rule.once == "per_state":
+            return f"s:{ctx.get('state') if ctx is not None else ''}"
+        if rule.once == "per_value" and rule.once_expr is not None and ctx is not None:
+            try:
+                value = evaluate(rule.once_expr, ctx)
+            except EvaluationError:
+                value = None
+            return "p:" + hashlib.sha1(repr(value).encode()).hexdigest()[:16]
+        if rule.once == "always":
+            return now.isoformat()
+        return "once"
+
+    def _record_firing(self, conn: Connection, rule: RuleDef, record_id: int, occurrence: str) -> bool:
+        """Claim one firing; False when it was already recorded (by this or another worker)."""
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(self.firings).values(rule=rule.key, record_id=record_id, occurrence=occurrence[:100],
+                                           fired_at=clock.now()).on_conflict_do_nothing()
+        return conn.execute(stmt.returning(self.firings.c.id)).first() is not None
+
+    def _context(self, conn: Connection, rule: RuleDef, row: dict[str, Any]) -> RecordContext:
+        assert rule.entity is not None
+        return RecordContext(rule.entity, row, RULE_ACTOR.context(), row_loader(conn, self.rt.tables))
+
+
+def _raw(rule: RuleDef, ev: RecordEvent) -> dict[str, Any]:
+    """The event's record as typed values (events carry JSON forms)."""
+    from runtime.fieldtypes import FieldValueError, coerce
+    assert rule.entity is not None
+    out: dict[str, Any] = {k: ev.record.get(k) for k in ("id", "name", "state", "version")}
+    for f in rule.entity.fields.values():
+        value = ev.record.get(f.name)
+        if f.stored and value is not None:
+            try:
+                out[f.name] = coerce(f, value)
+            except FieldValueError:
+                out[f.name] = value
+        elif f.type == "table":
+            out[f.name] = value
+    return out
+
+
+def _true(expr: Any, ctx: RecordContext) -> bool:
+    try:
+        return holds(expr, ctx) is True
+    except EvaluationError:
+        return False

@@ -1,0 +1,130 @@
+"""The rules extension: adds `rules:`, `templates:` and `sms:` to the language and runs them.
+
+It subscribes to the runtime's record events (event rules), registers the
+scheduled rules (and schedules other layers publish in
+``runtime.services["schedules"]``) with the scheduler, registers the SMS and
+webhook outbox handlers, and starts the embedded job thread when Jig serves
+without Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+from runtime.compiler import CompileContext
+from runtime.model import AppDef
+from runtime.sqltypes import LocalDateTime
+
+from .actions import ActionRunner
+from .delivery import SmsDelivery, WebhookDelivery
+from .engine import RuleEngine
+from .schedule import parse_schedule
+from .scheduler import Job, Scheduler
+from .sms.base import SMS_CONFIG_SCHEMA
+from .spec import ACTION_SCHEMA, IDENT, RULE_SCHEMA, TEMPLATE_SCHEMA, compile_rules, compile_templates
+
+log = logging.getLogger("jig.rules")
+
+
+class RulesExtension:
+    name = "rules"
+
+    def schema_sections(self) -> dict[str, dict[str, Any]]:
+        return {
+            "rules": {"type": "object", "propertyNames": {"pattern": IDENT},
+                      "additionalProperties": {"$ref": "#/$defs/rule"},
+                      "description": "Rules: what the system does by itself (reminders, follow-ups)."},
+            "templates": {"type": "object", "propertyNames": {"pattern": IDENT},
+                          "additionalProperties": TEMPLATE_SCHEMA,
+                          "description": "Message templates (Chinese text with {{ variables }})."},
+            "sms": SMS_CONFIG_SCHEMA,
+        }
+
+    def schema_defs(self) -> dict[str, dict[str, Any]]:
+        return {"rule": RULE_SCHEMA, "rule_action": ACTION_SCHEMA}
+
+    def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
+        templates = compile_templates(app, ctx)
+        app.sections["templates"] = templates
+        app.sections["rules"] = compile_rules(app, ctx, templates)
+        sms = app.raw.get("sms")
+        if isinstance(sms, dict):
+            for key, value in sms.items():
+                if isinstance(value, str) and any(w in key for w in ("secret", "token", "password")) \
+                        and not (value.startswith("${") and value.endswith("}")):
+                    ctx.error(("sms", key), "secrets must be environment references",
+                              f"write {key}: ${{{key.upper()}}} and set that variable on the server")
+        app.sections["sms"] = sms or {"provider": "log"}
+
+    def define_tables(self, md: MetaData) -> list[Table]:
+        firings = Table(
+            "jig_rule_firings", md,
+            Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+            Column("rule", String(100), nullable=False),
+            Column("record_id", BigInteger, nullable=False),
+            Column("occurrence", String(100), nullable=False),
+            Column("fired_at", LocalDateTime, nullable=False),
+            UniqueConstraint("rule", "record_id", "occurrence", name="uq_jig_rule_firings_key"),
+        )
+        schedules = Table(
+            "jig_schedules", md,
+            Column("name", String(120), primary_key=True),
+            Column("next_run_at", LocalDateTime, nullable=False),
+            Column("last_run_at", LocalDateTime),
+            Column("lease_until", LocalDateTime),
+            Column("leased_by", String(64)),
+            Column("last_status", Text),
+            Column("last_ms", Integer),
+            Column("missed_total", Integer, nullable=False, default=0),
+            Column("runs", Integer, nullable=False, default=0),
+        )
+        sms_log = Table(
+            "jig_sms_log", md,
+            Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+            Column("key", String(200), nullable=False),
+            Column("app", String(48)),
+            Column("to", String(32), nullable=False),
+            Column("template", String(64), nullable=False),
+            Column("text", Text, nullable=False),
+            Column("status", String(24), nullable=False),
+            Column("provider_id", String(100)),
+            Column("detail", String(500)),
+            Column("day", Date, nullable=False),
+            Column("at", LocalDateTime, nullable=False),
+            Index("ix_jig_sms_log_limit", "to", "template", "day"),
+        )
+        return [firings, schedules, sms_log]
+
+    def attach(self, rt: Any) -> None:
+        system = rt.tables.system
+        rules = [r for app in rt.apps.values() for r in app.sections.get("rules", [])]
+        templates = {name: app.sections.get("templates", {}) for name, app in rt.apps.items()}
+        runner = ActionRunner(rt, templates)
+        engine = RuleEngine(rt, rules, runner, system["jig_rule_firings"])
+        for event in ("record.created", "record.updated", "record.transitioned", "record.deleted"):
+            rt.hooks.subscribe(event, engine.on_event)
+        scheduler = Scheduler(rt.db, system["jig_schedules"])
+        for rule in rules:
+            if rule.schedule is not None and rule.enabled:
+                scheduler.add(Job(f"rule:{rule.key}", rule.schedule,
+                                  lambda worker, renew, r=rule: engine.run_scheduled(r, worker, renew)))
+        for spec in rt.services.get("schedules", []):
+            scheduler.add(Job(spec["name"], parse_schedule(spec["cron"]), lambda worker, renew, s=spec: s["run"]()))
+        sms_settings = {name: app.sections.get("sms") or {"provider": "log"} for name, app in rt.apps.items()}
+        rt.outbox.register("sms", SmsDelivery(rt, system["jig_sms_log"], sms_settings))
+        rt.outbox.register("webhook", WebhookDelivery())
+        rt.services["rules"] = {"engine": engine, "scheduler": scheduler, "rules": rules}
+        if not rt.settings.get("redis_url") and os.environ.get("JIG_EMBEDDED_JOBS", "1") != "0":
+            from .jobs import EmbeddedJobs
+            jobs = EmbeddedJobs(rt, scheduler)
+            rt.hooks.subscribe("runtime.started", lambda _rt: jobs.start())
+            rt.hooks.subscribe("runtime.stopping", lambda _rt: jobs.stop())
+            rt.services["jobs"] = jobs
+
+    def cli_commands(self) -> list[Any]:
+        from .cli import commands
+        return commands()

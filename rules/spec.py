@@ -1,0 +1,362 @@
+"""The `rules:` and `templates:` sections: schema, and compiling them into RuleDefs.
+
+A rule has a trigger (a record event, or a schedule), optionally a set of
+records to look at (`for_each` + `when`, compiled to SQL), a once-ness
+policy that keys each firing, and a list of actions. Everything is checked
+at load with file:line:col errors, like the rest of the language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.compiler import CompileContext, label
+from runtime.expressions import Expr, suggest
+from runtime.model import AppDef, EntityDef, Label
+
+from .schedule import Schedule, ScheduleError, parse_schedule
+
+IDENT = r"^[a-z][a-z0-9_]{0,47}$"
+EVENTS = ("created", "updated", "transitioned", "deleted")
+ONCE = ("per_record", "per_day", "per_state", "per_event", "always")
+TEMPLATE_VAR = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+
+_EXPR = {"type": "string", "minLength": 1, "maxLength": 2000}
+_EXPR_MAP = {"type": "object", "propertyNames": {"pattern": IDENT},
+             "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}}
+
+ACTION_SCHEMA: dict[str, Any] = {
+    "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+    "properties": {
+        "sms": {"type": "object", "required": ["template"], "additionalProperties": False, "properties": {
+            "to": {**_EXPR, "description": "Expression giving the phone number, e.g. partner.phone"},
+            "to_roles": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+            "to_users": {"type": "array", "items": {"type": "string"}},
+            "template": {"type": "string", "pattern": IDENT}, "params": _EXPR_MAP}},
+        "notify": {"type": "object", "required": ["message"], "additionalProperties": False, "properties": {
+            "roles": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+            "users": {"type": "array", "items": {"type": "string"}},
+            "user_field": {"type": "string", "pattern": IDENT},
+            "title": {"type": "string"}, "message": {"type": "string", "minLength": 1}}},
+        "webhook": {"type": "object", "required": ["url"], "additionalProperties": False, "properties": {
+            "url": {"type": "string", "pattern": "^(https?://|\\$\\{)"},
+            "secret": {"type": "string", "pattern": "^\\$\\{[A-Z][A-Z0-9_]*\\}$"},
+            "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
+            "body": _EXPR_MAP}},
+        "set": _EXPR_MAP,
+        "transition": {"type": "string", "pattern": IDENT},
+        "update": {"type": "object", "required": ["link", "set"], "additionalProperties": False, "properties": {
+            "link": {"type": "string", "pattern": IDENT}, "set": _EXPR_MAP}},
+        "create": {"type": "object", "required": ["entity"], "additionalProperties": False, "properties": {
+            "entity": {"type": "string", "pattern": IDENT},
+            "for_each_row": {"type": "string", "pattern": IDENT},
+            "explode": {"type": "object", "required": ["bom", "lines", "item", "qty"], "additionalProperties": False,
+                        "properties": {k: {"type": "string", "pattern": IDENT} for k in
+                                       ("bom", "lines", "item", "qty", "sub_bom", "output_qty")} |
+                        {"quantity": _EXPR, "max_depth": {"type": "integer", "minimum": 1, "maximum": 20}}},
+            "values": _EXPR_MAP}},
+    },
+}
+
+RULE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["on", "do"], "additionalProperties": False,
+    "properties": {
+        "label": {"$ref": "#/$defs/label"},
+        "enabled": {"type": "boolean"},
+        "on": {"type": "object", "additionalProperties": False, "properties": {
+            "event": {"enum": list(EVENTS)}, "entity": {"type": "string", "pattern": IDENT},
+            "fields": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+            "transition": {"type": "string", "pattern": IDENT},
+            "schedule": {"type": "string", "minLength": 1, "description": "every 1h | every 15m | cron: 0 8 * * *"},
+            "between": {"type": "string", "pattern": "^\\d{2}:\\d{2}-\\d{2}:\\d{2}$"},
+            "timezone": {"type": "string"}}},
+        "for_each": {"type": "string", "pattern": IDENT},
+        "when": _EXPR,
+        "once": {"oneOf": [{"enum": list(ONCE)}, {
+            "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+            "properties": {"per": _EXPR, "repeat": {"type": "string", "pattern": "^\\d+[mhd]$"}}}]},
+        "batch_by": {"type": "string", "pattern": IDENT},
+        "do": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/rule_action"}},
+    },
+}
+
+TEMPLATE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["text"], "additionalProperties": False, "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": 500},
+        "provider_template": {"type": "string"},
+        "limit_per_day": {"type": "integer", "minimum": 1, "maximum": 1000}}}
+
+
+@dataclass
+class Action:
+    kind: str
+    spec: dict[str, Any]
+    exprs: dict[str, Expr] = field(default_factory=dict)
+    target: EntityDef | None = None
+
+
+@dataclass
+class RuleDef:
+    app: str
+    name: str
+    label: Label
+    entity: EntityDef | None  # the records the rule looks at (event entity or for_each)
+    event: str | None = None
+    fields: tuple[str, ...] = ()
+    transition: str | None = None
+    schedule: Schedule | None = None
+    when: Expr | None = None
+    once: str = "per_record"
+    once_expr: Expr | None = None
+    repeat_seconds: int | None = None
+    batch_by: str | None = None
+    actions: list[Action] = field(default_factory=list)
+    enabled: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.app}.{self.name}"
+
+
+@dataclass
+class Template:
+    name: str
+    text: str
+    provider_template: str | None
+    limit_per_day: int | None
+    variables: set[str]
+
+
+def compile_templates(app: AppDef, ctx: CompileContext) -> dict[str, Template]:
+    out: dict[str, Template] = {}
+    for name, spec in (app.raw.get("templates") or {}).items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("text"), str):
+            continue
+        out[name] = Template(name, spec["text"], spec.get("provider_template"), spec.get("limit_per_day"),
+                             set(TEMPLATE_VAR.findall(spec["text"])))
+    return out
+
+
+def compile_rules(app: AppDef, ctx: CompileContext, templates: dict[str, Template]) -> list[RuleDef]:
+    rules: list[RuleDef] = []
+    for name, spec in (app.raw.get("rules") or {}).items():
+        if isinstance(spec, dict):
+            rule = _RuleCompiler(app, ctx, templates, name, spec).compile()
+            if rule is not None:
+                rules.append(rule)
+    return rules
+
+
+class _RuleCompiler:
+    def __init__(self, app: AppDef, ctx: CompileContext, templates: dict[str, Template], name: str,
+                 spec: dict[str, Any]):
+        self.app, self.ctx, self.templates, self.name, self.spec = app, ctx, templates, name, spec
+        self.path: tuple[str | int, ...] = ("rules", name)
+
+    def entity(self, name: Any, path: tuple[str | int, ...]) -> EntityDef | None:
+        ent = self.app.entities.get(str(name))
+        if ent is None:
+            self.ctx.error(path, f"unknown entity '{name}'", suggest(str(name), self.app.entities))
+        return ent
+
+    def compile(self) -> RuleDef | None:
+        spec, path, ctx = self.spec, self.path, self.ctx
+        on = spec.get("on") or {}
+        rule = RuleDef(app=self.app.name, name=self.name, label=label(spec.get("label"), self.name), entity=None,
+                       enabled=spec.get("enabled", True))
+        if "event" in on and "schedule" in on:
+            ctx.error((*path, "on"), "a rule runs either on an event or on a schedule, not both",
+                      "split it into two rules")
+        if "event" in on:
+            rule.event = on["event"]
+            if "entity" not in on:
+                ctx.error((*path, "on"), "an event rule needs 'entity'", "e.g. on: {event: created, entity: batch}")
+                return None
+            rule.entity = self.entity(on["entity"], (*path, "on", "entity"))
+            rule.once = "per_event"
+            if rule.entity is not None:
+                for i, f in enumerate(on.get("fields") or []):
+                    if f not in rule.entity.fields and f != "state":
+                        ctx.error((*path, "on", "fields", i), f"unknown field '{f}'", suggest(f, rule.entity.fields))
+                rule.fields = tuple(on.get("fields") or ())
+                if "transition" in on:
+                    wf = rule.entity.workflow
+                    if rule.event != "transitioned":
+                        ctx.error((*path, "on", "transition"), "'transition' goes with event: transitioned")
+                    elif wf is None or on["transition"] not in wf.transitions:
+                        ctx.error((*path, "on", "transition"), f"unknown transition '{on['transition']}'",
+                                  suggest(on["transition"], wf.transitions if wf else {}))
+                    rule.transition = on["transition"]
+            if "for_each" in spec:
+                ctx.error((*path, "for_each"), "for_each goes with schedules; an event rule acts on its record",
+                          key=True)
+        elif "schedule" in on:
+            try:
+                rule.schedule = parse_schedule(on["schedule"], on.get("between"), on.get("timezone"))
+            except ScheduleError as exc:
+                ctx.error((*path, "on", "schedule"), str(exc), exc.hint)
+            if "for_each" in spec:
+                rule.entity = self.entity(spec["for_each"], (*path, "for_each"))
+            elif "when" in spec:
+                ctx.error((*path, "when"), "'when' needs for_each: the records it is checked on", key=True)
+        else:
+            ctx.error((*path, "on"), "a rule needs 'event' or 'schedule'",
+                      "e.g. on: {schedule: every 1h} or on: {event: created, entity: batch}")
+            return None
+        scope = rule.entity.scope if rule.entity is not None else None
+        if "when" in spec and scope is not None:
+            rule.when = ctx.expr(spec["when"], scope, (*path, "when"), want="bool")
+        self._once(rule, scope)
+        if "batch_by" in spec:
+            if rule.entity is None or spec["batch_by"] not in rule.entity.fields:
+                ctx.error((*path, "batch_by"), f"unknown field '{spec['batch_by']}'",
+                          suggest(spec["batch_by"], rule.entity.fields if rule.entity else {}))
+            rule.batch_by = spec["batch_by"]
+        for i, action in enumerate(spec.get("do") or []):
+            if isinstance(action, dict) and len(action) == 1:
+                compiled = self._action(rule, action, (*path, "do", i))
+                if compiled is not None:
+                    rule.actions.append(compiled)
+        return rule
+
+    def _once(self, rule: RuleDef, scope: Any) -> None:
+        once = self.spec.get("once")
+        if once is None:
+            return
+        if isinstance(once, str):
+            if rule.event and once != "per_event":
+                self.ctx.error((*self.path, "once"), "event rules fire once per event", "remove 'once'")
+            if once == "per_state" and (rule.entity is None or rule.entity.workflow is None):
+                self.ctx.error((*self.path, "once"), "per_state needs an entity with a workflow")
+            rule.once = once
+        elif isinstance(once, dict):
+            if "per" in once and scope is not None:
+                rule.once = "per_value"
+                rule.once_expr = self.ctx.expr(once["per"], scope, (*self.path, "once", "per"))
+            if "repeat" in once:
+                n, unit = int(once["repeat"][:-1]), once["repeat"][-1]
+                rule.once = "repeat"
+                rule.repeat_seconds = n * {"m": 60, "h": 3600, "d": 86400}[unit]
+
+    def _exprs(self, values: dict[str, Any], scope: Any, path: tuple[str | int, ...],
+               target: EntityDef | None = None) -> dict[str, Expr]:
+        out: dict[str, Expr] = {}
+        for key, source in (values or {}).items():
+            if target is not None and key not in target.fields:
+                self.ctx.error((*path, key), f"unknown field '{key}' of '{target.name}'", suggest(key, target.fields),
+                               key=True)
+                continue
+            e = self.ctx.expr(source, scope, (*path, key))
+            if e is not None:
+                out[key] = e
+        return out
+
+    def _action(self, rule: RuleDef, action: dict[str, Any], path: tuple[str | int, ...]) -> Action | None:
+        (kind, spec), = action.items()
+        ctx, ent = self.ctx, rule.entity
+        scope = ent.scope if ent is not None else None
+        apath = (*path, kind)
+        if kind in ("set", "transition", "update", "create") and ent is None and kind != "create":
+            ctx.error(apath, f"'{kind}' needs a record: use for_each or an event rule")
+            return None
+        act = Action(kind, spec if isinstance(spec, dict) else {"value": spec})
+        if kind == "sms":
+            tpl = self.templates.get(spec.get("template", ""))
+            if tpl is None:
+                ctx.error((*apath, "template"), f"unknown template '{spec.get('template')}'",
+                          suggest(str(spec.get("template")), self.templates) + " (declare it under templates:)")
+            if not any(k in spec for k in ("to", "to_roles", "to_users")):
+                ctx.error(apath, "an sms needs a recipient: to, to_roles or to_users")
+            self._roles(spec.get("to_roles"), (*apath, "to_roles"))
+            if scope is not None:
+                if "to" in spec:
+                    e = ctx.expr(spec["to"], scope, (*apath, "to"))
+                    if e is not None:
+                        act.exprs["to"] = e
+                act.exprs.update({f"param.{k}": v for k, v in
+                                  self._exprs(spec.get("params") or {}, scope, (*apath, "params")).items()})
+            if tpl is not None:
+                missing = tpl.variables - set(spec.get("params") or {}) - {"count", "names"}
+                if missing:
+                    ctx.error((*apath, "params"), f"template '{tpl.name}' needs params: {', '.join(sorted(missing))}",
+                              "give each {{ variable }} of the template a value", key=True)
+        elif kind == "notify":
+            self._roles(spec.get("roles"), (*apath, "roles"))
+            if not any(k in spec for k in ("roles", "users", "user_field")):
+                ctx.error(apath, "notify needs roles, users or user_field")
+            if ent is not None:
+                for var in TEMPLATE_VAR.findall(spec.get("message", "")):
+                    if var not in ent.scope.names:  # type: ignore[union-attr]
+                        ctx.error((*apath, "message"), f"unknown name '{var}' in message",
+                                  suggest(var, ent.scope.names))  # type: ignore[union-attr]
+        elif kind == "webhook" and scope is not None:
+            act.exprs = self._exprs(spec.get("body") or {}, scope, (*apath, "body"))
+        elif kind == "set" and ent is not None:
+            act.exprs = self._exprs(spec, scope, apath, ent)
+        elif kind == "transition" and ent is not None:
+            if ent.workflow is None or spec not in ent.workflow.transitions:
+                ctx.error(apath, f"unknown transition '{spec}'", suggest(str(spec), ent.workflow.transitions
+                                                                           if ent.workflow else {}))
+            act.spec = {"name": spec}
+        elif kind == "update" and ent is not None:
+            link = ent.fields.get(spec.get("link", ""))
+            if link is None or link.type != "link":
+                ctx.error((*apath, "link"), f"'{spec.get('link')}' is not a link field",
+                          suggest(str(spec.get("link")), [f for f, d in ent.fields.items() if d.type == "link"]))
+                return None
+            act.target = self.app.entities.get(link.to or "")
+            act.exprs = self._exprs(spec.get("set") or {}, scope, (*apath, "set"), act.target)
+        elif kind == "create":
+            target = self.entity(spec.get("entity"), (*apath, "entity"))
+            if target is None:
+                return None
+            act.target = target
+            value_scope = scope
+            row_field = spec.get("for_each_row")
+            if row_field:
+                f = ent.fields.get(row_field) if ent is not None else None
+                if f is None or f.child is None:
+                    ctx.error((*apath, "for_each_row"), f"'{row_field}' is not a table field of the record")
+                    return None
+                value_scope = f.child.scope
+            if "explode" in spec:
+                value_scope = self._explode_scope(spec["explode"], (*apath, "explode"), ent)
+            if value_scope is None:
+                ctx.error(apath, "create needs a record to take values from (use for_each or an event rule)")
+                return None
+            act.exprs = self._exprs(spec.get("values") or {}, value_scope, (*apath, "values"), target)
+            if "explode" in spec and ent is not None and "quantity" in spec["explode"]:
+                q = ctx.expr(spec["explode"]["quantity"], ent.scope, (*apath, "explode", "quantity"))  # type: ignore[arg-type]
+                if q is not None:
+                    act.exprs["explode.quantity"] = q
+        return act
+
+    def _explode_scope(self, spec: dict[str, Any], path: tuple[str | int, ...], ent: EntityDef | None) -> Any:
+        bom = self.entity(spec.get("bom"), (*path, "bom"))
+        if bom is None:
+            return None
+        lines = bom.fields.get(spec.get("lines", ""))
+        if lines is None or lines.child is None:
+            self.ctx.error((*path, "lines"), f"'{spec.get('lines')}' is not a table field of '{bom.name}'")
+            return None
+        for key in ("item", "qty", "sub_bom"):
+            if key in spec and spec[key] not in lines.child.fields:
+                self.ctx.error((*path, key), f"unknown field '{spec[key]}' in rows of '{bom.name}.{lines.name}'",
+                               suggest(spec[key], lines.child.fields))
+        from runtime.expressions import NameInfo
+        scope = lines.child.scope
+        assert scope is not None
+        names = dict(scope.names)
+        names["level"] = NameInfo("int", sql=False)
+        names["total_qty"] = NameInfo("dec", sql=False)
+        if ent is not None:
+            names["source"] = NameInfo("int", target=ent.scope, sql=False)
+        from runtime.expressions import Scope
+        return Scope(label=f"exploded rows of '{bom.name}'", names=names, user=scope.user, entity=scope.entity)
+
+    def _roles(self, roles: Any, path: tuple[str | int, ...]) -> None:
+        for i, r in enumerate(roles or []):
+            if r not in self.app.roles:
+                self.ctx.error((*path, i), f"unknown role '{r}'", suggest(r, self.app.roles))

@@ -1,0 +1,152 @@
+"""Rules fire on time, once per occurrence, and catch up after downtime."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from runtime import clock
+from runtime.auth import SYSTEM
+
+from .conftest import batch_body
+
+DAY = dt.datetime(2026, 11, 20, 10, 0, 0)
+
+
+def _setup(make_runtime: Any) -> tuple[Any, dict[str, int]]:
+    rt = make_runtime(extensions=True)
+    with clock.frozen(DAY):
+        rt.users.add("plan", "pw-123456", ["planner"], phone="13700000000")
+        p = rt.entity("outsourcing", "partner")
+        b = rt.entity("outsourcing", "batch")
+        a = rt.records.create(SYSTEM, p, {"name": "华新电镀", "phone": "13800001111"})["id"]
+        c = rt.records.create(SYSTEM, p, {"name": "永盛喷涂", "phone": "13900002222"})["id"]
+        for partner, due in ((a, "2026-11-15"), (a, "2026-11-18"), (a, "2026-11-19"), (c, "2026-11-17"),
+                             (c, "2026-11-25")):
+            rt.records.create(SYSTEM, b, batch_body(partner, ship_date="2026-11-10", expected_return=due))
+        done = rt.records.create(SYSTEM, b, batch_body(a, ship_date="2026-11-10", expected_return="2026-11-12"))
+        from runtime import workflow
+        workflow.take(rt.records, SYSTEM, b, done["id"], "start")
+        workflow.take(rt.records, SYSTEM, b, done["id"], "return", {"returned_qty": 100})
+    return rt, {"a": a, "c": c}
+
+
+def _tick(rt: Any, at: dt.datetime) -> dict[str, Any]:
+    with clock.frozen(at):
+        return rt.services["jobs"].run_once() if "jobs" in rt.services else {}
+
+
+def _sms(rt: Any) -> list[dict[str, Any]]:
+    log = rt.tables.system["jig_sms_log"]
+    with rt.db.read() as conn:
+        return [dict(r) for r in conn.execute(select(log).order_by(log.c.id)).mappings()]
+
+
+def test_overdue_reminder_batches_per_partner_once_per_day(make_runtime: Any) -> None:
+    rt, partners = _setup(make_runtime)
+    _tick(rt, DAY)
+    sent = _sms(rt)
+    assert [(s["to"], s["status"]) for s in sent] == [("13800001111", "sent"), ("13900002222", "sent")]
+    assert "3张外发单已超期" in sent[0]["text"] and "WF202611-0001" in sent[0]["text"]
+    assert rt.notifications.unread_count("plan") == 4
+    # an hour later: the same batches are still overdue, but today's reminder was sent
+    _tick(rt, DAY + dt.timedelta(hours=1))
+    assert len(_sms(rt)) == 2
+    # after the window (20:00) nothing runs; the next morning the reminder goes again
+    _tick(rt, DAY.replace(hour=21))
+    assert len(_sms(rt)) == 2
+    _tick(rt, DAY.replace(hour=8) + dt.timedelta(days=1))
+    assert len(_sms(rt)) == 4
+    assert rt.outbox.counts() == {"sent": 4}
+
+
+def test_scheduler_catches_up_once_after_downtime(make_runtime: Any, caplog: pytest.LogCaptureFixture) -> None:
+    rt, _ = _setup(make_runtime)
+    _tick(rt, DAY.replace(hour=9))
+    state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}["rule:outsourcing.overdue_reminder"]
+    assert state["runs"] == 1 and state["next_run_at"] == DAY
+    caplog.set_level(logging.WARNING, "jig.scheduler")
+    _tick(rt, DAY.replace(hour=12, minute=30))  # down from 09:00 to 12:30: 10:00, 11:00, 12:00 were missed
+    state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}["rule:outsourcing.overdue_reminder"]
+    assert state["runs"] == 2 and state["missed_total"] == 2
+    assert state["next_run_at"] == DAY.replace(hour=13)
+    assert "missed 2 run(s)" in caplog.text and "catching up with one run" in caplog.text
+
+
+EVENTS_APP = """
+app: ev
+roles: [clerk]
+templates:
+  hello: {text: "新单 {{ code }}"}
+entities:
+  order:
+    fields:
+      code: {type: text}
+      qty: {type: integer}
+      note: {type: text}
+      owner: {type: user}
+      copies: {type: integer}
+    workflow:
+      initial: open
+      states: {open: {}, closed: {final: true}}
+      transitions: {close: {from: open, to: closed}}
+  log_entry:
+    fields:
+      message: {type: text}
+      ref: {type: link, to: order}
+rules:
+  on_create:
+    on: {event: created, entity: order}
+    when: "qty > 10"
+    do:
+      - notify: {user_field: owner, message: "大单 {{ code }} 数量 {{ qty }}"}
+      - create: {entity: log_entry, values: {message: "'big order ' + code", ref: "id"}}
+  on_qty:
+    on: {event: updated, entity: order, fields: [qty]}
+    do:
+      - set: {note: "'qty changed to ' + coalesce(note, '')"}
+  on_close:
+    on: {event: transitioned, entity: order, transition: close}
+    do:
+      - webhook: {url: "${HOOK_URL}", secret: "${HOOK_SECRET}", body: {code: code, qty: qty}}
+"""
+
+
+def test_event_rules(make_runtime: Any) -> None:
+    rt = make_runtime(texts={"ev.yaml": EVENTS_APP}, extensions=True)
+    rt.users.add("li", "pw-123456", ["clerk"])
+    order = rt.entity("ev", "order")
+    small = rt.records.create(SYSTEM, order, {"code": "A", "qty": 5, "owner": "li"})
+    big = rt.records.create(SYSTEM, order, {"code": "B", "qty": 50, "owner": "li"})
+    assert rt.notifications.unread_count("li") == 1
+    logs = rt.tables["ev.log_entry"]
+    with rt.db.read() as conn:
+        assert [tuple(r) for r in conn.execute(select(logs.c.message, logs.c.ref))] == [("big order B", big["id"])]
+    updated = rt.records.update(SYSTEM, order, small["id"], {"qty": 6}, small["version"])
+    assert rt.records.get(SYSTEM, order, small["id"])["note"] == "qty changed to"
+    rt.records.update(SYSTEM, order, small["id"], {"code": "A2"}, updated["version"] + 1)  # qty unchanged: no rule
+    from runtime import workflow
+    workflow.take(rt.records, SYSTEM, order, big["id"], "close")
+    rows = rt.outbox.list()
+    assert [r["kind"] for r in rows] == ["webhook"]
+    hist = rt.records.history(SYSTEM, order, small["id"])
+    assert [h["via"] for h in hist] == ["system", "system", "rule", "system"]
+
+
+def test_rule_definition_errors_point_at_the_line() -> None:
+    from jig.plugins import default_extensions
+    from runtime.errors import DefinitionErrors
+    from runtime.loader import load_texts
+    broken = EVENTS_APP.replace("entity: log_entry", "entity: log_entri").replace(
+        "fields: [qty]", "fields: [qtty]").replace("transition: close}", "transition: shut}").replace(
+        "hello: {text:", "hello: {txt:")
+    with pytest.raises(DefinitionErrors) as err:
+        load_texts({"ev.yaml": broken}, default_extensions())
+    text = err.value.format()
+    assert "ev.yaml:5:11: templates.hello.txt: unknown key 'txt'" in text
+    assert "unknown entity 'log_entri'" in text and "did you mean 'log_entry'" in text
+    assert "unknown field 'qtty'" in text and "unknown transition 'shut'" in text
