@@ -175,10 +175,6 @@ class ActionRunner:
     def _create(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
                 ctx: RecordContext | None, key: str) -> None:
         assert action.target is not None
-        if "explode" in action.spec:
-            from .explode import explode
-            explode(self, conn, rule, action, ctx, key)
-            return
         row_field = action.spec.get("for_each_row")
         sources: list[Any] = [ctx]
         if row_field and ctx is not None and rule.entity is not None:
@@ -194,6 +190,11 @@ class ActionRunner:
                 except EvaluationError:
                     values[name] = None
             self.create(conn, rule, action.target, values)
+
+    def _explode(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
+                 ctx: RecordContext | None, key: str) -> None:
+        from .explode import explode
+        explode(self, conn, rule, action.spec["plan"], record_id, ctx)
 
     def create(self, conn: Connection, rule: RuleDef, target: Any, values: dict[str, Any]) -> dict[str, Any] | None:
         return self._guarded(lambda: self.rt.records.create(RULE_ACTOR, target, values, conn=conn), rule, "create")

@@ -16,6 +16,7 @@ from runtime.compiler import CompileContext, label
 from runtime.expressions import Expr, suggest
 from runtime.model import AppDef, EntityDef, Label
 
+from .explode import EXPLODE_SCHEMA, compile_explode
 from .schedule import Schedule, ScheduleError, parse_schedule
 
 IDENT = r"^[a-z][a-z0-9_]{0,47}$"
@@ -52,11 +53,8 @@ ACTION_SCHEMA: dict[str, Any] = {
         "create": {"type": "object", "required": ["entity"], "additionalProperties": False, "properties": {
             "entity": {"type": "string", "pattern": IDENT},
             "for_each_row": {"type": "string", "pattern": IDENT},
-            "explode": {"type": "object", "required": ["bom", "lines", "item", "qty"], "additionalProperties": False,
-                        "properties": {k: {"type": "string", "pattern": IDENT} for k in
-                                       ("bom", "lines", "item", "qty", "sub_bom", "output_qty")} |
-                        {"quantity": _EXPR, "max_depth": {"type": "integer", "minimum": 1, "maximum": 20}}},
             "values": _EXPR_MAP}},
+        "explode": EXPLODE_SCHEMA,
     },
 }
 
@@ -321,40 +319,16 @@ class _RuleCompiler:
                     ctx.error((*apath, "for_each_row"), f"'{row_field}' is not a table field of the record")
                     return None
                 value_scope = f.child.scope
-            if "explode" in spec:
-                value_scope = self._explode_scope(spec["explode"], (*apath, "explode"), ent)
             if value_scope is None:
                 ctx.error(apath, "create needs a record to take values from (use for_each or an event rule)")
                 return None
             act.exprs = self._exprs(spec.get("values") or {}, value_scope, (*apath, "values"), target)
-            if "explode" in spec and ent is not None and "quantity" in spec["explode"]:
-                q = ctx.expr(spec["explode"]["quantity"], ent.scope, (*apath, "explode", "quantity"))  # type: ignore[arg-type]
-                if q is not None:
-                    act.exprs["explode.quantity"] = q
+        elif kind == "explode":
+            plan = compile_explode(self.app, ctx, ent, spec, apath)
+            if plan is None:
+                return None
+            act.spec = {"plan": plan}
         return act
-
-    def _explode_scope(self, spec: dict[str, Any], path: tuple[str | int, ...], ent: EntityDef | None) -> Any:
-        bom = self.entity(spec.get("bom"), (*path, "bom"))
-        if bom is None:
-            return None
-        lines = bom.fields.get(spec.get("lines", ""))
-        if lines is None or lines.child is None:
-            self.ctx.error((*path, "lines"), f"'{spec.get('lines')}' is not a table field of '{bom.name}'")
-            return None
-        for key in ("item", "qty", "sub_bom"):
-            if key in spec and spec[key] not in lines.child.fields:
-                self.ctx.error((*path, key), f"unknown field '{spec[key]}' in rows of '{bom.name}.{lines.name}'",
-                               suggest(spec[key], lines.child.fields))
-        from runtime.expressions import NameInfo
-        scope = lines.child.scope
-        assert scope is not None
-        names = dict(scope.names)
-        names["level"] = NameInfo("int", sql=False)
-        names["total_qty"] = NameInfo("dec", sql=False)
-        if ent is not None:
-            names["source"] = NameInfo("int", target=ent.scope, sql=False)
-        from runtime.expressions import Scope
-        return Scope(label=f"exploded rows of '{bom.name}'", names=names, user=scope.user, entity=scope.entity)
 
     def _roles(self, roles: Any, path: tuple[str | int, ...]) -> None:
         for i, r in enumerate(roles or []):

@@ -87,6 +87,13 @@ class Users:
                 phone=phone, language=language, active=True, failed_logins=0, created_at=clock.now()))
             return int(result.inserted_primary_key[0])
 
+    def ensure_system(self, conn: Any) -> None:
+        """The built-in 'system' account that rules and connectors act as (it can never sign in)."""
+        if conn.execute(select(self.users.c.id).where(self.users.c.username == SYSTEM.username)).first() is None:
+            conn.execute(self.users.insert().values(
+                username=SYSTEM.username, display_name=SYSTEM.display_name, password_hash=None, roles=["admin"],
+                attributes="{}", language="zh", active=False, failed_logins=0, created_at=clock.now()))
+
     def update(self, username: str, *, password: str | None = None, roles: list[str] | None = None,
                attributes: dict[str, Any] | None = None, active: bool | None = None,
                display_name: str | None = None, phone: str | None = None) -> None:

@@ -67,6 +67,7 @@ class Runtime:
         with self.db.write() as conn:
             steps = migrations.plan(conn, self.tables)
             migrations.apply(conn, self.tables, steps, allow_destructive=allow_destructive)
+            self.users.ensure_system(conn)
         return steps
 
     def close(self) -> None:

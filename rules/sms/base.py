@@ -143,6 +143,11 @@ def each(recipients: list[str], status: str, code: str = "", detail: str = "",
     return [SmsResult(r, status, provider_id, code, detail, retry_after) for r in recipients]
 
 
+def unreachable(recipients: list[str], message: str) -> list[SmsResult]:
+    """The provider could not be asked or did not answer in time: retry with backoff."""
+    return each(recipients, SmsStatus.TRANSIENT, "timeout" if message.startswith("timeout") else "network", message)
+
+
 def until_midnight_china(now: dt.datetime | None = None) -> float:
     """Daily SMS quotas reset at 00:00 Beijing time; waiting less only burns attempts."""
     now = now or dt.datetime.now(dt.UTC)

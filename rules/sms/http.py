@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .base import ENV_REF, SECRET_MESSAGE, SmsResult, SmsStatus, each, http, json_or_none, mask, mask_phone, resolve_refs
+from .base import ENV_REF, SECRET_MESSAGE, SmsResult, SmsStatus, each, http, json_or_none, mask, mask_phone, resolve_refs, unreachable
 
 log = logging.getLogger("jig.sms")
 S = SmsStatus
@@ -127,7 +127,7 @@ class HttpGateway:
             kw["json"] = body
         resp = http(self.method, url, self.timeout, self.secrets, **kw)
         if isinstance(resp, str):
-            results = each(group, S.TRANSIENT, "network", resp)
+            results = unreachable(group, resp)
         else:
             data = json_or_none(resp)
             status, code = self.classify(resp.status_code, data)

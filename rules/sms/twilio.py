@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .base import SmsResult, SmsStatus, e164, http, json_or_none, mask, mask_phone
+from .base import SmsResult, SmsStatus, e164, http, json_or_none, mask, mask_phone, unreachable
 
 log = logging.getLogger("jig.sms")
 S = SmsStatus
@@ -53,8 +53,11 @@ def retry_after(value: str | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None  # unreadable: fall back on the outbox's backoff
 
 
 class TwilioGateway:
@@ -79,7 +82,7 @@ class TwilioGateway:
                     data={"To": to, "From": self.sender, "Body": text},
                     headers={"I-Twilio-Idempotency-Token": f"{key}:{to}"})
         if isinstance(resp, str):
-            result = SmsResult(recipient, S.TRANSIENT, code="network", detail=resp)
+            result = unreachable([recipient], resp)[0]
         else:
             body = json_or_none(resp)
             body = body if isinstance(body, dict) else {}
