@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from .actions import ActionRunner
 from .spec import RuleDef
 
 log = logging.getLogger("jig.rules")
-CHUNK = 500
+CHUNK = 500  # records per transaction in a scheduled run (JIG_RULE_CHUNK overrides)
 MAX_DEPTH = 4
 RULE_ACTOR = SYSTEM.using("rule")
 
@@ -107,7 +108,7 @@ class RuleEngine:
         last_id = 0
         while True:
             started_at = last_id
-            q = select(table).where(table.c.id > last_id).order_by(table.c.id).limit(CHUNK)
+            q = select(table).where(table.c.id > last_id).order_by(table.c.id).limit(_chunk())
             if rule.when is not None:
                 q = q.where(self.rt.sql.condition(rule.when, table))
             if constant and rule.once != "always":
@@ -174,6 +175,10 @@ class RuleEngine:
     def _context(self, conn: Connection, rule: RuleDef, row: dict[str, Any]) -> RecordContext:
         assert rule.entity is not None
         return RecordContext(rule.entity, row, RULE_ACTOR.context(), row_loader(conn, self.rt.tables))
+
+
+def _chunk() -> int:
+    return int(os.environ.get("JIG_RULE_CHUNK", CHUNK))
 
 
 def _raw(rule: RuleDef, ev: RecordEvent) -> dict[str, Any]:

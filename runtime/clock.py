@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -22,15 +23,23 @@ def zone() -> ZoneInfo:
 
 
 def set_zone(name: str) -> None:
-    global _zone
+    global _zone, _last
     _zone = ZoneInfo(name)
+    _last = (-1, dt.datetime.min)
+
+
+_last: tuple[int, dt.datetime] = (-1, dt.datetime.min)
 
 
 def now() -> dt.datetime:
-    """Current local time, naive, whole seconds."""
+    """Current local time, naive, whole seconds (computed once per second: expressions call it a lot)."""
+    global _last
     if _frozen is not None:
         return _frozen
-    return dt.datetime.now(_zone).replace(tzinfo=None, microsecond=0)
+    second = int(time.time())
+    if second != _last[0]:
+        _last = (second, dt.datetime.fromtimestamp(second, _zone).replace(tzinfo=None))
+    return _last[1]
 
 
 def today() -> dt.date:

@@ -80,10 +80,16 @@ def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
     return a, b
 
 
+_SIMPLE = (str, int)
+
+
 def _cmp(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool | None]:
     def op(a: Any, b: Any) -> bool | None:
         if a is None or b is None:
             return None
+        ta = type(a)
+        if ta is type(b) and ta in _SIMPLE:
+            return fn(a, b)  # the common case: no conversion needed
         a, b = _comparable(a, b)
         try:
             return fn(a, b)
@@ -95,13 +101,17 @@ def _cmp(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool | None]:
 def _in(a: Any, seq: Any) -> bool | None:
     if a is None or seq is None:
         return None
-    return any(_cmp(operator.eq)(a, x) for x in seq)
+    if type(a) is str:
+        return a in seq  # texts compare as they are
+    return any(_EQ(a, x) for x in seq)
 
 
 def _not_in(a: Any, seq: Any) -> bool | None:
     r = _in(a, seq)
     return None if r is None else not r
 
+
+_EQ = _cmp(operator.eq)
 
 OPERATORS: dict[type, Callable[..., Any]] = {
     ast.Add: _arith(_add), ast.Sub: _arith(operator.sub), ast.Mult: _arith(_mul),
@@ -140,6 +150,7 @@ class _Evaluator(simpleeval.SimpleEval):
         self.nodes[ast.UnaryOp] = self._unary
         self.nodes[ast.Tuple] = self._seq
         self.nodes[ast.List] = self._seq
+        self.nodes[ast.Call] = self._call
         self.current: Expr | None = None
         self.context: Any = None
 
@@ -147,6 +158,13 @@ class _Evaluator(simpleeval.SimpleEval):
         # Trees were allowlisted at load and values are plain record data, so the
         # per-node disallowed-item scan of the base class has nothing to find.
         return self.nodes[type(node)](node)
+
+    def _call(self, node: ast.Call) -> Any:
+        # Only allowlisted functions by plain name, positional arguments (both checked at load).
+        fn = self.functions[node.func.id]  # type: ignore[attr-defined]
+        if not node.args:
+            return fn()
+        return fn(*[self._eval(a) for a in node.args])
 
     def _name(self, node: ast.Name) -> Any:
         if node.id in CONSTANT_NAMES:
@@ -170,7 +188,11 @@ class _Evaluator(simpleeval.SimpleEval):
         return value
 
     def _seq(self, node: ast.Tuple | ast.List) -> tuple[Any, ...]:
-        return tuple(self._eval(e) for e in node.elts)
+        # lists hold only constants (checked at load), so each is built once per parsed tree
+        cached = _CONSTANT_SEQS.get(id(node))
+        if cached is None or cached[0] is not node:
+            cached = _CONSTANT_SEQS[id(node)] = (node, tuple(self._eval(e) for e in node.elts))
+        return cached[1]
 
     def _unary(self, node: ast.UnaryOp) -> Any:
         v = self._eval(node.operand)
@@ -221,6 +243,7 @@ class _Evaluator(simpleeval.SimpleEval):
         return self._eval(node.body) if truth(self._eval(node.test)) else self._eval(node.orelse)
 
 
+_CONSTANT_SEQS: dict[int, tuple[ast.AST, tuple[Any, ...]]] = {}
 _local = threading.local()
 
 
@@ -233,8 +256,11 @@ def _evaluator() -> _Evaluator:
 
 def evaluate(expr: Expr, context: Mapping[str, Any]) -> Any:
     """Evaluate ``expr`` with ``context`` (record values; may offer ``resolve(path)``)."""
-    ev = _evaluator()
-    saved = ev.current, ev.context
+    try:
+        ev = _local.ev
+    except AttributeError:
+        ev = _evaluator()
+    saved_expr, saved_ctx = ev.current, ev.context
     ev.current, ev.context = expr, context
     try:
         return ev._eval(expr.tree)
@@ -243,7 +269,7 @@ def evaluate(expr: Expr, context: Mapping[str, Any]) -> Any:
     except simpleeval.InvalidExpression as exc:
         raise EvaluationError(f"cannot evaluate '{expr.source}': {exc}") from None
     finally:
-        ev.current, ev.context = saved
+        ev.current, ev.context = saved_expr, saved_ctx
 
 
 def holds(expr: Expr, context: Mapping[str, Any]) -> bool | None:

@@ -20,7 +20,7 @@ from .compiler import AppCompiler, CompileContext
 from .errors import DefinitionError, DefinitionErrors
 from .expressions import suggest
 from .model import AppDef
-from .schema import build_schema
+from .schema import IDENT, build_schema
 from .yamlsource import PathKey, SourceMap, load_file, load_text
 
 
@@ -186,9 +186,12 @@ def _schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict
         choices = [str(c) for c in err.validator_value]  # type: ignore[union-attr]
         message = f"{err.instance!r} is not one of: {', '.join(choices)}"
         hint = suggest(str(err.instance), choices)
-    elif v == "pattern":
+    elif v == "pattern" and err.validator_value == IDENT:
         message = f"{err.instance!r} is not a valid name"
         hint = "names are lower-case letters, digits and '_', starting with a letter (e.g. product_no)"
+    elif v == "pattern":
+        message = f"{err.instance!r} does not have the expected form ({err.validator_value})"
+        hint = "secrets are written as ${NAME} environment references" if "\\$" in str(err.validator_value) else ""
     elif v == "type":
         message = f"expected {err.validator_value}, got {_json_type(err.instance)}"
         hint = "quote texts that look like numbers or booleans, e.g. '007'" if err.validator_value == "string" else ""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -32,7 +33,11 @@ log = logging.getLogger("jig.outbox")
 PENDING, SENDING, RETRY, SENT, DEAD = "pending", "sending", "retry", "sent", "dead"
 BACKOFF_BASE = 30.0      # seconds before the first retry
 BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between attempts
-LEASE_SECONDS = 120
+LEASE_SECONDS = 120  # how long a claimed row stays with its worker (JIG_LEASE_SECONDS overrides)
+
+
+def lease_seconds() -> int:
+    return int(os.environ.get("JIG_LEASE_SECONDS", LEASE_SECONDS))
 
 
 @dataclass
@@ -128,7 +133,7 @@ class Outbox:
                 return []
             conn.execute(update(t).where(t.c.id.in_(chosen)).values(
                 status=SENDING, attempts=t.c.attempts + 1, leased_by=worker[:64],
-                lease_until=now + dt.timedelta(seconds=LEASE_SECONDS)))
+                lease_until=now + dt.timedelta(seconds=lease_seconds())))
             rows = conn.execute(select(t).where(t.c.id.in_(chosen)).order_by(t.c.id)).mappings().all()
         return [Item(r["id"], r["key"], r["kind"], json.loads(r["payload"]), r["attempts"], r["max_attempts"],
                      r["app"], r["source"]) for r in rows]

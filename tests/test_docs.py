@@ -46,3 +46,14 @@ def test_every_function_is_documented(name: str) -> None:
 @pytest.mark.parametrize("ftype", FIELD_TYPES)
 def test_every_field_type_is_documented(ftype: str) -> None:
     assert f"| `{ftype}` |" in TEXT, f"field type {ftype} is missing from the type table"
+
+
+RULES_DOC = DOC.with_name("rules.md")
+
+
+@pytest.mark.parametrize("index", range(len(FENCE.findall(RULES_DOC.read_text(encoding="utf-8")))))
+def test_rules_doc_examples_load(index: int) -> None:
+    from jig.plugins import default_extensions
+    block = FENCE.findall(RULES_DOC.read_text(encoding="utf-8"))[index]
+    apps = load_texts({f"rules_example_{index + 1}.yaml": block}, default_extensions())
+    assert any(app.sections.get("rules") for app in apps.values())
