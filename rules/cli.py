@@ -128,5 +128,28 @@ def rules_run(ctx: click.Context, name: str) -> None:
     click.echo(f"delivered: {drain_outbox(rt, worker_id('cli'))}")
 
 
+@rules.command("preview")
+@click.argument("template")
+@click.argument("params", nargs=-1)
+@click.pass_context
+def rules_preview(ctx: click.Context, template: str, params: tuple[str, ...]) -> None:
+    """Show a message template rendered: jig rules preview outsourcing.outsourcing_overdue batch=WF-1 days=3"""
+    from runtime.loader import load_apps
+
+    from jig.plugins import default_extensions
+
+    from .actions import render
+    app_name, _, name = template.partition(".")
+    apps = load_apps(ctx.obj.apps, default_extensions())
+    tpl = apps.get(app_name).sections.get("templates", {}).get(name) if app_name in apps else None
+    if tpl is None:
+        raise click.ClickException(f"no template '{template}' (write it as app.template)")
+    values: dict[str, Any] = dict(p.split("=", 1) for p in params if "=" in p)
+    values.setdefault("count", 1)
+    text = render(tpl.text, values)
+    click.echo(text)
+    click.echo(f"({len(text)} characters; messages over 70 characters are sent as several SMS)")
+
+
 def commands() -> list[Any]:
     return [worker, scheduler, outbox, rules]

@@ -95,8 +95,8 @@ class Scheduler:
         started = clock.now()
         missed = max(0, job.schedule.due_between(was_due, started) - 0)
         if missed:
-            log.warning("scheduler: %s missed %d run(s) since %s (downtime?); catching up with one run now",
-                        name, missed, was_due.isoformat(sep=" "))
+            log.warning("scheduler: %s had %d runs due since %s (downtime?): missed %d run(s); "
+                        "catching up with one run now", name, missed + 1, was_due.isoformat(sep=" "), missed)
         t0 = time.perf_counter()
         status = "ok"
         report: Any = None

@@ -110,7 +110,8 @@ def test_scheduler_catches_up_once_after_downtime(make_runtime: Any, caplog: pyt
     state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}["rule:outsourcing.overdue_reminder"]
     assert state["runs"] == 2 and state["missed_total"] == 2
     assert state["next_run_at"] == DAY.replace(hour=13)
-    assert "missed 2 run(s)" in caplog.text and "catching up with one run" in caplog.text
+    assert "had 3 runs due since 2026-11-20 10:00:00" in caplog.text and "missed 2 run(s)" in caplog.text
+    assert "catching up with one run now" in caplog.text
 
 
 EVENTS_APP = """
@@ -186,3 +187,50 @@ def test_rule_definition_errors_point_at_the_line() -> None:
     assert "ev.yaml:5:11: templates.hello.txt: unknown key 'txt'" in text
     assert "unknown entity 'log_entri'" in text and "did you mean 'log_entry'" in text
     assert "unknown field 'qtty'" in text and "unknown transition 'shut'" in text
+
+
+def test_two_workers_never_double_fire(make_runtime: Any) -> None:
+    import threading
+
+    from rules.jobs import EmbeddedJobs
+    rt, _ = _setup(make_runtime)
+    scheduler = rt.services["rules"]["scheduler"]
+    workers = [EmbeddedJobs(rt, scheduler) for _ in range(3)]
+    for i, w in enumerate(workers):
+        w.worker = f"machine-{i}"
+    with clock.frozen(DAY):
+        threads = [threading.Thread(target=w.run_once) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        workers[0].run_once()
+    assert [(s["to"], s["status"]) for s in _sms(rt)] == [("13800001111", "sent"), ("13900002222", "sent")]
+    firings = rt.tables.system["jig_rule_firings"]
+    with rt.db.read() as conn:
+        assert len(conn.execute(select(firings.c.id)).all()) == 4
+
+
+def test_per_number_daily_limit(make_runtime: Any) -> None:
+    rt = make_runtime(extensions=True)
+    with clock.frozen(DAY), rt.db.write() as conn:
+        for i in range(4):
+            rt.outbox.add(conn, "sms", {"app": "outsourcing", "to": "13800001111", "template": "outsourcing_overdue",
+                                        "text": f"msg {i}", "params": {}, "limit_per_day": 3}, key=f"k{i}")
+    with clock.frozen(DAY):
+        assert rt.outbox.run_due("w") == {"sent": 3, "retry": 1}
+    limited = [s for s in _sms(rt) if s["status"] == "rate_limited"]
+    assert len(limited) == 1 and "daily limit" in limited[0]["detail"]
+    with clock.frozen(DAY + dt.timedelta(days=1)):
+        assert rt.outbox.run_due("w") == {"sent": 1}
+
+
+def test_preview_renders_a_template() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+    r = subprocess.run([sys.executable, "-m", "jig.cli", "rules", "preview", "outsourcing.outsourcing_overdue",
+                        "batch=WF202611-0001", "days=3"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 0, r.stderr
+    assert "您有1张外发单已超期：WF202611-0001（超期天数 3）" in r.stdout
