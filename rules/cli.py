@@ -134,9 +134,8 @@ def rules_run(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def rules_preview(ctx: click.Context, template: str, params: tuple[str, ...]) -> None:
     """Show a message template rendered: jig rules preview outsourcing.outsourcing_overdue batch=WF-1 days=3"""
-    from runtime.loader import load_apps
-
     from jig.plugins import default_extensions
+    from runtime.loader import load_apps
 
     from .actions import render
     app_name, _, name = template.partition(".")
