@@ -7,5 +7,7 @@ from runtime.loader import Extension
 
 def default_extensions() -> list[Extension]:
     """Extensions in load order; each adds definition sections and subscribes to hooks."""
+    from connectors.extension import extension as connectors
     from rules.extension import RulesExtension
-    return [RulesExtension()]
+    from ui.extension import UiExtension
+    return [RulesExtension(), connectors, UiExtension()]

@@ -59,6 +59,7 @@ def take(records: Records, actor: Actor, ent: EntityDef, record_id: int, name: s
     with records._tx(conn) as c:
         before = records._load(c, ent, record_id, actor, lock=True)
         ctx = records.context(c, ent, before, actor)
+        records._refuse_readonly(actor, ent, values, errors, lang, before_ctx=ctx)
         label = pick(tr.label, lang)
         if not permissions.may_transition(actor, ent, tr, ctx):
             raise Forbidden(t("transition_role", lang, label=label), transition=name)

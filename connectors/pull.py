@@ -1,0 +1,428 @@
+"""Pulling records from an ERP: pages in, records upserted, progress kept with the data.
+
+The run's window (``since`` = last watermark minus the overlap, ``until`` =
+now) and its position (offset, page, next link, or the last key for keyset
+paging) are stored in ``jig_connector_state.cursor``. Each page is written in
+one transaction together with the new position, so a crash (even SIGKILL)
+loses at most the page in flight, which the next run fetches again; the
+watermark moves to ``until`` only with the last page. Records changed in the
+ERP during a run fall after ``until`` and are fetched by the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from runtime import clock, workflow
+from runtime.evaluate import EvaluationError, evaluate, holds
+from runtime.fieldtypes import FieldValueError, coerce
+from runtime.model import EntityDef
+
+from . import state
+from .http import Client, ErpError, dig
+from .spec import Connector, FieldMap, Operation
+from .template import Context
+from .upsert import ACTOR, Counts, Mapped, Upserter
+
+
+@dataclass
+class SyncResult:
+    connector: str
+    operation: str
+    status: str = "running"
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    closed: int = 0
+    pages: int = 0
+    rows: int = 0
+    resumed: bool = False
+    since: str | None = None
+    until: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("fetched", "created", "updated", "unchanged", "failed", "closed",
+                                              "pages", "rows")}
+
+    def summary(self) -> str:
+        return (f"{self.connector}.{self.operation}: {self.status} — fetched {self.fetched}, created {self.created}, "
+                f"updated {self.updated}, unchanged {self.unchanged}, failed {self.failed}"
+                + (f", closed {self.closed}" if self.closed else "") + f" ({self.pages} pages)")
+
+
+def connectors_of(rt: Any) -> dict[str, Connector]:
+    out: dict[str, Connector] = {}
+    for app in rt.apps.values():
+        out.update(app.sections.get("connectors") or {})
+    return out
+
+
+def find(rt: Any, name: str) -> Connector:
+    conns = connectors_of(rt)
+    if name not in conns:
+        raise KeyError(f"unknown connector '{name}'; known: {', '.join(sorted(conns)) or '(none)'}")
+    return conns[name]
+
+
+def _fmt(when: dt.datetime, op: Operation) -> str:
+    return when.strftime(op.watermark["format"] if op.watermark else "%Y-%m-%d %H:%M:%S")
+
+
+def _parse(text: str, op: Operation) -> dt.datetime:
+    try:
+        return dt.datetime.strptime(text, op.watermark["format"] if op.watermark else "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return dt.datetime.fromisoformat(text)
+
+
+class Mapper:
+    """ERP rows -> Mapped records (values typed for the entity, links looked up in batches)."""
+
+    def __init__(self, rt: Any, op: Operation, *, readonly: bool = False):
+        self.rt = rt
+        self.op = op
+        self.readonly = readonly
+        self.cache: dict[tuple[str, str], dict[Any, int]] = {}
+
+    @staticmethod
+    def value(fm: FieldMap, ctx: Context) -> Any:
+        if fm.path is not None:
+            return ctx.resolve(fm.path) if len(fm.path) > 1 else ctx.get(fm.path[0])
+        if fm.expr is not None:
+            try:
+                return evaluate(fm.expr, ctx)
+            except EvaluationError:
+                return None
+        return fm.constant
+
+    def _typed(self, ent: EntityDef, fmaps: dict[str, FieldMap], ctx: Context, errors: list[str],
+               links: list[tuple[dict[str, Any], str, FieldMap, Context]], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for fname, fm in fmaps.items():
+            raw = self.value(fm, ctx)
+            if fm.lookup is not None:
+                out[fname] = raw
+                links.append((out, fname, fm, ctx))
+                continue
+            try:
+                out[fname] = fast_coerce(ent.fields[fname])(raw)
+            except FieldValueError as exc:
+                out[fname] = None
+                errors.append(f"{prefix}{fname}: {exc.message} ({raw!r})")
+        return out
+
+    def map_groups(self, conn: Any, groups: list[list[Context]]) -> list[Mapped]:
+        op = self.op
+        out: list[Mapped] = []
+        links: list[tuple[dict[str, Any], str, FieldMap, Context]] = []
+        owners: list[tuple[Mapped, list[str]]] = []
+        for rows in groups:
+            head = rows[0]
+            errors: list[str] = []
+            values = self._typed(op.entity, op.fields, head, errors, links)
+            children: dict[str, list[dict[str, Any]]] = {}
+            for cname, cm in op.children.items():
+                seen: set[Any] = set()
+                crs = []
+                for r in rows:
+                    cv = self._typed(cm.entity, cm.fields, r, errors, links, prefix=f"{cname}.")
+                    ck = cv.get(cm.key) if cm.key else None
+                    if cm.key:
+                        if ck is None or ck in seen:
+                            continue  # empty line or the same line twice (duplicated rows across pages)
+                        seen.add(ck)
+                    crs.append(cv)
+                children[cname] = crs
+            closed = False
+            if op.closed is not None:
+                try:
+                    closed = holds(op.closed, head) is True
+                except EvaluationError:
+                    closed = False
+            m = Mapped(key=values.get(op.key or ""), values=values, children=children, closed=closed, errors=errors)
+            if m.key in (None, ""):
+                m.errors.append(f"no value for the key field {op.key}")
+            out.append(m)
+            owners.append((m, errors))
+        self._resolve(conn, links)
+        return out
+
+    def _resolve(self, conn: Any, links: list[tuple[dict[str, Any], str, FieldMap, Context]]) -> None:
+        """Replace looked-up values (a customer number) with record ids, one query per target per page."""
+        wanted: dict[tuple[str, str], set[Any]] = {}
+        for target, fname, fm, _ctx in links:
+            v = target[fname]
+            if v in (None, ""):
+                continue
+            assert fm.lookup is not None and fm.by is not None
+            wanted.setdefault((fm.lookup.name, fm.by), set()).add(_norm(v))
+        for (ename, by), vals in wanted.items():
+            cache = self.cache.setdefault((ename, by), {})
+            missing = [v for v in vals if v not in cache]
+            if missing:
+                ent = self.rt.apps[self.op.entity.app].entities[ename]
+                t = self.rt.tables.for_entity(ent)
+                for i in range(0, len(missing), 900):
+                    for rid, k in conn.execute(select(t.c.id, t.c[by]).where(t.c[by].in_(missing[i:i + 900]))):
+                        cache[_norm(k)] = rid
+        for target, fname, fm, ctx in links:
+            v = target[fname]
+            if v in (None, ""):
+                target[fname] = None
+                continue
+            assert fm.lookup is not None and fm.by is not None
+            cache = self.cache[(fm.lookup.name, fm.by)]
+            rid = cache.get(_norm(v))
+            if rid is None and fm.create and not self.readonly:
+                data = {fm.by: v, **{k: self.value(c, ctx) for k, c in fm.create.items()}}
+                try:
+                    rid = self.rt.records.create(ACTOR, fm.lookup, data, conn=conn)["id"]
+                except Exception as exc:  # noqa: BLE001 - reported on the record that needed it
+                    target.setdefault("__errors__", []).append(f"{fname}: cannot create {fm.lookup.name} {v}: {exc}")
+                else:
+                    cache[_norm(v)] = rid
+            if rid is None and (not fm.create or self.readonly):
+                target.setdefault("__errors__", []).append(f"{fname}: no {fm.lookup.name} with {fm.by} = {v}")
+            target[fname] = rid
+
+
+def fast_coerce(f: Any) -> Callable[[Any], Any]:
+    """runtime.fieldtypes.coerce, with shortcuts for the common shapes of ERP values (cached per field)."""
+    fn = f.__dict__.get("_jig_fast_coerce")
+    if fn is not None:
+        return fn  # type: ignore[no-any-return]
+
+    def general(v: Any) -> Any:
+        return coerce(f, v)
+    fn = general
+    if f.type == "text" and f.pattern is None and not f.min_length:
+        limit = f.max_text
+
+        def text(v: Any) -> Any:
+            if isinstance(v, str):
+                s = v.strip()
+                if s and len(s) <= limit:
+                    return s
+            elif isinstance(v, int) and not isinstance(v, bool):
+                return str(v)
+            return coerce(f, v)
+        fn = text
+    elif f.type == "date":
+        def date(v: Any) -> Any:
+            if isinstance(v, str) and len(v) in (10, 19) and v[4:5] == "-" and (len(v) == 10 or v[10] in "T "):
+                try:
+                    return dt.date.fromisoformat(v[:10])
+                except ValueError:
+                    pass
+            return coerce(f, v)
+        fn = date
+    elif f.type == "decimal":
+        q = Decimal(1).scaleb(-f.scale)
+        lo, hi = f.min, f.max
+
+        def decimal(v: Any) -> Any:
+            if type(v) is int and abs(v) < 10 ** 12:
+                d = Decimal(v).quantize(q)
+                if (lo is None or d >= lo) and (hi is None or d <= hi):
+                    return d
+            return coerce(f, v)
+        fn = decimal
+    f.__dict__["_jig_fast_coerce"] = fn
+    return fn
+
+
+def _norm(v: Any) -> Any:
+    return str(v).strip() if v is not None else None
+
+
+def extract(op: Operation, data: Any) -> list[Any]:
+    recs = dig(data, op.records) if op.records else data
+    if recs is None:
+        return []
+    if not isinstance(recs, list):
+        raise ErpError(f"expected a list of records at '{'.'.join(op.records) or '$'}', got {type(recs).__name__}",
+                       transient=True)
+    return recs
+
+
+def to_contexts(op: Operation, recs: list[Any]) -> list[Context]:
+    out = []
+    keys = op.select
+    for r in recs:
+        if op.positional:
+            if not isinstance(r, list) or len(r) != len(keys):
+                raise ErpError(f"a row does not match select ({len(keys)} fields): {str(r)[:200]}", transient=True)
+            out.append(Context(dict(zip(keys, r, strict=True))))
+        elif isinstance(r, dict):
+            out.append(Context(r))
+        else:
+            raise ErpError(f"a record is not an object: {str(r)[:200]}", transient=True)
+    return out
+
+
+def group(op: Operation, rows: list[Context]) -> list[list[Context]]:
+    if not op.group_by:
+        return [[r] for r in rows]
+    groups: dict[Any, list[Context]] = {}
+    for r in rows:
+        groups.setdefault(r.resolve(tuple(op.group_by.split("."))), []).append(r)
+    return list(groups.values())
+
+
+def paginate(op: Operation, cur: dict[str, Any], data: Any, recs: list[Any], groups: list[list[Context]],
+             page_limit: int) -> tuple[list[list[Context]], dict[str, Any], bool, bool]:
+    """(records to keep, the cursor after this page, last page?, ask again with a bigger page?)."""
+    pg = op.pagination
+    full_page = len(recs) >= page_limit
+    new = dict(cur)
+    if pg["type"] == "keyset":
+        kpath = tuple(pg["key"].split("."))
+        after = cur["after"]
+        groups = [g for g in groups if str(g[0].resolve(kpath)) > after]  # rows from before: duplicates
+        if full_page and len(groups) <= 1:
+            return groups, cur, False, True
+        if full_page:
+            groups = groups[:-1]  # the last record may continue on the next page
+        if groups:
+            new["after"] = max(str(g[0].resolve(kpath)) for g in groups)
+        return groups, new, not full_page, False
+    if pg["type"] == "offset":
+        new["offset"] = cur["offset"] + len(recs)
+        return groups, new, not full_page, False
+    if pg["type"] == "page":
+        new["page"] = cur["page"] + 1
+        pages = dig(data, pg["pages"].split(".")) if pg.get("pages") else None
+        done = (not recs) or (pages is not None and int(pages) <= cur["page"]) or (pages is None and not full_page)
+        return groups, new, done, False
+    if pg["type"] == "next_link":
+        nxt = data.get(pg["next"]) if isinstance(data, dict) and pg["next"] in data else dig(data, pg["next"].split("."))
+        new["next"] = nxt or None
+        return groups, new, not nxt, False
+    return groups, new, True, False
+
+
+def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, full: bool = False,
+         since: str | None = None, progress: Callable[[SyncResult], None] | None = None,
+         client: Client | None = None, max_pages: int | None = None) -> SyncResult:
+    conn_spec = find(rt, connector) if isinstance(connector, str) else connector
+    pulls = conn_spec.pulls()
+    op = conn_spec.operations.get(operation) if operation else (pulls[0] if pulls else None)
+    if op is None or op.type != "pull":
+        raise KeyError(f"connector '{conn_spec.name}' has no pull operation '{operation or ''}'")
+    client = client or Client(rt, conn_spec)
+    res = SyncResult(conn_spec.name, op.name)
+    run_id = state.start_run(rt, conn_spec.name, op.name, "pull")
+    pg = op.pagination
+    limit = int(pg.get("limit", 500))
+    with rt.db.write() as c:
+        st = state.get_state(c, rt, conn_spec.name, op.name, lock=True)
+        cur = st["cursor"]
+        if cur and not full and since is None:
+            res.resumed = True
+        else:
+            now = clock.now()
+            if since is None:
+                if full or not st["watermark"] or not op.watermark:
+                    since = op.watermark["initial"] if op.watermark else ""
+                else:
+                    since = _fmt(_parse(st["watermark"], op) - dt.timedelta(seconds=op.watermark["overlap"]), op)
+            cur = {"since": since, "until": _fmt(now, op), "after": "", "offset": int(pg.get("start", 0)),
+                   "page": int(pg.get("start", 1 if pg["type"] == "page" else 0)), "next": None}
+            state.set_state(c, rt, conn_spec.name, op.name, cursor=cur)
+    res.since, res.until = cur["since"], cur["until"]
+    mapper = Mapper(rt, op)
+    ups = Upserter(rt, op.entity, op.key or "", {k: cm.key for k, cm in op.children.items()})
+    mapped_fields = set(op.fields)
+    field_keys = ",".join(op.select)
+    page_limit = limit
+    try:
+        while True:
+            if max_pages is not None and res.pages >= max_pages:
+                res.status = "paused"
+                break
+            values = {"since": cur["since"], "until": cur["until"], "limit": page_limit, "offset": cur["offset"],
+                      "page": cur["page"], "after": cur["after"], "field_keys": field_keys}
+            data = client.call(op.request, values, operation=op.name, url=cur.get("next"))
+            recs = extract(op, data)
+            rows = to_contexts(op, recs)
+            groups = group(op, rows)
+            groups, new, done, bigger = paginate(op, cur, data, recs, groups, page_limit)
+            if bigger:
+                page_limit *= 2  # one record has more lines than a page: ask again for more
+                continue
+            with rt.db.write() as c:
+                mapped = mapper.map_groups(c, groups)
+                for m in mapped:
+                    for v in [m.values, *[r for rs in m.children.values() for r in rs]]:
+                        errs = v.pop("__errors__", None)
+                        if errs:
+                            m.errors.extend(errs)
+                counts = ups.apply(c, mapped, mapped_fields)
+                _closed(rt, op, c, mapped, counts)
+                if done:
+                    state.set_state(c, rt, conn_spec.name, op.name, cursor=None, watermark=cur["until"])
+                else:
+                    state.set_state(c, rt, conn_spec.name, op.name, cursor=new)
+            cur = new
+            page_limit = limit
+            res.pages += 1
+            res.rows += len(recs)
+            res.fetched += len(groups)
+            _add(res, counts)
+            if progress:
+                progress(res)
+            if done:
+                res.status = "ok" if not res.failed else "partial"
+                break
+    except ErpError as exc:
+        res.status = "failed"
+        res.errors.append(exc.message)
+        _notify(rt, conn_spec, op, f"同步失败：{exc.message}")
+    finally:
+        if res.status == "running":
+            res.status = "failed"
+        state.finish_run(rt, run_id, res.status, res.counts(), {"errors": res.errors[:200], "since": res.since,
+                                                                "until": res.until, "resumed": res.resumed})
+    if res.failed:
+        _notify(rt, conn_spec, op, f"{res.failed} 条记录未能同步：" + "; ".join(res.errors[:5]))
+    return res
+
+
+def _add(res: SyncResult, c: Counts) -> None:
+    res.created += c.created
+    res.updated += c.updated
+    res.unchanged += c.unchanged
+    res.failed += c.failed
+    res.closed += c.closed
+    res.errors.extend(c.errors[: max(0, 200 - len(res.errors))])
+
+
+def _closed(rt: Any, op: Operation, conn: Any, mapped: list[Mapped], counts: Counts) -> None:
+    name = op.on_closed.get("transition")
+    wf = op.entity.workflow
+    if not name or wf is None:
+        return
+    tr = wf.transitions[name]
+    t = rt.tables.for_entity(op.entity)
+    todo = [counts.ids[m.key] for m in mapped if m.closed and m.key in counts.ids]
+    if not todo:
+        return
+    for rid, st in conn.execute(select(t.c.id, t.c.state).where(t.c.id.in_(todo))):
+        if tr.allowed_from(st, wf.states):
+            workflow.take(rt.records, ACTOR, op.entity, rid, name, conn=conn)
+            counts.closed += 1
+
+
+def _notify(rt: Any, conn_spec: Connector, op: Operation, body: str) -> None:
+    with rt.db.write() as c:
+        rt.notifications.add(c, title=f"ERP 同步：{conn_spec.title} {op.title}"[:200], body=body[:2000],
+                             roles=["admin"], app=conn_spec.app, source=f"connector:{conn_spec.name}")

@@ -1,0 +1,186 @@
+"""Pushing to an ERP through the outbox: intention with the change, delivery later, exactly once.
+
+A record event (a work order completed) or the daily schedule adds an outbox
+row of kind ``erp`` in the writing transaction, keyed by the document's
+external number (``number:``), so the same intention is recorded once. The
+``erp`` handler performs the steps (Save → Submit → Audit) idempotently: it
+first looks the document up by that number (``check:``), skips a Save that
+already happened (the answer may have been lost after the ERP committed) and
+steps whose effect is already there (``unless:``), and treats "already
+audited" answers as success (``ok_errors:``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import select
+
+from runtime.context import RecordContext, row_loader
+from runtime.evaluate import EvaluationError, evaluate, holds
+from runtime.outbox import Item, Outcome
+
+from .http import CircuitOpen, Client, ErpError, backoff, dig
+from .pull import connectors_of
+from .spec import Connector, Operation, Step
+
+KIND = "erp"
+_local = threading.local()
+
+
+class PushContext(RecordContext):
+    """A record's values for templates, plus vars, key and what earlier steps captured."""
+
+    def __init__(self, ent: Any, values: dict[str, Any], loader: Any, client: Client):
+        super().__init__(ent, values, None, loader)
+        self.secrets = client.secrets
+        self["vars"] = client.vars()
+
+    def resolve(self, path: tuple[str, ...]) -> Any:
+        if path[0] == "vars":
+            return (self.get("vars") or {}).get(path[1])
+        return super().resolve(path)
+
+
+def outbox_key(conn: Connector, op: Operation, number: Any) -> str:
+    return f"erp:{conn.name}:{op.name}:{number}"
+
+
+def enqueue(rt: Any, db_conn: Any, conn: Connector, op: Operation, record_id: int, row: dict[str, Any]) -> bool:
+    """Record the intention to push ``row`` (in ``db_conn``'s transaction); False when already recorded."""
+    ctx = RecordContext(op.entity, row, None, row_loader(db_conn, rt.tables))
+    if op.when is not None:
+        try:
+            if holds(op.when, ctx) is not True:
+                return False
+        except EvaluationError:
+            return False
+    try:
+        number = evaluate(op.number, ctx) if op.number is not None else None
+    except EvaluationError:
+        number = None
+    if number in (None, ""):
+        return False
+    payload = {"connector": conn.name, "operation": op.name, "app": op.entity.app, "entity": op.entity.name,
+               "record_id": record_id, "number": str(number)}
+    return rt.outbox.add(db_conn, KIND, payload, key=outbox_key(conn, op, number), app=op.entity.app,
+                         source=f"connector:{conn.name}", max_attempts=12)
+
+
+def subscribe(rt: Any) -> None:
+    """Enqueue pushes on the record events their operations name."""
+    def handler(event: Any) -> None:
+        for conn in connectors_of(rt).values():
+            for op in conn.pushes():
+                if op.entity.app != event.app or op.entity.name != event.entity:
+                    continue
+                hit = any((t == "updated" and event.name == "record.updated") or
+                          (t == "created" and event.name == "record.created") or
+                          (t == f"transition:{event.transition}" and event.name == "record.transitioned")
+                          for t in op.on)
+                if hit:
+                    t = rt.tables.for_entity(op.entity)
+                    row = event.conn.execute(select(t).where(t.c.id == event.record_id)).mappings().first()
+                    if row is not None:
+                        enqueue(rt, event.conn, conn, op, event.record_id, dict(row))
+    wanted = set()
+    for conn in connectors_of(rt).values():
+        for op in conn.pushes():
+            for t in op.on:
+                wanted.add({"updated": "record.updated", "created": "record.created"}.get(t, "record.transitioned"))
+    for name in sorted(wanted):  # only what is used: bulk syncs skip building events nobody reads
+        rt.hooks.subscribe(name, handler)
+
+
+def enqueue_due(rt: Any, conn: Connector, op: Operation) -> int:
+    """The scheduled catch-up: enqueue every record the operation's ``when`` selects (duplicates are no-ops)."""
+    t = rt.tables.for_entity(op.entity)
+    n = 0
+    with rt.db.write() as c:
+        for row in c.execute(select(t)).mappings().all():
+            if enqueue(rt, c, conn, op, row["id"], dict(row)):
+                n += 1
+    return n
+
+
+def _client(rt: Any, conn: Connector) -> Client:
+    cache = getattr(_local, "clients", None)
+    if cache is None:
+        cache = _local.clients = {}
+    key = (id(rt), conn.name)
+    if key not in cache:
+        cache[key] = Client(rt, conn)
+    return cache[key]
+
+
+def _capture(step: Step, data: Any, ctx: PushContext) -> None:
+    for name, path in step.capture.items():
+        ctx[name] = dig(data, path)
+
+
+def _steps(client: Client, op: Operation, ctx: PushContext) -> list[str]:
+    """One pass: look the document up, then do the steps not done yet. Writes are sent once per pass."""
+    ctx["number"] = None
+    ctx["status"] = None
+    if op.check is not None:
+        data = client.call(op.check.request, ctx, operation=op.name)
+        _capture(op.check, data, ctx)
+    done = []
+    for step in op.steps:
+        if step.unless is not None and holds(step.unless, ctx) is True:
+            continue
+        data = client.call(step.request, ctx, operation=op.name, ok_errors=step.ok_errors,
+                           retry=op.check is None)
+        _capture(step, data, ctx)
+        done.append(step.name)
+    return done
+
+
+def deliver(rt: Any, item: Item, client: Client | None = None) -> Outcome:
+    p = item.payload
+    conn = connectors_of(rt).get(p.get("connector", ""))
+    op = conn.operations.get(p.get("operation", "")) if conn else None
+    if conn is None or op is None or op.type != "push":
+        return Outcome.alert(f"unknown connector operation {p.get('connector')}.{p.get('operation')}")
+    client = client or _client(rt, conn)
+    t = rt.tables.for_entity(op.entity)
+    with rt.db.read() as c:
+        row = c.execute(select(t).where(t.c.id == p["record_id"])).mappings().first()
+        if row is None:
+            return Outcome.dead(f"{op.entity.name} {p['record_id']} no longer exists")
+        ctx = PushContext(op.entity, dict(row), row_loader(c, rt.tables), client)
+        ctx["key"] = p["number"]
+        ctx["number"] = None
+        ctx["status"] = None
+        done: list[str] = []
+        attempts = int(conn.retry.get("attempts", 5))
+        for attempt in range(1, attempts + 1):
+            try:
+                done = _steps(client, op, ctx)
+                break
+            except CircuitOpen as exc:
+                return Outcome.retry(exc.message, after=float(conn.circuit.get("pause", 300)))
+            except ErpError as exc:
+                if not exc.transient:
+                    return Outcome.alert(f"{p['number']}: {exc.message}")
+                if attempt == attempts:
+                    client._failure(exc)
+                    return Outcome.retry(exc.message)
+                # The write may have happened with its answer lost: start again from the check.
+                client.sleep(backoff(attempt, float(conn.retry.get("backoff", 0.5)),
+                                     float(conn.retry.get("max_backoff", 30)), client.rng))
+    return Outcome.sent(f"{p['number']}: {', '.join(done) or 'already done'}", number=p["number"], steps=done)
+
+
+def run_pushes(rt: Any, conn: Connector, worker: str = "connector", limit: int = 100, rounds: int = 50) -> dict[str, int]:
+    """Deliver due ``erp`` outbox rows (bounded rounds); counts by outcome."""
+    total: dict[str, int] = {}
+    for _ in range(rounds):
+        got = rt.outbox.run_due(worker, limit=limit, kinds=[KIND])
+        if not got:
+            break
+        for k, v in got.items():
+            total[k] = total.get(k, 0) + v
+    return total
+

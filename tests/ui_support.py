@@ -1,0 +1,62 @@
+"""Shared helpers for the UI tests: a served Jig (waitress in a thread) and a Chromium launcher."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jig.app import create_app
+from jig.config import Settings
+from jig.plugins import default_extensions
+from runtime.core import Runtime
+from runtime.loader import load_apps, load_texts
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("JIG_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def build(database_url: str, tmp: Path, texts: dict[str, str] | None = None) -> tuple[Runtime, Any]:
+    """A migrated runtime with every default extension, and its WSGI app (as jig serve builds them)."""
+    exts = default_extensions()
+    defs = load_texts(texts, exts) if texts is not None else load_apps([ROOT / "apps"], exts)
+    rt = Runtime(defs, database_url, extensions=exts, settings={"files_dir": str(tmp / "files")})
+    rt.migrate()
+    for ext in exts:
+        if ext.name == "ui":
+            ext.attach(rt)  # type: ignore[attr-defined]
+    app = create_app(Settings(database_url=database_url, secret_key="ui-test-secret-" + "x" * 32,
+                              files_dir=str(tmp / "files")), rt)
+    return rt, app
+
+
+@dataclass
+class Served:
+    rt: Runtime
+    url: str
+
+
+def serve(app: Any) -> tuple[Any, str]:
+    import waitress
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=6)
+    threading.Thread(target=server.run, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.effective_port}"
+
+
+def launch_browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,164 @@
+"""Admin pages (users, roles, API tokens) and display tokens for big-screen boards.
+
+A display token opens one dashboard's board without signing in (for a
+workshop TV). Only its SHA-256 digest is stored, in ``jig_ui_displays``, a
+table this layer owns; it grants nothing else (not the API, not other pages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from flask import abort, request, url_for
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, select, update
+
+from runtime import clock
+from runtime.auth import Actor
+from runtime.errors import RecordError
+from runtime.sqltypes import LocalDateTime
+
+from . import session as sess
+from .i18n import tr
+from .web import actor_or_login, bp, page, rt
+
+DISPLAY_PREFIX = "jigd_"
+_md = MetaData()
+displays = Table(
+    "jig_ui_displays", _md,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("app", String(48), nullable=False),
+    Column("dashboard", String(48), nullable=False),
+    Column("label", String(128)),
+    Column("created_by", String(64)),
+    Column("created_at", LocalDateTime, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+
+def ensure_tables(runtime: Any) -> None:
+    _md.create_all(runtime.db.engine, checkfirst=True)
+    ensure_sort_indexes(runtime)
+
+
+def ensure_sort_indexes(runtime: Any) -> None:
+    """An index on each list's default sort column, so a list's first page never sorts the whole table.
+
+    Named ``jig_ui_sort_*`` (not ``ix_<table>_*``), so runtime migrations leave them alone.
+    """
+    from sqlalchemy import Index, inspect
+    with runtime.db.write() as conn:
+        existing = set(inspect(conn).get_table_names())
+        for key, ent in runtime.tables.entities.items():
+            if ent.is_child or not ent.list_sort:
+                continue
+            col = ent.list_sort.split(",")[0].strip().lstrip("-+")
+            table = runtime.tables.by_key[key]
+            if table.name not in existing or col not in table.c or col == "id":
+                continue
+            have = inspect(conn).get_indexes(table.name)
+            if any(ix["column_names"] and ix["column_names"][0] == col for ix in have):
+                continue
+            name = f"jig_ui_sort_{hashlib.sha1(f'{table.name}.{col}'.encode()).hexdigest()[:12]}"
+            Index(name, table.c[col]).create(conn, checkfirst=True)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_display_token(runtime: Any, app: str, dashboard: str, label: str, username: str) -> str:
+    token = DISPLAY_PREFIX + secrets.token_urlsafe(32)
+    with runtime.db.write() as conn:
+        conn.execute(displays.insert().values(token_hash=_digest(token), app=app, dashboard=dashboard, label=label[:128],
+                                              created_by=username, created_at=clock.now(), revoked=False))
+    return token
+
+
+def display_actor(app: str, dashboard: str, token: str | None) -> Actor | None:
+    """The read-only board actor for a valid display token of exactly this dashboard."""
+    if not token or not token.startswith(DISPLAY_PREFIX) or len(token) > 100:
+        return None
+    with rt().db.read(snapshot=False) as conn:
+        row = conn.execute(select(displays).where(displays.c.token_hash == _digest(token))).mappings().first()
+    if row is None or row["revoked"] or not hmac.compare_digest(row["app"], app) or row["dashboard"] != dashboard:
+        return None
+    return Actor(f"display:{row['id']}", frozenset({"admin"}), display_name=row["label"] or "display", via="link")
+
+
+def _admin() -> Actor:
+    actor = actor_or_login()
+    if not actor.is_admin:
+        abort(403)
+    return actor
+
+
+def all_roles() -> list[str]:
+    roles = {"admin"}
+    for app in rt().apps.values():
+        roles.update(app.roles)
+    return sorted(roles)
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+def admin_users() -> Any:
+    actor = _admin()
+    message = error = None
+    if request.method == "POST":
+        f = request.form
+        roles = [r for r in f.getlist("roles") if r in all_roles()]
+        try:
+            if f.get("action") == "add":
+                rt().users.add(f.get("username", "").strip(), f.get("password") or None, roles,
+                               display_name=f.get("display_name") or None)
+            else:
+                rt().users.update(f.get("username", ""), roles=roles, password=f.get("password") or None,
+                                  active=f.get("active") == "on", display_name=f.get("display_name") or None)
+            message = tr("saved", actor.language)
+        except RecordError as exc:
+            error = exc.message
+    return page("admin_users.html", actor=actor, users=rt().users.all(), roles=all_roles(), message=message, error=error)
+
+
+@bp.route("/admin/tokens", methods=["GET", "POST"])
+def admin_tokens() -> Any:
+    actor = _admin()
+    new_token = error = None
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "revoke":
+                rt().users.revoke_token(int(request.form.get("id", "0")))
+            else:
+                days = request.form.get("expires_days")
+                new_token = rt().users.create_token(request.form.get("username", ""), request.form.get("label", ""),
+                                                    int(days) if days and days.isdigit() else None)
+        except RecordError as exc:
+            error = exc.message
+    return page("admin_tokens.html", actor=actor, tokens=rt().users.tokens_of(), users=rt().users.all(),
+                new_token=new_token, error=error)
+
+
+@bp.route("/admin/displays", methods=["GET", "POST"])
+def admin_displays() -> Any:
+    actor = _admin()
+    new_link = None
+    boards = [(a.name, d.name, d) for a in rt().apps.values() for d in a.sections.get("dashboards", {}).values()]
+    if request.method == "POST":
+        if request.form.get("action") == "revoke":
+            with rt().db.write() as conn:
+                conn.execute(update(displays).where(displays.c.id == int(request.form.get("id", "0"))).values(revoked=True))
+        else:
+            app, _, name = (request.form.get("board") or "").partition("/")
+            if not any(a == app and n == name for a, n, _ in boards):
+                abort(400)
+            token = create_display_token(rt(), app, name, request.form.get("label", ""), actor.username)
+            new_link = url_for("jig_ui.board_view", app=app, name=name, token=token, _external=True)
+    with rt().db.read() as conn:
+        rows = [dict(r) for r in conn.execute(select(displays).order_by(displays.c.id.desc())).mappings()]
+    return page("admin_displays.html", actor=actor, rows=rows, boards=boards, new_link=new_link)
+
+
+__all__ = ["display_actor", "ensure_tables", "sess"]

@@ -1,0 +1,430 @@
+"""Dashboards: a ``dashboards:`` section in app definitions, checked at load, computed in SQL.
+
+```yaml
+dashboards:
+  board:
+    title: {zh: 外发看板, en: Outsourcing Board}
+    refresh: 60                      # seconds between refreshes of the big-screen board
+    widgets:
+      - type: number                 # number | bar | line | pie | table | board
+        title: {zh: 超期外发单, en: Overdue}
+        entity: batch
+        filter: "state in ('shipped', 'processing') and expected_return < today()"
+        value: count                 # or {sum|avg|min|max: <expression>}
+      - type: board                  # one column per group, one coloured card per record
+        entity: batch
+        group_by: partner
+        columns: [name, product_no, expected_return]
+        colors:                      # first match wins
+          - {color: red, when: "expected_return < today()"}
+          - {color: yellow, when: "expected_return <= add_days(today(), 1)"}
+          - {color: green, when: "true"}
+```
+
+Every entity, field and expression is checked when the app loads, with
+``file:line:col`` errors like the core language. Filters and values compile
+to SQL (``runtime.sqlcompile``) so the database does the counting; colour
+rules run per shown row with ``runtime.evaluate``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Float, Select, cast, func, select
+
+from runtime import permissions
+from runtime.auth import Actor
+from runtime.compiler import CompileContext, label
+from runtime.context import RecordContext, row_loader
+from runtime.evaluate import EvaluationError, holds
+from runtime.expressions import Expr, suggest
+from runtime.fieldtypes import to_json
+from runtime.model import SYSTEM_COLUMNS, AppDef, EntityDef, Label, pick
+
+WIDGET_TYPES = ["number", "bar", "line", "pie", "table", "board"]
+GROUPED = ("bar", "line", "pie", "board")
+ROWS = ("table", "board")
+AGGREGATES = ("sum", "avg", "min", "max")
+COLORS = ["grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"]
+NUMERIC_TYPES = ("int", "dec", "any")
+GROUPABLE = ("text", "select", "link", "user", "boolean", "date", "integer", "phone", "email")
+
+
+@dataclass
+class Widget:
+    type: str
+    title: Label
+    entity: EntityDef
+    filter: Expr | None = None
+    aggregate: str = "count"  # count | sum | avg | min | max
+    value: Expr | None = None
+    group_by: str | None = None
+    columns: list[str] = field(default_factory=list)
+    sort: list[tuple[str, bool]] = field(default_factory=list)
+    limit: int = 20
+    colors: list[tuple[str, Expr]] = field(default_factory=list)
+    unit: Label | None = None
+    decimals: int = 1
+    width: int = 1
+
+
+@dataclass
+class Dashboard:
+    app: str
+    name: str
+    title: Label
+    widgets: list[Widget]
+    refresh: int = 60
+
+
+# ---------------------------------------------------------------- schema
+
+def _label_ref() -> dict[str, Any]:
+    return {"$ref": "#/$defs/label"}
+
+
+def schema_sections() -> dict[str, dict[str, Any]]:
+    return {"dashboards": {
+        "type": "object",
+        "description": "Dashboards of this app: number tiles, charts, tables and boards computed in SQL.",
+        "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,47}$"},
+        "additionalProperties": {"$ref": "#/$defs/dashboard"},
+    }}
+
+
+def schema_defs() -> dict[str, dict[str, Any]]:
+    expr = {"type": "string", "minLength": 1, "maxLength": 2000}
+    ident = {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}$"}
+    agg = {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+           "properties": {a: expr for a in AGGREGATES}}
+    widget = {
+        "type": "object",
+        "required": ["type", "entity"],
+        "additionalProperties": False,
+        "properties": {
+            "type": {"enum": WIDGET_TYPES, "description": "number tile, bar/line/pie chart, table or board."},
+            "title": _label_ref(),
+            "entity": {**ident, "description": "The entity counted or listed."},
+            "filter": {**expr, "description": "Condition on the entity's records (compiled to SQL)."},
+            "value": {"oneOf": [{"const": "count"}, agg],
+                      "description": "count, or {sum|avg|min|max: expression}."},
+            "group_by": {**ident, "description": "Field to group by (charts and boards)."},
+            "columns": {"type": "array", "items": ident, "minItems": 1, "maxItems": 12},
+            "sort": {"type": "string", "minLength": 1},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+            "colors": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["color", "when"], "additionalProperties": False,
+                "properties": {"color": {"enum": COLORS}, "when": expr}}},
+            "unit": _label_ref(),
+            "decimals": {"type": "integer", "minimum": 0, "maximum": 6},
+            "width": {"type": "integer", "minimum": 1, "maximum": 4},
+        },
+    }
+    return {
+        "dashboard": {
+            "type": "object",
+            "required": ["widgets"],
+            "additionalProperties": False,
+            "properties": {
+                "title": _label_ref(),
+                "refresh": {"type": "integer", "minimum": 5, "maximum": 3600,
+                            "description": "Seconds between refreshes of the big-screen board."},
+                "widgets": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/dashboard_widget"}},
+            },
+        },
+        "dashboard_widget": widget,
+    }
+
+
+# ---------------------------------------------------------------- compile
+
+def _kind(ent: EntityDef, name: str) -> str | None:
+    """The type of a field or system column, or None when the entity has no such column."""
+    if name in ent.fields:
+        return ent.fields[name].type
+    if name == "state":
+        return "select" if ent.workflow else None
+    if name == "name":
+        return "text" if ent.naming else None
+    if name in SYSTEM_COLUMNS:
+        return {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime"}.get(name, "user")
+    return None
+
+
+def _columns_of(ent: EntityDef) -> list[str]:
+    return [c for c in SYSTEM_COLUMNS if _kind(ent, c)] + list(ent.fields)
+
+
+def compile_dashboards(app: AppDef, ctx: CompileContext) -> dict[str, Dashboard]:
+    raw = app.raw.get("dashboards") or {}
+    out: dict[str, Dashboard] = {}
+    if not isinstance(raw, dict):
+        return out
+    for name, spec in raw.items():
+        if not isinstance(spec, dict):
+            continue
+        path = ("dashboards", name)
+        widgets = []
+        for i, w in enumerate(spec.get("widgets") or []):
+            if isinstance(w, dict):
+                widget = _widget(app, ctx, w, (*path, "widgets", i))
+                if widget is not None:
+                    widgets.append(widget)
+        refresh = spec.get("refresh", 60)
+        out[name] = Dashboard(app.name, name, label(spec.get("title"), name), widgets,
+                              refresh if isinstance(refresh, int) else 60)
+    return out
+
+
+def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any, ...]) -> Widget | None:
+    wtype = w.get("type")
+    ent_name = w.get("entity")
+    if wtype not in WIDGET_TYPES or not isinstance(ent_name, str):
+        return None  # the schema reported it
+    ent = app.entities.get(ent_name)
+    if ent is None:
+        ctx.error((*path, "entity"), f"unknown entity '{ent_name}'", suggest(ent_name, app.entities))
+        return None
+    assert ent.scope is not None
+    widget = Widget(type=wtype, title=label(w.get("title"), pick(ent.title, "en")), entity=ent,
+                    limit=int(w.get("limit", 20)), unit=label(w["unit"], "") if "unit" in w else None,
+                    decimals=int(w.get("decimals", 1)), width=int(w.get("width", 2 if wtype in ROWS else 1)))
+    if "filter" in w:
+        widget.filter = ctx.expr(w["filter"], ent.scope, (*path, "filter"), want="bool")
+    value = w.get("value", "count")
+    if isinstance(value, dict) and len(value) == 1:
+        agg, source = next(iter(value.items()))
+        if agg in AGGREGATES:
+            widget.aggregate = agg
+            widget.value = ctx.expr(source, ent.scope, (*path, "value", agg))
+            if widget.value is not None and widget.value.type not in NUMERIC_TYPES:
+                ctx.error((*path, "value", agg), f"'{agg}' needs a number, but this expression gives a {widget.value.type}",
+                          "use a number field or an expression such as days_between(ship_date, actual_return)")
+    if wtype in ("table", "board") and "value" in w:
+        ctx.error((*path, "value"), f"a {wtype} lists records; 'value' is for number tiles and charts",
+                  "remove 'value' or use type: number / bar / line / pie")
+    group_by = w.get("group_by")
+    if wtype in GROUPED and group_by is None:
+        ctx.error((*path, "type"), f"a {wtype} needs group_by", "add group_by: <field>, e.g. group_by: state", key=False)
+    elif group_by is not None:
+        kind = _kind(ent, group_by)
+        if kind is None:
+            ctx.error((*path, "group_by"), f"unknown field '{group_by}' in {ent_name}", suggest(group_by, _columns_of(ent)))
+        elif kind not in GROUPABLE:
+            ctx.error((*path, "group_by"), f"cannot group by a {kind} field",
+                      "group by a text, select, link, user, boolean, date or integer field")
+        elif wtype not in GROUPED:
+            ctx.error((*path, "group_by"), f"a {wtype} cannot be grouped", "group_by is for bar, line, pie and board")
+        else:
+            widget.group_by = group_by
+    for j, col in enumerate(w.get("columns") or []):
+        kind = _kind(ent, col)
+        if kind is None:
+            ctx.error((*path, "columns", j), f"unknown field '{col}' in {ent_name}", suggest(col, _columns_of(ent)))
+        elif kind == "table":
+            ctx.error((*path, "columns", j), f"'{col}' is a child table and cannot be a column", "")
+        else:
+            widget.columns.append(col)
+    if wtype in ROWS and not widget.columns and "columns" not in w:
+        widget.columns = [c for c in (ent.list_columns or list(ent.fields)) if _kind(ent, c) not in (None, "table")][:5]
+    if "sort" in w:
+        for part in str(w["sort"]).split(","):
+            part = part.strip()
+            col = part.lstrip("-+")
+            kind = _kind(ent, col)
+            if kind is None or kind in ("computed", "table", "multiselect", "images", "files", "image", "file"):
+                ctx.error((*path, "sort"), f"cannot sort by '{col}'",
+                          suggest(col, [c for c in _columns_of(ent) if _kind(ent, c) not in ("computed", "table")]))
+            else:
+                widget.sort.append((col, part.startswith("-")))
+    elif wtype in ROWS:
+        widget.sort = [(c.lstrip("-"), c.startswith("-")) for c in (ent.list_sort or "-id").split(",") if c.strip()]
+    for j, rule in enumerate(w.get("colors") or []):
+        if not isinstance(rule, dict) or "when" not in rule:
+            continue
+        if wtype not in ROWS:
+            ctx.error((*path, "colors"), f"colors apply to rows of a table or board, not to a {wtype}", "")
+            break
+        e = ctx.expr(rule["when"], ent.scope, (*path, "colors", j, "when"), want="bool")
+        if e is not None:
+            widget.colors.append((str(rule.get("color", "grey")), e))
+    return widget
+
+
+# ---------------------------------------------------------------- compute
+
+def _base(rt: Any, actor: Actor, w: Widget, stmt: Select[Any]) -> tuple[Select[Any], dict[str, Any]]:
+    table = rt.tables.for_entity(w.entity)
+    flt = permissions.read_filter(actor, w.entity, table, rt.sql)
+    if flt is not None:
+        stmt = stmt.where(flt)
+    if w.filter is not None:
+        stmt = stmt.where(rt.sql.condition(w.filter, table))
+    params = permissions.filter_params(actor, w.entity)
+    assert w.entity.scope is not None
+    params.update(rt.sql.user_params(w.entity.scope, actor.context()))
+    return stmt, params
+
+
+def _measure(rt: Any, w: Widget) -> Any:
+    table = rt.tables.for_entity(w.entity)
+    if w.aggregate == "count" or w.value is None:
+        return func.count()
+    v = rt.sql.value(w.value, table)
+    if w.aggregate == "avg":
+        return func.avg(cast(v, Float))
+    return getattr(func, w.aggregate)(v)
+
+
+def _number(v: Any, decimals: int) -> float | int | None:
+    if v is None:
+        return None
+    f = float(v)
+    return int(f) if f.is_integer() else round(f, decimals)
+
+
+def display_values(rt: Any, ent: EntityDef, name: str, values: list[Any], lang: str) -> dict[Any, str]:
+    """Text shown for raw stored values of one column (option and state labels, link titles)."""
+    kind = _kind(ent, name)
+    out: dict[Any, str] = {}
+    if name == "state" and ent.workflow:
+        for v in values:
+            st = ent.workflow.states.get(v)
+            out[v] = pick(st.label, lang) if st else ("" if v is None else str(v))
+        return out
+    f = ent.fields.get(name)
+    if kind == "select" and f is not None:
+        labels = {o.value: pick(o.label, lang) for o in f.options}
+        return {v: labels.get(v, "" if v is None else str(v)) for v in values}
+    if kind == "link" and f is not None and f.to:
+        return link_titles(rt, rt.apps[ent.app].entities[f.to], [v for v in values if v is not None], lang)
+    if kind == "boolean":
+        yes, no = ("是", "否") if lang == "zh" else ("Yes", "No")
+        return {v: "" if v is None else (yes if v else no) for v in values}
+    return {v: "" if v is None else str(to_json(v)) for v in values}
+
+
+def title_column(ent: EntityDef) -> str:
+    tf = ent.title_field
+    if tf and (tf == "name" or (tf in ent.fields and ent.fields[tf].stored)):
+        return tf
+    return "name" if ent.naming else "id"
+
+
+def link_titles(rt: Any, target: EntityDef, ids: list[Any], lang: str) -> dict[Any, str]:
+    ids = sorted({int(i) for i in ids if i is not None})
+    if not ids:
+        return {}
+    table = rt.tables.for_entity(target)
+    col = title_column(target)
+    with rt.db.read(snapshot=False) as conn:
+        rows = conn.execute(select(table.c.id, table.c[col]).where(table.c.id.in_(ids))).all()
+    found = {r[0]: ("" if r[1] is None else str(r[1])) or f"#{r[0]}" for r in rows}
+    return {i: found.get(i, f"#{i}") for i in ids}
+
+
+def _state_color(ent: EntityDef, name: str, value: Any) -> str | None:
+    if name == "state" and ent.workflow and value in ent.workflow.states:
+        return ent.workflow.states[value].color
+    f = ent.fields.get(name)
+    if f is not None and f.type == "select":
+        for o in f.options:
+            if o.value == value:
+                return o.color
+    return None
+
+
+def compute_widget(rt: Any, actor: Actor, w: Widget, lang: str) -> dict[str, Any]:
+    table = rt.tables.for_entity(w.entity)
+    out: dict[str, Any] = {"type": w.type, "title": pick(w.title, lang), "width": w.width,
+                           "unit": pick(w.unit, lang) if w.unit else "", "app": w.entity.app, "entity": w.entity.name}
+    if w.type == "number":
+        stmt, params = _base(rt, actor, w, select(_measure(rt, w)).select_from(table))
+        with rt.db.read(snapshot=False) as conn:
+            out["value"] = _number(conn.execute(stmt, params).scalar(), w.decimals)
+        return out
+    if w.type in ("bar", "line", "pie"):
+        assert w.group_by is not None
+        # coalesce(col, NULL) is col, but keeps the planner from walking the whole index of col
+        # to group: the filter's index (e.g. on state) finds the few rows far faster.
+        col = func.coalesce(table.c[w.group_by], None)
+        measure = _measure(rt, w).label("v")
+        stmt, params = _base(rt, actor, w, select(col.label("k"), measure).select_from(table))
+        order = col.asc() if w.type == "line" or _kind(w.entity, w.group_by) == "date" else measure.desc()
+        stmt = stmt.group_by(col).order_by(order).limit(50)
+        with rt.db.read(snapshot=False) as conn:
+            rows = conn.execute(stmt, params).all()
+        labels = display_values(rt, w.entity, w.group_by, [r[0] for r in rows], lang)
+        out["series"] = [{"key": to_json(r[0]), "label": labels.get(r[0], "") or "—", "value": _number(r[1], w.decimals),
+                          "color": _state_color(w.entity, w.group_by, r[0])} for r in rows]
+        return out
+    # table / board: rows, coloured by rules
+    cols = list(w.columns)
+    order = [table.c[c].desc().nulls_last() if d else table.c[c].asc().nulls_first() for c, d in w.sort]
+    stmt, params = _base(rt, actor, w, select(table))
+    stmt = stmt.order_by(*order, table.c.id.desc()).limit(w.limit if w.type == "table" else w.limit * 10)
+    with rt.db.read() as conn:
+        rows = [dict(r) for r in conn.execute(stmt, params).mappings()]
+        loader = row_loader(conn, rt.tables)
+        items = []
+        for r in rows:
+            rctx = RecordContext(w.entity, r, actor.context(), loader)
+            color = None
+            for c, e in w.colors:
+                try:
+                    if holds(e, rctx) is True:
+                        color = c
+                        break
+                except EvaluationError:
+                    continue
+            values = {c: rctx.get(c) if _kind(w.entity, c) != "computed" else rctx[c] for c in cols}
+            items.append((r, values, color))
+    shown: dict[str, dict[Any, str]] = {}
+    for c in cols + ([w.group_by] if w.group_by else []):
+        shown[c] = display_values(rt, w.entity, c, [v[1].get(c, v[0].get(c)) for v in items], lang)
+    ent = w.entity
+    out["columns"] = [{"name": c, "label": column_label(ent, c, lang)} for c in cols]
+    records = []
+    for r, values, color in items:
+        records.append({"id": r["id"], "color": color,
+                        "cells": [{"text": shown[c].get(values[c], ""), "badge": _state_color(ent, c, values[c])}
+                                  for c in cols],
+                        "group": r.get(w.group_by) if w.group_by else None})
+    if w.type == "table":
+        out["rows"] = records
+        return out
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault(rec["group"], []).append(rec)
+    gl = shown.get(w.group_by or "", {})
+    out["groups"] = [{"label": gl.get(k, "") or "—", "cards": v[: w.limit],
+                      "counts": {c: sum(1 for x in v if x["color"] == c) for c in COLORS if any(x["color"] == c for x in v)}}
+                     for k, v in sorted(groups.items(), key=lambda kv: (gl.get(kv[0], "") or "").lower())]
+    return out
+
+
+def column_label(ent: EntityDef, name: str, lang: str) -> str:
+    if name in ent.fields:
+        return pick(ent.fields[name].label, lang)
+    zh = {"id": "编号", "name": "单号", "state": "状态", "version": "版本", "created_at": "创建时间", "created_by": "创建人",
+          "updated_at": "更新时间", "updated_by": "更新人"}
+    en = {"id": "ID", "name": "Number", "state": "State", "version": "Version", "created_at": "Created",
+          "created_by": "Created by", "updated_at": "Updated", "updated_by": "Updated by"}
+    return (zh if lang == "zh" else en).get(name, name)
+
+
+def may_open(actor: Actor, dash: Dashboard) -> bool:
+    return all(permissions.may_at_all(actor, w.entity, "read") for w in dash.widgets)
+
+
+def compute(rt: Any, actor: Actor, dash: Dashboard, lang: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    widgets = [compute_widget(rt, actor, w, lang) for w in dash.widgets]
+    return {"title": pick(dash.title, lang), "widgets": widgets, "refresh": dash.refresh,
+            "ms": round((time.perf_counter() - t0) * 1000, 1)}
+
+
+__all__ = ["Dashboard", "Widget", "compile_dashboards", "compute", "schema_defs", "schema_sections"]

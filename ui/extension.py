@@ -1,0 +1,43 @@
+"""The web UI as a Jig extension: the ``dashboards:`` section and the pages.
+
+Enabled by default (``jig.plugins.default_extensions``). ``compile`` checks
+dashboards when definitions load; ``attach`` creates this layer's own table
+(display tokens); ``init_web`` adds sessions, CSRF checks and the pages to
+the WSGI app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.compiler import CompileContext
+from runtime.model import AppDef
+
+from . import dashboards
+
+
+class UiExtension:
+    name = "ui"
+
+    def schema_sections(self) -> dict[str, dict[str, Any]]:
+        return dashboards.schema_sections()
+
+    def schema_defs(self) -> dict[str, dict[str, Any]]:
+        return dashboards.schema_defs()
+
+    def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
+        app.sections["dashboards"] = dashboards.compile_dashboards(app, ctx)
+
+    def attach(self, rt: Any) -> None:
+        from .admin import ensure_tables
+        ensure_tables(rt)
+
+    def init_web(self, app: Any, rt: Any) -> None:
+        from . import admin, session, transfer, web  # noqa: F401 - registering routes on the blueprint
+        session.configure(app)
+        admin.ensure_tables(rt)
+        app.register_blueprint(web.bp)
+        if "jig_index" in app.view_functions:
+            app.view_functions["jig_index"] = web.home
+        else:
+            app.add_url_rule("/", "jig_index", web.home)

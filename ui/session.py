@@ -1,0 +1,106 @@
+"""Browser sessions: sign-in, CSRF tokens, secure cookies, the signed-in Actor.
+
+The session cookie is HttpOnly, SameSite=Lax, and Secure whenever the
+request came over HTTPS (or ``JIG_SECURE_COOKIES`` is set). Every unsafe
+request made with a session (pages and the REST API alike) must carry the
+session's CSRF token, as a form field ``csrf_token`` or an ``X-CSRF-Token``
+header. A session ends when the user is deactivated or their password
+changes (the session remembers a fingerprint of the password hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import replace
+from typing import Any
+
+from flask import Flask, current_app, g, request, session
+
+from runtime.auth import Actor
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def runtime() -> Any:
+    return current_app.extensions["jig"]
+
+
+def lang() -> str:
+    return "en" if session.get("lang") == "en" else "zh"
+
+
+def csrf_token() -> str:
+    tok = session.get("csrf")
+    if not tok:
+        tok = session["csrf"] = secrets.token_urlsafe(32)
+    return str(tok)
+
+
+def csrf_ok() -> bool:
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    want = session.get("csrf") or ""
+    return bool(want) and hmac.compare_digest(str(sent), str(want))
+
+
+def _fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+def sign_in(row: dict[str, Any], actor: Actor) -> None:
+    keep_lang = session.get("lang")
+    session.clear()
+    session.permanent = True
+    session["uid"] = actor.user_id
+    session["user"] = actor.username
+    session["pw"] = _fingerprint(row.get("password_hash"))
+    session["lang"] = keep_lang or actor.language or "zh"
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+def sign_out() -> None:
+    keep_lang = session.get("lang")
+    session.clear()
+    if keep_lang:
+        session["lang"] = keep_lang
+
+
+def signed_in_actor() -> Actor | None:
+    """The Actor of this browser session, or None (no session, inactive user, changed password)."""
+    if "ui_actor" in g:
+        return g.ui_actor  # type: ignore[no-any-return]
+    actor = None
+    username = session.get("user")
+    if username:
+        row = runtime().users.get(username)
+        if row and row["active"] and row["id"] == session.get("uid") and \
+                hmac.compare_digest(session.get("pw", ""), _fingerprint(row.get("password_hash"))):
+            actor = replace(runtime().users.actor(row, "web"), language=lang())
+    g.ui_actor = actor
+    return actor
+
+
+def api_session_actor() -> Actor | None:
+    """For runtime.api: a session may call the API; unsafe methods need the CSRF header."""
+    if request.method not in SAFE_METHODS and not csrf_ok():
+        return None
+    return signed_in_actor()
+
+
+def configure(app: Flask) -> None:
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_NAME"] = "jig_session"
+    app.config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
+    app.config["JIG_SESSION_ACTOR"] = api_session_actor
+    base = type(app.session_interface)
+
+    class SecureWhenHttps(base):  # type: ignore[valid-type, misc]
+        def get_cookie_secure(self, app: Flask) -> bool:
+            try:
+                return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+            except RuntimeError:
+                return bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+    app.session_interface = SecureWhenHttps()

@@ -1,0 +1,124 @@
+"""Turning record values into what pages show, and JSON records back into typed contexts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.auth import Actor
+from runtime.context import RecordContext, row_loader
+from runtime.errors import FieldErrors
+from runtime.evaluate import EvaluationError, holds
+from runtime.fieldtypes import to_json
+from runtime.model import EntityDef, FieldDef, pick
+from runtime.validation import coerce_input
+
+from .dashboards import _kind, column_label, link_titles
+
+SYSTEM_KEYS = ("id", "name", "state", "version", "created_at", "created_by", "updated_at", "updated_by")
+
+
+def typed(ent: EntityDef, record: dict[str, Any], lang: str = "zh") -> dict[str, Any]:
+    """Typed values from a record's JSON form (the API's); bad values are dropped."""
+    data = {k: v for k, v in record.items() if k in ent.fields and ent.fields[k].type != "computed"}
+    values = coerce_input(ent, data, FieldErrors(), lang)
+    for k in SYSTEM_KEYS:
+        if k in record and k not in ent.fields:
+            values[k] = record[k]
+    return values
+
+
+def context(rt: Any, conn: Any, actor: Actor, ent: EntityDef, values: dict[str, Any]) -> RecordContext:
+    return RecordContext(ent, values, actor.context(), row_loader(conn, rt.tables))
+
+
+def field_states(ent: EntityDef, ctx: RecordContext) -> dict[str, Any]:
+    """What the form shows for each field and section now: the same rules the server validates with."""
+    def cond(expr: Any) -> bool | None:
+        try:
+            return holds(expr, ctx)
+        except EvaluationError:
+            return None
+
+    fields = {}
+    for f in ent.fields.values():
+        fields[f.name] = {
+            "visible": f.visible is None or cond(f.visible) is not False,
+            "required": bool(f.required or (f.required_if is not None and cond(f.required_if) is True)),
+            "readonly": bool(f.readonly or f.type == "computed" or (f.readonly_if is not None and cond(f.readonly_if) is True)),
+        }
+        if f.type == "computed":
+            try:
+                fields[f.name]["value"] = to_json(ctx[f.name])
+            except Exception:  # noqa: BLE001 - a computed value that cannot be computed shows empty
+                fields[f.name]["value"] = None
+    sections = []
+    for tab in ent.layout:
+        for sec in tab.sections:
+            sections.append(sec.visible is None or cond(sec.visible) is not False)
+    return {"fields": fields, "sections": sections}
+
+
+def has_dynamic_rules(ent: EntityDef) -> bool:
+    return any(f.visible is not None or f.required_if is not None or f.readonly_if is not None or f.type == "computed"
+               for f in ent.fields.values()) or any(s.visible is not None for t in ent.layout for s in t.sections)
+
+
+def fmt_datetime(v: Any) -> str:
+    if not v:
+        return ""
+    s = str(v)
+    return s[:16].replace("T", " ") if "T" in s else s
+
+
+def cell(rt: Any, ent: EntityDef, name: str, value: Any, lang: str, links: dict[str, dict[Any, str]]) -> dict[str, Any]:
+    """{text, badge, key} for one list cell."""
+    kind = _kind(ent, name)
+    f = ent.fields.get(name)
+    if value is None or value == [] or value == "":
+        return {"text": "", "badge": None}
+    if name == "state" and ent.workflow:
+        st = ent.workflow.states.get(value)
+        return {"text": pick(st.label, lang) if st else str(value), "badge": st.color if st else "grey"}
+    if f is not None and f.type in ("select", "multiselect"):
+        opts = {o.value: o for o in f.options}
+        vals = value if isinstance(value, list) else [value]
+        text = "、".join(pick(opts[v].label, lang) if v in opts else str(v) for v in vals)
+        color = opts[vals[0]].color if f.type == "select" and vals[0] in opts else None
+        return {"text": text, "badge": color}
+    if kind == "link":
+        return {"text": links.get(name, {}).get(value, f"#{value}"), "badge": None, "link": value}
+    if kind == "boolean":
+        return {"text": ("是" if value else "否") if lang == "zh" else ("Yes" if value else "No"), "badge": None}
+    if kind in ("datetime",) or (f is not None and f.type == "computed" and f.returns == "datetime"):
+        return {"text": fmt_datetime(value), "badge": None}
+    if kind in ("image", "file"):
+        return {"text": value.get("filename", "1") if isinstance(value, dict) else "1", "badge": None}
+    if kind in ("images", "files"):
+        return {"text": f"× {len(value)}", "badge": None}
+    return {"text": str(value), "badge": None}
+
+
+def link_maps(rt: Any, ent: EntityDef, records: list[dict[str, Any]], columns: list[str], lang: str) -> dict[str, dict[Any, str]]:
+    out: dict[str, dict[Any, str]] = {}
+    for c in columns:
+        f = ent.fields.get(c)
+        if f is not None and f.type == "link" and f.to:
+            out[c] = link_titles(rt, rt.apps[ent.app].entities[f.to], [r.get(c) for r in records], lang)
+    return out
+
+
+def label_of(ent: EntityDef, name: str, lang: str) -> str:
+    return column_label(ent, name, lang)
+
+
+def placed_fields(ent: EntityDef) -> set[str]:
+    return {n for t in ent.layout for s in t.sections for col in s.columns for n in col}
+
+
+def input_value(f: FieldDef, value: Any) -> Any:
+    """The value an <input> holds for a JSON value."""
+    if value is None:
+        return ""
+    if f.type == "datetime":
+        return str(value)[:16]
+    return value
