@@ -367,6 +367,7 @@ class AppCompiler:
         if isinstance(spec.get("workflow"), dict):
             ent.workflow = self._workflow(ent, spec["workflow"], (*path, "workflow"))
         ent.layout = self._layout(ent, spec.get("layout"), (*path, "layout"))
+        self._indexes(ent, spec.get("indexes"), (*path, "indexes"))
         self._list(ent, spec.get("list"), (*path, "list"))
         ent.permissions = self._permissions(ent, spec.get("permissions"), (*path, "permissions"))
 
@@ -552,6 +553,26 @@ class AppCompiler:
             else:
                 tabs = [Tab(None, [section])]
         return tabs
+
+    def _indexes(self, ent: EntityDef, spec: Any, path: PathKey) -> None:
+        indexable = {f.name for f in ent.stored_fields() if f.type not in ("longtext", "multiselect") and
+                     f.type not in FILE_TYPES} | {"created_at", "updated_at", "id"}
+        if ent.workflow is not None:
+            indexable.add("state")
+        if ent.naming:
+            indexable.add("name")
+        seen: set[tuple[str, ...]] = set()
+        for i, cols in enumerate(spec or []):
+            bad = [c for c in cols if c not in indexable]
+            for c in bad:
+                self.ctx.error((*path, i, cols.index(c)), f"'{c}' cannot be indexed",
+                               suggest(c, indexable) + " (stored fields and system columns only)")
+            key = tuple(cols)
+            if key in seen:
+                self.ctx.error((*path, i), "this index is declared twice")
+            seen.add(key)
+            if not bad and len(set(cols)) == len(cols):
+                ent.indexes.append(key)
 
     def _list(self, ent: EntityDef, spec: Any, path: PathKey) -> None:
         spec = spec if isinstance(spec, dict) else {}

@@ -169,6 +169,7 @@ class EntityDef:
     parent: EntityDef | None = None  # set on child tables
     renamed_from: str | None = None
     scope: Scope | None = None
+    indexes: list[tuple[str, ...]] = field(default_factory=list)  # declared multi-column indexes
     extra: dict[str, Any] = field(default_factory=dict)  # for extensions
 
     @property

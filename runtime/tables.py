@@ -210,6 +210,12 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
             idx.append(Index(index_name("uq", t, f.name), f.name, unique=True))
         elif f.index or f.type == "link":
             idx.append(Index(index_name("ix", t, f.name), f.name))
+    names = {i.name for i in idx}
+    for cols in ent.indexes:
+        name = index_name("ix", t, *cols)
+        if name not in names:  # a one-column index may already exist for a link or unique field
+            idx.append(Index(name, *cols))
+            names.add(name)
     return idx
 
 

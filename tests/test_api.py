@@ -220,3 +220,9 @@ def test_history_records_who_when_and_via(world: World) -> None:
     assert hist[1] == {**hist[1], "action": "update", "user": "planner", "via": "api",
                        "at": "2026-11-20T10:00:00+08:00", "version": 2, "changes": {"quantity": [100, 120]}}
     assert json.dumps(hist, ensure_ascii=False)
+
+
+def test_transitions_cannot_write_read_only_fields(world: World) -> None:
+    rec = world.planner.post(B, batch_body(world.partners["a"])).get_json()
+    r = world.partner_a.post(f"{B}/{rec['id']}/transitions/start", {"actual_return": "2026-11-01T08:00:00+08:00"})
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"actual_return": "只读字段，不能修改"}

@@ -121,3 +121,16 @@ def test_cli_dry_run_changes_nothing(tmp_path: Path, database_url: str) -> None:
     (apps / "shop.yaml").write_text(V1.replace("note: {type: text}", "note: {type: integer}"), encoding="utf-8")
     refused = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode == 3 and "--allow-destructive" in refused.stderr
+
+
+def test_declared_multi_column_indexes(make_runtime) -> None:  # noqa: ANN001
+    v4 = V1 + "    indexes:\n      - [colour, qty]\n      - [code]\n"
+    rt = make_runtime(texts={"shop.yaml": v4})
+    with rt.db.read() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("shop__part")}
+    assert "ix_shop__part_colour_qty" in names
+    from runtime.errors import DefinitionErrors
+    from runtime.loader import load_texts
+    with pytest.raises(DefinitionErrors) as err:
+        load_texts({"shop.yaml": V1 + "    indexes:\n      - [colur]\n"})
+    assert "'colur' cannot be indexed" in err.value.format() and "did you mean 'colour'" in err.value.format()

@@ -227,6 +227,11 @@ def _entity_schema() -> dict[str, Any]:
             "renamed_from": {"type": "string", "pattern": IDENT},
             "fields": {"$ref": "#/$defs/fields"},
             "layout": _layout_schema(),
+            "indexes": {
+                "type": "array",
+                "description": "Extra indexes over several fields, for filters used together, e.g. [[partner, state]].",
+                "items": {"type": "array", "minItems": 1, "maxItems": 4, "items": {"type": "string", "pattern": IDENT}},
+            },
             "list": {
                 "type": "object",
                 "additionalProperties": False,
