@@ -211,6 +211,14 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
         elif f.index or f.type == "link":
             idx.append(Index(index_name("ix", t, f.name), f.name))
     names = {i.name for i in idx}
+    leading = {next(iter(i.expressions)).name if hasattr(next(iter(i.expressions)), "name")  # type: ignore[attr-defined]
+               else str(next(iter(i.expressions))) for i in idx}
+    sort_col = (ent.list_sort or "").split(",")[0].strip().lstrip("-+")
+    stored = {f.name for f in ent.stored_fields()} | {"created_at", "updated_at", "name", "state"}
+    if sort_col and sort_col != "id" and sort_col in stored and sort_col not in leading and not ent.is_child:
+        # a list's first page reads the index in order instead of sorting the whole table
+        idx.append(Index(index_name("ix", t, sort_col), sort_col))
+        names.add(index_name("ix", t, sort_col))
     for cols in ent.indexes:
         name = index_name("ix", t, *cols)
         if name not in names:  # a one-column index may already exist for a link or unique field

@@ -28,10 +28,7 @@ def build(database_url: str, tmp: Path, texts: dict[str, str] | None = None) -> 
     exts = default_extensions()
     defs = load_texts(texts, exts) if texts is not None else load_apps([ROOT / "apps"], exts)
     rt = Runtime(defs, database_url, extensions=exts, settings={"files_dir": str(tmp / "files")})
-    rt.migrate()
-    for ext in exts:
-        if ext.name == "ui":
-            ext.attach(rt)  # type: ignore[attr-defined]
+    rt.migrate()  # creates the UI's own tables too (define_tables)
     app = create_app(Settings(database_url=database_url, secret_key="ui-test-secret-" + "x" * 32,
                               files_dir=str(tmp / "files")), rt)
     return rt, app

@@ -39,31 +39,9 @@ displays = Table(
 )
 
 
-def ensure_tables(runtime: Any) -> None:
-    _md.create_all(runtime.db.engine, checkfirst=True)
-    ensure_sort_indexes(runtime)
-
-
-def ensure_sort_indexes(runtime: Any) -> None:
-    """An index on each list's default sort column, so a list's first page never sorts the whole table.
-
-    Named ``jig_ui_sort_*`` (not ``ix_<table>_*``), so runtime migrations leave them alone.
-    """
-    from sqlalchemy import Index, inspect
-    with runtime.db.write() as conn:
-        existing = set(inspect(conn).get_table_names())
-        for key, ent in runtime.tables.entities.items():
-            if ent.is_child or not ent.list_sort:
-                continue
-            col = ent.list_sort.split(",")[0].strip().lstrip("-+")
-            table = runtime.tables.by_key[key]
-            if table.name not in existing or col not in table.c or col == "id":
-                continue
-            have = inspect(conn).get_indexes(table.name)
-            if any(ix["column_names"] and ix["column_names"][0] == col for ix in have):
-                continue
-            name = f"jig_ui_sort_{hashlib.sha1(f'{table.name}.{col}'.encode()).hexdigest()[:12]}"
-            Index(name, table.c[col]).create(conn, checkfirst=True)
+def define_tables(md: MetaData) -> list[Table]:
+    """The display-token table, created by `jig migrate` with Jig's own tables."""
+    return [displays.to_metadata(md)]
 
 
 def _digest(token: str) -> str:
@@ -161,4 +139,4 @@ def admin_displays() -> Any:
     return page("admin_displays.html", actor=actor, rows=rows, boards=boards, new_link=new_link)
 
 
-__all__ = ["display_actor", "ensure_tables", "sess"]
+__all__ = ["define_tables", "display_actor", "sess"]

@@ -28,14 +28,13 @@ class UiExtension:
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         app.sections["dashboards"] = dashboards.compile_dashboards(app, ctx)
 
-    def attach(self, rt: Any) -> None:
-        from .admin import ensure_tables
-        ensure_tables(rt)
+    def define_tables(self, md: Any) -> list[Any]:
+        from .admin import define_tables
+        return define_tables(md)
 
     def init_web(self, app: Any, rt: Any) -> None:
         from . import admin, session, transfer, web  # noqa: F401 - registering routes on the blueprint
         session.configure(app)
-        admin.ensure_tables(rt)
         app.register_blueprint(web.bp)
         if "jig_index" in app.view_functions:
             app.view_functions["jig_index"] = web.home
