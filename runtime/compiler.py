@@ -253,7 +253,6 @@ class AppCompiler:
                 opt = Option(value, label(o.get("label"), value), o.get("color"))
             else:
                 value = str(o)
-                opt = Option(value, label(None, value))
                 opt = Option(value, {"zh": value, "en": value})
             if value in seen:
                 self.ctx.error((*path, "options", i), f"option '{value}' is listed twice")
@@ -354,6 +353,7 @@ class AppCompiler:
                         f.child.scope.names[cname].type = cf.expr.type if cf.expr and not cf.returns else \
                             f.child.scope.names[cname].type
         self._computed_types(ent)
+        self._computed_cycles(ent, path)
         tf = spec.get("title_field")
         if tf is not None:
             if tf not in ent.fields:
@@ -370,6 +370,24 @@ class AppCompiler:
         self._indexes(ent, spec.get("indexes"), (*path, "indexes"))
         self._list(ent, spec.get("list"), (*path, "list"))
         ent.permissions = self._permissions(ent, spec.get("permissions"), (*path, "permissions"))
+
+    def _computed_cycles(self, ent: EntityDef, path: PathKey) -> None:
+        """Computed fields may use each other, but never in a circle."""
+        uses = {f.name: {p[0] for p in f.expr.paths if len(p) == 1} for f in ent.computed_fields() if f.expr}
+        for start in uses:
+            stack, seen = [(start, [start])], set()
+            while stack:
+                name, trail = stack.pop()
+                for nxt in uses.get(name, ()):
+                    if nxt == start:
+                        self.ctx.error((*path, "fields", start, "expr"),
+                                       f"computed fields refer to each other in a circle: {' -> '.join([*trail, start])}",
+                                       "break the circle: compute one of them from stored fields only")
+                        stack = []
+                        break
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append((nxt, [*trail, nxt]))
 
     def _computed_types(self, ent: EntityDef) -> None:
         assert ent.scope is not None
@@ -399,16 +417,8 @@ class AppCompiler:
                 ctx.error((*path, "expr"), f"computed field '{f.name}' refers to itself (in: {f.expr.source})",
                           "compute it from other fields only")
                 f.expr = None
-            if f.expr is not None:
-                for p in f.expr.paths:
-                    other = scope.names.get(p[0])
-                    if other is not None and p[0] in self._computed_names(scope) and p[0] != f.name:
-                        pass
         if f.type == "link" and f.to and f.to in self.app.entities and self.app.entities[f.to].is_child:
             ctx.error((*path, "to"), "cannot link to child-table rows")
-
-    def _computed_names(self, scope: Scope) -> set[str]:
-        return set()
 
     def _check_value_type(self, f: FieldDef, e: Expr, path: PathKey) -> None:
         want = EXPR_TYPES.get(f.type)

@@ -381,3 +381,18 @@ def test_shipped_apps_load_fast_and_clean() -> None:
     elapsed = time.perf_counter() - start
     assert len(apps) == 3
     assert elapsed < 1.0, f"loading the shipped apps took {elapsed:.2f}s"
+
+
+def test_computed_fields_in_a_circle_are_refused() -> None:
+    text = """
+app: circle
+entities:
+  thing:
+    fields:
+      a: {type: integer}
+      b: {type: computed, expr: "c + 1"}
+      c: {type: computed, expr: "b + a"}
+"""
+    with pytest.raises(DefinitionErrors) as err:
+        load_texts({"circle.yaml": text})
+    assert "refer to each other in a circle: b -> c -> b" in err.value.format()
