@@ -109,7 +109,7 @@ def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionEr
             errors.append(smap.error((), "a definition must be a mapping with 'app' and 'entities'",
                                      "start the file with 'app: my_app'"))
             continue
-        schema_errors = [_schema_error(e, smap, schema) for e in validator.iter_errors(data)]
+        schema_errors = [schema_error(e, smap, schema) for e in validator.iter_errors(data)]
         errors.extend(schema_errors)
         ctx = CompileContext(smap)
         try:
@@ -153,8 +153,8 @@ def _dedupe(errors: list[DefinitionError]) -> list[DefinitionError]:
     return out
 
 
-def _schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[str, Any]) -> DefinitionError:
-    """Turn a jsonschema error into a positioned message with a hint."""
+def schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[str, Any]) -> DefinitionError:
+    """Turn a jsonschema error into a positioned message with a hint (extensions use it for their own files)."""
     if err.validator in ("oneOf", "anyOf") and err.context:
         # Prefer the branch whose type fits the value: its error says what is actually wrong.
         fitting = [e for e in err.context if not (e.validator == "type" and len(e.relative_schema_path) <= 2)]
@@ -232,3 +232,6 @@ def _json_type(v: Any) -> str:
 def _short(v: Any) -> str:
     s = repr(v)
     return s if len(s) < 60 else s[:57] + "..."
+
+
+_schema_error = schema_error  # the name extensions used before it was public
