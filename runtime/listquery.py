@@ -234,7 +234,19 @@ _OPS: dict[str, Any] = {"eq": lambda c, v: c == v, "ne": lambda c, v: c != v, "l
 
 
 def _order(table: Table, sort: list[tuple[str, bool]]) -> list[Any]:
-    return [table.c[n].desc().nulls_last() if desc else table.c[n].asc().nulls_first() for n, desc in sort]
+    """ORDER BY with empty values first (ascending) / last (descending) on every database.
+
+    Columns that are never empty get no NULLS clause, so PostgreSQL can read their index
+    backwards for a descending sort instead of sorting the whole table.
+    """
+    out = []
+    for n, desc in sort:
+        col = table.c[n]
+        if not col.nullable:
+            out.append(col.desc() if desc else col.asc())
+        else:
+            out.append(col.desc().nulls_last() if desc else col.asc().nulls_first())
+    return out
 
 
 def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, Any]:

@@ -40,8 +40,9 @@ displays = Table(
 
 
 def define_tables(md: MetaData) -> list[Table]:
-    """The display-token table, created by `jig migrate` with Jig's own tables."""
-    return [displays.to_metadata(md)]
+    """The UI's own tables (display tokens, import jobs), created by `jig migrate` with Jig's own tables."""
+    from .imports import define_tables as import_tables
+    return [displays.to_metadata(md), *import_tables(md)]
 
 
 def _digest(token: str) -> str:

@@ -17,19 +17,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from flask import Response, abort, request, session, url_for
+from flask import Response, abort, redirect, request, session, url_for
 from sqlalchemy import select
 
 from runtime import permissions
 from runtime.errors import RecordError
 from runtime.model import EntityDef, pick
 
+from . import imports
 from .dashboards import title_column
 from .i18n import tr
 from .values import cell, label_of, link_maps
 from .web import actor_or_login, bp, entity_or_404, may, page, rt, run_list
 
-MAX_ROWS = 10000
+MAX_ROWS = 100000
 MAX_EXPORT = 100000
 IMPORT_DIR = Path(tempfile.gettempdir()) / "jig-imports"
 
@@ -141,6 +142,11 @@ def _unstash(key: str) -> dict[str, Any] | None:
         return None
 
 
+def _drop(key: str) -> None:
+    if key and key.replace("-", "").replace("_", "").isalnum():
+        (IMPORT_DIR / f"{key}.json").unlink(missing_ok=True)
+
+
 @bp.route("/a/<app>/<entity>/import", methods=["GET", "POST"])
 def import_view(app: str, entity: str) -> Any:
     actor = actor_or_login()
@@ -174,6 +180,11 @@ def import_view(app: str, entity: str) -> Any:
         header, rows = data["header"], data["rows"]
         valid = {f.name for f in importable(ent)}
         mapping = [m if m in valid else "" for m in (request.form.getlist("map") + [""] * len(header))[:len(header)]]
+        if len(rows) > imports.inline_limit():
+            job_id = imports.start(actor, ent, rows, mapping, data.get("filename"))
+            session.pop("import_key", None)
+            _drop(request.form.get("key", ""))
+            return redirect(url_for("jig_ui.import_job_view", job_id=job_id), 303)
         errors, count = run_import(actor, ent, rows, mapping)
         if errors:
             ctx.update(step="map", key=request.form.get("key"), header=header, total=len(rows), mapping=mapping,
@@ -214,13 +225,7 @@ def run_import(actor: Any, ent: EntityDef, rows: list[list[Any]], mapping: list[
                     r.records.create(importer, ent, data, conn=conn)
                     count += 1
                 except RecordError as exc:
-                    if exc.fields:
-                        for k, msg in exc.fields.items():
-                            base = k.split("[")[0].split(".")[0]
-                            errors.append({"row": rownum, "field": label_of(ent, base, lang) if base in ent.fields else k,
-                                           "message": msg})
-                    else:
-                        errors.append({"row": rownum, "field": "", "message": exc.message})
+                    errors.extend(imports.row_errors(exc, ent, rownum, lang))
                     if conn.dialect.name == "postgresql" and not exc.fields:
                         break  # the transaction may be aborted; report what we have
                 if len(errors) >= 200:

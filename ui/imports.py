@@ -1,0 +1,279 @@
+"""Large imports as background jobs, with a progress page.
+
+A confirmed import with more rows than ``JIG_IMPORT_INLINE_ROWS`` (2,000 by
+default) is recorded in ``jig_ui_imports`` and run in a daemon thread of the
+web process. It stays all or nothing:
+
+1. *checking*: every row is converted and validated (types, required, links,
+   uniqueness against the database and within the file, ``check`` rules)
+   without writing; any error stops the job before anything is inserted;
+2. *importing*: all rows go through ``Records.create`` in **one** write
+   transaction; a row refused there (e.g. by a concurrent insert) rolls the
+   whole transaction back.
+
+While the write transaction is open no other connection could see a progress
+row it wrote (and on SQLite a second writer would wait for it), so live
+progress is kept in ``PROGRESS`` (per process) and the table is updated
+between phases and with the final status. ``/imports/<id>.json`` reads the
+dictionary first, then the table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+from flask import abort, jsonify
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select, update
+
+from runtime import clock, permissions
+from runtime.auth import Actor
+from runtime.errors import RecordError
+from runtime.evaluate import EvaluationError, evaluate
+from runtime.fieldtypes import FieldValueError, coerce
+from runtime.messages import t as rt_text
+from runtime.model import EntityDef
+from runtime.sqltypes import LocalDateTime
+from runtime.validation import FieldErrors, coerce_input, validate
+
+from .i18n import tr
+from .values import label_of
+from .web import actor_or_login, bp, page, rt
+
+log = logging.getLogger("jig.ui.imports")
+
+DEFAULT_INLINE_ROWS = 2000
+PROGRESS_EVERY = 1000
+MAX_ERRORS = 200
+
+_md = MetaData()
+imports = Table(
+    "jig_ui_imports", _md,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("app", String(48), nullable=False),
+    Column("entity", String(48), nullable=False),
+    Column("filename", String(255)),
+    Column("status", String(16), nullable=False),          # queued | running | done | failed
+    Column("total", Integer, nullable=False, default=0),
+    Column("processed", Integer, nullable=False, default=0),
+    Column("created", Integer, nullable=False, default=0),
+    Column("errors", Text),                                # JSON: first 200 row errors
+    Column("created_at", LocalDateTime, nullable=False),
+    Column("started_at", LocalDateTime),
+    Column("finished_at", LocalDateTime),
+)
+
+# import id -> {"status", "phase", "processed", "total", "created"}; live progress of jobs of this process
+PROGRESS: dict[int, dict[str, Any]] = {}
+_lock = threading.Lock()
+
+
+def define_tables(md: MetaData) -> list[Table]:
+    return [imports.to_metadata(md)]
+
+
+def inline_limit() -> int:
+    try:
+        return max(0, int(os.environ.get("JIG_IMPORT_INLINE_ROWS", DEFAULT_INLINE_ROWS)))
+    except ValueError:
+        return DEFAULT_INLINE_ROWS
+
+
+def row_errors(exc: RecordError, ent: EntityDef, rownum: int, lang: str) -> list[dict[str, Any]]:
+    if not exc.fields:
+        return [{"row": rownum, "field": "", "message": exc.message}]
+    out = []
+    for k, msg in exc.fields.items():
+        base = k.split("[")[0].split(".")[0]
+        out.append({"row": rownum, "field": label_of(ent, base, lang) if base in ent.fields else k, "message": msg})
+    return out
+
+
+def start(actor: Actor, ent: EntityDef, rows: list[list[Any]], mapping: list[str], filename: str | None) -> int:
+    """Record a queued import and run it in a daemon thread; returns its id."""
+    runtime = rt()
+    with runtime.db.write() as conn:
+        job_id = int(conn.execute(imports.insert().values(
+            username=actor.username, app=ent.app, entity=ent.name, filename=(filename or "")[:255], status="queued",
+            total=len(rows), processed=0, created=0, created_at=clock.now())).inserted_primary_key[0])
+    with _lock:
+        PROGRESS[job_id] = {"status": "queued", "phase": "checking", "processed": 0, "total": len(rows), "created": 0}
+    threading.Thread(target=run_job, args=(runtime, job_id, actor, ent, rows, mapping),
+                     name=f"jig-import-{job_id}", daemon=True).start()
+    return job_id
+
+
+def _set(job_id: int, **values: Any) -> None:
+    with _lock:
+        PROGRESS.setdefault(job_id, {}).update(values)
+
+
+def _persist(runtime: Any, job_id: int, **values: Any) -> None:
+    with runtime.db.write() as conn:
+        conn.execute(update(imports).where(imports.c.id == job_id).values(**values))
+
+
+def run_job(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]],
+            mapping: list[str]) -> None:
+    try:
+        _run(runtime, job_id, actor, ent, rows, mapping)
+    except Exception as exc:  # noqa: BLE001 - a job must always end with a status
+        log.exception("import %s failed", job_id)
+        _set(job_id, status="failed")
+        try:
+            _persist(runtime, job_id, status="failed", finished_at=clock.now(),
+                     errors=json.dumps([{"row": 0, "field": "", "message": str(exc)[:500]}], ensure_ascii=False))
+        except Exception:  # noqa: BLE001
+            log.exception("import %s: could not record the failure", job_id)
+    finally:
+        with _lock:
+            PROGRESS.pop(job_id, None)  # the table has the final status now
+
+
+def _run(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]], mapping: list[str]) -> None:
+    from .transfer import convert
+    lang = actor.language
+    importer = actor.using("import")
+    total = len(rows)
+    _set(job_id, status="running", phase="checking", processed=0)
+    _persist(runtime, job_id, status="running", started_at=clock.now())
+    cache: dict[str, dict[str, Any]] = {}
+    unique = [f.name for f in ent.fields.values() if f.unique]
+    seen: dict[str, set[Any]] = {name: set() for name in unique}
+    errors: list[dict[str, Any]] = []
+    prepared: list[tuple[int, dict[str, Any]]] = []
+    # ---- phase 1: check every row, writing nothing
+    for start_ in range(0, total, PROGRESS_EVERY):
+        with runtime.db.read(snapshot=False) as conn:
+            for i in range(start_, min(start_ + PROGRESS_EVERY, total)):
+                rownum = i + 2
+                row = rows[i]
+                data: dict[str, Any] = {}
+                for j, name in enumerate(mapping):
+                    if name and j < len(row):
+                        v = convert(runtime, ent, name, row[j], cache)
+                        if v is not None:
+                            data[name] = v
+                if not data:
+                    continue
+                found = _check(runtime, conn, importer, ent, data, lang)
+                for name in unique:
+                    v = data.get(name)
+                    if v not in (None, "") and not any(e["field"] == name for e in found):
+                        key = json.dumps(v, default=str)
+                        if key in seen[name]:
+                            found.append({"field": name, "message": rt_text("unique", lang, value=v)})
+                        seen[name].add(key)
+                for e in found:
+                    base = e["field"].split("[")[0].split(".")[0]
+                    errors.append({"row": rownum, "message": e["message"],
+                                   "field": label_of(ent, base, lang) if base in ent.fields else e["field"]})
+                if not found:
+                    prepared.append((rownum, data))
+        done = min(start_ + PROGRESS_EVERY, total)
+        _set(job_id, processed=done)
+        _persist(runtime, job_id, processed=done)  # no write transaction of ours is open here
+        if len(errors) >= MAX_ERRORS:
+            break
+    if errors:
+        _finish(runtime, job_id, "failed", 0, errors)
+        return
+    # ---- phase 2: insert everything in one transaction
+    _set(job_id, phase="importing", processed=0)
+    count = 0
+    failed: list[dict[str, Any]] = []
+    try:
+        with runtime.db.write() as conn:
+            for n, (rownum, data) in enumerate(prepared, 1):
+                try:
+                    runtime.records.create(importer, ent, data, conn=conn)
+                except RecordError as exc:
+                    failed = row_errors(exc, ent, rownum, lang)
+                    raise
+                count += 1
+                if n % PROGRESS_EVERY == 0:
+                    _set(job_id, processed=n, created=count)
+    except RecordError:
+        _finish(runtime, job_id, "failed", 0, failed)
+        return
+    _finish(runtime, job_id, "done", count, [])
+
+
+def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The errors ``Records.create`` would report for these values, without inserting."""
+    errors = FieldErrors()
+    values = coerce_input(ent, data, errors, lang)
+    if not (actor.is_admin or actor.via in ("rule", "connector", "system")):
+        for key in values:
+            if ent.fields[key].readonly:
+                errors.add(key, rt_text("readonly", lang))
+    ctx = runtime.records.context(conn, ent, values, actor)
+    for f in ent.fields.values():
+        if f.default is not None and values.get(f.name) in (None, "", []):
+            try:
+                ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
+            except (EvaluationError, FieldValueError):
+                pass
+    if ent.workflow is not None:
+        ctx["state"] = ent.workflow.initial
+    validate(conn, runtime, ent, ctx, errors, lang)
+    return [{"field": k, "message": m} for k, m in errors.errors.items()]
+
+
+def _finish(runtime: Any, job_id: int, status: str, created: int, errors: list[dict[str, Any]]) -> None:
+    _set(job_id, status=status, created=created)
+    with runtime.db.write() as conn:
+        total = conn.execute(select(imports.c.total).where(imports.c.id == job_id)).scalar_one()
+        conn.execute(update(imports).where(imports.c.id == job_id).values(
+            status=status, created=created, processed=total if status == "done" else imports.c.processed,
+            errors=json.dumps(errors[:MAX_ERRORS], ensure_ascii=False, default=str) if errors else None,
+            finished_at=clock.now()))
+
+
+def state(job_id: int, actor: Actor) -> dict[str, Any]:
+    """The job as the progress page shows it; 404 for jobs of other users (admins see all)."""
+    with rt().db.read(snapshot=False) as conn:
+        row = conn.execute(select(imports).where(imports.c.id == job_id)).mappings().first()
+    if row is None or (row["username"] != actor.username and not actor.is_admin):
+        abort(404)
+    out = {"id": job_id, "status": row["status"], "phase": "checking" if row["status"] in ("queued", "running") else None,
+           "total": row["total"], "processed": row["processed"], "created": row["created"],
+           "errors": json.loads(row["errors"]) if row["errors"] else [], "app": row["app"], "entity": row["entity"],
+           "filename": row["filename"]}
+    with _lock:
+        live = dict(PROGRESS.get(job_id) or {})
+    if live and out["status"] not in ("done", "failed"):
+        out.update({k: live[k] for k in ("status", "phase", "processed", "created") if k in live})
+    total = out["total"] or 0
+    if out["status"] == "done":
+        out["percent"] = 100
+    else:
+        # checking is the first half of the bar, importing the second
+        part = (out["processed"] / total) if total else 0.0
+        out["percent"] = int((part / 2 + (0.5 if out["phase"] == "importing" else 0)) * 100)
+    return out
+
+
+@bp.get("/imports/<int:job_id>.json")
+def import_state_json(job_id: int) -> Any:
+    actor = actor_or_login()
+    return jsonify(state(job_id, actor))
+
+
+@bp.get("/imports/<int:job_id>")
+def import_job_view(job_id: int) -> Any:
+    actor = actor_or_login()
+    job = state(job_id, actor)
+    app_def = rt().apps.get(job["app"])
+    ent = app_def.entities.get(job["entity"]) if app_def else None
+    if ent is None or not permissions.may_at_all(actor, ent, "read"):
+        abort(404)
+    lang = actor.language
+    return page("import_job.html", actor=actor, ent=ent, app_def=app_def, job=job,
+                texts={"checking": tr("import_checking", lang), "importing": tr("import_importing", lang),
+                       "queued": tr("import_queued", lang), "done": tr("import_done", lang, n="{n}"),
+                       "failed": tr("import_failed", lang, n="{n}")})
