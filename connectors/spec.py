@@ -497,9 +497,14 @@ def name_hint(path: PathKey, key: str) -> str:
 
 
 def _cron(text: Any, w: _Where, path: PathKey) -> None:
-    if text is not None and not croniter.is_valid(str(text)):
+    """A cron line, optionally written ``cron: 0 18 * * *`` as in rules (the scheduler reads both)."""
+    if text is None:
+        return
+    raw = str(text).strip()
+    line = raw[5:].strip() if raw.startswith("cron:") else raw
+    if len(line.split()) != 5 or not croniter.is_valid(line):
         w.error(path, f"'{text}' is not a valid cron schedule", "five fields: minute hour day month weekday, "
-                "e.g. '0 2 * * *' for 02:00 every night")
+                "e.g. '0 2 * * *' for 02:00 every night (or 'cron: 0 2 * * *')")
 
 
 def _request(raw: Any, w: _Where, scope: Scope, path: PathKey) -> Request | None:

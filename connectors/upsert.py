@@ -72,25 +72,32 @@ class Upserter:
         self.child_tables = {f: rt.tables.for_entity(ent.fields[f].child) for f in child_keys}
         self.history = rt.tables.system["jig_history"]
         self.stored = {f.name for f in ent.stored_fields()}
+        self.stored_names = [f.name for f in ent.stored_fields()]
+        self.child_cols = {f: [c.name for c in ct.columns if c.name != "id"] for f, ct in self.child_tables.items()}
+        self._compiled: dict[Any, tuple[str, list[str], list[tuple[int, Any]]] | None] = {}
         self.checks = [f for f in ent.fields.values() if f.check is not None]
+        # (field, is a table, required child fields): tables and required fields, in field order
+        self._rules = [(f, True, [cf.name for cf in f.child.fields.values() if cf.required]) if f.type == "table"
+                       else (f, False, []) for f in ent.fields.values()
+                       if (f.type == "table" and f.child is not None) or (f.type != "table" and f.required)]
 
     # ---- validation (the cheap, per-record part of runtime.validation) -----
 
     def problems(self, m: Mapped, mapped_fields: set[str]) -> list[str]:
         out = list(m.errors)
-        for f in self.ent.fields.values():
-            if f.type == "table":
+        values = m.values
+        for f, kind, req in self._rules:
+            if kind:
                 rows = m.children.get(f.name)
                 if rows is None:
                     continue
                 if f.min_rows is not None and len(rows) < f.min_rows:
                     out.append(f"{f.name}: at least {f.min_rows} row(s)")
-                assert f.child is not None
                 for i, r in enumerate(rows):
-                    for cf in f.child.fields.values():
-                        if cf.required and r.get(cf.name) in (None, "") and cf.name in r:
-                            out.append(f"{f.name}[{i}].{cf.name}: required")
-            elif f.required and f.name in mapped_fields and m.values.get(f.name) in (None, ""):
+                    for cname in req:
+                        if cname in r and r[cname] in (None, ""):
+                            out.append(f"{f.name}[{i}].{cname}: required")
+            elif f.name in mapped_fields and values.get(f.name) in (None, ""):
                 out.append(f"{f.name}: required")
         for f in self.checks:
             try:
@@ -155,11 +162,11 @@ class Upserter:
     def _create(self, conn: Connection, creates: list[Mapped], now: Any, counts: Counts) -> None:
         ent, t = self.ent, self.table
         names = self._names(conn, len(creates), now) if ent.naming else None
+        stored_names = self.stored_names
         rows = []
         for i, m in enumerate(creates):
-            row = {k: v for k, v in m.values.items() if k in self.stored}
-            for f in ent.stored_fields():
-                row.setdefault(f.name, None)
+            vals = m.values
+            row = {n: vals.get(n) for n in stored_names}
             row.update(version=1, created_at=now, created_by=ACTOR.username, updated_at=now,
                        updated_by=ACTOR.username)
             if ent.workflow is not None:
@@ -167,7 +174,7 @@ class Upserter:
             if names is not None:
                 row["name"] = names[i]
             rows.append(row)
-        conn.execute(_insert(conn)(t).on_conflict_do_nothing(index_elements=[self.key]), rows)
+        self._bulk(conn, ("create", t.name), _insert(conn)(t).on_conflict_do_nothing(index_elements=[self.key]), rows)
         got: dict[Any, int] = {}
         for chunk in _chunks([m.key for m in creates], 900):
             for rid, k in conn.execute(select(t.c.id, t.c[self.key]).where(t.c[self.key].in_(chunk))
@@ -189,19 +196,18 @@ class Upserter:
             for fname, crs in m.children.items():
                 for idx, cr in enumerate(crs):
                     child_rows[fname].append({**cr, "parent_id": rid, "idx": idx})
-            diff = {k: [None, _j(v)] for k, v in row.items()
-                    if k not in ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
-                    and v not in (None, "")}
+            diff = {k: [None, _j(v)] for k, v in row.items() if k not in _AUDIT and v is not None and v != ""}
             for fname, crs in m.children.items():
                 diff[fname] = [None, [{k: _j(v) for k, v in cr.items()} for cr in crs]]
             hist.append(self._hist(rid, "create", diff, 1, now))
         for fname, crs in child_rows.items():
             if crs:
                 ct = self.child_tables[fname]
-                full = [{c.name: r.get(c.name) for c in ct.columns if c.name != "id"} for r in crs]
-                conn.execute(ct.insert(), full)
+                cols = self.child_cols[fname]
+                full = [{c: r.get(c) for c in cols} for r in crs]
+                self._bulk(conn, ("child", fname), ct.insert(), full)
         if hist:
-            conn.execute(self.history.insert(), hist)
+            self._bulk(conn, ("history",), self.history.insert(), hist)
         if self.rt.hooks.has("record.created"):
             for m, row in created_ids:
                 self._emit(conn, "record.created", row["id"], {**row, **m.children}, None)
@@ -237,6 +243,41 @@ class Upserter:
                 after = {**old, **m.values, "version": old["version"] + 1, "updated_at": now}
                 before = {**old, **{f: [_plain(r) for r in rows] for f, rows in old_kids.items()}}
                 self._emit(conn, "record.updated", old["id"], {**after, **m.children}, before)
+
+    def _bulk(self, conn: Connection, name: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
+        """executemany of ``rows`` (all with the same keys): on SQLite the statement is compiled once and
+        each column's bind processor bound once, rows go to the driver as plain tuples (the same values
+        SQLAlchemy would send, without its per-row parameter handling). Elsewhere: conn.execute."""
+        if not rows:
+            return
+        if conn.dialect.name != "sqlite":
+            conn.execute(stmt, rows)
+            return
+        cols = tuple(rows[0])
+        ck = (name, cols)
+        plan = self._compiled.get(ck, False)
+        if plan is False:
+            compiled = stmt.compile(dialect=conn.dialect, column_keys=list(cols))
+            order = list(getattr(compiled, "positiontup", None) or [])
+            plan = None
+            if compiled.positional and sorted(order) == sorted(cols) and not compiled.escaped_bind_names:
+                procs = compiled._bind_processors
+                plan = (compiled.string, order, [(i, procs[n]) for i, n in enumerate(order) if n in procs])
+            self._compiled[ck] = plan
+        if plan is None:
+            conn.execute(stmt, rows)
+            return
+        sql, order, procs = plan
+        if procs:
+            params = []
+            for r in rows:
+                vals = [r[n] for n in order]
+                for i, proc in procs:
+                    vals[i] = proc(vals[i])
+                params.append(tuple(vals))
+        else:
+            params = [tuple([r[n] for n in order]) for r in rows]
+        conn.exec_driver_sql(sql, params)
 
     def _rewrite_children(self, conn: Connection, fname: str, parent_id: int, old: list[dict[str, Any]],
                           new: list[dict[str, Any]]) -> None:
@@ -281,6 +322,9 @@ class Upserter:
         self.rt.hooks.emit(name, RecordEvent(name=name, app=self.ent.app, entity=self.ent.name, record_id=rid,
                                              record=record, before=prev, changes=diff, actor=ACTOR, conn=conn,
                                              runtime=self.rt))
+
+
+_AUDIT = frozenset(("id", "version", "created_at", "created_by", "updated_at", "updated_by"))
 
 
 def _j(v: Any) -> Any:

@@ -22,7 +22,6 @@ from runtime.sqltypes import LocalDateTime
 from .actions import ActionRunner
 from .delivery import SmsDelivery, WebhookDelivery
 from .engine import RuleEngine
-from .schedule import parse_schedule
 from .scheduler import Job, Scheduler
 from .sms.base import SMS_CONFIG_SCHEMA
 from .spec import ACTION_SCHEMA, IDENT, RULE_SCHEMA, TEMPLATE_SCHEMA, compile_rules, compile_templates
@@ -101,13 +100,11 @@ class RulesExtension:
         engine = RuleEngine(rt, rules, runner, system["jig_rule_firings"])
         for event in ("record.created", "record.updated", "record.transitioned", "record.deleted"):
             rt.hooks.subscribe(event, engine.on_event)
-        scheduler = Scheduler(rt.db, system["jig_schedules"])
+        scheduler = Scheduler(rt.db, system["jig_schedules"], rt.services.setdefault("schedules", []))
         for rule in rules:
             if rule.schedule is not None and rule.enabled:
                 scheduler.add(Job(f"rule:{rule.key}", rule.schedule,
                                   lambda worker, renew, r=rule: engine.run_scheduled(r, worker, renew)))
-        for spec in rt.services.get("schedules", []):
-            scheduler.add(Job(spec["name"], parse_schedule(spec["cron"]), lambda worker, renew, s=spec: s["run"]()))
         sms_settings = {name: app.sections.get("sms") or {"provider": "log"} for name, app in rt.apps.items()}
         rt.outbox.register("sms", SmsDelivery(rt, system["jig_sms_log"], sms_settings))
         rt.outbox.register("webhook", WebhookDelivery())

@@ -40,13 +40,21 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, db: Any, table: Table):
+    def __init__(self, db: Any, table: Table, published: list[dict[str, Any]] | None = None):
         self.db = db
         self.table = table
-        self.jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job] = {}
+        # Schedules other layers publish (runtime.services["schedules"]), picked up whenever they appear,
+        # so the order in which extensions attach does not matter.
+        self.published = published if published is not None else []
 
     def add(self, job: Job) -> None:
-        self.jobs[job.name] = job
+        self._jobs[job.name] = job
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        self._adopt_published()
+        return self._jobs
 
     def _ensure(self, job: Job, now: dt.datetime) -> None:
         insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
@@ -55,7 +63,14 @@ class Scheduler:
             conn.execute(insert(self.table).values(name=job.name, next_run_at=first, missed_total=0, runs=0)
                          .on_conflict_do_nothing(index_elements=["name"]))
 
+    def _adopt_published(self) -> None:
+        from .schedule import parse_schedule
+        for spec in self.published:
+            if spec["name"] not in self._jobs:
+                self.add(Job(spec["name"], parse_schedule(spec["cron"]), lambda worker, renew, s=spec: s["run"]()))
+
     def due(self) -> list[str]:
+        self._adopt_published()
         now = clock.now()
         for job in self.jobs.values():
             self._ensure(job, now)

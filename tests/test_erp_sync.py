@@ -226,3 +226,57 @@ def test_incremental_changes_closed_orders_and_api(env: Env) -> None:
     assert client.get("/api/_connectors/kingdee/requests", headers=ph).status_code == 403
     assert [s["name"] for s in env.rt.services["schedules"] if s["name"].startswith("connector:")] == [
         "connector:kingdee:sales_orders", "connector:kingdee:production_report", "connector:kingdee:reconcile"]
+
+
+def test_push_with_its_own_schedule_runs_from_the_rules_scheduler_exactly_once(
+        database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A push declared with only `schedule: "cron: ..."` (no record events) is a job of the rules scheduler;
+    running it twice writes each completed work order back once: the second run sends nothing new."""
+    import shutil
+
+    from runtime.core import Runtime as _Runtime
+    apps = tmp_path / "apps"
+    shutil.copytree(APPS, apps)
+    spec = apps / "connectors" / "kingdee.yaml"
+    text = spec.read_text(encoding="utf-8")
+    old = '        on: ["transition:complete"]\n        schedule: "30 2 * * *"\n'
+    assert old in text
+    spec.write_text(text.replace(old, '        schedule: "cron: 0 18 * * *"\n'), encoding="utf-8")
+    sim = Simulator(Erp(seed=11)).start()
+    monkeypatch.setenv("KINGDEE_URL", sim.url)
+    monkeypatch.setenv("KINGDEE_APP_SECRET", "sim-secret")
+    monkeypatch.setenv("JIG_EMBEDDED_JOBS", "0")
+    exts = default_extensions()
+    rt = _Runtime(load_apps([apps], exts), database_url, extensions=exts,
+                  settings={"files_dir": str(tmp_path / "files")})
+    try:
+        rt.migrate()
+        for ext in exts:  # the order jig.app.build_runtime attaches them in
+            attach = getattr(ext, "attach", None)
+            if attach is not None:
+                attach(rt)
+        env = Env(rt, sim)
+        name = "connector:kingdee:production_report"
+        op = env.conn.operations["production_report"]
+        assert op.on == [] and op.schedule == "cron: 0 18 * * *"
+        assert {"name": name, "cron": "cron: 0 18 * * *"}.items() <= next(
+            s for s in rt.services["schedules"] if s["name"] == name).items()
+        scheduler = rt.services["rules"]["scheduler"]
+        assert scheduler.jobs[name].schedule.cron == "0 18 * * *"
+        complete_work_orders(env, 3)
+        assert rt.outbox.counts() == {}  # no record events: only the schedule writes back
+        assert name in scheduler.due()
+        assert scheduler.run(name, "w1") == {"queued": 3, "sent": 3}
+        reports = env.erp.report_counts()
+        assert len(reports) == 3 and set(reports.values()) == {1}
+        requests = env.erp.stats["requests"]
+        assert name not in scheduler.due()  # next run: 18:00
+        with clock.frozen(clock.now() + dt.timedelta(days=1, hours=1)):
+            assert name in scheduler.due()
+            assert scheduler.run(name, "w1") == {"queued": 0}
+        assert env.erp.report_counts() == reports  # nothing sent again
+        assert env.erp.stats["requests"] == requests
+        assert rt.outbox.counts() == {"sent": 3}
+    finally:
+        sim.stop()
+        rt.db.dispose()

@@ -225,13 +225,14 @@ def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str
 
 
 def _finish(runtime: Any, job_id: int, status: str, created: int, errors: list[dict[str, Any]]) -> None:
-    _set(job_id, status=status, created=created)
+    # the table first: a reader that sees the final status in memory must find the errors stored
     with runtime.db.write() as conn:
         total = conn.execute(select(imports.c.total).where(imports.c.id == job_id)).scalar_one()
         conn.execute(update(imports).where(imports.c.id == job_id).values(
             status=status, created=created, processed=total if status == "done" else imports.c.processed,
             errors=json.dumps(errors[:MAX_ERRORS], ensure_ascii=False, default=str) if errors else None,
             finished_at=clock.now()))
+    _set(job_id, status=status, created=created)
 
 
 def state(job_id: int, actor: Actor) -> dict[str, Any]:
