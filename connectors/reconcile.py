@@ -26,6 +26,19 @@ from .push import KIND
 from .spec import Connector
 
 
+def _close_deleted(rt: Any, op: Any, row: dict[str, Any]) -> str | None:
+    """Take the on_deleted transition for a record the ERP no longer has (history says via=connector)."""
+    from runtime import workflow
+    from runtime.auth import SYSTEM
+    from runtime.errors import RecordError
+    name = op.on_deleted["transition"]
+    try:
+        workflow.take(rt.records, SYSTEM.using("connector"), op.entity, int(row["id"]), name)
+    except RecordError:
+        return None  # already closed, or not allowed from its state: reported as a difference instead
+    return str(name)
+
+
 def reconcile(rt: Any, connector: str | Connector, *, days: int | None = None, full: bool = False,
               client: Client | None = None) -> dict[str, Any]:
     conn = find(rt, connector) if isinstance(connector, str) else connector
@@ -125,8 +138,13 @@ def reconcile(rt: Any, connector: str | Connector, *, days: int | None = None, f
                               "erp": to_json(m.values.get(fname)), "suggestion": f"the ERP is the source: run {sync_hint}"})
     if full:
         for key in sorted(set(local) - set(erp), key=str):
-            diffs.append({"key": key, "kind": "missing_in_erp",
-                          "suggestion": "deleted in the ERP? close or delete the record in Jig"})
+            closed = _close_deleted(rt, op, local[key]) if op.on_deleted.get("transition") else None
+            if closed:
+                diffs.append({"key": key, "kind": "deleted_in_erp_closed", "transition": closed,
+                              "suggestion": "the ERP deleted it; Jig took the on_deleted transition"})
+            else:
+                diffs.append({"key": key, "kind": "missing_in_erp",
+                              "suggestion": "deleted in the ERP? close or delete the record in Jig"})
     for k, status, err in stuck:
         diffs.append({"key": k, "kind": f"write_back_{status}", "error": err,
                       "suggestion": "retry from the outbox (admin) once the cause is fixed" if status == "dead"

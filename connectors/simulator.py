@@ -124,8 +124,15 @@ class Erp:
         if len(self.by_modify) - i > len(self.nos) // 2:
             start = bisect.bisect_right(self.nos, after) if after else 0
             return self.nos[start:]
-        found = sorted({no for _, no in self.by_modify[i:] if not after or no > after})
+        found = sorted({no for _, no in self.by_modify[i:] if (not after or no > after) and no in self.orders})
         return found
+
+    def delete(self, no: str) -> None:
+        """The ERP deletes a bill: it no longer appears in any query."""
+        with self.lock:
+            self.orders.pop(no, None)
+            if no in self.nos:
+                self.nos.remove(no)
 
     # ---- faults --------------------------------------------------------------
 

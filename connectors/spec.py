@@ -106,6 +106,8 @@ OPERATION = _obj({
     )},
     "closed": _STR,
     "on_closed": _obj({"transition": {"type": "string", "pattern": IDENT}}),
+    "on_deleted": _obj({"transition": {"type": "string", "pattern": IDENT}},
+                       ) | {"description": "What a full reconciliation does with records the ERP no longer has."},
     "on": {"type": "array", "items": _STR, "description": "Record events that enqueue a push: "
                                                           "'transition:<name>' or 'updated'."},
     "when": _STR,
@@ -215,6 +217,7 @@ class Operation:
     children: dict[str, ChildMap] = field(default_factory=dict)
     closed: Expr | None = None
     on_closed: dict[str, Any] = field(default_factory=dict)
+    on_deleted: dict[str, Any] = field(default_factory=dict)
     on: list[str] = field(default_factory=list)
     when: Expr | None = None
     number: Expr | None = None
@@ -342,7 +345,7 @@ def _shared_validator() -> Any:
 
 
 def load_shared(path: Path, ctx: CompileContext) -> tuple[dict[str, Any], SourceMap] | None:
-    from runtime.loader import _schema_error  # the same positioned messages as app files
+    from runtime.loader import schema_error  # the same positioned messages as app files
     data, smap, errs = load_file(path)
     ctx.errors.extend(errs)
     if errs:
@@ -351,7 +354,7 @@ def load_shared(path: Path, ctx: CompileContext) -> tuple[dict[str, Any], Source
     if not isinstance(data, dict):
         ctx.errors.append(smap.error((), "a shared connector file holds 'connectors:'"))
         return None
-    bad = [_schema_error(e, smap, schema) for e in validator.iter_errors(data)]
+    bad = [schema_error(e, smap, schema) for e in validator.iter_errors(data)]
     ctx.errors.extend(bad)
     if bad:
         return None
@@ -616,6 +619,13 @@ def _pull(op: Operation, spec: dict[str, Any], app: AppDef, w: _Where, req_scope
             w.error((*path, "on_closed", "transition"), f"'{ent.name}' has no transition '{oc['transition']}'",
                     suggest(oc["transition"], wf.transitions if wf else []))
     op.on_closed = dict(oc)
+    od = spec.get("on_deleted") or {}
+    if od.get("transition"):
+        wf = ent.workflow
+        if wf is None or od["transition"] not in wf.transitions:
+            w.error((*path, "on_deleted", "transition"), f"'{ent.name}' has no transition '{od['transition']}'",
+                    suggest(od["transition"], wf.transitions if wf else []))
+    op.on_deleted = dict(od)
 
 
 def _fields(raw: dict[str, Any], ent: EntityDef, app: AppDef, w: _Where, src: Scope,

@@ -232,6 +232,3 @@ def _json_type(v: Any) -> str:
 def _short(v: Any) -> str:
     s = repr(v)
     return s if len(s) < 60 else s[:57] + "..."
-
-
-_schema_error = schema_error  # the name extensions used before it was public

@@ -226,6 +226,13 @@ def test_incremental_changes_closed_orders_and_api(env: Env) -> None:
     assert client.get("/api/_connectors/kingdee/requests", headers=ph).status_code == 403
     assert [s["name"] for s in env.rt.services["schedules"] if s["name"].startswith("connector:")] == [
         "connector:kingdee:sales_orders", "connector:kingdee:production_report", "connector:kingdee:reconcile"]
+    # An order deleted in the ERP: a full reconciliation takes the on_deleted transition (close).
+    gone = next(no for no in env.erp.orders if no not in (changed["no"], closed["no"]))
+    env.erp.delete(gone)
+    full = reconcile(env.rt, env.conn, full=True)
+    assert {(d["key"], d["kind"]) for d in full["differences"]} >= {(gone, "deleted_in_erp_closed")}
+    with env.rt.db.read() as c:
+        assert c.execute(select(t.c.state).where(t.c.erp_no == gone)).scalar_one() == "closed"
 
 
 def test_push_with_its_own_schedule_runs_from_the_rules_scheduler_exactly_once(
