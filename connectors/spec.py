@@ -612,20 +612,14 @@ def _pull(op: Operation, spec: dict[str, Any], app: AppDef, w: _Where, req_scope
                                                                      (*path, "children", cname, "fields")))
     if spec.get("closed"):
         op.closed = w.expr(spec["closed"], src, (*path, "closed"))
-    oc = spec.get("on_closed") or {}
-    if oc.get("transition"):
+    for key in ("on_closed", "on_deleted"):
+        option = spec.get(key) or {}
+        name = option.get("transition")
         wf = ent.workflow
-        if wf is None or oc["transition"] not in wf.transitions:
-            w.error((*path, "on_closed", "transition"), f"'{ent.name}' has no transition '{oc['transition']}'",
-                    suggest(oc["transition"], wf.transitions if wf else []))
-    op.on_closed = dict(oc)
-    od = spec.get("on_deleted") or {}
-    if od.get("transition"):
-        wf = ent.workflow
-        if wf is None or od["transition"] not in wf.transitions:
-            w.error((*path, "on_deleted", "transition"), f"'{ent.name}' has no transition '{od['transition']}'",
-                    suggest(od["transition"], wf.transitions if wf else []))
-    op.on_deleted = dict(od)
+        if name and (wf is None or name not in wf.transitions):
+            w.error((*path, key, "transition"), f"'{ent.name}' has no transition '{name}'",
+                    suggest(name, wf.transitions if wf else []))
+        setattr(op, key, dict(option))
 
 
 def _fields(raw: dict[str, Any], ent: EntityDef, app: AppDef, w: _Where, src: Scope,
