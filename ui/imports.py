@@ -135,7 +135,7 @@ def run_job(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[
 
 
 def _run(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]], mapping: list[str]) -> None:
-    from .transfer import convert
+    from .transfer import row_data
     lang = actor.language
     importer = actor.using("import")
     total = len(rows)
@@ -152,12 +152,7 @@ def _run(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[lis
             for i in range(start_, min(start_ + PROGRESS_EVERY, total)):
                 rownum = i + 2
                 row = rows[i]
-                data: dict[str, Any] = {}
-                for j, name in enumerate(mapping):
-                    if name and j < len(row):
-                        v = convert(runtime, ent, name, row[j], cache)
-                        if v is not None:
-                            data[name] = v
+                data = row_data(runtime, ent, mapping, row, cache)
                 if not data:
                     continue
                 found = _check(runtime, conn, importer, ent, data, lang)

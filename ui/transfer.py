@@ -83,6 +83,18 @@ def auto_map(ent: EntityDef, header: list[str]) -> list[str]:
     return [names.get(h.strip().lower(), "") for h in header]
 
 
+def row_data(rt_: Any, ent: EntityDef, mapping: list[str | None], row: Any,
+             cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One file row as field values, through the chosen column mapping (empty cells left out)."""
+    data: dict[str, Any] = {}
+    for j, name in enumerate(mapping):
+        if name and j < len(row):
+            v = convert(rt_, ent, name, row[j], cache)
+            if v is not None:
+                data[name] = v
+    return data
+
+
 def convert(rt_: Any, ent: EntityDef, name: str, raw: Any, cache: dict[str, dict[str, Any]]) -> Any:
     """A cell from a file as API input: labels to option values, link titles to ids, Excel types to text."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
@@ -213,12 +225,7 @@ def run_import(actor: Any, ent: EntityDef, rows: list[list[Any]], mapping: list[
         with r.db.write() as conn:
             for i, row in enumerate(rows):
                 rownum = i + 2
-                data: dict[str, Any] = {}
-                for j, name in enumerate(mapping):
-                    if name and j < len(row):
-                        v = convert(r, ent, name, row[j], cache)
-                        if v is not None:
-                            data[name] = v
+                data = row_data(r, ent, mapping, row, cache)
                 if not data:
                     continue
                 try:
