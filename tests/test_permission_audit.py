@@ -73,6 +73,10 @@ dashboards:
       - {type: number, title: 外发, entity: batch}
       - {type: bar, entity: batch, group_by: partner}
       - {type: table, entity: batch, columns: [customer, partner, qty]}
+  partners:
+    title: 外协厂
+    widgets:
+      - {type: table, entity: partner, columns: [name, phone]}
 """
 
 # Partner A's data: none of these may appear in an answer to anyone but A (and planners/admins).

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -169,17 +171,31 @@ def test_create_lands_inside_the_creators_scope(make_runtime: Any) -> None:
     assert r.status_code == 403
 
 
-def test_import_cannot_create_outside_the_importers_scope(database_url: str, tmp_path: Path) -> None:
-    rt, app = build(database_url, tmp_path, texts={"lab.yaml": JOBS})
-    rt.users.add("c1", "c1-pass-1", ["clerk"])
-    c, tok = signed_in(app, "c1")
-    data = b"owner,title\nc1,mine\nsomeone-else,theirs\n"
+def _import(c: Any, tok: str, data: bytes) -> Any:
     r = c.post("/a/lab/own/import", data={"csrf_token": tok, "step": "upload", "file": (io.BytesIO(data), "o.csv")},
                content_type="multipart/form-data")
     key = re.search(r'name="key" value="([^"]+)"', r.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    r = c.post("/a/lab/own/import", data={"csrf_token": tok, "step": "run", "key": key, "map": ["owner", "title"]})
-    assert r.status_code == 422
-    assert "超出您的权限范围" in r.get_data(as_text=True) or "权限范围以外" in r.get_data(as_text=True)
+    return c.post("/a/lab/own/import", data={"csrf_token": tok, "step": "run", "key": key, "map": ["owner", "title"]})
+
+
+@pytest.mark.parametrize("inline_rows", ["100", "0"])  # in the request, and as a background job
+def test_import_cannot_create_outside_the_importers_scope(database_url: str, tmp_path: Path, inline_rows: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIG_IMPORT_INLINE_ROWS", inline_rows)
+    rt, app = build(database_url, tmp_path, texts={"lab.yaml": JOBS})
+    rt.users.add("c1", "c1-pass-1", ["clerk"])
+    c, tok = signed_in(app, "c1")
+    r = _import(c, tok, b"owner,title\nc1,mine\nsomeone-else,theirs\n")
+    if inline_rows == "0":
+        assert r.status_code == 303
+        deadline = time.monotonic() + 60  # a safety limit, not a timing
+        while (job := c.get(r.headers["Location"] + ".json").get_json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert job["status"] == "failed" and job["created"] == 0
+        assert [(e["row"], e["message"]) for e in job["errors"]] == [(3, "不能改为您权限范围以外的值")]
+    else:
+        assert r.status_code == 422 and "不能改为您权限范围以外的值" in r.get_data(as_text=True)
     with rt.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(rt.tables["lab.own"])).scalar_one() == 0
 
@@ -227,6 +243,19 @@ def test_form_rules_and_filter_chips_follow_read_permissions(env: Any) -> None: 
     html = pb.get(f"/a/plant/batch?partner={ids['pa']}").get_data(as_text=True)
     assert "华新电镀" not in html and f"#{ids['pa']}" in html
     assert "永盛喷涂" in pb.get(f"/a/plant/batch?partner={ids['pb']}").get_data(as_text=True)
+
+
+def test_a_display_token_opens_its_board_and_nothing_else(env: Any) -> None:  # noqa: F811
+    from ui.admin import create_display_token
+    token = create_display_token(env.rt, "plant", "overview", "车间大屏", "admin")
+    tv = env.app.test_client()
+    assert tv.get(f"/board/plant/overview?token={token}").status_code == 200
+    assert tv.get(f"/board/plant/partners?token={token}").status_code == 403
+    assert tv.get(f"/d/plant/overview?token={token}").status_code == 302
+    for path in ("/api/me", "/api/plant/partner", f"/api/files/{env.ids['key']}"):
+        assert tv.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 401, path
+        assert tv.get(f"{path}?token={token}").status_code == 401, path
+    assert "13800001111" not in tv.get(f"/board/plant/partners?token={token}").get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- 4. sessions
