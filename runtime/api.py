@@ -99,6 +99,9 @@ def me() -> Response:
 def upload_file() -> tuple[Response, int]:
     """Upload one file (multipart field ``file``); ``?image=1`` insists on an image."""
     actor = current_actor()
+    from .file_access import may_upload
+    if not may_upload(runtime(), actor):
+        raise Forbidden(t("forbidden", actor.language))
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest("send the file as multipart field 'file'", {"file": t("required", actor.language)})

@@ -1,4 +1,6 @@
-"""Who may download an uploaded file: the rule behind ``GET /api/files/<key>``.
+"""Who may upload and download files: the rules behind ``/api/files``.
+
+Uploading is for users who may create or update some record with an image or file field.
 
 A file key is unguessable, but keys are not secrets users keep: they sit in
 records, history and exports. So a download is allowed only to an admin, to
@@ -18,6 +20,15 @@ from sqlalchemy import Text, exists, func, literal, or_, select, type_coerce
 from . import permissions
 from .auth import Actor
 from .model import FILE_TYPES, EntityDef
+
+
+def may_upload(rt: Any, actor: Actor) -> bool:
+    for ent in rt.tables.entities.values():
+        owner: EntityDef = ent.parent or ent
+        if any(f.type in FILE_TYPES for f in ent.stored_fields()) and (
+                permissions.may_create(actor, owner) or permissions.may_at_all(actor, owner, "update")):
+            return True
+    return actor.is_admin
 
 
 def may_download(rt: Any, actor: Actor, key: str, uploaded_by: str | None) -> bool:

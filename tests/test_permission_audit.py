@@ -164,7 +164,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/_connectors/<name>/requests", "GET"): [Case("GET", "/api/_connectors/erp/requests")],
     ("/api/_connectors/<name>/runs", "GET"): [Case("GET", "/api/_connectors/erp/runs")],
     ("/api/_connectors/<name>/sync", "POST"): [Case("POST", "/api/_connectors/erp/sync")],
-    ("/api/files", "POST"): [Case("POST", "/api/files?image=1", "ok", "ok", form={"upload": True})],
+    ("/api/files", "POST"): [Case("POST", "/api/files?image=1", other="ok", form={"upload": True})],
     ("/api/files/<key>", "GET"): [Case("GET", "/api/files/{key}")],
     ("/api/me", "GET"): [Case("GET", "/api/me", "ok", "ok")],
     ("/api/openapi.json", "GET"): [Case("GET", "/api/openapi.json", "ok", "ok")],

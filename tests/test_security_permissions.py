@@ -223,7 +223,11 @@ def test_files_open_only_to_readers_of_a_record_holding_them(world: World, tmp_p
     world.planner.post(B, batch_body(world.partners["a"], photos=[key]))
     for who, status in (("partner_a", 200), ("planner", 200), ("qc", 200), ("admin", 200), ("partner_b", 404)):
         assert getattr(world, who).get(f"/api/files/{key}").status_code == status, who
-    assert world.as_user("visitor", []).get(f"/api/files/{key}").status_code == 404
+    visitor = world.as_user("visitor", [])  # no role: may neither fetch nor upload
+    assert visitor.get(f"/api/files/{key}").status_code == 404
+    r = visitor.post("/api/files?image=1", data={"file": (io.BytesIO(_png()), "p.png")},
+                     content_type="multipart/form-data")
+    assert r.status_code == 403
     other = _upload(world.partner_b)  # a key that looks like any other: still not A's to fetch
     assert world.partner_a.get(f"/api/files/{other}").status_code == 404
 
