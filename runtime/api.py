@@ -22,6 +22,7 @@ from . import listquery, permissions, workflow
 from .auth import Actor
 from .core import Runtime
 from .errors import BadRequest, Forbidden, NotFound, RecordError, Unauthorized
+from .file_access import may_download, may_upload
 from .messages import t
 from .openapi import document
 
@@ -99,7 +100,6 @@ def me() -> Response:
 def upload_file() -> tuple[Response, int]:
     """Upload one file (multipart field ``file``); ``?image=1`` insists on an image."""
     actor = current_actor()
-    from .file_access import may_upload
     if not may_upload(runtime(), actor):
         raise Forbidden(t("forbidden", actor.language))
     upload = request.files.get("file")
@@ -119,7 +119,6 @@ def files_limit() -> int:
 def download_file(key: str) -> Response:
     actor = current_actor()
     row, data = runtime().files.open(key)
-    from .file_access import may_download
     if not may_download(runtime(), actor, key, row.get("uploaded_by")):
         raise NotFound(t("not_found", actor.language))
     resp = Response(data, mimetype=row["content_type"].split(";")[0])
