@@ -18,10 +18,11 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from . import listquery, workflow
+from . import listquery, permissions, workflow
 from .auth import Actor
 from .core import Runtime
-from .errors import BadRequest, RecordError, Unauthorized
+from .errors import BadRequest, Forbidden, NotFound, RecordError, Unauthorized
+from .file_access import may_download, may_upload
 from .messages import t
 from .openapi import document
 
@@ -99,6 +100,8 @@ def me() -> Response:
 def upload_file() -> tuple[Response, int]:
     """Upload one file (multipart field ``file``); ``?image=1`` insists on an image."""
     actor = current_actor()
+    if not may_upload(runtime(), actor):
+        raise Forbidden(t("forbidden", actor.language))
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest("send the file as multipart field 'file'", {"file": t("required", actor.language)})
@@ -114,11 +117,14 @@ def files_limit() -> int:
 
 @bp.get("/files/<key>")
 def download_file(key: str) -> Response:
-    current_actor()
+    actor = current_actor()
     row, data = runtime().files.open(key)
+    if not may_download(runtime(), actor, key, row.get("uploaded_by")):
+        raise NotFound(t("not_found", actor.language))
     resp = Response(data, mimetype=row["content_type"].split(";")[0])
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["Cache-Control"] = "private, no-store"
     disposition = "inline" if row["content_type"].startswith("image/") else "attachment"
     from urllib.parse import quote
     resp.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(row['filename'])}"
@@ -130,6 +136,8 @@ def list_records(app: str, entity: str) -> Response:
     actor = current_actor()
     rt = runtime()
     ent = rt.entity(app, entity, actor.language)
+    if not permissions.may_at_all(actor, ent, "read"):
+        raise Forbidden(t("forbidden", actor.language))
     q = listquery.parse_args(ent, request.args, actor.language)
     return jsonify(listquery.run(rt, actor, ent, q))
 
@@ -171,8 +179,7 @@ def delete_record(app: str, entity: str, record_id: int) -> tuple[str, int]:
 def transition(app: str, entity: str, record_id: int, name: str) -> Response:
     actor = current_actor()
     rt = runtime()
-    data = request.get_json(silent=True)
-    data = data if isinstance(data, dict) else {}
+    data = _body() if request.get_data(cache=True).strip() else {}  # no body: version from ?version= / If-Match
     version = _version(data)
     ent = rt.entity(app, entity, actor.language)
     return jsonify(workflow.take(rt.records, actor, ent, record_id, name, data, version))

@@ -148,6 +148,7 @@ class Users:
                 check_password_hash(_DUMMY_HASH, password)  # same timing for unknown users
                 return None
             if row["locked_until"] and row["locked_until"] > now:
+                check_password_hash(_DUMMY_HASH, password)  # a locked account answers like a wrong password
                 return None
             if check_password_hash(row["password_hash"], password):
                 conn.execute(update(self.users).where(self.users.c.id == row["id"])

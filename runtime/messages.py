@@ -60,6 +60,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bad_json": {"zh": "请求体应为 JSON 对象", "en": "The request body must be a JSON object"},
     "no_app": {"zh": "没有应用“{name}”", "en": "No app '{name}'"},
     "no_entity": {"zh": "没有表单“{name}”", "en": "No entity '{name}'"},
+    # permissions: writes stay inside the writer's scope; a transition is not an update
+    "outside_scope": {"zh": "修改后这条记录将超出您的权限范围",
+                      "en": "After this change the record would be outside what you may access"},
+    "outside_scope_field": {"zh": "不能改为您权限范围以外的值", "en": "You may not set a value outside your scope"},
+    "transition_field": {"zh": "“{label}”不能修改此字段", "en": "'{label}' may not change this field"},
+    "transition_fields": {"zh": "“{label}”只能填写它需要的字段", "en": "'{label}' may only change the fields it needs"},
 }
 
 

@@ -3,7 +3,9 @@
 A user may act when any of their roles grants the action. For lists, each
 role's read filter is compiled to SQL and OR-ed, so the database returns only
 visible rows (no per-row Python checks); for single-record writes the same
-expression is evaluated on the loaded record.
+expression is evaluated on the loaded record, and again on the record as it
+will be stored (``refuse_outside``): a write may not move a row out of the
+writer's own scope (a partner cannot hand a batch to another partner).
 """
 
 from __future__ import annotations
@@ -93,3 +95,30 @@ def may_transition(actor: Actor, ent: EntityDef, tr: TransitionDef, record_ctx: 
 
 def allows_one(g: Grant, record_ctx: Any) -> bool:
     return g is True or (isinstance(g, Expr) and holds(g, record_ctx) is True)
+
+
+def refuse_outside(actor: Actor, ent: EntityDef, action: str, after_ctx: Any, changed: Any, lang: str,
+                   transition: TransitionDef | None = None) -> None:
+    """403 unless the row as it will be stored still passes the actor's ``action`` grant and read filter.
+
+    ``action`` is create, update or transition (then ``transition`` is the one taken). The refusal
+    names the changed fields the failing grants read (or every changed field when they read none).
+    """
+    if actor.is_admin:
+        return
+    failing: list[Grant] = []
+    if action == "transition":
+        assert transition is not None
+        if not may_transition(actor, ent, transition, after_ctx):
+            failing += [g for g in _grants(actor, ent, "transition") if isinstance(g, Expr)]
+    elif action != "create" and not allows(actor, ent, action, after_ctx):
+        failing += _grants(actor, ent, action)
+    if not allows(actor, ent, "read", after_ctx):
+        failing += _grants(actor, ent, "read")
+    if not failing:
+        return
+    from .errors import Forbidden
+    from .messages import t
+    read_names = set().union(*(g.names for g in failing if isinstance(g, Expr)))
+    named = sorted(f for f in changed if f in read_names) or sorted(changed)
+    raise Forbidden(t("outside_scope", lang), {f: t("outside_scope_field", lang) for f in named})

@@ -130,6 +130,19 @@ class Records:
             raise NotFound(t("not_found", actor.language))
         return entries
 
+    def visible_ids(self, actor: Actor, ent: EntityDef, ids: Any) -> set[int]:
+        """Which of these record ids the actor may read (for ids a client sent: link values, filters)."""
+        wanted = sorted({int(i) for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2 ** 63})
+        if not wanted:
+            return set()
+        table = self.rt.tables.for_entity(ent)
+        q = select(table.c.id).where(table.c.id.in_(wanted))
+        flt = permissions.read_filter(actor, ent, table, self.rt.sql)
+        if flt is not None:
+            q = q.where(flt)
+        with self.rt.db.read(snapshot=False) as c:
+            return {int(i) for i in c.execute(q, permissions.filter_params(actor, ent)).scalars()}
+
     # ---- writes ------------------------------------------------------------
 
     def create(self, actor: Actor, ent: EntityDef, data: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
@@ -159,6 +172,9 @@ class Records:
                        updated_by=actor.username)
             if ent.workflow is not None:
                 row["state"] = ent.workflow.initial
+            # the read filter must hold for the row as it will be stored (no creating into another's scope)
+            permissions.refuse_outside(actor, ent, "create", self.context(c, ent, {**values, **row}, actor),
+                                       values, lang)
             if ent.naming:
                 row["name"] = naming.next_name(c, self.rt.tables.system["jig_naming"], ent.key, ent.naming, now.date())
             try:
@@ -195,7 +211,16 @@ class Records:
             if version is not None and int(version) != current:
                 raise StaleVersion(t("stale", lang, current=current), current_version=current)
             self._refuse_readonly(actor, ent, values, errors, lang, before_ctx=before_ctx)
+            self.refuse_outside(c, actor, ent, before, values, "update")
             return self._apply(c, actor, ent, before, values, errors, current, action="update")
+
+    def refuse_outside(self, c: Connection, actor: Actor, ent: EntityDef, before: dict[str, Any],
+                       values: dict[str, Any], action: str, transition: Any = None) -> None:
+        """403 when the written values would move the record out of the actor's grant (state unchanged)."""
+        changed = {k for k in values if to_json(values[k]) != to_json(before.get(k))}
+        if changed and not actor.is_admin:
+            permissions.refuse_outside(actor, ent, action, self.context(c, ent, {**before, **values}, actor),
+                                       changed, actor.language, transition)
 
     def _apply(self, c: Connection, actor: Actor, ent: EntityDef, before: dict[str, Any], values: dict[str, Any],
                errors: FieldErrors, current: int, *, action: str, new_state: str | None = None,

@@ -29,7 +29,7 @@ from .evaluate import EvaluationError, evaluate, holds
 from .fieldtypes import FieldValueError, coerce, empty
 from .messages import t
 from .model import EntityDef, TransitionDef, pick
-from .records import Records
+from .records import PRIVILEGED_VIA, Records
 from .validation import coerce_input
 
 
@@ -52,20 +52,29 @@ def take(records: Records, actor: Actor, ent: EntityDef, record_id: int, name: s
     if tr is None:
         raise NotFound(t("unknown_transition", lang, name=name))
     errors = FieldErrors()
-    data = data or {}
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise BadRequest(t("bad_json", lang))
-    values = coerce_input(ent, {k: v for k, v in data.items() if k not in ("version",)}, errors, lang)
+    if version is None and actor.via not in PRIVILEGED_VIA:
+        raise BadRequest(t("version_required", lang), {"version": t("required", lang)})
+    if "state" in data:
+        errors.add("state", t("state_field", lang))
+    values = coerce_input(ent, {k: v for k, v in data.items() if k not in ("version", "state")}, errors, lang)
     with records._tx(conn) as c:
         before = records._load(c, ent, record_id, actor, lock=True)
         ctx = records.context(c, ent, before, actor)
-        records._refuse_readonly(actor, ent, values, errors, lang, before_ctx=ctx)
         label = pick(tr.label, lang)
         if not permissions.may_transition(actor, ent, tr, ctx):
             raise Forbidden(t("transition_role", lang, label=label), transition=name)
         current = int(before["version"])
         if version is not None and int(version) != current:
             raise StaleVersion(t("stale", lang, current=current), current_version=current)
+        _refuse_unneeded(actor, ent, tr, values, ctx, label)
+        records._refuse_readonly(actor, ent, values, errors, lang, before_ctx=ctx)
+        # the written values keep the record inside the grants the actor used (state as before)
+        records.refuse_outside(c, actor, ent, before, values, "transition", tr)
+        if not set(values) <= set(tr.require) | set(tr.set):
+            records.refuse_outside(c, actor, ent, before, values, "update")
         state = before.get("state")
         if not tr.allowed_from(state, ent.workflow.states):
             st = ent.workflow.states.get(state or "")
@@ -95,3 +104,14 @@ def take(records: Records, actor: Actor, ent: EntityDef, record_id: int, name: s
             after_ctx[fname] = values.get(fname)
         return records._apply(c, actor, ent, before, values, errors, current, action="transition",
                                new_state=tr.to, transition=name)
+
+
+def _refuse_unneeded(actor: Actor, ent: EntityDef, tr: TransitionDef, values: dict[str, Any], ctx: Any,
+                     label: str) -> None:
+    """A transition is not an update: it writes the fields it requires or sets, others only with update rights."""
+    extra = sorted(k for k in values if k not in tr.require and k not in tr.set)
+    if not extra or actor.is_admin or actor.via in PRIVILEGED_VIA or permissions.allows(actor, ent, "update", ctx):
+        return
+    lang = actor.language
+    raise Forbidden(t("transition_fields", lang, label=label), {k: t("transition_field", lang, label=label)
+                                                                 for k in extra}, transition=tr.name)

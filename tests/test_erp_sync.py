@@ -109,8 +109,9 @@ def complete_work_orders(env: Env, n: int) -> list[int]:
         wo = rt.records.create(SYSTEM, ent, {"product": prod, "qty": 100, "erp_no": f"MO{i:05d}",
                                              "planned_start": "2026-11-01T08:00:00",
                                              "planned_end": "2026-11-03T08:00:00"})
+        version = wo["version"]
         for name, data in (("release", None), ("start", None), ("complete", {"produced_qty": 10 + i})):
-            workflow.take(rt.records, SYSTEM.using("api"), ent, wo["id"], name, data)
+            version = workflow.take(rt.records, SYSTEM.using("api"), ent, wo["id"], name, data, version)["version"]
         ids.append(wo["id"])
     return ids
 

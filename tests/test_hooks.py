@@ -20,7 +20,7 @@ def test_events_fire_with_changes(world: World) -> None:
         world.rt.hooks.subscribe(name, lambda ev: seen.append((ev.name, ev.transition or "", ev.changes)))
     rec = world.planner.post("/api/outsourcing/batch", batch_body(world.partners["a"])).get_json()
     world.planner.patch(f"/api/outsourcing/batch/{rec['id']}", {"version": 1, "quantity": 5})
-    world.planner.post(f"/api/outsourcing/batch/{rec['id']}/transitions/start", {})
+    world.planner.post(f"/api/outsourcing/batch/{rec['id']}/transitions/start", {"version": 2})
     world.admin.delete(f"/api/outsourcing/batch/{rec['id']}")
     assert [s[0] for s in seen] == ["record.created", "record.updated", "record.transitioned", "record.deleted"]
     assert seen[1][2] == {"quantity": [100, 5]}

@@ -40,9 +40,10 @@ displays = Table(
 
 
 def define_tables(md: MetaData) -> list[Table]:
-    """The UI's own tables (display tokens, import jobs), created by `jig migrate` with Jig's own tables."""
+    """The UI's own tables (display tokens, import jobs, sessions), created by `jig migrate` with Jig's own tables."""
     from .imports import define_tables as import_tables
-    return [displays.to_metadata(md), *import_tables(md)]
+    from .session import define_tables as session_tables
+    return [displays.to_metadata(md), *import_tables(md), *session_tables(md)]
 
 
 def _digest(token: str) -> str:

@@ -314,8 +314,16 @@ def title_column(ent: EntityDef) -> str:
     return "name" if ent.naming else "id"
 
 
-def link_titles(rt: Any, target: EntityDef, ids: list[Any], lang: str) -> dict[Any, str]:
+def link_titles(rt: Any, target: EntityDef, ids: list[Any], lang: str, actor: Actor | None = None) -> dict[Any, str]:
+    """Titles of linked records; with ``actor``, only of records that actor may read (others show ``#id``).
+
+    Pass the actor whenever the ids did not come from a record the actor may read (a filter in the
+    URL, old values in history): a title is data too.
+    """
     ids = sorted({int(i) for i in ids if i is not None})
+    if actor is not None:
+        ids_shown = rt.records.visible_ids(actor, target, ids)
+        return {**{i: f"#{i}" for i in ids}, **link_titles(rt, target, sorted(ids_shown), lang)}
     if not ids:
         return {}
     table = rt.tables.for_entity(target)

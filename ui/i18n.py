@@ -10,8 +10,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "logout": ("退出", "Sign out"),
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
-    "bad_login": ("用户名或密码不正确", "Wrong username or password"),
-    "locked": ("失败次数过多，账号已锁定 15 分钟", "Too many failed attempts; the account is locked for 15 minutes"),
+    # one answer for a wrong password, an unknown user and a locked account (no username enumeration)
+    "bad_login": ("用户名或密码不正确；连续失败 5 次后账号将锁定 15 分钟",
+                  "Wrong username or password; after 5 failed attempts the account is locked for 15 minutes"),
     "csrf": ("页面已过期，请刷新后重试", "The page expired; reload and try again"),
     "home": ("首页", "Home"),
     "my_apps": ("我的应用", "My apps"),

@@ -31,7 +31,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select, u
 
 from runtime import clock, permissions
 from runtime.auth import Actor
-from runtime.errors import RecordError
+from runtime.errors import Forbidden, RecordError
 from runtime.evaluate import EvaluationError, evaluate
 from runtime.fieldtypes import FieldValueError, coerce
 from runtime.messages import t as rt_text
@@ -216,6 +216,12 @@ def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str
     if ent.workflow is not None:
         ctx["state"] = ent.workflow.initial
     validate(conn, runtime, ent, ctx, errors, lang)
+    ctx.update(created_by=actor.username, updated_by=actor.username)
+    try:  # the row must land inside the importer's read filter, as Records.create checks
+        permissions.refuse_outside(actor, ent, "create", ctx, values, lang)
+    except Forbidden as exc:
+        for k, m in exc.fields.items():
+            errors.add(k, m)
     return [{"field": k, "message": m} for k, m in errors.errors.items()]
 
 

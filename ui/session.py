@@ -5,11 +5,16 @@ request came over HTTPS (or ``JIG_SECURE_COOKIES`` is set). Every unsafe
 request made with a session (pages and the REST API alike) must carry the
 session's CSRF token, as a form field ``csrf_token`` or an ``X-CSRF-Token``
 header. A session ends when the user is deactivated or their password
-changes (the session remembers a fingerprint of the password hash).
+changes (the session remembers a fingerprint of the password hash), when
+it is older than its lifetime, and when the user signs out: every sign-in
+has a row in ``jig_ui_sessions`` (only the SHA-256 of its random id is
+stored), checked on every request and deleted at sign-out, so a copied
+cookie replayed after logout is refused.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -17,10 +22,32 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Flask, current_app, g, request, session
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select
 
+from runtime import clock
 from runtime.auth import Actor
+from runtime.sqltypes import LocalDateTime
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+LIFETIME = dt.timedelta(hours=12)
+
+_md = MetaData()
+sessions = Table(
+    "jig_ui_sessions", _md,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sid_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("created_at", LocalDateTime, nullable=False),
+    Column("expires_at", LocalDateTime, nullable=False),
+)
+
+
+def define_tables(md: MetaData) -> list[Table]:
+    return [sessions.to_metadata(md)]
+
+
+def _table() -> Table:
+    return runtime().tables.system["jig_ui_sessions"]  # type: ignore[no-any-return]
 
 
 def runtime() -> Any:
@@ -48,10 +75,23 @@ def _fingerprint(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
 def sign_in(row: dict[str, Any], actor: Actor) -> None:
     keep_lang = session.get("lang")
+    sign_out()
     session.clear()
+    sid = secrets.token_urlsafe(32)
+    now = clock.now()
+    table = _table()
+    with runtime().db.write() as conn:
+        conn.execute(delete(table).where(table.c.expires_at < now))  # forget expired sign-ins
+        conn.execute(table.insert().values(sid_hash=_sid_hash(sid), user_id=actor.user_id, created_at=now,
+                                           expires_at=now + LIFETIME))
     session.permanent = True
+    session["sid"] = sid
     session["uid"] = actor.user_id
     session["user"] = actor.username
     session["pw"] = _fingerprint(row.get("password_hash"))
@@ -60,23 +100,36 @@ def sign_in(row: dict[str, Any], actor: Actor) -> None:
 
 
 def sign_out() -> None:
+    """End the session on the server (its row is deleted) and clear the cookie."""
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        table = _table()
+        with runtime().db.write() as conn:
+            conn.execute(delete(table).where(table.c.sid_hash == _sid_hash(sid)))
     keep_lang = session.get("lang")
     session.clear()
+    g.pop("ui_actor", None)
     if keep_lang:
         session["lang"] = keep_lang
 
 
 def signed_in_actor() -> Actor | None:
-    """The Actor of this browser session, or None (no session, inactive user, changed password)."""
+    """The Actor of this browser session, or None (no session, signed out, expired, inactive user,
+    changed password)."""
     if "ui_actor" in g:
         return g.ui_actor  # type: ignore[no-any-return]
     actor = None
-    username = session.get("user")
-    if username:
-        row = runtime().users.get(username)
-        if row and row["active"] and row["id"] == session.get("uid") and \
-                hmac.compare_digest(session.get("pw", ""), _fingerprint(row.get("password_hash"))):
-            actor = replace(runtime().users.actor(row, "web"), language=lang())
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid and session.get("user"):
+        rt = runtime()
+        users, table = rt.users.users, _table()
+        with rt.db.read(snapshot=False) as conn:
+            row = conn.execute(select(users).join(table, table.c.user_id == users.c.id)
+                               .where(table.c.sid_hash == _sid_hash(sid), table.c.expires_at > clock.now())
+                               ).mappings().first()
+        if row and row["active"] and row["id"] == session.get("uid") and row["username"] == session.get("user") \
+                and hmac.compare_digest(str(session.get("pw", "")), _fingerprint(row.get("password_hash"))):
+            actor = replace(rt.users.actor(row, "web"), language=lang())
     g.ui_actor = actor
     return actor
 

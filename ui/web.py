@@ -133,7 +133,7 @@ def login() -> Any:
         if actor is not None:
             sess.sign_in(rt().users.get(username) or {}, actor)
             return redirect(safe_next(request.args.get("next")))
-        error = tr("locked" if rt().users.is_locked(username) else "bad_login", lang)
+        error = tr("bad_login", lang)  # the same for unknown, wrong and locked: names are not revealed
     sess.csrf_token()
     titles = [pick(a.title, lang) for a in rt().apps.values()]
     return page("login.html", actor=None, error=error, app_titles=titles), (401 if error else 200)
@@ -259,15 +259,16 @@ def list_view(app: str, entity: str) -> Any:
                           "desc": (sort or "").startswith("-")} for c in cols],
                 filters=filter_specs(ent, lang), args=args, count=count, more=more, next_url=next_url,
                 first_url=first_url, export_q=export_q, may_create=may(actor, ent, "create"),
-                link_titles_filter=_filter_link_titles(ent, args, lang))
+                link_titles_filter=_filter_link_titles(actor, ent, args, lang))
 
 
-def _filter_link_titles(ent: EntityDef, args: dict[str, str], lang: str) -> dict[str, str]:
+def _filter_link_titles(actor: Actor, ent: EntityDef, args: dict[str, str], lang: str) -> dict[str, str]:
+    """The chip of a link filter names the record only when the user may read it (?partner=2 is user input)."""
     out = {}
     for k, v in args.items():
         f = ent.fields.get(k)
-        if f is not None and f.type == "link" and f.to and v.isdigit():
-            out[k] = dash.link_titles(rt(), rt().apps[ent.app].entities[f.to], [int(v)], lang).get(int(v), v)
+        if f is not None and f.type == "link" and f.to and v.isdigit() and len(v) < 19:
+            out[k] = dash.link_titles(rt(), rt().apps[ent.app].entities[f.to], [int(v)], lang, actor).get(int(v), v)
     return out
 
 
@@ -313,7 +314,7 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None) -> s
                                               "visible": True}]}]
     elif rest:
         layout[-1]["sections"].append({"label": tr("other", lang), "columns": [rest], "index": -1, "visible": True})
-    hist = _history_view(ent, history, lang)
+    hist = _history_view(actor, ent, history, lang)
     return page("form.html", actor=actor, ent=ent, app_def=r.apps[ent.app], record=record, states=states,
                 layout=layout, editable=editable, transitions=transitions, history=hist, links=links,
                 child_links=child_links, dynamic=has_dynamic_rules(ent), input_value=input_value,
@@ -336,7 +337,7 @@ def _defaults(actor: Actor, ent: EntityDef) -> dict[str, Any]:
     return out
 
 
-def _history_view(ent: EntityDef, entries: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+def _history_view(actor: Actor, ent: EntityDef, entries: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
     out = []
     vals: dict[str, list[Any]] = {}
     for e in entries:
@@ -346,7 +347,8 @@ def _history_view(ent: EntityDef, entries: list[dict[str, Any]], lang: str) -> l
     for k, vs in vals.items():
         f = ent.fields.get(k)
         if f is not None and f.type == "link" and f.to:
-            links[k] = dash.link_titles(rt(), rt().apps[ent.app].entities[f.to], [v for v in vs if isinstance(v, int)], lang)
+            links[k] = dash.link_titles(rt(), rt().apps[ent.app].entities[f.to],
+                                        [v for v in vs if isinstance(v, int)], lang, actor)  # old values too
     for e in reversed(entries):
         title = tr({"create": "created", "update": "updated", "delete": "deleted"}.get(e["action"], "transition"), lang)
         if e.get("transition") and ent.workflow and e["transition"] in ent.workflow.transitions:
@@ -381,28 +383,6 @@ def record_view(app: str, entity: str, record_id: int) -> Any:
     except RecordError:
         abort(404)
     return _form_page(actor, ent, record)
-
-
-@bp.post("/a/<app>/<entity>/_rules")
-def rules_view(app: str, entity: str) -> Any:
-    """Visible / required / read-only and computed values for the values being edited (same rules as the server)."""
-    actor = actor_or_login()
-    ent = entity_or_404(app, entity)
-    body = request.get_json(silent=True) or {}
-    values = body.get("values") if isinstance(body.get("values"), dict) else {}
-    record_id = body.get("id")
-    base: dict[str, Any] = {}
-    if isinstance(record_id, int):
-        try:
-            base = rt().records.get(actor, ent, record_id)
-        except RecordError:
-            abort(404)
-    elif ent.workflow:
-        base = {"state": ent.workflow.initial}
-    merged = {**base, **{k: v for k, v in values.items() if k in ent.fields}}
-    with rt().db.read() as conn:
-        ctx = context(rt(), conn, actor, ent, typed(ent, merged, actor.language))
-        return jsonify(field_states(ent, ctx))
 
 
 # ---------------------------------------------------------------- kanban
