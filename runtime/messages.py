@@ -60,6 +60,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bad_json": {"zh": "请求体应为 JSON 对象", "en": "The request body must be a JSON object"},
     "no_app": {"zh": "没有应用“{name}”", "en": "No app '{name}'"},
     "no_entity": {"zh": "没有表单“{name}”", "en": "No entity '{name}'"},
+    # --- app definitions: versions, drafts and publishing (builder API)
+    "builder_only": {"zh": "只有管理员或搭建者可以修改应用", "en": "Only admins and builders may change apps"},
+    "app_name": {"zh": "应用标识为小写字母、数字和下划线，以字母开头",
+                 "en": "App names are lower-case letters, digits and '_', starting with a letter"},
+    "app_exists": {"zh": "应用“{name}”已存在", "en": "App '{name}' already exists"},
+    "no_draft": {"zh": "应用“{name}”没有草稿", "en": "App '{name}' has no draft"},
+    "no_version": {"zh": "应用“{app}”没有版本 {number}", "en": "App '{app}' has no version {number}"},
+    "definition_invalid": {"zh": "定义有 {n} 处错误，未发布", "en": "The definition has {n} error(s); nothing was published"},
+    "destructive_unconfirmed": {"zh": "变更会转换已有数据的类型，请确认后再发布",
+                                "en": "The change converts stored values to another type; confirm it to publish"},
 }
 
 
