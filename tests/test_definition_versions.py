@@ -277,3 +277,14 @@ def test_files_browser_conflict_export_and_force(tmp_path: Path, database_url: s
     with rt.db.read() as conn:
         current = rt.definitions.current(conn, "outsourcing")
         assert current is not None and current.yaml == OUTSOURCING and current.source == "file"
+
+
+def test_docs_list_every_builder_route(rt: Runtime) -> None:
+    doc = (ROOT / "docs" / "versions.md").read_text(encoding="utf-8")
+    app = api.create_app(rt, {"TESTING": True})
+    BuilderExtension().init_web(app, rt)
+    routes = [r.rule.removeprefix("/api/builder") for r in app.url_map.iter_rules() if r.rule.startswith("/api/builder")]
+    assert routes
+    for route in routes:
+        shown = route.replace("<int:number>", "<n>")
+        assert f"{shown}`" in doc or f"{shown}," in doc or f"`{shown}" in doc or f"/{shown.rsplit('/', 1)[-1]}`" in doc, route
