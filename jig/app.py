@@ -6,20 +6,47 @@ from flask import Flask, render_template_string
 
 from runtime import api, clock
 from runtime.core import Runtime
-from runtime.loader import load_apps
+from runtime.database import Database
+from runtime.loader import load_apps, load_texts
+from runtime.publishing import Publisher, Served
+from runtime.tables import system_tables
+from runtime.versions import DefinitionStore
 
 from .config import Settings
 from .plugins import default_extensions
 
 
-def build_runtime(settings: Settings, *, migrate: bool | None = None) -> Runtime:
-    """Load and validate definitions (raising DefinitionErrors), then open the database."""
+def served_definitions(settings: Settings, extensions: list, *, write: bool, force: bool = False) -> Served:
+    """Which definition texts to serve: changed files are imported, the database's published versions kept.
+
+    Raises DefinitionConflict when a file changed while its app was also
+    published from the browser. With ``write=False`` nothing is recorded.
+    """
+    from sqlalchemy import MetaData
+    db = Database(settings.database_url)
+    try:
+        publisher = Publisher(db, DefinitionStore(system_tables(MetaData())), extensions)
+        return publisher.sync_files(settings.apps, force=force, write=write)
+    finally:
+        db.dispose()
+
+
+def build_runtime(settings: Settings, *, migrate: bool | None = None, force_import: bool = False) -> Runtime:
+    """Load and validate definitions (raising DefinitionErrors), then open the database.
+
+    The apps served are the published versions in the database, after any
+    definition file that changed on disk was imported (validated, migrated and
+    published: the same path as publishing from the browser).
+    """
     clock.set_zone(settings.timezone)
     extensions = default_extensions()
-    apps = load_apps(settings.apps, extensions)
+    migrating = migrate if migrate is not None else settings.auto_migrate
+    served = served_definitions(settings, extensions, write=migrating, force=force_import)
+    apps = load_texts(served.named(), extensions) if served.texts else load_apps(settings.apps, extensions)
     rt = Runtime(apps, settings.database_url, extensions=extensions,
                  settings={"files_dir": settings.files_dir, "redis_url": settings.redis_url})
-    if migrate if migrate is not None else settings.auto_migrate:
+    rt.imports = served.imports
+    if migrating:
         rt.migrate()
     for ext in extensions:
         attach = getattr(ext, "attach", None)

@@ -16,16 +16,22 @@ from .config import Settings
 
 EXIT_DEFINITION = 2
 EXIT_REFUSED = 3
+EXIT_CONFLICT = 4
 
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj  # type: ignore[no-any-return]
 
 
-def _runtime(ctx: click.Context, *, migrate: bool | None = None) -> Any:
+def _runtime(ctx: click.Context, *, migrate: bool | None = None, force_import: bool = False) -> Any:
+    from runtime.publishing import DefinitionConflict
+
     from .app import build_runtime
     try:
-        return build_runtime(_settings(ctx), migrate=migrate)
+        return build_runtime(_settings(ctx), migrate=migrate, force_import=force_import)
+    except DefinitionConflict as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFLICT)
     except DefinitionErrors as exc:
         click.echo(exc.format(), err=True)
         sys.exit(EXIT_DEFINITION)
@@ -91,6 +97,56 @@ def migrate(ctx: click.Context, dry_run: bool, allow_destructive: bool) -> None:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_REFUSED)
     click.echo("applied")
+
+
+@cli.command("import")
+@click.option("--force", is_flag=True, help="Publish changed files even over versions published from the browser.")
+@click.option("--allow-destructive", is_flag=True, help="Also apply type changes that may not convert every value.")
+@click.pass_context
+def import_(ctx: click.Context, force: bool, allow_destructive: bool) -> None:
+    """Import changed definition files: validate, migrate and publish them as new versions."""
+    rt = _runtime(ctx, migrate=False, force_import=force)
+    imports = list(rt.imports)
+    try:
+        rt.migrate(allow_destructive=allow_destructive)
+    except MigrationRefused as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_REFUSED)
+    if not imports:
+        click.echo("every definition file is as last imported; nothing to do")
+    with rt.db.read() as conn:
+        for app, path, _text in imports:
+            v = rt.definitions.current(conn, app)
+            click.echo(f"{app}: published version {v.number if v else '?'} from {path}")
+
+
+@cli.command("export")
+@click.argument("apps", nargs=-1, required=True)
+@click.option("--output", "output", default=None, help="File to write (one app only; default: the app's file).")
+@click.pass_context
+def export(ctx: click.Context, apps: tuple[str, ...], output: str | None) -> None:
+    """Write the published version of each app to its definition file (comments and order as published)."""
+    from sqlalchemy import MetaData
+
+    from runtime.database import Database
+    from runtime.publishing import Publisher
+    from runtime.tables import system_tables
+    from runtime.versions import DefinitionStore
+
+    from .plugins import default_extensions
+    if output and len(apps) > 1:
+        raise click.UsageError("--output takes one app")
+    db = Database(_settings(ctx).database_url)
+    try:
+        publisher = Publisher(db, DefinitionStore(system_tables(MetaData())), default_extensions())
+        for app in apps:
+            try:
+                path = publisher.export(app, output)
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"{app}: wrote {path}")
+    finally:
+        db.dispose()
 
 
 @cli.command()

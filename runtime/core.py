@@ -20,25 +20,22 @@ from .messages import t
 from .model import AppDef, EntityDef
 from .notifications import Notifications
 from .outbox import Outbox
+from .publishing import Publisher, build_tables
 from .records import Records
 from .sqlcompile import SqlCompiler
-from .tables import Tables
+from .versions import DefinitionStore
 
 
 class Runtime:
     def __init__(self, apps: dict[str, AppDef], database_url: str, *,
-                 extensions: Sequence[Extension] = (), settings: dict[str, Any] | None = None):
+                 extensions: Sequence[Extension] = (), settings: dict[str, Any] | None = None,
+                 definition_extensions: Sequence[Extension] | None = None):
         self.apps = apps
         self.extensions = list(extensions)
         self.settings = settings or {}
         self.db = Database(database_url)
-        self.tables = Tables(apps)
-        for ext in self.extensions:
-            # Extensions may keep their own state in tables created and migrated with Jig's.
-            define = getattr(ext, "define_tables", None)
-            if define is not None:
-                for table in define(self.tables.metadata):
-                    self.tables.system[table.name] = table
+        # Extensions may keep their own state in tables created and migrated with Jig's.
+        self.tables = build_tables(apps, self.extensions)
         self.hooks = Hooks()
         self.sql = SqlCompiler(self.tables, self.db.dialect)
         self.users = Users(self.db, self.tables.system)
@@ -47,6 +44,12 @@ class Runtime:
                                self.settings.get("files_dir") or "var/files")
         self.notifications = Notifications(self.db, self.tables.system)
         self.outbox = Outbox(self.db, self.tables.system, self.notifications)
+        self.definitions = DefinitionStore(self.tables.system)
+        # new versions are compiled with the extensions the served definitions were loaded with
+        loaders = self.extensions if definition_extensions is None else list(definition_extensions)
+        self.publisher = Publisher(self.db, self.definitions, loaders, self.extensions)
+        # definition files served by this runtime that migrate() records as published versions
+        self.imports: list[tuple[str, str, str]] = []
         self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
         context.register_apps(apps)
 
@@ -68,6 +71,8 @@ class Runtime:
             steps = migrations.plan(conn, self.tables)
             migrations.apply(conn, self.tables, steps, allow_destructive=allow_destructive)
             self.users.ensure_system(conn)
+            self.publisher.record_imports(conn, self.imports)
+            self.imports = []
         return steps
 
     def close(self) -> None:

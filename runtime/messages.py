@@ -66,6 +66,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "outside_scope_field": {"zh": "不能改为您权限范围以外的值", "en": "You may not set a value outside your scope"},
     "transition_field": {"zh": "“{label}”不能修改此字段", "en": "'{label}' may not change this field"},
     "transition_fields": {"zh": "“{label}”只能填写它需要的字段", "en": "'{label}' may only change the fields it needs"},
+    # --- app definitions: versions, drafts and publishing (builder API)
+    "builder_only": {"zh": "只有管理员或搭建者可以修改应用", "en": "Only admins and builders may change apps"},
+    "app_name": {"zh": "应用标识为小写字母、数字和下划线，以字母开头",
+                 "en": "App names are lower-case letters, digits and '_', starting with a letter"},
+    "app_exists": {"zh": "应用“{name}”已存在", "en": "App '{name}' already exists"},
+    "no_draft": {"zh": "应用“{name}”没有草稿", "en": "App '{name}' has no draft"},
+    "no_version": {"zh": "应用“{app}”没有版本 {number}", "en": "App '{app}' has no version {number}"},
+    "definition_invalid": {"zh": "定义有 {n} 处错误，未发布", "en": "The definition has {n} error(s); nothing was published"},
+    "destructive_unconfirmed": {"zh": "变更会转换已有数据的类型，请确认后再发布",
+                                "en": "The change converts stored values to another type; confirm it to publish"},
 }
 
 

@@ -135,7 +135,9 @@ def system_tables(md: MetaData) -> dict[str, Table]:
         Column("sent_at", LocalDateTime),
         Index("ix_jig_outbox_due", "status", "available_at"),
     )
-    return {t.name: t for t in (users, tokens, history, naming, schema_state, files, notifications, outbox)}
+    from .versions import definition_tables
+    return {**{t.name: t for t in (users, tokens, history, naming, schema_state, files, notifications, outbox)},
+            **definition_tables(md)}
 
 
 def column_type(f: FieldDef) -> TypeEngine[Any]:

@@ -74,7 +74,7 @@ def make_runtime(database_url: str) -> Iterator[Callable[..., Runtime]]:
         all_exts = default_extensions()
         exts = all_exts if extensions else []
         defs = load_texts(texts, all_exts) if texts is not None else load_apps(apps or [APPS], all_exts)
-        rt = Runtime(defs, url or database_url, extensions=exts, settings=settings)
+        rt = Runtime(defs, url or database_url, extensions=exts, settings=settings, definition_extensions=all_exts)
         if migrate:
             rt.migrate()
         for ext in exts:

@@ -1,0 +1,30 @@
+"""The builder as a Jig extension: the JSON API that drafts, checks and publishes app definitions.
+
+It adds no definition sections; ``init_web`` registers the ``/api/builder``
+blueprint. The pages of the designer, the rule editor and connector setup
+build on this API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.compiler import CompileContext
+from runtime.model import AppDef
+
+
+class BuilderExtension:
+    name = "builder"
+
+    def schema_sections(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def schema_defs(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
+        return None
+
+    def init_web(self, app: Any, rt: Any) -> None:
+        from .api import bp
+        app.register_blueprint(bp)
