@@ -176,6 +176,21 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/notifications", "GET"): [Case("GET", "/notifications", "ok", "ok")],
     ("/notifications/read", "POST"): [Case("POST", "/notifications/read", "ok", "ok", form={})],
     ("/ui/notifications.json", "GET"): [Case("GET", "/ui/notifications.json", "ok", "ok")],
+    # the builder API: builders and admins only
+    ("/api/builder/apps", "GET"): [Case("GET", "/api/builder/apps")],
+    ("/api/builder/apps", "POST"): [Case("POST", "/api/builder/apps", json={"app": "evil"})],
+    ("/api/builder/apps/<app>", "GET"): [Case("GET", "/api/builder/apps/plant")],
+    ("/api/builder/apps/<app>/diff", "GET"): [Case("GET", "/api/builder/apps/plant/diff")],
+    ("/api/builder/apps/<app>/draft", "DELETE"): [Case("DELETE", "/api/builder/apps/plant/draft")],
+    ("/api/builder/apps/<app>/draft", "PUT"): [Case("PUT", "/api/builder/apps/plant/draft", json={"yaml": "app: plant"})],
+    ("/api/builder/apps/<app>/draft/edits", "POST"): [
+        Case("POST", "/api/builder/apps/plant/draft/edits", json={"edits": [{"op": "delete", "path": ["entities"]}]})],
+    ("/api/builder/apps/<app>/plan", "POST"): [Case("POST", "/api/builder/apps/plant/plan", json={})],
+    ("/api/builder/apps/<app>/publish", "POST"): [Case("POST", "/api/builder/apps/plant/publish", json={})],
+    ("/api/builder/apps/<app>/rollback", "POST"): [Case("POST", "/api/builder/apps/plant/rollback", json={"number": 1})],
+    ("/api/builder/apps/<app>/validate", "POST"): [Case("POST", "/api/builder/apps/plant/validate", json={})],
+    ("/api/builder/apps/<app>/versions", "GET"): [Case("GET", "/api/builder/apps/plant/versions")],
+    ("/api/builder/apps/<app>/versions/<int:number>", "GET"): [Case("GET", "/api/builder/apps/plant/versions/1")],
     # the last case: signing out ends only the caller's own session
     ("/logout", "POST"): [Case("POST", "/logout", "ok", "ok", form={})],
 }
