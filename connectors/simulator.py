@@ -9,6 +9,15 @@ change while a sync runs. Write faults strike before or after the write takes
 effect (the ERP saved the document but the answer never arrived), which is
 what makes idempotent pushes necessary. ``jig mock-erp`` runs it; tests run it
 in a thread on 127.0.0.1.
+
+Switches (``POST /_sim/faults {"switches": [...]}``, ``jig mock-erp --switch``) make it misbehave the
+way real ERPs do, persistently rather than at random: ``skew`` (the ERP's clock is ``skew_s`` behind,
+for its data and its HTTP ``Date``), ``collation`` (bill numbers with hyphens, sorted and compared
+the way a SQL Server Windows collation does: hyphens ignored), ``invalid`` (some orders have no
+customer until :meth:`Erp.fix` repairs them without a new modify time), ``malformed`` (some orders
+come back with a column missing until fixed), ``html_session`` (sessions expire and the ERP answers
+with an HTML login page on HTTP 200), ``own_numbers`` (Save ignores Jig's bill number and assigns its
+own) and ``retry_after`` (429 / 503 answers with ``Retry-After``; earlier retries are refused again).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import socket
 import threading
 import time
 import uuid
+from email.utils import format_datetime
 from typing import Any
 
 from flask import Flask, Response, request
@@ -32,10 +42,12 @@ from runtime import clock
 KD = "/K3Cloud/Kingdee.BOS.WebApi.ServicesStub."
 LOST = "会话信息已丢失，请重新登录"
 FAULTS = ("5xx", "timeout", "drop", "session", "nested_error", "duplicate", "slow", "change")
+SWITCHES = ("skew", "collation", "invalid", "malformed", "html_session", "own_numbers", "retry_after")
+LOGIN_PAGE = "<!DOCTYPE html><html><head><title>金蝶云星空 登录</title></head><body><form>请登录</form></body></html>"
 SO_FIELDS = ("FID", "FBillNo", "FDate", "FCustId.FNumber", "FCustId.FName", "FModifyDate", "FCloseStatus",
              "FDocumentStatus", "FSaleOrderEntry_FEntryID", "FMaterialId.FNumber", "FMaterialId.FName", "FQty",
              "FDeliveryDate")
-RPT_FIELDS = ("FBillNo", "FDocumentStatus", "FMoBillNo", "FFinishQty", "FID")
+RPT_FIELDS = ("FBillNo", "FDocumentStatus", "FMoBillNo", "FFinishQty", "FID", "FDescription")
 CLAUSE = re.compile(r"^\s*([\w.]+)\s*(>=|<=|<>|!=|=|>|<)\s*'?([^']*?)'?\s*$")
 
 
@@ -67,6 +79,11 @@ class Erp:
         self.stats: dict[str, int] = {"requests": 0}
         self.next_entry = 100000
         self.next_id = 1
+        self.switches: set[str] = set()
+        self.skew = dt.timedelta(0)
+        self.switch_rate = 0.1          # share of requests that expire the session / are rate limited
+        self.blocked_until = 0.0        # retry_after: monotonic time before which requests get 429
+        self.early = 0                  # retry_after: requests that came before Retry-After had passed
         self.customers = [(f"C{i:04d}", f"客户{i:04d}") for i in range(1, 51)]
         self.materials = [(f"P{i:05d}", f"产品{i:05d}") for i in range(1, 201)]
 
@@ -75,12 +92,18 @@ class Erp:
     def add_order(self, no: str | None = None, *, lines: int | None = None, when: dt.datetime | None = None,
                   closed: bool = False) -> dict[str, Any]:
         with self.lock:
-            when = when or clock.now()
-            no = no or f"XSDD{self.next_id:08d}"
+            when = when or self.now()
+            if no is None:
+                hyphen = "collation" in self.switches and self.next_id % 3 == 0
+                no = f"XSDD-{self.next_id:08d}" if hyphen else f"XSDD{self.next_id:08d}"
             cust = self.rng.choice(self.customers)
             day = when.date()
             order = {"id": self.next_id, "no": no, "date": day.isoformat(), "cust": cust[0], "cust_name": cust[1],
                      "modify": _ts(when), "closed": "B" if closed else "A", "status": "C", "lines": []}
+            if "invalid" in self.switches and self.next_id % 7 == 0:
+                order["cust"] = order["cust_name"] = ""  # fails validation in Jig until fixed
+            if "malformed" in self.switches and self.next_id % 11 == 0:
+                order["bad_shape"] = True  # answered with a column missing until fixed
             self.next_id += 1
             for _ in range(lines if lines is not None else self.rng.randint(1, 3)):
                 mat = self.rng.choice(self.materials)
@@ -89,7 +112,7 @@ class Erp:
                                        "delivery": (day + dt.timedelta(days=self.rng.randint(3, 40))).isoformat()})
                 self.next_entry += 1
             if no not in self.orders:
-                bisect.insort(self.nos, no)
+                bisect.insort(self.nos, no, key=self.collate)
             self.orders[no] = order
             self.by_modify.append((order["modify"], no))
             if len(self.by_modify) > 1 and self.by_modify[-2][0] > order["modify"]:
@@ -110,22 +133,55 @@ class Erp:
             line["qty"] += 1
             if close:
                 o["closed"] = "B"
-            o["modify"] = _ts(max(clock.now(), dt.datetime.fromisoformat(o["modify"]) + dt.timedelta(seconds=1)))
+            o["modify"] = _ts(max(self.now(), dt.datetime.fromisoformat(o["modify"]) + dt.timedelta(seconds=1)))
             self.by_modify.append((o["modify"], no))
             if len(self.by_modify) > 1 and self.by_modify[-2][0] > o["modify"]:
                 self.by_modify.sort()
             return o
 
+    def now(self) -> dt.datetime:
+        """The ERP's own clock (``skew`` behind or ahead of Jig's)."""
+        return clock.now() + self.skew
+
+    def collate(self, no: str) -> tuple[str, str]:
+        """The server's sort order for bill numbers (``collation``: hyphens ignored, as SQL Server's word sort)."""
+        return (no.replace("-", ""), no) if "collation" in self.switches else (no, no)
+
     def _candidates(self, since: str | None, after: str | None) -> list[str]:
+        key = self.collate
         if since is None or len(self.by_modify) > 2 * len(self.nos):
-            start = bisect.bisect_right(self.nos, after) if after else 0
+            start = bisect.bisect_right(self.nos, key(after), key=key) if after else 0
             return self.nos[start:]
         i = bisect.bisect_left(self.by_modify, (since, ""))
         if len(self.by_modify) - i > len(self.nos) // 2:
-            start = bisect.bisect_right(self.nos, after) if after else 0
+            start = bisect.bisect_right(self.nos, key(after), key=key) if after else 0
             return self.nos[start:]
-        found = sorted({no for _, no in self.by_modify[i:] if (not after or no > after) and no in self.orders})
-        return found
+        return sorted({no for _, no in self.by_modify[i:] if (not after or key(no) > key(after)) and no in self.orders},
+                      key=key)
+
+    def set_switches(self, switches: list[str] | tuple[str, ...] | set[str], *, skew_s: float | None = None,
+                     rate: float | None = None) -> None:
+        unknown = set(switches) - set(SWITCHES)
+        if unknown:
+            raise ValueError(f"unknown switch(es) {sorted(unknown)}; known: {', '.join(SWITCHES)}")
+        with self.lock:
+            self.switches = set(switches)
+            self.skew = dt.timedelta(seconds=(-600 if skew_s is None else skew_s) if "skew" in self.switches else 0)
+            if rate is not None:
+                self.switch_rate = rate
+            self.nos.sort(key=self.collate)
+
+    def fix(self) -> list[str]:
+        """The ERP's data is repaired (customer filled in, rows complete) without touching the modify time."""
+        with self.lock:
+            fixed = []
+            for no, o in self.orders.items():
+                if not o["cust"] or o.get("bad_shape"):
+                    if not o["cust"]:
+                        o["cust"], o["cust_name"] = self.customers[0]
+                    o.pop("bad_shape", None)
+                    fixed.append(no)
+            return fixed
 
     def delete(self, no: str) -> None:
         """The ERP deletes a bill: it no longer appears in any query."""
@@ -158,9 +214,19 @@ class Erp:
             self.stats[kind] = self.stats.get(kind, 0) + 1
             return kind
 
-    def report_counts(self) -> dict[str, int]:
+    def chance(self) -> bool:
         with self.lock:
-            return {no: len(v) for no, v in self.reports.items()}
+            return self.rng.random() < self.switch_rate
+
+    def report_counts(self) -> dict[str, int]:
+        """Production reports per Jig document (its number, or the key it wrote when the ERP numbers itself)."""
+        with self.lock:
+            out: dict[str, int] = {}
+            for no, docs in self.reports.items():
+                for d in docs:
+                    k = d.get("desc") or no
+                    out[k] = out.get(k, 0) + 1
+            return out
 
 
 # ---------------------------------------------------------------------------- the web app
@@ -209,6 +275,30 @@ def create_app(erp: Erp) -> Flask:
                 erp.add_order()
         return fault, None
 
+    @app.before_request
+    def rate_limited() -> Response | None:
+        if "retry_after" not in erp.switches or request.path.startswith("/_sim"):
+            return None
+        with erp.lock:
+            now = time.monotonic()
+            if now < erp.blocked_until:
+                erp.early += 1
+                wait = erp.blocked_until - now
+            elif erp.chance():
+                erp.blocked_until = now + 1.0
+                wait = 1.0
+            else:
+                return None
+            status = erp.rng.choice([429, 503])
+        resp = Response("Too Many Requests" if status == 429 else "Service Unavailable", status=status)
+        resp.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return resp
+
+    @app.after_request
+    def erp_date(resp: Response) -> Response:
+        resp.headers["Date"] = format_datetime(clock.to_aware(erp.now()).astimezone(dt.UTC), usegmt=True)
+        return resp
+
     # ---- control ------------------------------------------------------------
 
     @app.post("/_sim/faults")
@@ -216,6 +306,13 @@ def create_app(erp: Erp) -> Flask:
         body = request.get_json(force=True) or {}
         erp.set_faults(float(body.get("rate", 0)), body.get("kinds"), body.get("seed"), body.get("timeout_s"),
                        body.get("slow_s"))
+        if "switches" in body:
+            try:
+                erp.set_switches(body.get("switches") or [], skew_s=body.get("skew_s"), rate=body.get("switch_rate"))
+            except ValueError as exc:
+                return _json({"error": str(exc)}, 400)
+        if body.get("fix"):
+            erp.fix()
         return _json({"ok": True})
 
     @app.post("/_sim/orders")
@@ -228,7 +325,8 @@ def create_app(erp: Erp) -> Flask:
 
     @app.get("/_sim/state")
     def sim_state() -> Response:
-        return _json({"orders": len(erp.orders), "reports": erp.report_counts(), "stats": erp.stats})
+        return _json({"orders": len(erp.orders), "reports": erp.report_counts(), "stats": erp.stats,
+                      "switches": sorted(erp.switches)})
 
     # ---- Kingdee ------------------------------------------------------------
 
@@ -268,6 +366,9 @@ def create_app(erp: Erp) -> Flask:
             return False
         return request.cookies.get("kdservice-sessionid") in erp.sessions
 
+    def login_page() -> Response:  # what an expired session gets from some servers: HTTP 200, HTML
+        return Response(LOGIN_PAGE, status=200, mimetype="text/html")
+
     def kd_lost() -> Response:
         return _json({"Result": {"ResponseStatus": {"ErrorCode": 500, "IsSuccess": False, "Errors": [
             {"FieldName": None, "Message": LOST, "DIndex": 0}], "MsgCode": 1}}})
@@ -277,12 +378,13 @@ def create_app(erp: Erp) -> Flask:
         query = method in ("ExecuteBillQuery", "BillQuery")
         allowed = FAULTS if query else ("5xx", "timeout", "drop", "session", "slow")
         fault = erp.pick_fault(allowed)
-        if fault == "session":
+        html = "html_session" in erp.switches
+        if fault == "session" or (html and erp.chance()):
             with erp.lock:
                 erp.sessions.clear()
-            return kd_lost()
+            return login_page() if html else kd_lost()
         if not kd_session_ok():
-            return kd_lost()
+            return login_page() if html else kd_lost()
         if fault == "slow":
             time.sleep(erp.slow_s)
         if fault == "change":
@@ -439,8 +541,11 @@ def _filters(text: str, known: tuple[str, ...]) -> list[tuple[str, str, str]] | 
     return out
 
 
-def _ok(value: Any, op: str, want: str) -> bool:
+def _ok(value: Any, op: str, want: str, key: Any = None) -> bool:
     v = str(value)
+    if key is not None:  # the server's collation
+        a, b = key(v), key(want)
+        return {"=": a == b, ">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b, "<>": a != b, "!=": a != b}[op]
     return {"=": v == want, ">=": v >= want, "<=": v <= want, ">": v > want, "<": v < want,
             "<>": v != want, "!=": v != want}[op]
 
@@ -465,7 +570,7 @@ def _kd_query(erp: Erp, data: dict[str, Any], *, duplicate: bool = False) -> Any
             for no, docs in sorted(erp.reports.items()):
                 for d in docs:
                     rec = {"FBillNo": no, "FDocumentStatus": d["status"], "FMoBillNo": d["mo"],
-                           "FFinishQty": d["qty"], "FID": d["id"]}
+                           "FFinishQty": d["qty"], "FID": d["id"], "FDescription": d.get("desc") or ""}
                     if all(_ok(rec[f], op, v) for f, op, v in flt):
                         rows.append([rec[k] for k in keys])
         return rows[start:start + limit]
@@ -481,7 +586,7 @@ def _kd_query(erp: Erp, data: dict[str, Any], *, duplicate: bool = False) -> Any
     with erp.lock:
         cands = erp._candidates(since, after)
         if duplicate and after:
-            i = bisect.bisect_right(erp.nos, after)
+            i = bisect.bisect_right(erp.nos, erp.collate(after), key=erp.collate)
             cands = erp.nos[max(0, i - 1):i] + list(cands)  # the last order of the previous page again
         skip = max(0, start - (2 if duplicate and start else 0))
         for no in cands:
@@ -490,7 +595,8 @@ def _kd_query(erp: Erp, data: dict[str, Any], *, duplicate: bool = False) -> Any
                     "FCustId.FName": o["cust_name"], "FModifyDate": o["modify"].replace(" ", "T"),
                     "FCloseStatus": o["closed"], "FDocumentStatus": o["status"]}
             cmp = {**head, "FModifyDate": o["modify"]}
-            if not all(_ok(cmp[f], op, v) for f, op, v in flt if f in cmp and not (duplicate and f == "FBillNo")):
+            if not all(_ok(cmp[f], op, v, erp.collate if f == "FBillNo" else None) for f, op, v in flt
+                       if f in cmp and not (duplicate and f == "FBillNo")):
                 continue
             for ln in o["lines"]:
                 if skip:
@@ -499,7 +605,8 @@ def _kd_query(erp: Erp, data: dict[str, Any], *, duplicate: bool = False) -> Any
                 rec = {**head, "FSaleOrderEntry_FEntryID": ln["entry"], "FMaterialId.FNumber": ln["mat"],
                        "FMaterialId.FName": ln["mat_name"], "FQty": ln["qty"],
                        "FDeliveryDate": ln["delivery"] + "T00:00:00"}
-                out.append([rec[k] for k in keys])
+                row = [rec[k] for k in keys]
+                out.append(row[:-1] if o.get("bad_shape") else row)  # malformed: a column missing
             if len(out) >= limit:
                 break
     return out[:limit]
@@ -512,8 +619,11 @@ def _kd_write(erp: Erp, method: str, formid: str, data: dict[str, Any]) -> dict[
         if method == "Save":
             model = data.get("Model") or {}
             no = model.get("FBillNo") or f"SCHB{erp.next_id:06d}"
+            if "own_numbers" in erp.switches:  # the numbering rule assigns the bill number, ignoring Jig's
+                no = f"SCHB{erp.next_id:06d}"
             entity = (model.get("FEntity") or [{}])[0]
-            doc = {"id": erp.next_id, "status": "A", "mo": entity.get("FMoBillNo"), "qty": entity.get("FFinishQty")}
+            doc = {"id": erp.next_id, "status": "A", "mo": entity.get("FMoBillNo"), "qty": entity.get("FFinishQty"),
+                   "desc": model.get("FDescription") or ""}
             erp.next_id += 1
             erp.reports.setdefault(no, []).append(doc)  # a second Save of the same number shows as a duplicate
             out = _kd_status(True, entities=[{"Id": doc["id"], "Number": no, "DIndex": 0}])

@@ -60,6 +60,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bad_json": {"zh": "请求体应为 JSON 对象", "en": "The request body must be a JSON object"},
     "no_app": {"zh": "没有应用“{name}”", "en": "No app '{name}'"},
     "no_entity": {"zh": "没有表单“{name}”", "en": "No entity '{name}'"},
+    # ERP connectors: quarantine (records a sync could not take in)
+    "quarantine_title": {"zh": "{name}：隔离的记录", "en": "{name}: records in quarantine"},
+    "quarantine_none": {"zh": "没有隔离的记录。", "en": "No records in quarantine."},
+    "quarantine_help": {"zh": "这些 ERP 记录未能同步（原因见下）。每次同步都会重试；在 ERP 中修正后即自动解除。",
+                        "en": "These ERP records could not be synced (reasons below). Every sync retries them; "
+                              "they leave quarantine once fixed in the ERP."},
+    "quarantine_key": {"zh": "单号", "en": "Key"},
+    "quarantine_reason": {"zh": "原因", "en": "Reason"},
+    "quarantine_first": {"zh": "首次", "en": "First seen"},
+    "quarantine_last": {"zh": "最近", "en": "Last seen"},
+    "quarantine_attempts": {"zh": "次数", "en": "Attempts"},
 }
 
 
