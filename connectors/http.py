@@ -66,8 +66,10 @@ def skew_of(date_header: str | None) -> float | None:
     """How far the ERP's clock (its HTTP ``Date``) is ahead of Jig's (negative: behind), in seconds."""
     if not date_header:
         return None
+    if date_header.count("GMT") > 1:  # the header twice (a proxy added its own): the last is the origin's
+        date_header = date_header.rsplit(",", 2)[-2] + "," + date_header.rsplit(",", 1)[-1]
     try:
-        when = email.utils.parsedate_to_datetime(date_header)
+        when = email.utils.parsedate_to_datetime(date_header.strip())
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
@@ -267,6 +269,15 @@ class Client:
             self.token = str(tok)
             self.secrets.add(self.token)
             self.token_until = time.monotonic() + float(a.get("expires_in", 3600)) * 0.9
+
+    def probe(self, operation: str | None) -> None:
+        """Log in (where the connector has a session or token), which also tells us the ERP's clock;
+        failures here are left to the first real request, which retries and reports them."""
+        try:
+            self._check_circuit()
+            self._ensure_auth(operation)
+        except (ErpError, MissingEnv):
+            self.invalidate()
 
     def invalidate(self) -> None:
         self.logged_in = False

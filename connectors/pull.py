@@ -302,7 +302,7 @@ def _when(value: Any, op: Operation) -> dt.datetime | None:
 
 
 def _window(rt: Any, conn_spec: Connector, op: Operation, st: dict[str, Any], since: str | None, full: bool,
-            c: Any) -> dict[str, Any]:
+            c: Any, skew: float | None) -> dict[str, Any]:
     """A new run's window: from the ERP's own watermark (minus the overlap) or the oldest quarantined
     record, whichever is earlier, to now on the ERP's clock (as far as its Date header told us)."""
     pg = op.pagination
@@ -319,7 +319,7 @@ def _window(rt: Any, conn_spec: Connector, op: Operation, st: dict[str, Any], si
                 start = _when(since, op)
                 if start is not None and _parse(earliest, op) < start:
                     since = earliest
-    skew = state.last_skew(c, rt, conn_spec.name) or 0.0
+    skew = skew if skew is not None else (state.last_skew(c, rt, conn_spec.name) or 0.0)
     return {"since": since, "until": _fmt(clock.now() + dt.timedelta(seconds=skew), op), "after": "",
             "offset": int(pg.get("start", 0)), "page": int(pg.get("start", 1 if pg["type"] == "page" else 0)),
             "next": None, "max_seen": None, "window": uuid.uuid4().hex[:16], "disorder": 0}
@@ -340,13 +340,17 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
     limit = int(pg.get("limit", 500))
     name = conn_spec.name
     with rt.db.write() as c:
+        resuming = bool(state.get_state(c, rt, name, op.name)["cursor"]) and not full and since is None
+    if not resuming:
+        client.probe(op.name)  # the ERP's clock, from its Date header, before the window is fixed
+    with rt.db.write() as c:
         st = state.get_state(c, rt, name, op.name, lock=True)
         cur = st["cursor"]
         if cur and not full and since is None:
             res.resumed = True
             cur.setdefault("window", uuid.uuid4().hex[:16])
         else:
-            cur = _window(rt, conn_spec, op, st, since, full, c)
+            cur = _window(rt, conn_spec, op, st, since, full, c, client.skew)
             state.set_state(c, rt, name, op.name, cursor=cur)
         held = set(quarantine.open_keys(c, rt, name, op.name))
     res.since, res.until = cur["since"], cur["until"]

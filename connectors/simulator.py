@@ -294,11 +294,6 @@ def create_app(erp: Erp) -> Flask:
         resp.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return resp
 
-    @app.after_request
-    def erp_date(resp: Response) -> Response:
-        resp.headers["Date"] = format_datetime(clock.to_aware(erp.now()).astimezone(dt.UTC), usegmt=True)
-        return resp
-
     # ---- control ------------------------------------------------------------
 
     @app.post("/_sim/faults")
@@ -650,12 +645,20 @@ def _kd_write(erp: Erp, method: str, formid: str, data: dict[str, Any]) -> dict[
         return _kd_status(True, entities=[{"Number": n, "DIndex": i} for i, n in enumerate(numbers)])
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
+def _handler(erp: Erp, quiet: bool) -> type[WSGIRequestHandler]:
+    class Handler(WSGIRequestHandler):
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The HTTP ``Date`` header tells the ERP's own time (``skew``)."""
+            return format_datetime(clock.to_aware(erp.now()).astimezone(dt.UTC), usegmt=True)
 
-    def log_error(self, *args: Any) -> None:
-        pass
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            if not quiet:
+                super().log_request(*args, **kwargs)
+
+        def log_error(self, *args: Any) -> None:
+            if not quiet:
+                super().log_error(*args)
+    return Handler
 
 
 class Simulator:
@@ -664,7 +667,7 @@ class Simulator:
     def __init__(self, erp: Erp | None = None, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True):
         self.erp = erp or Erp()
         self.server = make_server(host, port, create_app(self.erp), threaded=True,
-                                  request_handler=_Quiet if quiet else None)
+                                  request_handler=_handler(self.erp, quiet))
         self.url = f"http://{host}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="mock-erp")
 
