@@ -229,8 +229,15 @@ class Client:
     def vars(self) -> dict[str, Any]:
         if self._vars is None:
             base = Context({}, self.secrets)
-            self._vars = {k: r(base) for k, r in self.c.vars.items()}
+            try:
+                self._vars = {k: r(base) for k, r in self.c.vars.items()}
+            except MissingEnv as exc:
+                raise self.missing(exc) from None
         return self._vars
+
+    def missing(self, exc: MissingEnv) -> ErpError:
+        """A ``${ENV}`` reference that is not set: one clear line, not a traceback (and not retried)."""
+        return ErpError(f"connector {self.c.name}: {exc}", transient=False)
 
     def context(self, values: dict[str, Any] | None = None) -> Context:
         ctx = Context({"vars": self.vars(), **(values or {})}, self.secrets)
@@ -239,7 +246,10 @@ class Client:
         return ctx
 
     def base_url(self) -> str:
-        return str(self.c.base_url(self.context())).rstrip("/")
+        try:
+            return str(self.c.base_url(self.context())).rstrip("/")
+        except MissingEnv as exc:
+            raise self.missing(exc) from None
 
     # ---- auth ------------------------------------------------------------
 
@@ -433,7 +443,7 @@ class Client:
                 self._success()
                 return data
             except MissingEnv as exc:
-                raise ErpError(f"connector {self.c.name}: {exc}", transient=False) from None
+                raise self.missing(exc) from None
             except ErpError as exc:
                 if ok_errors and any(s in exc.message for s in ok_errors):
                     self._success()
