@@ -295,10 +295,14 @@ def _when(value: Any, op: Operation) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None, microsecond=0)
+    text = str(value).strip()
     try:
-        return _parse(str(value).strip()[:19].replace("T", " ") if "T" in str(value) else str(value).strip(), op)
+        return dt.datetime.fromisoformat(text[:19]) if len(text) >= 19 else _parse(text, op)
     except ValueError:
-        return None
+        try:
+            return _parse(text, op)
+        except ValueError:
+            return None
 
 
 def _window(rt: Any, conn_spec: Connector, op: Operation, st: dict[str, Any], since: str | None, full: bool,
@@ -398,7 +402,7 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
                 _closed(rt, op, c, mapped, counts)
                 fresh += _hold(rt, c, op, name, cur, wm_path, keep, mapped, counts, groups, bad, held)
                 if done:
-                    quarantine.resolve_unseen(c, rt, name, op.name, cur["window"])
+                    _resolve_unseen(rt, c, op, name, cur)
                     state.set_state(c, rt, name, op.name, cursor=None,
                                     watermark=new.get("max_seen") or st["watermark"])
                 else:
@@ -413,6 +417,7 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
             if progress:
                 progress(res)
             if done:
+                res.status = "done"
                 break
     except ErpError as exc:
         res.status = "failed"
@@ -422,8 +427,10 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
         res.quarantined = quarantine.count(rt, name, op.name)
         res.skew_s = client.skew
         res.disorder = int(cur.get("disorder") or 0)
-        if res.status == "running":
+        if res.status == "done":
             res.status = "ok" if not res.failed and not res.quarantined else "partial"
+        elif res.status == "running":
+            res.status = "failed"  # an unexpected error, on its way up
         if res.skew_s is not None and abs(res.skew_s) >= SKEW_WARN:
             log.warning("%s: the ERP's clock is %+.0f s off Jig's; the watermark follows the ERP's own data",
                         name, res.skew_s)
@@ -433,6 +440,15 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
     if fresh:
         _notify(rt, conn_spec, op, f"{len(fresh)} 条记录未能同步，已隔离并将在每次同步时重试：" + "; ".join(res.errors[:5]))
     return res
+
+
+def _resolve_unseen(rt: Any, c: Any, op: Operation, name: str, cur: dict[str, Any]) -> None:
+    """A complete run resolves the entries its window covered that it did not see failing again."""
+    start = _when(cur["since"], op)
+    gone = [k for k, since, seen_in in quarantine.open_entries(c, rt, name, op.name)
+            if seen_in != cur["window"] and (start is None or ((w := _when(since, op)) is not None and w >= start))]
+    if gone:
+        quarantine.resolve_keys(c, rt, name, op.name, gone)
 
 
 def _gkey(op: Operation, g: list[Context]) -> Any:

@@ -83,12 +83,11 @@ def resolve_keys(conn: Connection, rt: Any, connector: str, operation: str, keys
     return n
 
 
-def resolve_unseen(conn: Connection, rt: Any, connector: str, operation: str, window: str) -> int:
-    """A complete run over ``window`` did not see these failing again: resolved."""
+def open_entries(conn: Connection, rt: Any, connector: str, operation: str) -> list[tuple[str, str | None, str]]:
+    """Open entries: (key, retry_since, the window that last saw it failing)."""
     t = _t(rt)
-    return int(conn.execute(update(t).where(
-        t.c.connector == connector, t.c.operation == operation, t.c.resolved_at.is_(None),
-        (t.c.seen_in != window) | t.c.seen_in.is_(None)).values(resolved_at=clock.now())).rowcount)
+    return [(k, s, w) for k, s, w in conn.execute(select(t.c.key, t.c.retry_since, t.c.seen_in).where(
+        t.c.connector == connector, t.c.operation == operation, t.c.resolved_at.is_(None)))]
 
 
 def open_keys(conn: Connection, rt: Any, connector: str, operation: str) -> dict[str, str | None]:
