@@ -115,7 +115,7 @@ def _steps(rt: Any, client: Client, op: Operation, ctx: PushContext, item: Item)
     known = {"number": item.result.get("erp_number"), "erp_id": item.result.get("erp_id")}
     known = {k: v for k, v in known.items() if v is not None}
     ctx["number"] = known.get("number")
-    ctx["erp_number"] = known.get("number")
+    ctx["erp_number"] = _text(known.get("number"))
     ctx["erp_id"] = known.get("erp_id")
     ctx["status"] = None
     if op.check is not None:
@@ -139,9 +139,13 @@ def _remember(rt: Any, ctx: PushContext, item: Item, known: dict[str, Any]) -> N
     got = {k: ctx.get(k) for k in REMEMBERED if ctx.get(k) is not None and ctx.get(k) != known.get(k)}
     if got:
         known.update(got)
-        ctx["erp_number"] = known.get("number")
+        ctx["erp_number"] = _text(known.get("number"))
         ctx["erp_id"] = known.get("erp_id")
         rt.outbox.remember(item, erp_number=known.get("number"), erp_id=known.get("erp_id"))
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)
 
 
 def _an_answer(data: Any) -> None:
