@@ -103,7 +103,7 @@ def set_state(conn: Connection, rt: Any, connector: str, operation: str, **value
 
 
 OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
-STALE_AFTER = dt.timedelta(hours=24)  # a run of another machine still 'running' after this is interrupted
+STALE_AFTER = dt.timedelta(hours=24)  # a run still 'running' after this is interrupted (another machine's, a reused pid)
 
 
 def _alive(pid: int) -> bool:
@@ -128,8 +128,7 @@ def start_run(rt: Any, connector: str, operation: str, kind: str) -> int:
             except ValueError:
                 owner = {}
             here = owner.get("host") == OWNER["host"] and isinstance(owner.get("pid"), int)
-            if (here and owner["pid"] != OWNER["pid"] and not _alive(owner["pid"])) or \
-                    (not here and started < now - STALE_AFTER):
+            if (here and owner["pid"] != OWNER["pid"] and not _alive(owner["pid"])) or started < now - STALE_AFTER:
                 conn.execute(update(t).where(t.c.id == rid, t.c.status == "running").values(
                     status="interrupted", finished_at=now))
         return int(conn.execute(t.insert().values(connector=connector, operation=operation, kind=kind,
