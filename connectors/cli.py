@@ -43,7 +43,33 @@ def sync_cmd(ctx: click.Context, connector: str, operation: str | None, full: bo
     click.echo(res.summary() + f" in {took:.1f} s" + (" (resumed an interrupted run)" if res.resumed else ""))
     for e in res.errors[:10]:
         click.echo(f"  ! {e}")
-    if res.status == "failed":
+    if res.status != "ok":  # failed, or records kept in quarantine: never a silent success
+        sys.exit(1)
+
+
+@click.command("quarantine")
+@click.argument("connector")
+@click.option("--resolved", is_flag=True, help="List resolved entries instead of open ones.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def quarantine_cmd(ctx: click.Context, connector: str, resolved: bool, as_json: bool) -> None:
+    """ERP records a sync could not take in (retried on every sync); exits 1 while any are open."""
+    from . import quarantine
+    from .pull import find
+    rt = _rt(ctx)
+    try:
+        find(rt, connector)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    items = quarantine.entries(rt, connector, resolved=resolved, limit=1000)
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(f"{connector}: {len(items)} {'resolved' if resolved else 'open'} quarantine entr"
+                   f"{'y' if len(items) == 1 else 'ies'}")
+        for q in items:
+            click.echo(f"  {q['operation']}  {q['key']}  x{q['attempts']}  since {q['first_seen']}: {q['reason']}")
+    if not resolved and items:
         sys.exit(1)
 
 
@@ -68,10 +94,13 @@ def reconcile_cmd(ctx: click.Context, connector: str, days: int | None, full: bo
     """Compare both sides and store a report of differences with suggested fixes."""
     from .reconcile import reconcile
     rt = _rt(ctx)
+    from .http import ErpError
     try:
         rep = reconcile(rt, connector, days=days, full=full)
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
+    except ErpError as exc:
+        raise click.ClickException(f"reconciliation failed: {exc.message}") from None
     if as_json:
         click.echo(json.dumps(rep, ensure_ascii=False, indent=2))
         return
@@ -90,11 +119,20 @@ def reconcile_cmd(ctx: click.Context, connector: str, days: int | None, full: bo
 @click.option("--orders", default=200, type=int, help="Sales orders to start with.")
 @click.option("--fault-rate", default=0.0, type=float, help="Share of requests that fail (0..1).")
 @click.option("--faults", default="", help="Comma-separated kinds (default: all).")
+@click.option("--switch", "switches", multiple=True,
+              help="Misbehave persistently: skew, collation, invalid, malformed, html_session, own_numbers, "
+                   "retry_after (repeat the option for several).")
+@click.option("--skew", "skew_s", default=-600.0, type=float, help="With --switch skew: the ERP's clock offset (s).")
 @click.option("--app-secret", default="sim-secret", envvar="KINGDEE_APP_SECRET")
-def mock_erp_cmd(host: str, port: int, orders: int, fault_rate: float, faults: str, app_secret: str) -> None:
+def mock_erp_cmd(host: str, port: int, orders: int, fault_rate: float, faults: str, switches: tuple[str, ...],
+                 skew_s: float, app_secret: str) -> None:
     """Run the ERP simulator (Kingdee, U8, SAP B1 endpoints; faults via POST /_sim/faults)."""
     from .simulator import Erp, Simulator
     erp = Erp(app_secret=app_secret)
+    try:
+        erp.set_switches(switches, skew_s=skew_s)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--switch") from None
     erp.seed(orders)
     erp.set_faults(fault_rate, [k for k in faults.split(",") if k] or None)
     sim = Simulator(erp, host, port)
@@ -104,4 +142,4 @@ def mock_erp_cmd(host: str, port: int, orders: int, fault_rate: float, faults: s
 
 
 def commands() -> list[click.Command]:
-    return [sync_cmd, push_cmd, reconcile_cmd, mock_erp_cmd]
+    return [sync_cmd, push_cmd, reconcile_cmd, quarantine_cmd, mock_erp_cmd]

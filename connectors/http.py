@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import hashlib
 import hmac
 import json
@@ -33,12 +34,47 @@ MAX_LOGGED = 2000
 
 
 class ErpError(Exception):
-    def __init__(self, message: str, *, transient: bool, session_lost: bool = False, status: int | None = None):
+    def __init__(self, message: str, *, transient: bool, session_lost: bool = False, status: int | None = None,
+                 retry_after: float | None = None, unexpected: bool = False, html: bool = False):
         super().__init__(message)
         self.message = message
         self.transient = transient
         self.session_lost = session_lost
         self.status = status
+        self.retry_after = retry_after  # seconds the ERP asked us to wait (Retry-After)
+        self.unexpected = unexpected    # an answer not of the expected shape (a login page, a cut-off body)
+        self.html = html                # ... an HTML page: the ERP did not process the request
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def skew_of(date_header: str | None) -> float | None:
+    """How far the ERP's clock (its HTTP ``Date``) is ahead of Jig's (negative: behind), in seconds."""
+    if not date_header:
+        return None
+    if date_header.count("GMT") > 1:  # the header twice (a proxy added its own): the last is the origin's
+        date_header = date_header.rsplit(",", 2)[-2] + "," + date_header.rsplit(",", 1)[-1]
+    try:
+        when = email.utils.parsedate_to_datetime(date_header.strip())
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return (clock.to_local(when) - clock.now()).total_seconds()
 
 
 class CircuitOpen(ErpError):
@@ -165,6 +201,11 @@ def kingdee_headers(path: str, sign: dict[str, str], now: float | None = None, n
     }
 
 
+def _host(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return parts.netloc or url[:100]
+
+
 class Client:
     """One connector's HTTP client (one per sync run or worker; not shared across threads)."""
 
@@ -180,6 +221,7 @@ class Client:
         self.logged_in = False
         self.token: str | None = None
         self.token_until = 0.0
+        self.skew: float | None = None  # the ERP's clock minus Jig's, from the last answer's Date header
         self._vars: dict[str, Any] | None = None
 
     # ---- values ----------------------------------------------------------
@@ -187,8 +229,15 @@ class Client:
     def vars(self) -> dict[str, Any]:
         if self._vars is None:
             base = Context({}, self.secrets)
-            self._vars = {k: r(base) for k, r in self.c.vars.items()}
+            try:
+                self._vars = {k: r(base) for k, r in self.c.vars.items()}
+            except MissingEnv as exc:
+                raise self.missing(exc) from None
         return self._vars
+
+    def missing(self, exc: MissingEnv) -> ErpError:
+        """A ``${ENV}`` reference that is not set: one clear line, not a traceback (and not retried)."""
+        return ErpError(f"connector {self.c.name}: {exc}", transient=False)
 
     def context(self, values: dict[str, Any] | None = None) -> Context:
         ctx = Context({"vars": self.vars(), **(values or {})}, self.secrets)
@@ -197,7 +246,10 @@ class Client:
         return ctx
 
     def base_url(self) -> str:
-        return str(self.c.base_url(self.context())).rstrip("/")
+        try:
+            return str(self.c.base_url(self.context())).rstrip("/")
+        except MissingEnv as exc:
+            raise self.missing(exc) from None
 
     # ---- auth ------------------------------------------------------------
 
@@ -227,6 +279,15 @@ class Client:
             self.token = str(tok)
             self.secrets.add(self.token)
             self.token_until = time.monotonic() + float(a.get("expires_in", 3600)) * 0.9
+
+    def probe(self, operation: str | None) -> None:
+        """Log in (where the connector has a session or token), which also tells us the ERP's clock;
+        failures here are left to the first real request, which retries and reports them."""
+        try:
+            self._check_circuit()
+            self._ensure_auth(operation)
+        except (ErpError, MissingEnv):
+            self.invalidate()
 
     def invalidate(self) -> None:
         self.logged_in = False
@@ -292,6 +353,9 @@ class Client:
                                      auth=auth, timeout=self.c.timeout)
             status = resp.status_code
             text = resp.text
+            skew = skew_of(resp.headers.get("Date"))
+            if skew is not None:
+                self.skew = skew
             try:
                 data = resp.json() if text.strip() else None
             except ValueError:
@@ -301,15 +365,21 @@ class Client:
                 if status in (401, 403) and self.c.auth.get("type") in ("session", "token"):
                     error = ErpError(f"HTTP {status}", transient=True, session_lost=True, status=status)
                 elif status >= 500 or status in (408, 425, 429):
-                    error = ErpError(f"HTTP {status}", transient=True, status=status)
+                    error = ErpError(f"HTTP {status}", transient=True, status=status,
+                                     retry_after=retry_after(resp.headers.get("Retry-After"))
+                                     if status in (429, 503) else None)
                 elif status >= 400:
                     error = ErpError(f"HTTP {status}: {text[:200]}", transient=False, status=status)
                 elif data is None and text.strip():
-                    error = ErpError("the answer is not JSON (cut off?)", transient=True, status=status)
+                    html = text.lstrip()[:1].startswith("<")
+                    what = ("an HTML page (a login page? the session may have expired)" if html
+                            else "not JSON (cut off?)")
+                    error = ErpError(f"the answer is {what}: {' '.join(text[:120].split())}", transient=True,
+                                     status=status, unexpected=True, html=html)
         except requests.Timeout:
-            error = ErpError(f"timeout after {self.c.timeout[1]:g} s", transient=True)
+            error = ErpError(f"timeout after {self.c.timeout[1]:g} s ({_host(full)})", transient=True)
         except requests.ConnectionError as exc:
-            error = ErpError(f"connection failed: {type(exc).__name__}", transient=True)
+            error = ErpError(f"connection to {_host(full)} failed: {type(exc).__name__}", transient=True)
         except MissingEnv as exc:
             error = ErpError(str(exc), transient=False)
         if error is not None:
@@ -343,21 +413,37 @@ class Client:
     # ---- with retries and the circuit breaker ------------------------------
 
     def call(self, req: Request | None, values: dict[str, Any] | None = None, *, operation: str | None = None,
-             url: str | None = None, ok_errors: list[str] | None = None, retry: bool = True) -> Any:
+             url: str | None = None, ok_errors: list[str] | None = None, retry: bool = True,
+             expect: Callable[[Any], Any] | None = None) -> Any:
         """Send with retries; ``retry=False`` for writes that are not idempotent by themselves (a lost
-        session is still re-established and the request sent again: the ERP refused it unprocessed)."""
+        session is still re-established and the request sent again: the ERP refused it unprocessed).
+
+        An answer that is not of the expected shape (not JSON, an HTML login page, or one ``expect``
+        rejects) may come from a dead session: the session is dropped and re-established at once, the
+        first time without counting as a failed attempt."""
         attempts = int(self.c.retry.get("attempts", 5))
         base = float(self.c.retry.get("backoff", 0.5))
         cap = float(self.c.retry.get("max_backoff", 30))
         last: ErpError | None = None
-        for attempt in range(1, attempts + 1):
+        relogged = False
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             self._check_circuit()
             try:
                 self._ensure_auth(operation)
                 ctx = values if hasattr(values, "secrets") else self.context(values)
                 data, _ = self._send(req, ctx, operation, url=url, attempt=attempt)
+                if expect is not None:
+                    try:
+                        expect(data)
+                    except ErpError as bad:
+                        bad.unexpected = True
+                        raise
                 self._success()
                 return data
+            except MissingEnv as exc:
+                raise self.missing(exc) from None
             except ErpError as exc:
                 if ok_errors and any(s in exc.message for s in ok_errors):
                     self._success()
@@ -366,24 +452,37 @@ class Client:
                 if exc.session_lost:
                     self.invalidate()
                     continue  # log in again at once
+                if exc.unexpected and self.c.auth.get("type") in ("session", "token"):
+                    self.invalidate()  # whatever comes next, not on this session
+                    if not relogged and (retry or exc.html):
+                        relogged = True
+                        attempt -= 1  # re-establishing the session once is not a failed attempt
+                        continue
                 if not exc.transient or not retry:
                     break
                 if attempt < attempts:
-                    self.sleep(backoff(attempt, base, cap, self.rng))
+                    self.sleep(self.wait(exc, attempt, base, cap))
         assert last is not None
         if retry or not last.transient:
             self._failure(last)  # (a caller that retries a whole sequence itself reports its final failure)
         raise last
 
+    def wait(self, exc: ErpError, attempt: int, base: float, cap: float) -> float:
+        """Seconds before the next attempt: backoff, or what the ERP asked for (Retry-After), capped."""
+        pause = backoff(attempt, base, cap, self.rng)
+        if exc.retry_after is not None:
+            pause = max(pause, min(exc.retry_after, float(self.c.retry.get("max_retry_after", 120))))
+        return pause
+
     def _check_circuit(self) -> None:
         with self.rt.db.read() as conn:
             t = self.rt.tables.system["jig_connector_state"]
-            row = conn.execute(select(t.c.open_until, t.c.failures).where(
+            row = conn.execute(select(t.c.open_until, t.c.failures, t.c.last_error).where(
                 t.c.connector == self.c.name, t.c.operation == state.CIRCUIT)).first()
         self._failures = int(row.failures) if row else 0
         if row is not None and row.open_until is not None and row.open_until > clock.now():
             raise CircuitOpen(f"connector {self.c.name} is paused until {row.open_until:%H:%M:%S} "
-                              f"after {row.failures} failures in a row")
+                              f"after {row.failures} failures in a row; last error: {row.last_error or '?'}")
 
     def _success(self) -> None:
         if getattr(self, "_failures", 0):

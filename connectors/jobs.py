@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from . import push, reconcile
 from .pull import SyncResult, connectors_of, sync
 
+log = logging.getLogger("jig.connectors")
+
 
 def schedules(rt: Any) -> list[dict[str, Any]]:
-    """{name, cron, run} for every scheduled pull, push catch-up and reconciliation."""
+    """{name, cron, run} for every scheduled pull, push catch-up and reconciliation; a connector whose
+    ``${ENV}`` references are not set in this process is not scheduled (one line says so)."""
     out: list[dict[str, Any]] = []
     for conn in connectors_of(rt).values():
+        missing = conn.missing_env()
+        if missing:
+            log.warning("connector %s is not scheduled: environment variable(s) %s not set", conn.name,
+                        ", ".join(missing))
+            continue
         for op in conn.operations.values():
             if not op.schedule:
                 continue

@@ -12,23 +12,28 @@ ERP during a run fall after ``until`` and are fetched by the next run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from runtime import clock, workflow
-from runtime.evaluate import EvaluationError, evaluate, holds
-from runtime.fieldtypes import FieldValueError, coerce
-from runtime.model import EntityDef
 
-from . import state
-from .http import Client, ErpError, dig
-from .spec import Connector, FieldMap, Operation
+from . import quarantine, state
+from .http import Client, ErpError
+from .mapping import Mapper, _norm, fast_coerce
+from .pages import Bad, bad_key, disorder, extract, group, key_source, paginate, to_contexts
+from .spec import Connector, Operation
 from .template import Context
 from .upsert import ACTOR, Counts, Mapped, Upserter
+
+__all__ = ["Bad", "extract", "group", "paginate", "to_contexts", "sync", "find", "connectors_of", "Mapper",
+           "fast_coerce"]
+log = logging.getLogger("jig.connectors")
+SKEW_WARN = 60.0  # seconds of clock difference worth telling the operator about
 
 
 @dataclass
@@ -44,6 +49,9 @@ class SyncResult:
     closed: int = 0
     pages: int = 0
     rows: int = 0
+    quarantined: int = 0
+    disorder: int = 0
+    skew_s: float | None = None
     resumed: bool = False
     since: str | None = None
     until: str | None = None
@@ -51,12 +59,16 @@ class SyncResult:
 
     def counts(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("fetched", "created", "updated", "unchanged", "failed", "closed",
-                                              "pages", "rows")}
+                                              "pages", "rows", "quarantined")}
 
     def summary(self) -> str:
         return (f"{self.connector}.{self.operation}: {self.status} — fetched {self.fetched}, created {self.created}, "
                 f"updated {self.updated}, unchanged {self.unchanged}, failed {self.failed}"
-                + (f", closed {self.closed}" if self.closed else "") + f" ({self.pages} pages)")
+                + (f", closed {self.closed}" if self.closed else "") + f" ({self.pages} pages)"
+                + (f"; {self.quarantined} record(s) in quarantine (jig quarantine {self.connector})"
+                   if self.quarantined else "")
+                + (f"; the ERP's clock is {abs(self.skew_s):.0f} s {'behind' if self.skew_s < 0 else 'ahead of'} "
+                   "Jig's" if self.skew_s is not None and abs(self.skew_s) >= SKEW_WARN else ""))
 
 
 def connectors_of(rt: Any) -> dict[str, Connector]:
@@ -84,261 +96,44 @@ def _parse(text: str, op: Operation) -> dt.datetime:
         return dt.datetime.fromisoformat(text)
 
 
-class Mapper:
-    """ERP rows -> Mapped records (values typed for the entity, links looked up in batches)."""
-
-    def __init__(self, rt: Any, op: Operation, *, readonly: bool = False):
-        self.rt = rt
-        self.op = op
-        self.readonly = readonly
-        self.cache: dict[tuple[str, str], dict[Any, int]] = {}
-        self.plans: dict[int, list[Any]] = {}
-
-    @staticmethod
-    def value(fm: FieldMap, ctx: Context) -> Any:
-        if fm.path is not None:
-            return ctx.resolve(fm.path) if len(fm.path) > 1 else ctx.get(fm.path[0])
-        if fm.expr is not None:
-            try:
-                return evaluate(fm.expr, ctx)
-            except EvaluationError:
-                return None
-        return fm.constant
-
-    @staticmethod
-    def getter(fm: FieldMap) -> Callable[[Context], Any]:
-        """``value`` precompiled for one field: dotted keys joined once, expressions only where written."""
-        if fm.path is not None:
-            path = fm.path
-            if len(path) == 1:
-                name = path[0]
-                return lambda ctx: ctx.get(name)
-            flat = ".".join(path)
-
-            def dotted(ctx: Context) -> Any:
-                if flat in ctx:
-                    return dict.__getitem__(ctx, flat)
-                return ctx.resolve(path)
-            return dotted
-        if fm.expr is not None:
-            return lambda ctx: Mapper.value(fm, ctx)
-        const = fm.constant
-        return lambda ctx: const
-
-    def _plan(self, ent: EntityDef, fmaps: dict[str, FieldMap]) -> list[tuple[str, Callable[[Context], Any],
-                                                                         Callable[[Any], Any] | None, FieldMap]]:
-        key = id(fmaps)
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = [(fname, self.getter(fm), None if fm.lookup is not None else fast_coerce(ent.fields[fname]), fm)
-                    for fname, fm in fmaps.items()]
-            self.plans[key] = plan
-        return plan
-
-    def _typed(self, ent: EntityDef, fmaps: dict[str, FieldMap], ctx: Context, errors: list[str],
-               links: list[tuple[dict[str, Any], str, FieldMap, Context]], prefix: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for fname, get, conv, fm in self._plan(ent, fmaps):
-            raw = get(ctx)
-            if conv is None:
-                out[fname] = raw
-                links.append((out, fname, fm, ctx))
-                continue
-            try:
-                out[fname] = conv(raw)
-            except FieldValueError as exc:
-                out[fname] = None
-                errors.append(f"{prefix}{fname}: {exc.message} ({raw!r})")
-        return out
-
-    def map_groups(self, conn: Any, groups: list[list[Context]]) -> list[Mapped]:
-        op = self.op
-        out: list[Mapped] = []
-        links: list[tuple[dict[str, Any], str, FieldMap, Context]] = []
-        owners: list[tuple[Mapped, list[str]]] = []
-        for rows in groups:
-            head = rows[0]
-            errors: list[str] = []
-            values = self._typed(op.entity, op.fields, head, errors, links)
-            children: dict[str, list[dict[str, Any]]] = {}
-            for cname, cm in op.children.items():
-                seen: set[Any] = set()
-                crs = []
-                for r in rows:
-                    cv = self._typed(cm.entity, cm.fields, r, errors, links, prefix=f"{cname}.")
-                    ck = cv.get(cm.key) if cm.key else None
-                    if cm.key:
-                        if ck is None or ck in seen:
-                            continue  # empty line or the same line twice (duplicated rows across pages)
-                        seen.add(ck)
-                    crs.append(cv)
-                children[cname] = crs
-            closed = False
-            if op.closed is not None:
-                try:
-                    closed = holds(op.closed, head) is True
-                except EvaluationError:
-                    closed = False
-            m = Mapped(key=values.get(op.key or ""), values=values, children=children, closed=closed, errors=errors)
-            if m.key in (None, ""):
-                m.errors.append(f"no value for the key field {op.key}")
-            out.append(m)
-            owners.append((m, errors))
-        self._resolve(conn, links)
-        return out
-
-    def _resolve(self, conn: Any, links: list[tuple[dict[str, Any], str, FieldMap, Context]]) -> None:
-        """Replace looked-up values (a customer number) with record ids, one query per target per page."""
-        wanted: dict[tuple[str, str], set[Any]] = {}
-        for target, fname, fm, _ctx in links:
-            v = target[fname]
-            if v in (None, ""):
-                continue
-            assert fm.lookup is not None and fm.by is not None
-            wanted.setdefault((fm.lookup.name, fm.by), set()).add(_norm(v))
-        for (ename, by), vals in wanted.items():
-            cache = self.cache.setdefault((ename, by), {})
-            missing = [v for v in vals if v not in cache]
-            if missing:
-                ent = self.rt.apps[self.op.entity.app].entities[ename]
-                t = self.rt.tables.for_entity(ent)
-                for i in range(0, len(missing), 900):
-                    for rid, k in conn.execute(select(t.c.id, t.c[by]).where(t.c[by].in_(missing[i:i + 900]))):
-                        cache[_norm(k)] = rid
-        for target, fname, fm, ctx in links:
-            v = target[fname]
-            if v in (None, ""):
-                target[fname] = None
-                continue
-            assert fm.lookup is not None and fm.by is not None
-            cache = self.cache[(fm.lookup.name, fm.by)]
-            rid = cache.get(_norm(v))
-            if rid is None and fm.create and not self.readonly:
-                data = {fm.by: v, **{k: self.value(c, ctx) for k, c in fm.create.items()}}
-                try:
-                    rid = self.rt.records.create(ACTOR, fm.lookup, data, conn=conn)["id"]
-                except Exception as exc:  # noqa: BLE001 - reported on the record that needed it
-                    target.setdefault("__errors__", []).append(f"{fname}: cannot create {fm.lookup.name} {v}: {exc}")
-                else:
-                    cache[_norm(v)] = rid
-            if rid is None and (not fm.create or self.readonly):
-                target.setdefault("__errors__", []).append(f"{fname}: no {fm.lookup.name} with {fm.by} = {v}")
-            target[fname] = rid
+def _when(value: Any, op: Operation) -> dt.datetime | None:
+    """A watermark value as the ERP sent it (``2026-11-02T08:00:00`` or in the watermark format)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None, microsecond=0)
+    text = str(value).strip()
+    try:
+        return dt.datetime.fromisoformat(text[:19]) if len(text) >= 19 else _parse(text, op)
+    except ValueError:
+        try:
+            return _parse(text, op)
+        except ValueError:
+            return None
 
 
-def fast_coerce(f: Any) -> Callable[[Any], Any]:
-    """runtime.fieldtypes.coerce, with shortcuts for the common shapes of ERP values (cached per field)."""
-    fn = f.__dict__.get("_jig_fast_coerce")
-    if fn is not None:
-        return fn  # type: ignore[no-any-return]
-
-    def general(v: Any) -> Any:
-        return coerce(f, v)
-    fn = general
-    if f.type == "text" and f.pattern is None and not f.min_length:
-        limit = f.max_text
-
-        def text(v: Any) -> Any:
-            if isinstance(v, str):
-                s = v.strip()
-                if s and len(s) <= limit:
-                    return s
-            elif isinstance(v, int) and not isinstance(v, bool):
-                return str(v)
-            return coerce(f, v)
-        fn = text
-    elif f.type == "date":
-        def date(v: Any) -> Any:
-            if isinstance(v, str) and len(v) in (10, 19) and v[4:5] == "-" and (len(v) == 10 or v[10] in "T "):
-                try:
-                    return dt.date.fromisoformat(v[:10])
-                except ValueError:
-                    pass
-            return coerce(f, v)
-        fn = date
-    elif f.type == "decimal":
-        q = Decimal(1).scaleb(-f.scale)
-        lo, hi = f.min, f.max
-
-        def decimal(v: Any) -> Any:
-            if type(v) is int and abs(v) < 10 ** 12:
-                d = Decimal(v).quantize(q)
-                if (lo is None or d >= lo) and (hi is None or d <= hi):
-                    return d
-            return coerce(f, v)
-        fn = decimal
-    f.__dict__["_jig_fast_coerce"] = fn
-    return fn
-
-
-def _norm(v: Any) -> Any:
-    return str(v).strip() if v is not None else None
-
-
-def extract(op: Operation, data: Any) -> list[Any]:
-    recs = dig(data, op.records) if op.records else data
-    if recs is None:
-        return []
-    if not isinstance(recs, list):
-        raise ErpError(f"expected a list of records at '{'.'.join(op.records) or '$'}', got {type(recs).__name__}",
-                       transient=True)
-    return recs
-
-
-def to_contexts(op: Operation, recs: list[Any]) -> list[Context]:
-    out = []
-    keys = op.select
-    for r in recs:
-        if op.positional:
-            if not isinstance(r, list) or len(r) != len(keys):
-                raise ErpError(f"a row does not match select ({len(keys)} fields): {str(r)[:200]}", transient=True)
-            out.append(Context(zip(keys, r, strict=True)))  # type: ignore[arg-type]  # one copy, not two
-        elif isinstance(r, dict):
-            out.append(Context(r))
-        else:
-            raise ErpError(f"a record is not an object: {str(r)[:200]}", transient=True)
-    return out
-
-
-def group(op: Operation, rows: list[Context]) -> list[list[Context]]:
-    if not op.group_by:
-        return [[r] for r in rows]
-    groups: dict[Any, list[Context]] = {}
-    for r in rows:
-        groups.setdefault(r.resolve(tuple(op.group_by.split("."))), []).append(r)
-    return list(groups.values())
-
-
-def paginate(op: Operation, cur: dict[str, Any], data: Any, recs: list[Any], groups: list[list[Context]],
-             page_limit: int) -> tuple[list[list[Context]], dict[str, Any], bool, bool]:
-    """(records to keep, the cursor after this page, last page?, ask again with a bigger page?)."""
+def _window(rt: Any, conn_spec: Connector, op: Operation, st: dict[str, Any], since: str | None, full: bool,
+            c: Any, skew: float | None) -> dict[str, Any]:
+    """A new run's window: from the ERP's own watermark (minus the overlap) or the oldest quarantined
+    record, whichever is earlier, to now on the ERP's clock (as far as its Date header told us)."""
     pg = op.pagination
-    full_page = len(recs) >= page_limit
-    new = dict(cur)
-    if pg["type"] == "keyset":
-        kpath = tuple(pg["key"].split("."))
-        after = cur["after"]
-        groups = [g for g in groups if str(g[0].resolve(kpath)) > after]  # rows from before: duplicates
-        if full_page and len(groups) <= 1:
-            return groups, cur, False, True
-        if full_page:
-            groups = groups[:-1]  # the last record may continue on the next page
-        if groups:
-            new["after"] = max(str(g[0].resolve(kpath)) for g in groups)
-        return groups, new, not full_page, False
-    if pg["type"] == "offset":
-        new["offset"] = cur["offset"] + len(recs)
-        return groups, new, not full_page, False
-    if pg["type"] == "page":
-        new["page"] = cur["page"] + 1
-        pages = dig(data, pg["pages"].split(".")) if pg.get("pages") else None
-        done = (not recs) or (pages is not None and int(pages) <= cur["page"]) or (pages is None and not full_page)
-        return groups, new, done, False
-    if pg["type"] == "next_link":
-        nxt = data.get(pg["next"]) if isinstance(data, dict) and pg["next"] in data else dig(data, pg["next"].split("."))
-        new["next"] = nxt or None
-        return groups, new, not nxt, False
-    return groups, new, True, False
+    if since is None:
+        if full or not st["watermark"] or not op.watermark:
+            since = op.watermark["initial"] if op.watermark else ""
+        else:
+            since = _fmt(_parse(st["watermark"], op) - dt.timedelta(seconds=op.watermark["overlap"]), op)
+        if op.watermark and not full:
+            held = [w for w in (_when(v, op) for v in quarantine.open_keys(c, rt, conn_spec.name, op.name).values())
+                    if w is not None]
+            if held:
+                earliest = _fmt(min(held) - dt.timedelta(seconds=op.watermark["overlap"]), op)
+                start = _when(since, op)
+                if start is not None and _parse(earliest, op) < start:
+                    since = earliest
+    skew = skew if skew is not None else (state.last_skew(c, rt, conn_spec.name) or 0.0)
+    return {"since": since, "until": _fmt(clock.now() + dt.timedelta(seconds=skew), op), "after": "",
+            "offset": int(pg.get("start", 0)), "page": int(pg.get("start", 1 if pg["type"] == "page" else 0)),
+            "next": None, "max_seen": None, "window": uuid.uuid4().hex[:16], "disorder": 0}
 
 
 def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, full: bool = False,
@@ -354,27 +149,29 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
     run_id = state.start_run(rt, conn_spec.name, op.name, "pull")
     pg = op.pagination
     limit = int(pg.get("limit", 500))
+    name = conn_spec.name
     with rt.db.write() as c:
-        st = state.get_state(c, rt, conn_spec.name, op.name, lock=True)
+        resuming = bool(state.get_state(c, rt, name, op.name)["cursor"]) and not full and since is None
+    if not resuming:
+        client.probe(op.name)  # the ERP's clock, from its Date header, before the window is fixed
+    with rt.db.write() as c:
+        st = state.get_state(c, rt, name, op.name, lock=True)
         cur = st["cursor"]
         if cur and not full and since is None:
             res.resumed = True
+            cur.setdefault("window", uuid.uuid4().hex[:16])
         else:
-            now = clock.now()
-            if since is None:
-                if full or not st["watermark"] or not op.watermark:
-                    since = op.watermark["initial"] if op.watermark else ""
-                else:
-                    since = _fmt(_parse(st["watermark"], op) - dt.timedelta(seconds=op.watermark["overlap"]), op)
-            cur = {"since": since, "until": _fmt(now, op), "after": "", "offset": int(pg.get("start", 0)),
-                   "page": int(pg.get("start", 1 if pg["type"] == "page" else 0)), "next": None}
-            state.set_state(c, rt, conn_spec.name, op.name, cursor=cur)
+            cur = _window(rt, conn_spec, op, st, since, full, c, client.skew)
+            state.set_state(c, rt, name, op.name, cursor=cur)
+        held = set(quarantine.open_keys(c, rt, name, op.name))
     res.since, res.until = cur["since"], cur["until"]
     mapper = Mapper(rt, op)
     ups = Upserter(rt, op.entity, op.key or "", {k: cm.key for k, cm in op.children.items()})
     mapped_fields = set(op.fields)
     field_keys = ",".join(op.select)
+    wm_path = tuple(op.watermark["field"].split(".")) if op.watermark else None
     page_limit = limit
+    fresh: list[str] = []
     try:
         while True:
             if max_pages is not None and res.pages >= max_pages:
@@ -382,16 +179,27 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
                 break
             values = {"since": cur["since"], "until": cur["until"], "limit": page_limit, "offset": cur["offset"],
                       "page": cur["page"], "after": cur["after"], "field_keys": field_keys}
-            data = client.call(op.request, values, operation=op.name, url=cur.get("next"))
+            data = client.call(op.request, values, operation=op.name, url=cur.get("next"),
+                               expect=lambda d: extract(op, d))
             recs = extract(op, data)
-            rows = to_contexts(op, recs)
-            groups = group(op, rows)
-            groups, new, done, bigger = paginate(op, cur, data, recs, groups, page_limit)
+            rows, bad = to_contexts(op, recs)
+            groups, new, done, bigger = paginate(op, cur, data, recs, group(op, rows), page_limit)
             if bigger:
+                if page_limit >= limit * 64:
+                    raise ErpError(f"paging does not advance after {cur['after']!r} (a record with more than "
+                                   f"{page_limit} rows?)", transient=False)
                 page_limit *= 2  # one record has more lines than a page: ask again for more
                 continue
+            new["disorder"] = cur.get("disorder", 0) + disorder(op, groups)
+            bad_keys = {b.key for b in bad if b.key is not None}
+            keep = [g for g in groups if _norm(_gkey(op, g)) not in bad_keys]
+            seen = [_when(g[0].resolve(wm_path), op) for g in groups] if wm_path else []
+            seen += [_when(b.modified, op) for b in bad]
+            top = max((w for w in seen if w is not None), default=None)
+            if top is not None and (not new.get("max_seen") or top > _parse(new["max_seen"], op)):
+                new["max_seen"] = _fmt(top, op)
             with rt.db.write() as c:
-                mapped = mapper.map_groups(c, groups)
+                mapped = mapper.map_groups(c, keep)
                 for m in mapped:
                     for v in [m.values, *[r for rs in m.children.values() for r in rs]]:
                         errs = v.pop("__errors__", None)
@@ -399,33 +207,99 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
                             m.errors.extend(errs)
                 counts = ups.apply(c, mapped, mapped_fields)
                 _closed(rt, op, c, mapped, counts)
+                fresh += _hold(rt, c, op, name, cur, wm_path, keep, mapped, counts, groups, bad, held)
                 if done:
-                    state.set_state(c, rt, conn_spec.name, op.name, cursor=None, watermark=cur["until"])
+                    _resolve_unseen(rt, c, op, name, cur)
+                    state.set_state(c, rt, name, op.name, cursor=None,
+                                    watermark=new.get("max_seen") or st["watermark"])
                 else:
-                    state.set_state(c, rt, conn_spec.name, op.name, cursor=new)
+                    state.set_state(c, rt, name, op.name, cursor=new)
             cur = new
             page_limit = limit
             res.pages += 1
             res.rows += len(recs)
-            res.fetched += len(groups)
+            res.fetched += len(groups) + len({b.key for b in bad if b.key not in {_norm(_gkey(op, g)) for g in groups}})
             _add(res, counts)
+            res.failed += len(bad)
             if progress:
                 progress(res)
             if done:
-                res.status = "ok" if not res.failed else "partial"
+                res.status = "done"
                 break
     except ErpError as exc:
         res.status = "failed"
         res.errors.append(exc.message)
         _notify(rt, conn_spec, op, f"同步失败：{exc.message}")
     finally:
-        if res.status == "running":
-            res.status = "failed"
-        state.finish_run(rt, run_id, res.status, res.counts(), {"errors": res.errors[:200], "since": res.since,
-                                                                "until": res.until, "resumed": res.resumed})
-    if res.failed:
-        _notify(rt, conn_spec, op, f"{res.failed} 条记录未能同步：" + "; ".join(res.errors[:5]))
+        res.quarantined = quarantine.count(rt, name, op.name)
+        res.skew_s = client.skew
+        res.disorder = int(cur.get("disorder") or 0)
+        if res.status == "done":
+            res.status = "ok" if not res.failed and not res.quarantined else "partial"
+        elif res.status == "running":
+            res.status = "failed"  # an unexpected error, on its way up
+        if res.skew_s is not None and abs(res.skew_s) >= SKEW_WARN:
+            log.warning("%s: the ERP's clock is %+.0f s off Jig's; the watermark follows the ERP's own data",
+                        name, res.skew_s)
+        state.finish_run(rt, run_id, res.status, res.counts(), {
+            "errors": res.errors[:200], "since": res.since, "until": res.until, "resumed": res.resumed,
+            "skew_s": res.skew_s, "quarantined": res.quarantined, "disorder": res.disorder})
+    if fresh:
+        _notify(rt, conn_spec, op, f"{len(fresh)} 条记录未能同步，已隔离并将在每次同步时重试：" + "; ".join(res.errors[:5]))
     return res
+
+
+def _resolve_unseen(rt: Any, c: Any, op: Operation, name: str, cur: dict[str, Any]) -> None:
+    """A complete run resolves the entries its window covered that it did not see failing again."""
+    start = _when(cur["since"], op)
+    gone = [k for k, since, seen_in in quarantine.open_entries(c, rt, name, op.name)
+            if seen_in != cur["window"] and (start is None or ((w := _when(since, op)) is not None and w >= start))]
+    if gone:
+        quarantine.resolve_keys(c, rt, name, op.name, gone)
+
+
+def _gkey(op: Operation, g: list[Context]) -> Any:
+    src = key_source(op)
+    return g[0].resolve(tuple(src.split("."))) if src else None
+
+
+def _hold(rt: Any, c: Any, op: Operation, name: str, cur: dict[str, Any], wm_path: tuple[str, ...] | None,
+          keep: list[list[Context]], mapped: list[Mapped], counts: Counts, groups: list[list[Context]],
+          bad: list[Bad], held: set[str]) -> list[str]:
+    """Quarantine this page's failed and malformed records, resolve the held ones that came in cleanly."""
+    fresh: list[str] = []
+    window = cur["window"]
+    rows_of = {_norm(m.key): g for m, g in zip(mapped, keep, strict=True)}
+
+    def since_of(g: list[Any]) -> str:
+        w = _when(g[0].resolve(wm_path), op) if wm_path and g else None
+        return _fmt(w, op) if w is not None else cur["since"]
+
+    failed = set()
+    for key, reason in counts.failures:
+        k = _norm(key)
+        g = rows_of.get(k, [])
+        k = k or bad_key([dict(r) for r in g])
+        failed.add(k)
+        if quarantine.put(c, rt, name, op.name, k, [dict(r) for r in g], reason, since_of(g), window):
+            fresh.append(k)
+    by_key: dict[str, list[Bad]] = {}
+    for b in bad:
+        by_key.setdefault(b.key or bad_key(b.raw), []).append(b)
+    good_rows = {_norm(_gkey(op, g)): g for g in groups}
+    for k, bs in by_key.items():
+        w = next((x for x in (_when(b.modified, op) for b in bs) if x is not None), None)
+        payload = {"malformed": [b.raw for b in bs], "rows": [dict(r) for r in good_rows.get(k, [])]}
+        failed.add(k)
+        if quarantine.put(c, rt, name, op.name, k, payload, bs[0].reason, _fmt(w, op) if w else cur["since"],
+                          window):
+            fresh.append(k)
+    held.update(failed)
+    cleared = [k for k in rows_of if k in held and k not in failed]
+    if cleared:
+        quarantine.resolve_keys(c, rt, name, op.name, cleared)
+        held.difference_update(cleared)
+    return fresh
 
 
 def _add(res: SyncResult, c: Counts) -> None:

@@ -12,7 +12,6 @@ audited" answers as success (``ok_errors:``).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import select
@@ -21,12 +20,12 @@ from runtime.context import RecordContext, row_loader
 from runtime.evaluate import EvaluationError, evaluate, holds
 from runtime.outbox import Item, Outcome
 
-from .http import CircuitOpen, Client, ErpError, backoff, dig
+from .http import CircuitOpen, Client, ErpError, dig
 from .pull import connectors_of
 from .spec import Connector, Operation, Step
 
 KIND = "erp"
-_local = threading.local()
+REMEMBERED = ("number", "erp_id")  # captured values recorded on the outbox row as soon as they are known
 
 
 class PushContext(RecordContext):
@@ -104,37 +103,55 @@ def enqueue_due(rt: Any, conn: Connector, op: Operation) -> int:
     return n
 
 
-def _client(rt: Any, conn: Connector) -> Client:
-    cache = getattr(_local, "clients", None)
-    if cache is None:
-        cache = _local.clients = {}
-    key = (id(rt), conn.name)
-    if key not in cache:
-        cache[key] = Client(rt, conn)
-    return cache[key]
-
-
-def _capture(step: Step, data: Any, ctx: PushContext) -> None:
+def _capture(step: Step, data: Any, ctx: PushContext, keep: dict[str, Any]) -> None:
+    """Take the captured values; a lookup that finds nothing never erases what the ERP already told us."""
     for name, path in step.capture.items():
-        ctx[name] = dig(data, path)
+        value = dig(data, path)
+        ctx[name] = value if value is not None or name not in keep else keep[name]
 
 
-def _steps(client: Client, op: Operation, ctx: PushContext) -> list[str]:
+def _steps(rt: Any, client: Client, op: Operation, ctx: PushContext, item: Item) -> list[str]:
     """One pass: look the document up, then do the steps not done yet. Writes are sent once per pass."""
-    ctx["number"] = None
+    known = {"number": item.result.get("erp_number"), "erp_id": item.result.get("erp_id")}
+    known = {k: v for k, v in known.items() if v is not None}
+    ctx["number"] = known.get("number")
+    ctx["erp_number"] = _text(known.get("number"))
+    ctx["erp_id"] = known.get("erp_id")
     ctx["status"] = None
     if op.check is not None:
-        data = client.call(op.check.request, ctx, operation=op.name)
-        _capture(op.check, data, ctx)
+        data = client.call(op.check.request, ctx, operation=op.name, expect=_an_answer)
+        _capture(op.check, data, ctx, known)
+        _remember(rt, ctx, item, known)
     done = []
     for step in op.steps:
         if step.unless is not None and holds(step.unless, ctx) is True:
             continue
         data = client.call(step.request, ctx, operation=op.name, ok_errors=step.ok_errors,
-                           retry=op.check is None)
-        _capture(step, data, ctx)
+                           retry=op.check is None, expect=_an_answer)
+        _capture(step, data, ctx, known)
+        _remember(rt, ctx, item, known)
         done.append(step.name)
     return done
+
+
+def _remember(rt: Any, ctx: PushContext, item: Item, known: dict[str, Any]) -> None:
+    """The ERP's number and key for this document, recorded on the outbox row as soon as they are known."""
+    got = {k: ctx.get(k) for k in REMEMBERED if ctx.get(k) is not None and ctx.get(k) != known.get(k)}
+    if got:
+        known.update(got)
+        ctx["erp_number"] = _text(known.get("number"))
+        ctx["erp_id"] = known.get("erp_id")
+        rt.outbox.remember(item, erp_number=known.get("number"), erp_id=known.get("erp_id"))
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _an_answer(data: Any) -> None:
+    """A write's answer must be a JSON document (anything else: a login page, a cut-off body)."""
+    if not isinstance(data, (dict, list)):
+        raise ErpError(f"the answer is not a document: {str(data)[:100]}", transient=True, unexpected=True)
 
 
 def deliver(rt: Any, item: Item, client: Client | None = None) -> Outcome:
@@ -143,7 +160,7 @@ def deliver(rt: Any, item: Item, client: Client | None = None) -> Outcome:
     op = conn.operations.get(p.get("operation", "")) if conn else None
     if conn is None or op is None or op.type != "push":
         return Outcome.alert(f"unknown connector operation {p.get('connector')}.{p.get('operation')}")
-    client = client or _client(rt, conn)
+    client = client or Client(rt, conn)  # per delivery: no dead session carried over
     t = rt.tables.for_entity(op.entity)
     with rt.db.read() as c:
         row = c.execute(select(t).where(t.c.id == p["record_id"])).mappings().first()
@@ -157,7 +174,7 @@ def deliver(rt: Any, item: Item, client: Client | None = None) -> Outcome:
         attempts = int(conn.retry.get("attempts", 5))
         for attempt in range(1, attempts + 1):
             try:
-                done = _steps(client, op, ctx)
+                done = _steps(rt, client, op, ctx, item)
                 break
             except CircuitOpen as exc:
                 return Outcome.retry(exc.message, after=float(conn.circuit.get("pause", 300)))
@@ -168,9 +185,12 @@ def deliver(rt: Any, item: Item, client: Client | None = None) -> Outcome:
                     client._failure(exc)
                     return Outcome.retry(exc.message)
                 # The write may have happened with its answer lost: start again from the check.
-                client.sleep(backoff(attempt, float(conn.retry.get("backoff", 0.5)),
-                                     float(conn.retry.get("max_backoff", 30)), client.rng))
-    return Outcome.sent(f"{p['number']}: {', '.join(done) or 'already done'}", number=p["number"], steps=done)
+                client.sleep(client.wait(exc, attempt, float(conn.retry.get("backoff", 0.5)),
+                                         float(conn.retry.get("max_backoff", 30))))
+    erp_number = ctx.get("erp_number") or ctx.get("number")
+    return Outcome.sent(f"{p['number']}: {', '.join(done) or 'already done'}"
+                        + (f" (ERP {erp_number})" if erp_number and erp_number != p["number"] else ""),
+                        number=p["number"], erp_number=erp_number, steps=done)
 
 
 def run_pushes(rt: Any, conn: Connector, worker: str = "connector", limit: int = 100, rounds: int = 50) -> dict[str, int]:

@@ -3,6 +3,12 @@
 For a window (records the ERP changed in the last N days, or everything with
 ``full``), fetch the ERP side through the pull operation without writing,
 map it exactly as a sync would, and compare the key fields with Jig's records.
+
+The listing is independent of the sync's paging, so that one bug cannot hide in
+both: where the sync pages by key (``after``) and the request can page by
+position (it uses ``{{ offset }}``), reconciliation lists the window by
+position with no key condition at all, collects every row, and groups them
+only at the end. Rows not of the expected shape are differences, never a crash.
 Write-backs are checked too: pushes still waiting or dead in the outbox are
 differences. The report is stored (``jig_connector_reports``) and visible
 through the API; a report with differences raises an admin notification.
@@ -19,9 +25,10 @@ from sqlalchemy import select
 from runtime import clock
 from runtime.fieldtypes import to_json
 
-from . import state
+from . import quarantine, state
 from .http import Client, ErpError
-from .pull import Mapper, _fmt, connectors_of, extract, find, group, paginate, to_contexts
+from .pages import Bad, extract, group, key_source, paginate, to_contexts
+from .pull import Mapper, _fmt, connectors_of, find
 from .push import KIND
 from .spec import Connector
 
@@ -53,35 +60,30 @@ def reconcile(rt: Any, connector: str | Connector, *, days: int | None = None, f
     now = clock.now()
     since = op.watermark["initial"] if full or not op.watermark else \
         _fmt(now - dt.timedelta(days=days or int(spec.get("window_days") or 30)), op)
-    until = _fmt(now, op)
-    pg = op.pagination
-    cur = {"since": since, "until": until, "after": "", "offset": int(pg.get("start", 0)),
-           "page": int(pg.get("start", 1 if pg["type"] == "page" else 0)), "next": None}
-    limit = int(pg.get("limit", 500))
-    page_limit = limit
-    mapper = Mapper(rt, op, readonly=True)  # reconciliation never writes
-    erp: dict[Any, Any] = {}
-    diffs: list[dict[str, Any]] = []
+    with rt.db.read() as c:
+        skew = state.last_skew(c, rt, conn.name) or 0.0
+    until = _fmt(now + dt.timedelta(seconds=max(0.0, skew), days=1), op)  # whatever the ERP's clock says
     try:
-        for _ in range(100000):
-            values = {**{k: cur[k] for k in ("since", "until", "offset", "page", "after")}, "limit": page_limit,
-                      "field_keys": ",".join(op.select)}
-            data = client.call(op.request, values, operation=op.name, url=cur.get("next"))
-            recs = extract(op, data)
-            groups, new, done, bigger = paginate(op, cur, data, recs, group(op, to_contexts(op, recs)), page_limit)
-            if bigger:
-                page_limit *= 2
-                continue
-            page_limit = limit
-            with rt.db.read() as c:
-                for m in mapper.map_groups(c, groups):
-                    erp[m.key] = m
-            cur = new
-            if done:
-                break
+        rows, bad = _list(client, op, since, until)
+        erp: dict[Any, Any] = {}
+        bad_keys = {b.key for b in bad if b.key is not None}
+        ksrc = key_source(op)
+        rows = [r for r in rows if ksrc is None or str(r.resolve(tuple(ksrc.split(".")))).strip() not in bad_keys]
+        mapper = Mapper(rt, op, readonly=True)  # reconciliation never writes
+        with rt.db.read() as c:
+            for m in mapper.map_groups(c, group(op, rows)):
+                erp[m.key] = m
     except ErpError as exc:
         state.finish_run(rt, run_id, "failed", {}, {"error": exc.message})
         raise
+    except Exception as exc:
+        state.finish_run(rt, run_id, "failed", {}, {"error": f"{type(exc).__name__}: {exc}"})
+        raise
+    diffs: list[dict[str, Any]] = []
+    for b in bad:
+        diffs.append({"key": b.key or "?", "kind": "malformed_in_erp", "error": b.reason,
+                      "suggestion": "the ERP sent a row that is not of the expected shape: fix it in the ERP; "
+                                    "the sync keeps the record in quarantine until then"})
     ent = op.entity
     t = rt.tables.for_entity(ent)
     local: dict[Any, dict[str, Any]] = {}
@@ -137,7 +139,7 @@ def reconcile(rt: Any, connector: str | Connector, *, days: int | None = None, f
                 diffs.append({"key": key, "kind": "different", "field": fname, "jig": to_json(row.get(fname)),
                               "erp": to_json(m.values.get(fname)), "suggestion": f"the ERP is the source: run {sync_hint}"})
     if full:
-        for key in sorted(set(local) - set(erp), key=str):
+        for key in sorted(set(local) - set(erp) - {b.key for b in bad}, key=str):
             closed = _close_deleted(rt, op, local[key]) if op.on_deleted.get("transition") else None
             if closed:
                 diffs.append({"key": key, "kind": "deleted_in_erp_closed", "transition": closed,
@@ -145,6 +147,11 @@ def reconcile(rt: Any, connector: str | Connector, *, days: int | None = None, f
             else:
                 diffs.append({"key": key, "kind": "missing_in_erp",
                               "suggestion": "deleted in the ERP? close or delete the record in Jig"})
+    listed = {str(d["key"]) for d in diffs}
+    with rt.db.read() as c:
+        held = quarantine.open_keys(c, rt, conn.name, op.name)
+    for k in sorted(set(held) - listed):
+        diffs.append({"key": k, "kind": "quarantined", "suggestion": f"see jig quarantine {conn.name}"})
     for k, status, err in stuck:
         diffs.append({"key": k, "kind": f"write_back_{status}", "error": err,
                       "suggestion": "retry from the outbox (admin) once the cause is fixed" if status == "dead"
@@ -164,6 +171,56 @@ def reconcile(rt: Any, connector: str | Connector, *, days: int | None = None, f
     state.finish_run(rt, run_id, "ok" if not diffs else "differences",
                      {"erp": len(erp), "local": len(local), "differences": len(diffs)})
     return report
+
+
+def _by_position(client: Client, op: Any) -> bool:
+    """Can this request list by position? (It renders ``{{ offset }}`` somewhere.)"""
+    if op.pagination.get("type") != "keyset" or op.request is None:
+        return False
+    probe = {"since": "", "until": "", "after": "", "limit": 1, "offset": 987654321, "page": 1, "field_keys": ""}
+    ctx = client.context(probe)
+    parts = [op.request.path(ctx), op.request.query(ctx) if op.request.query else None,
+             op.request.body(ctx) if op.request.body is not None else None]
+    return "987654321" in json.dumps(parts, default=str)
+
+
+def _list(client: Client, op: Any, since: str, until: str) -> tuple[list[Any], list[Bad]]:
+    """Every row of the window and the rows not of the expected shape, by a path of its own."""
+    pg = op.pagination
+    by_position = _by_position(client, op)
+    cur = {"since": since, "until": until, "after": "", "offset": int(pg.get("start", 0)),
+           "page": int(pg.get("start", 1 if pg["type"] == "page" else 0)), "next": None}
+    limit = int(pg.get("limit", 500))
+    page_limit = limit
+    rows: list[Any] = []
+    bad: list[Bad] = []
+    for _ in range(100000):
+        values = {**{k: cur[k] for k in ("since", "until", "offset", "page", "after")}, "limit": page_limit,
+                  "field_keys": ",".join(op.select)}
+        data = client.call(op.request, values, operation=op.name, url=cur.get("next"),
+                           expect=lambda d: extract(op, d))
+        recs = extract(op, data)
+        got, wrong = to_contexts(op, recs)
+        if by_position:
+            rows += got
+            bad += wrong
+            cur = {**cur, "offset": cur["offset"] + len(recs)}
+            if len(recs) < page_limit:
+                break
+            continue
+        _, new, done, bigger = paginate(op, cur, data, recs, group(op, got), page_limit)
+        if bigger:
+            if page_limit >= limit * 64:
+                raise ErpError("paging does not advance", transient=False)
+            page_limit *= 2
+            continue
+        rows += got
+        bad += wrong
+        page_limit = limit
+        cur = new
+        if done:
+            break
+    return rows, bad
 
 
 def _ne(a: Any, b: Any) -> bool:

@@ -95,7 +95,7 @@ CONNECTOR = _obj({
     "base_url": _STR,
     "timeout": _obj({"connect": _NUM, "read": _NUM}),
     "retry": _obj({"attempts": {"type": "integer", "minimum": 1, "maximum": 20}, "backoff": _NUM,
-                   "max_backoff": _NUM}),
+                   "max_backoff": _NUM, "max_retry_after": _NUM}),
     "circuit": _obj({"failures": {"type": "integer", "minimum": 1}, "pause": _NUM}),
     "auth": AUTH,
     "sign": SIGN,

@@ -9,6 +9,15 @@ change while a sync runs. Write faults strike before or after the write takes
 effect (the ERP saved the document but the answer never arrived), which is
 what makes idempotent pushes necessary. ``jig mock-erp`` runs it; tests run it
 in a thread on 127.0.0.1.
+
+Switches (``POST /_sim/faults {"switches": [...]}``, ``jig mock-erp --switch``) make it misbehave the
+way real ERPs do, persistently rather than at random: ``skew`` (the ERP's clock is ``skew_s`` behind,
+for its data and its HTTP ``Date``), ``collation`` (bill numbers with hyphens, sorted and compared
+the way a SQL Server Windows collation does: hyphens ignored), ``invalid`` (some orders have no
+customer until :meth:`Erp.fix` repairs them without a new modify time), ``malformed`` (some orders
+come back with a column missing until fixed), ``html_session`` (sessions expire and the ERP answers
+with an HTML login page on HTTP 200), ``own_numbers`` (Save ignores Jig's bill number and assigns its
+own) and ``retry_after`` (429 / 503 answers with ``Retry-After``; earlier retries are refused again).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import socket
 import threading
 import time
 import uuid
+from email.utils import format_datetime
 from typing import Any
 
 from flask import Flask, Response, request
@@ -29,14 +39,13 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from runtime import clock
 
+from .simulator_kingdee import kd_query, kd_signature_ok, kd_write
+
 KD = "/K3Cloud/Kingdee.BOS.WebApi.ServicesStub."
 LOST = "会话信息已丢失，请重新登录"
 FAULTS = ("5xx", "timeout", "drop", "session", "nested_error", "duplicate", "slow", "change")
-SO_FIELDS = ("FID", "FBillNo", "FDate", "FCustId.FNumber", "FCustId.FName", "FModifyDate", "FCloseStatus",
-             "FDocumentStatus", "FSaleOrderEntry_FEntryID", "FMaterialId.FNumber", "FMaterialId.FName", "FQty",
-             "FDeliveryDate")
-RPT_FIELDS = ("FBillNo", "FDocumentStatus", "FMoBillNo", "FFinishQty", "FID")
-CLAUSE = re.compile(r"^\s*([\w.]+)\s*(>=|<=|<>|!=|=|>|<)\s*'?([^']*?)'?\s*$")
+SWITCHES = ("skew", "collation", "invalid", "malformed", "html_session", "own_numbers", "retry_after")
+LOGIN_PAGE = "<!DOCTYPE html><html><head><title>金蝶云星空 登录</title></head><body><form>请登录</form></body></html>"
 
 
 def _ts(when: dt.datetime) -> str:
@@ -67,6 +76,11 @@ class Erp:
         self.stats: dict[str, int] = {"requests": 0}
         self.next_entry = 100000
         self.next_id = 1
+        self.switches: set[str] = set()
+        self.skew = dt.timedelta(0)
+        self.switch_rate = 0.1          # share of requests that expire the session / are rate limited
+        self.blocked_until = 0.0        # retry_after: monotonic time before which requests get 429
+        self.early = 0                  # retry_after: requests that came before Retry-After had passed
         self.customers = [(f"C{i:04d}", f"客户{i:04d}") for i in range(1, 51)]
         self.materials = [(f"P{i:05d}", f"产品{i:05d}") for i in range(1, 201)]
 
@@ -75,12 +89,18 @@ class Erp:
     def add_order(self, no: str | None = None, *, lines: int | None = None, when: dt.datetime | None = None,
                   closed: bool = False) -> dict[str, Any]:
         with self.lock:
-            when = when or clock.now()
-            no = no or f"XSDD{self.next_id:08d}"
+            when = when or self.now()
+            if no is None:
+                hyphen = "collation" in self.switches and self.next_id % 3 == 0
+                no = f"XSDD-{self.next_id:08d}" if hyphen else f"XSDD{self.next_id:08d}"
             cust = self.rng.choice(self.customers)
             day = when.date()
             order = {"id": self.next_id, "no": no, "date": day.isoformat(), "cust": cust[0], "cust_name": cust[1],
                      "modify": _ts(when), "closed": "B" if closed else "A", "status": "C", "lines": []}
+            if "invalid" in self.switches and self.next_id % 7 == 0:
+                order["cust"] = order["cust_name"] = ""  # fails validation in Jig until fixed
+            if "malformed" in self.switches and self.next_id % 11 == 0:
+                order["bad_shape"] = True  # answered with a column missing until fixed
             self.next_id += 1
             for _ in range(lines if lines is not None else self.rng.randint(1, 3)):
                 mat = self.rng.choice(self.materials)
@@ -89,7 +109,7 @@ class Erp:
                                        "delivery": (day + dt.timedelta(days=self.rng.randint(3, 40))).isoformat()})
                 self.next_entry += 1
             if no not in self.orders:
-                bisect.insort(self.nos, no)
+                bisect.insort(self.nos, no, key=self.collate)
             self.orders[no] = order
             self.by_modify.append((order["modify"], no))
             if len(self.by_modify) > 1 and self.by_modify[-2][0] > order["modify"]:
@@ -110,22 +130,55 @@ class Erp:
             line["qty"] += 1
             if close:
                 o["closed"] = "B"
-            o["modify"] = _ts(max(clock.now(), dt.datetime.fromisoformat(o["modify"]) + dt.timedelta(seconds=1)))
+            o["modify"] = _ts(max(self.now(), dt.datetime.fromisoformat(o["modify"]) + dt.timedelta(seconds=1)))
             self.by_modify.append((o["modify"], no))
             if len(self.by_modify) > 1 and self.by_modify[-2][0] > o["modify"]:
                 self.by_modify.sort()
             return o
 
+    def now(self) -> dt.datetime:
+        """The ERP's own clock (``skew`` behind or ahead of Jig's)."""
+        return clock.now() + self.skew
+
+    def collate(self, no: str) -> tuple[str, str]:
+        """The server's sort order for bill numbers (``collation``: hyphens ignored, as SQL Server's word sort)."""
+        return (no.replace("-", ""), no) if "collation" in self.switches else (no, no)
+
     def _candidates(self, since: str | None, after: str | None) -> list[str]:
+        key = self.collate
         if since is None or len(self.by_modify) > 2 * len(self.nos):
-            start = bisect.bisect_right(self.nos, after) if after else 0
+            start = bisect.bisect_right(self.nos, key(after), key=key) if after else 0
             return self.nos[start:]
         i = bisect.bisect_left(self.by_modify, (since, ""))
         if len(self.by_modify) - i > len(self.nos) // 2:
-            start = bisect.bisect_right(self.nos, after) if after else 0
+            start = bisect.bisect_right(self.nos, key(after), key=key) if after else 0
             return self.nos[start:]
-        found = sorted({no for _, no in self.by_modify[i:] if (not after or no > after) and no in self.orders})
-        return found
+        return sorted({no for _, no in self.by_modify[i:] if (not after or key(no) > key(after)) and no in self.orders},
+                      key=key)
+
+    def set_switches(self, switches: list[str] | tuple[str, ...] | set[str], *, skew_s: float | None = None,
+                     rate: float | None = None) -> None:
+        unknown = set(switches) - set(SWITCHES)
+        if unknown:
+            raise ValueError(f"unknown switch(es) {sorted(unknown)}; known: {', '.join(SWITCHES)}")
+        with self.lock:
+            self.switches = set(switches)
+            self.skew = dt.timedelta(seconds=(-600 if skew_s is None else skew_s) if "skew" in self.switches else 0)
+            if rate is not None:
+                self.switch_rate = rate
+            self.nos.sort(key=self.collate)
+
+    def fix(self) -> list[str]:
+        """The ERP's data is repaired (customer filled in, rows complete) without touching the modify time."""
+        with self.lock:
+            fixed = []
+            for no, o in self.orders.items():
+                if not o["cust"] or o.get("bad_shape"):
+                    if not o["cust"]:
+                        o["cust"], o["cust_name"] = self.customers[0]
+                    o.pop("bad_shape", None)
+                    fixed.append(no)
+            return fixed
 
     def delete(self, no: str) -> None:
         """The ERP deletes a bill: it no longer appears in any query."""
@@ -158,9 +211,19 @@ class Erp:
             self.stats[kind] = self.stats.get(kind, 0) + 1
             return kind
 
-    def report_counts(self) -> dict[str, int]:
+    def chance(self) -> bool:
         with self.lock:
-            return {no: len(v) for no, v in self.reports.items()}
+            return self.rng.random() < self.switch_rate
+
+    def report_counts(self) -> dict[str, int]:
+        """Production reports per Jig document (its number, or the key it wrote when the ERP numbers itself)."""
+        with self.lock:
+            out: dict[str, int] = {}
+            for no, docs in self.reports.items():
+                for d in docs:
+                    k = d.get("desc") or no
+                    out[k] = out.get(k, 0) + 1
+            return out
 
 
 # ---------------------------------------------------------------------------- the web app
@@ -177,13 +240,6 @@ def _drop() -> Response:
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), status=status, mimetype="application/json")
-
-
-def _kd_status(ok: bool, message: str = "", code: int = 0, **extra: Any) -> dict[str, Any]:
-    rs = {"ErrorCode": 0 if ok else 500, "IsSuccess": ok, "Errors": [] if ok else [{"FieldName": None,
-          "Message": message, "DIndex": 0}], "SuccessEntitys": extra.pop("entities", []), "SuccessMessages": [],
-          "MsgCode": code}
-    return {"Result": {"ResponseStatus": rs, **extra}}
 
 
 def create_app(erp: Erp) -> Flask:
@@ -209,6 +265,25 @@ def create_app(erp: Erp) -> Flask:
                 erp.add_order()
         return fault, None
 
+    @app.before_request
+    def rate_limited() -> Response | None:
+        if "retry_after" not in erp.switches or request.path.startswith("/_sim"):
+            return None
+        with erp.lock:
+            now = time.monotonic()
+            if now < erp.blocked_until:
+                erp.early += 1
+                wait = erp.blocked_until - now
+            elif erp.chance():
+                erp.blocked_until = now + 1.0
+                wait = 1.0
+            else:
+                return None
+            status = erp.rng.choice([429, 503])
+        resp = Response("Too Many Requests" if status == 429 else "Service Unavailable", status=status)
+        resp.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return resp
+
     # ---- control ------------------------------------------------------------
 
     @app.post("/_sim/faults")
@@ -216,6 +291,13 @@ def create_app(erp: Erp) -> Flask:
         body = request.get_json(force=True) or {}
         erp.set_faults(float(body.get("rate", 0)), body.get("kinds"), body.get("seed"), body.get("timeout_s"),
                        body.get("slow_s"))
+        if "switches" in body:
+            try:
+                erp.set_switches(body.get("switches") or [], skew_s=body.get("skew_s"), rate=body.get("switch_rate"))
+            except ValueError as exc:
+                return _json({"error": str(exc)}, 400)
+        if body.get("fix"):
+            erp.fix()
         return _json({"ok": True})
 
     @app.post("/_sim/orders")
@@ -228,7 +310,8 @@ def create_app(erp: Erp) -> Flask:
 
     @app.get("/_sim/state")
     def sim_state() -> Response:
-        return _json({"orders": len(erp.orders), "reports": erp.report_counts(), "stats": erp.stats})
+        return _json({"orders": len(erp.orders), "reports": erp.report_counts(), "stats": erp.stats,
+                      "switches": sorted(erp.switches)})
 
     # ---- Kingdee ------------------------------------------------------------
 
@@ -264,9 +347,12 @@ def create_app(erp: Erp) -> Flask:
         return resp
 
     def kd_session_ok() -> bool:
-        if erp.client_secret is not None and not _kd_signature_ok(erp, request):
+        if erp.client_secret is not None and not kd_signature_ok(erp, request):
             return False
         return request.cookies.get("kdservice-sessionid") in erp.sessions
+
+    def login_page() -> Response:  # what an expired session gets from some servers: HTTP 200, HTML
+        return Response(LOGIN_PAGE, status=200, mimetype="text/html")
 
     def kd_lost() -> Response:
         return _json({"Result": {"ResponseStatus": {"ErrorCode": 500, "IsSuccess": False, "Errors": [
@@ -277,12 +363,13 @@ def create_app(erp: Erp) -> Flask:
         query = method in ("ExecuteBillQuery", "BillQuery")
         allowed = FAULTS if query else ("5xx", "timeout", "drop", "session", "slow")
         fault = erp.pick_fault(allowed)
-        if fault == "session":
+        html = "html_session" in erp.switches
+        if fault == "session" or (html and erp.chance()):
             with erp.lock:
                 erp.sessions.clear()
-            return kd_lost()
+            return login_page() if html else kd_lost()
         if not kd_session_ok():
-            return kd_lost()
+            return login_page() if html else kd_lost()
         if fault == "slow":
             time.sleep(erp.slow_s)
         if fault == "change":
@@ -301,12 +388,12 @@ def create_app(erp: Erp) -> Flask:
             if fault == "nested_error":
                 return _json([[{"Result": {"ResponseStatus": {"ErrorCode": 500, "IsSuccess": False, "Errors": [
                     {"FieldName": None, "Message": "服务器繁忙，请稍后再试", "DIndex": 0}], "MsgCode": 9}}}]])
-            result = _kd_query(erp, data, duplicate=fault == "duplicate")
+            result = kd_query(erp, data, duplicate=fault == "duplicate")
         else:
             formid, data = (p[0], p[1]) if isinstance(p, list) else (p.get("formid"), p.get("data"))
             if isinstance(data, str):
                 data = json.loads(data)
-            result = _kd_write(erp, method, formid, data or {})
+            result = kd_write(erp, method, formid, data or {})
         if fault in ("5xx", "timeout", "drop"):
             return _fault_response(erp, fault)  # the write took effect; the answer is lost
         return _json(result)
@@ -420,132 +507,20 @@ def _fault_response(erp: Erp, fault: str) -> Response:
     return Response("Service Unavailable", status=503)
 
 
-def _kd_signature_ok(erp: Erp, req: Any) -> bool:
-    from .http import kingdee_headers
-    ts, nonce = req.headers.get("x-api-timestamp", ""), req.headers.get("x-api-nonce", "")
-    expect = kingdee_headers(req.path, {"client_secret": erp.client_secret or ""}, now=float(ts or 0), nonce=nonce)
-    return req.headers.get("X-Api-Signature") == expect["X-Api-Signature"]
+def _handler(erp: Erp, quiet: bool) -> type[WSGIRequestHandler]:
+    class Handler(WSGIRequestHandler):
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The HTTP ``Date`` header tells the ERP's own time (``skew``)."""
+            return format_datetime(clock.to_aware(erp.now()).astimezone(dt.UTC), usegmt=True)
 
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            if not quiet:
+                super().log_request(*args, **kwargs)
 
-def _filters(text: str, known: tuple[str, ...]) -> list[tuple[str, str, str]] | str:
-    out = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.I) if text and text.strip() else []:
-        m = CLAUSE.match(part)
-        if not m:
-            return f"过滤条件无法解析：{part}"
-        if m.group(1) not in known:
-            return f"元数据中标识为{m.group(1)}的字段不存在"
-        out.append((m.group(1), m.group(2), m.group(3)))
-    return out
-
-
-def _ok(value: Any, op: str, want: str) -> bool:
-    v = str(value)
-    return {"=": v == want, ">=": v >= want, "<=": v <= want, ">": v > want, "<": v < want,
-            "<>": v != want, "!=": v != want}[op]
-
-
-def _kd_error_rows(message: str) -> list[Any]:
-    return [[{"Result": {"ResponseStatus": {"ErrorCode": 500, "IsSuccess": False, "Errors": [
-        {"FieldName": None, "Message": message, "DIndex": 0}], "MsgCode": 9}}}]]
-
-
-def _kd_query(erp: Erp, data: dict[str, Any], *, duplicate: bool = False) -> Any:
-    form = data.get("FormId")
-    keys = [k.strip() for k in str(data.get("FieldKeys", "")).split(",") if k.strip()]
-    start = int(data.get("StartRow") or 0)
-    limit = int(data.get("Limit") or 2000) or 2000
-    if form == "PRD_MORPT":
-        bad = [k for k in keys if k not in RPT_FIELDS]
-        flt = _filters(str(data.get("FilterString") or ""), RPT_FIELDS)
-        if bad or isinstance(flt, str):
-            return _kd_error_rows(flt if isinstance(flt, str) else f"元数据中标识为{bad[0]}的字段不存在")
-        rows = []
-        with erp.lock:
-            for no, docs in sorted(erp.reports.items()):
-                for d in docs:
-                    rec = {"FBillNo": no, "FDocumentStatus": d["status"], "FMoBillNo": d["mo"],
-                           "FFinishQty": d["qty"], "FID": d["id"]}
-                    if all(_ok(rec[f], op, v) for f, op, v in flt):
-                        rows.append([rec[k] for k in keys])
-        return rows[start:start + limit]
-    if form != "SAL_SaleOrder":
-        return _kd_error_rows(f"业务对象{form}不存在")
-    bad = [k for k in keys if k not in SO_FIELDS]
-    flt = _filters(str(data.get("FilterString") or ""), SO_FIELDS)
-    if bad or isinstance(flt, str):
-        return _kd_error_rows(flt if isinstance(flt, str) else f"元数据中标识为{bad[0]}的字段不存在")
-    since = next((v for f, op, v in flt if f == "FModifyDate" and op in (">=", ">")), None)
-    after = next((v for f, op, v in flt if f == "FBillNo" and op == ">"), None)
-    out: list[list[Any]] = []
-    with erp.lock:
-        cands = erp._candidates(since, after)
-        if duplicate and after:
-            i = bisect.bisect_right(erp.nos, after)
-            cands = erp.nos[max(0, i - 1):i] + list(cands)  # the last order of the previous page again
-        skip = max(0, start - (2 if duplicate and start else 0))
-        for no in cands:
-            o = erp.orders[no]
-            head = {"FID": o["id"], "FBillNo": no, "FDate": o["date"] + "T00:00:00", "FCustId.FNumber": o["cust"],
-                    "FCustId.FName": o["cust_name"], "FModifyDate": o["modify"].replace(" ", "T"),
-                    "FCloseStatus": o["closed"], "FDocumentStatus": o["status"]}
-            cmp = {**head, "FModifyDate": o["modify"]}
-            if not all(_ok(cmp[f], op, v) for f, op, v in flt if f in cmp and not (duplicate and f == "FBillNo")):
-                continue
-            for ln in o["lines"]:
-                if skip:
-                    skip -= 1
-                    continue
-                rec = {**head, "FSaleOrderEntry_FEntryID": ln["entry"], "FMaterialId.FNumber": ln["mat"],
-                       "FMaterialId.FName": ln["mat_name"], "FQty": ln["qty"],
-                       "FDeliveryDate": ln["delivery"] + "T00:00:00"}
-                out.append([rec[k] for k in keys])
-            if len(out) >= limit:
-                break
-    return out[:limit]
-
-
-def _kd_write(erp: Erp, method: str, formid: str, data: dict[str, Any]) -> dict[str, Any]:
-    if formid != "PRD_MORPT":
-        return _kd_status(False, f"模拟器不支持写入 {formid}", 9)
-    with erp.lock:
-        if method == "Save":
-            model = data.get("Model") or {}
-            no = model.get("FBillNo") or f"SCHB{erp.next_id:06d}"
-            entity = (model.get("FEntity") or [{}])[0]
-            doc = {"id": erp.next_id, "status": "A", "mo": entity.get("FMoBillNo"), "qty": entity.get("FFinishQty")}
-            erp.next_id += 1
-            erp.reports.setdefault(no, []).append(doc)  # a second Save of the same number shows as a duplicate
-            out = _kd_status(True, entities=[{"Id": doc["id"], "Number": no, "DIndex": 0}])
-            out["Result"].update(Id=doc["id"], Number=no, NeedReturnData=[{}])
-            return out
-        numbers = data.get("Numbers") or []
-        for no in numbers:
-            docs = erp.reports.get(no)
-            if not docs:
-                return _kd_status(False, f"单据 {no} 不存在", 9)
-            doc = docs[-1]
-            if method == "Submit":
-                if doc["status"] in ("B", "C"):
-                    return _kd_status(False, f"单据 {no} 已经提交", 11)
-                doc["status"] = "B"
-            elif method == "Audit":
-                if doc["status"] == "C":
-                    return _kd_status(False, f"单据 {no} 已经审核", 11)
-                if doc["status"] != "B":
-                    return _kd_status(False, f"单据 {no} 未提交，不能审核", 11)
-                doc["status"] = "C"
-            else:
-                return _kd_status(False, f"模拟器不支持 {method}", 9)
-        return _kd_status(True, entities=[{"Number": n, "DIndex": i} for i, n in enumerate(numbers)])
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def log_error(self, *args: Any) -> None:
-        pass
+        def log_error(self, *args: Any) -> None:
+            if not quiet:
+                super().log_error(*args)
+    return Handler
 
 
 class Simulator:
@@ -554,7 +529,7 @@ class Simulator:
     def __init__(self, erp: Erp | None = None, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True):
         self.erp = erp or Erp()
         self.server = make_server(host, port, create_app(self.erp), threaded=True,
-                                  request_handler=_Quiet if quiet else None)
+                                  request_handler=_handler(self.erp, quiet))
         self.url = f"http://{host}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="mock-erp")
 

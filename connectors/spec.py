@@ -134,6 +134,13 @@ class Connector:
     def pulls(self) -> list[Operation]:
         return [o for o in self.operations.values() if o.type == "pull"]
 
+    def missing_env(self) -> list[str]:
+        """``${NAME}`` references of this connector whose environment variable is not set."""
+        import json
+        import os
+        names = ENV.findall(json.dumps(self.raw, ensure_ascii=False, default=str))
+        return sorted({n for n in names if os.environ.get(n) is None})
+
     def pushes(self) -> list[Operation]:
         return [o for o in self.operations.values() if o.type == "push"]
 
@@ -565,7 +572,8 @@ def _one(source: Any, w: _Where, src: Scope, path: PathKey) -> FieldMap:
 def _push(op: Operation, spec: dict[str, Any], app: AppDef, w: _Where, vars_scope: Scope, path: PathKey) -> None:
     ent = op.entity
     assert ent.scope is not None
-    captures: dict[str, str] = {"key": "text", "number": "any", "status": "any"}
+    captures: dict[str, str] = {"key": "text", "number": "any", "status": "any", "erp_number": "text",
+                                "erp_id": "any"}
     for s in [spec.get("check") or {}, *(spec.get("steps") or [])]:
         for c in (s.get("capture") or {}):
             captures[c] = "any"

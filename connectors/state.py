@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 from typing import Any
 
 from sqlalchemy import Column, Connection, Index, Integer, MetaData, String, Table, Text, select, update
@@ -72,7 +74,8 @@ def define_tables(md: MetaData) -> list[Table]:
         Column("report", Text, nullable=False),
         Index("ix_jig_connector_reports_c", "connector", "id"),
     )
-    return [state, requests, runs, reports]
+    from .quarantine import define_table
+    return [state, requests, runs, reports, define_table(md)]
 
 
 def _upsert(conn: Connection) -> Any:
@@ -99,12 +102,54 @@ def set_state(conn: Connection, rt: Any, connector: str, operation: str, **value
                  .values(updated_at=clock.now(), **values))
 
 
+OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
+STALE_AFTER = dt.timedelta(hours=24)  # a run still 'running' after this is interrupted (another machine's, a reused pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def start_run(rt: Any, connector: str, operation: str, kind: str) -> int:
+    """A new run; runs of this connector left ``running`` by a process that is gone become ``interrupted``."""
     t = rt.tables.system["jig_connector_runs"]
+    now = clock.now()
     with rt.db.write() as conn:
+        for rid, detail, started in conn.execute(select(t.c.id, t.c.detail, t.c.started_at).where(
+                t.c.connector == connector, t.c.status == "running")).all():
+            try:
+                owner = json.loads(detail or "{}").get("owner") or {}
+            except ValueError:
+                owner = {}
+            here = owner.get("host") == OWNER["host"] and isinstance(owner.get("pid"), int)
+            if (here and owner["pid"] != OWNER["pid"] and not _alive(owner["pid"])) or started < now - STALE_AFTER:
+                conn.execute(update(t).where(t.c.id == rid, t.c.status == "running").values(
+                    status="interrupted", finished_at=now))
         return int(conn.execute(t.insert().values(connector=connector, operation=operation, kind=kind,
-                                                  started_at=clock.now(), status="running", counts="{}"))
+                                                  started_at=now, status="running", counts="{}",
+                                                  detail=json.dumps({"owner": OWNER})))
                    .inserted_primary_key[0])
+
+
+def last_skew(conn: Connection, rt: Any, connector: str) -> float | None:
+    """The ERP's clock minus Jig's as the last pull measured it (HTTP Date header), if any."""
+    t = rt.tables.system["jig_connector_runs"]
+    for (detail,) in conn.execute(select(t.c.detail).where(t.c.connector == connector, t.c.kind == "pull",
+                                                          t.c.status != "running")
+                                  .order_by(t.c.id.desc()).limit(3)):
+        try:
+            skew = json.loads(detail or "{}").get("skew_s")
+        except ValueError:
+            continue
+        if isinstance(skew, (int, float)):
+            return float(skew)
+    return None
 
 
 def finish_run(rt: Any, run_id: int, status: str, counts: dict[str, Any], detail: Any = None) -> None:

@@ -48,6 +48,7 @@ class Counts:
     closed: int = 0
     errors: list[str] = field(default_factory=list)
     ids: dict[Any, int] = field(default_factory=dict)
+    failures: list[tuple[Any, str]] = field(default_factory=list)  # (key, reason) of every failed record
 
     def add(self, other: Counts) -> None:
         self.created += other.created
@@ -117,6 +118,7 @@ class Upserter:
             errs = self.problems(m, mapped_fields)
             if errs:
                 counts.failed += 1
+                counts.failures.append((m.key, "; ".join(errs)))
                 if len(counts.errors) < 200:
                     counts.errors.append(f"{m.key}: {'; '.join(errs)}")
             else:
@@ -187,6 +189,7 @@ class Upserter:
             rid = got.get(m.key)
             if rid is None:  # someone else inserted this key meanwhile: the next run updates it
                 counts.failed += 1
+                counts.failures.append((m.key, "created concurrently elsewhere; will be updated on the next run"))
                 counts.errors.append(f"{m.key}: created concurrently elsewhere; will be updated on the next run")
                 continue
             counts.created += 1

@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, render_template_string, request
 
 from runtime.api import current_actor
 from runtime.errors import Forbidden, NotFound
+from runtime.messages import t
 
-from . import state
+from . import quarantine, state
 from .pull import connectors_of, sync
 from .spec import describe
 
@@ -50,6 +51,22 @@ def blueprint(rt: Any) -> Blueprint:
         known(name)
         return jsonify({"items": state.rows(rt, "jig_connector_reports", name, _limit())})
 
+    @bp.get("/<name>/quarantine")
+    def quarantined(name: str) -> Any:
+        admin()
+        known(name)
+        items = quarantine.entries(rt, name, resolved=request.args.get("resolved") == "1", limit=_limit())
+        return jsonify({"items": items, "open": quarantine.count(rt, name)})
+
+    @bp.get("/<name>/quarantine.html")
+    def quarantine_page(name: str) -> Any:
+        admin()
+        known(name)
+        lang = current_actor().language or "zh"
+        items = quarantine.entries(rt, name, limit=500)
+        return render_template_string(PAGE, items=items, name=name, lang=lang,
+                                      t=lambda key, **kw: t(key, lang, **kw))
+
     @bp.post("/<name>/sync")
     def sync_now(name: str) -> Any:
         admin()
@@ -58,6 +75,21 @@ def blueprint(rt: Any) -> Blueprint:
         return jsonify({"started": True}), 202
 
     return bp
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="{{ 'zh-CN' if lang == 'zh' else 'en' }}"><head><meta charset="utf-8">
+<title>{{ t('quarantine_title', name=name) }}</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
+table{border-collapse:collapse}</style></head><body>
+<h1>{{ t('quarantine_title', name=name) }}</h1>
+<p>{{ t('quarantine_help') }}</p>
+{% if not items %}<p>{{ t('quarantine_none') }}</p>{% else %}
+<table><tr><th>{{ t('quarantine_key') }}</th><th>{{ t('quarantine_reason') }}</th>
+<th>{{ t('quarantine_first') }}</th><th>{{ t('quarantine_last') }}</th><th>{{ t('quarantine_attempts') }}</th></tr>
+{% for q in items %}<tr><td>{{ q.key }}</td><td>{{ q.reason }}</td><td>{{ q.first_seen }}</td>
+<td>{{ q.last_seen }}</td><td>{{ q.attempts }}</td></tr>{% endfor %}</table>{% endif %}
+</body></html>"""
 
 
 def _limit() -> int:

@@ -76,6 +76,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "definition_invalid": {"zh": "定义有 {n} 处错误，未发布", "en": "The definition has {n} error(s); nothing was published"},
     "destructive_unconfirmed": {"zh": "变更会转换已有数据的类型，请确认后再发布",
                                 "en": "The change converts stored values to another type; confirm it to publish"},
+    # ERP connectors: quarantine (records a sync could not take in)
+    "quarantine_title": {"zh": "{name}：隔离的记录", "en": "{name}: records in quarantine"},
+    "quarantine_none": {"zh": "没有隔离的记录。", "en": "No records in quarantine."},
+    "quarantine_help": {"zh": "这些 ERP 记录未能同步（原因见下）。每次同步都会重试；在 ERP 中修正后即自动解除。",
+                        "en": "These ERP records could not be synced (reasons below). Every sync retries them; "
+                              "they leave quarantine once fixed in the ERP."},
+    "quarantine_key": {"zh": "单号", "en": "Key"},
+    "quarantine_reason": {"zh": "原因", "en": "Reason"},
+    "quarantine_first": {"zh": "首次", "en": "First seen"},
+    "quarantine_last": {"zh": "最近", "en": "Last seen"},
+    "quarantine_attempts": {"zh": "次数", "en": "Attempts"},
 }
 
 

@@ -76,9 +76,18 @@ class Item:
     max_attempts: int
     app: str | None
     source: str | None
+    result: dict[str, Any] = field(default_factory=dict)  # what earlier attempts recorded (see Outbox.remember)
 
 
 Handler = Callable[[Item], Outcome]
+
+
+def _result(text: str | None) -> dict[str, Any]:
+    try:
+        got = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return got if isinstance(got, dict) else {}
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
@@ -136,7 +145,15 @@ class Outbox:
                 lease_until=now + dt.timedelta(seconds=lease_seconds())))
             rows = conn.execute(select(t).where(t.c.id.in_(chosen)).order_by(t.c.id)).mappings().all()
         return [Item(r["id"], r["key"], r["kind"], json.loads(r["payload"]), r["attempts"], r["max_attempts"],
-                     r["app"], r["source"]) for r in rows]
+                     r["app"], r["source"], _result(r["result"])) for r in rows]
+
+    def remember(self, item: Item, **values: Any) -> None:
+        """Record what the far side answered (an ERP's own document number) on the row, at once, so that
+        every later attempt uses it; merged into the row's ``result``."""
+        item.result.update({k: v for k, v in values.items() if v is not None})
+        with self.db.write() as conn:
+            conn.execute(update(self.table).where(self.table.c.id == item.id).values(
+                result=json.dumps(item.result, ensure_ascii=False, default=str)[:4000]))
 
     def deliver(self, item: Item) -> Outcome:
         handler = self.handlers.get(item.kind)
@@ -156,8 +173,8 @@ class Outbox:
                                   outcome.detail[:2000]}
         status = outcome.status
         if status == "sent":
-            values.update(status=SENT, sent_at=now, result=json.dumps(outcome.result, ensure_ascii=False,
-                                                                      default=str)[:4000])
+            values.update(status=SENT, sent_at=now, result=json.dumps({**item.result, **outcome.result},
+                                                                      ensure_ascii=False, default=str)[:4000])
         elif status == "retry" and item.attempts < item.max_attempts:
             wait = outcome.retry_after if outcome.retry_after is not None else backoff(item.attempts)
             values.update(status=RETRY, available_at=now + dt.timedelta(seconds=wait))
