@@ -64,7 +64,9 @@ class Runtime:
             return migrations.plan(conn, self.tables)
 
     def migrate(self, *, allow_destructive: bool = False) -> list[migrations.Step]:
-        with self.db.write() as conn:
+        """Apply the migration plan under the schema lock; returns the steps this process applied
+        (none when another process migrated first)."""
+        with self.db.exclusive(migrations.LOCK) as conn:
             steps = migrations.plan(conn, self.tables)
             migrations.apply(conn, self.tables, steps, allow_destructive=allow_destructive)
             self.users.ensure_system(conn)
