@@ -68,7 +68,7 @@ class EmbeddedJobs:
         return {"schedules": reports, "outbox": delivered}
 
     def _loop(self) -> None:
-        log.info("embedded jobs ready (%s), polling every %.0f s while this process holds the '%s' lease",
+        log.info("embedded jobs ready (%s), polling every %g s while this process holds the '%s' lease",
                  self.worker, poll_seconds(), self.LEASE)
         self.keeper.start()
         self.keeper.held.wait(min(1.0, poll_seconds()))
@@ -186,7 +186,7 @@ def scheduler_loop(rt: Any, redis_url: str, stop: threading.Event | None = None,
     from redis import Redis
     from rq import Queue
     queue = Queue(QUEUE, connection=Redis.from_url(redis_url, health_check_interval=10))
-    log.info("RQ scheduler feeding queue '%s' every %.0f s", QUEUE, poll_seconds())
+    log.info("RQ scheduler feeding queue '%s' every %g s", QUEUE, poll_seconds())
     failing_since: float | None = None
     while True:
         try:
@@ -199,7 +199,7 @@ def scheduler_loop(rt: Any, redis_url: str, stop: threading.Event | None = None,
         except Exception as exc:  # noqa: BLE001 - Redis down: retry next tick; the database still holds everything
             if failing_since is None:
                 failing_since = time.monotonic()
-                log.error("RQ scheduler tick failed (%s: %s); retrying every %.0f s, logging again on recovery",
+                log.error("RQ scheduler tick failed (%s: %s); retrying every %g s, logging again on recovery",
                           type(exc).__name__, exc, poll_seconds())
             else:
                 log.debug("RQ scheduler tick failed again", exc_info=True)

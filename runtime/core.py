@@ -15,6 +15,7 @@ from .database import Database
 from .errors import NotFound
 from .files import FileStore
 from .hooks import Hooks
+from .idempotency import Idempotency
 from .leases import Leases
 from .loader import Extension
 from .messages import t
@@ -49,6 +50,7 @@ class Runtime:
         self.notifications = Notifications(self.db, self.tables.system)
         self.outbox = Outbox(self.db, self.tables.system, self.notifications)
         self.leases = Leases(self.db, self.tables.system["jig_leases"])
+        self.idempotency = Idempotency(self.db, self.tables.system["jig_idempotency"])
         self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
         context.register_apps(apps)
 

@@ -60,6 +60,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bad_json": {"zh": "请求体应为 JSON 对象", "en": "The request body must be a JSON object"},
     "no_app": {"zh": "没有应用“{name}”", "en": "No app '{name}'"},
     "no_entity": {"zh": "没有表单“{name}”", "en": "No entity '{name}'"},
+    # background jobs and retries (issue 19): Idempotency-Key on POST
+    "idempotency_key_bad": {"zh": "{header} 应为 1–200 个可见 ASCII 字符（例如 UUID）",
+                            "en": "{header} must be 1-200 visible ASCII characters (a UUID, for example)"},
+    "idempotency_key_reused": {"zh": "这个 {header} 已用于另一个请求；新请求请用新的键",
+                               "en": "This {header} was used for a different request; send a new key for a new request"},
 }
 
 
