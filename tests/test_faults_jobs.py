@@ -10,6 +10,7 @@ JIG_POLL_SECONDS=0.5) so the faults play out in seconds; waits are safety limits
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import signal
 import subprocess
@@ -264,4 +265,75 @@ def test_redis_stopped_and_started_under_running_workers(make_runtime: Any, tmp_
     finally:
         top.stop_all()
         redis.stop()
+        stop_sim()
+
+
+LEADER_APP = APP.replace("""rules:
+""", """rules:
+  overdue:
+    on: {schedule: "every 1m"}
+    for_each: batch
+    when: "partner.name == 'late'"
+    once: per_day
+    do:
+      - sms: {to: "partner.phone", template: shipped, params: {batch: "name"}}
+""")
+
+
+@pytest.mark.slow
+def test_gunicorn_without_redis_runs_the_jobs_in_one_process_and_another_takes_over(
+        make_runtime: Any, tmp_path: Path, database_url: str) -> None:
+    """`gunicorn -w 2 jig.wsgi:application` and no Redis: the embedded jobs start in both workers, the one
+    holding the database lease runs them (scheduled and event rules, SMS); kill it and the other takes over."""
+    from rules.jobs import EmbeddedJobs
+    from rules.sms import simulator
+    sim, base, stop_sim = simulator.start_simulator()
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    (apps / "faults.yaml").write_text(LEADER_APP.replace("{endpoint}", f"{base}/aliyun"), encoding="utf-8")
+    rt = make_runtime(apps=[apps], extensions=True)
+    partner, batch = rt.entity("faults", "partner"), rt.entity("faults", "batch")
+    late = rt.records.create(SYSTEM, partner, {"name": "late", "phone": "13800000001"})["id"]
+    ontime = rt.records.create(SYSTEM, partner, {"name": "ok", "phone": "13800000002"})["id"]
+    for _ in range(3):
+        rt.records.create(SYSTEM, batch, {"partner": late})  # 3 event SMS now, 3 overdue SMS at the first run
+    rt.users.add("clerk", "pw-123456", ["clerk"])
+    token = rt.users.create_token("clerk")
+    booted = tmp_path / "booted"
+    booted.mkdir()
+    conf = tmp_path / "gunicorn.py"
+    conf.write_text(f"def post_worker_init(worker):\n    open('{booted}/' + str(worker.pid), 'w').close()\n")
+    port = free_port()
+    env = jig_env(tmp_path, database_url, apps, JIG_POLL_SECONDS=str(TICK), JIG_JOBS_LEASE_SECONDS="3",
+                  ALIYUN_KEY_ID=simulator.ALIYUN_KEY_ID, ALIYUN_SECRET=simulator.ALIYUN_SECRET)
+    log = tmp_path / "gunicorn.log"
+    web = spawn([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "-c", str(conf),
+                 "--timeout", "120", "jig.wsgi:application"], env, log)
+    try:
+        wait_for(lambda: len(list(booted.iterdir())) == 2, SAFETY, "two gunicorn workers")
+        pids = {int(p.name) for p in booted.iterdir()}
+        wait_for(lambda: _all_sent(rt, 6), SAFETY, "the event and scheduled SMS")
+        holder = rt.leases.holder(EmbeddedJobs.LEASE)
+        assert holder is not None
+        first = _holder_pid({"leased_by": holder["holder"].replace(":embedded", ":rq")})
+        assert first in pids
+        assert {r["leased_by"] for r in _outbox(rt)} == {holder["holder"]}, "one process ran every job"
+        state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}
+        assert state["rule:faults.overdue"]["runs"] == 1
+
+        os.kill(first, signal.SIGKILL)
+        r = requests.post(f"http://127.0.0.1:{port}/api/faults/batch", json={"partner": ontime},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert r.status_code == 201, r.text
+        wait_for(lambda: _all_sent(rt, 7), SAFETY, "another process to take the jobs over")
+        now_holder = rt.leases.holder(EmbeddedJobs.LEASE)
+        assert now_holder is not None and now_holder["holder"] != holder["holder"]
+        assert _outbox(rt)[-1]["leased_by"] == now_holder["holder"]
+        _exactly_once(sim, rt, 7)
+        assert web.poll() is None
+    except AssertionError:
+        print(log.read_text(errors="replace")[-5000:])
+        raise
+    finally:
+        stop(web)
         stop_sim()
