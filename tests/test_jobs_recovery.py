@@ -145,3 +145,23 @@ def test_enqueue_due_trusts_the_database_not_stale_redis_records(make_runtime: A
         assert f"jig-outbox-{items[0].id}-1" in ids
         assert jobs.enqueue_due(rt, queue)["outbox"] == 1  # the other row's job is still fresh in Redis
     assert f"jig-outbox-{items[0].id}-1" in queue.job_ids
+
+
+def test_a_schedule_whose_run_was_killed_is_enqueued_again_after_its_lease(make_runtime: Any, queue: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule run killed halfway under RQ: its job record still says "started", but the schedule's lease
+    ran out, so the next tick enqueues it again (it waited for RQ's cleanup, 7 minutes, before)."""
+    from rules import jobs
+    from rules.scheduler import lease_seconds as schedule_lease
+    rt = make_runtime(extensions=True)
+    scheduler = rt.services["rules"]["scheduler"]
+    monkeypatch.setenv("JIG_REQUEUE_SECONDS", "0")
+    with clock.frozen(T):
+        assert jobs.enqueue_due(rt, queue)["schedules"] > 0
+        name = "rule:outsourcing.overdue_reminder"
+        assert scheduler.claim(name, "killed-worker") is not None  # the worker took it, then died
+        assert name not in scheduler.due()
+    with clock.frozen(T + dt.timedelta(seconds=schedule_lease() + 1)):
+        assert name in scheduler.due()
+        assert jobs.enqueue_due(rt, queue)["schedules"] >= 1
+    assert "jig-schedule-rule-outsourcing-overdue_reminder" in queue.job_ids
