@@ -240,7 +240,7 @@ def run_worker(redis_url: str, burst: bool = False) -> None:
             w.work(burst=burst, logging_level=os.environ.get("JIG_LOG_LEVEL", "INFO"))
             if burst or w._shutdown_requested_date is not None or w._stop_requested:  # noqa: SLF001
                 return
-            problem = "the RQ worker stopped on an error (see above)"
+            problem = "the RQ worker stopped on an error logged above"
         except RedisError as exc:
             problem = f"{type(exc).__name__}: {exc}"
         # signals between two RQ workers (RQ installs its own while it works)
@@ -248,6 +248,6 @@ def run_worker(redis_url: str, burst: bool = False) -> None:
         signal.signal(signal.SIGINT, lambda *_: stopping.set())
         if down_since is None:
             down_since = time.monotonic()
-            log.error("worker: lost Redis (%s); reconnecting with backoff, logging again on recovery", problem)
+            log.error("worker: lost Redis (%s); starting again with backoff, logging again on recovery", problem)
         stopping.wait(delay)
         delay = min(30.0, delay * 2)

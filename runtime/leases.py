@@ -68,14 +68,18 @@ class Keeper:
         self.holder = holder
         self.seconds = seconds
         self.held = threading.Event()
+        self._failing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def step(self) -> bool:
         try:
             ok = self.leases.acquire(self.name, self.holder, self.seconds)
-        except Exception:  # noqa: BLE001 - database unreachable: we may not hold it any more
-            log.warning("lease %s: could not renew", self.name, exc_info=True)
+            self._failing = False
+        except Exception as exc:  # noqa: BLE001 - database unreachable: we may not hold it any more
+            if not self._failing:  # once per outage, not every renewal
+                log.warning("lease %s: cannot reach the database (%s: %s)", self.name, type(exc).__name__, exc)
+            self._failing = True
             ok = False
         if ok and not self.held.is_set():
             log.info("lease %s: held by this process (%s)", self.name, self.holder)

@@ -45,6 +45,7 @@ def _migrate_three(tmp_path: Path, database_url: str, apps: Path) -> list[str]:
     return outs
 
 
+@pytest.mark.slow
 def test_three_migrations_at_once_all_succeed_and_one_migrates(database_url: str, tmp_path: Path) -> None:
     outs = _migrate_three(tmp_path, database_url, _apps(tmp_path))
     assert sorted(outs)[0] == "applied" and outs.count("applied") == 1, outs
