@@ -76,6 +76,7 @@ class Item:
     max_attempts: int
     app: str | None
     source: str | None
+    claimed_at: dt.datetime | None = None  # when this worker's lease began (factory clock)
 
 
 Handler = Callable[[Item], Outcome]
@@ -136,7 +137,7 @@ class Outbox:
                 lease_until=now + dt.timedelta(seconds=lease_seconds())))
             rows = conn.execute(select(t).where(t.c.id.in_(chosen)).order_by(t.c.id)).mappings().all()
         return [Item(r["id"], r["key"], r["kind"], json.loads(r["payload"]), r["attempts"], r["max_attempts"],
-                     r["app"], r["source"]) for r in rows]
+                     r["app"], r["source"], now) for r in rows]
 
     def deliver(self, item: Item) -> Outcome:
         handler = self.handlers.get(item.kind)
@@ -189,7 +190,8 @@ class Outbox:
     def process(self, item: Item, worker: str) -> str:
         """Deliver and settle one claimed row. A worker whose lease ran out (paused, or too slow) neither
         delivers nor settles: the row is someone else's now."""
-        if not self.holds(item, worker):
+        elapsed = (clock.now() - item.claimed_at).total_seconds() if item.claimed_at else lease_seconds()
+        if elapsed >= lease_seconds() / 2 and not self.holds(item, worker):  # claimed just now: it holds
             log.warning("outbox %s: lease of %s ran out before delivery; left to its new worker", item.key, worker)
             return "stale"
         return self.settle(item, self.deliver(item), worker)
