@@ -92,11 +92,12 @@ def migrate(ctx: click.Context, dry_run: bool, allow_destructive: bool) -> None:
         click.echo("dry run: nothing changed")
         return
     try:
-        rt.migrate(allow_destructive=allow_destructive)
+        applied = rt.migrate(allow_destructive=allow_destructive)
     except MigrationRefused as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_REFUSED)
-    click.echo("applied")
+    # migrations run under a database lock: a process that waited for another one finds nothing left to do
+    click.echo("applied" if applied else "database is up to date (another process migrated it meanwhile)")
 
 
 @cli.command("import")

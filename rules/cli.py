@@ -35,13 +35,9 @@ def worker(ctx: click.Context, burst: bool) -> None:
     if not url:
         raise click.ClickException("set JIG_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to use RQ workers")
     os.environ["JIG_EMBEDDED_JOBS"] = "0"
-    from redis import Redis
-    from rq import Queue, SimpleWorker
-
     from . import jobs
     jobs._runtime = _runtime(ctx)  # noqa: SLF001 - the worker process's own runtime
-    conn = Redis.from_url(url)
-    SimpleWorker([Queue(jobs.QUEUE, connection=conn)], connection=conn).work(burst=burst, with_scheduler=True)
+    jobs.run_worker(url, burst=burst)
 
 
 @click.command()
@@ -60,7 +56,10 @@ def scheduler(ctx: click.Context, once: bool) -> None:
     if once:
         click.echo(repr(embedded.run_once()))
         return
-    embedded._loop()  # noqa: SLF001 - foreground
+    try:
+        embedded._loop()  # noqa: SLF001 - foreground (runs jobs while it holds the lease, like `jig serve`)
+    except KeyboardInterrupt:
+        embedded.keeper.stop()
 
 
 @click.group()
@@ -87,11 +86,22 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int) -> None:
 @click.option("--all", "all_dead", is_flag=True, help="Retry every dead row.")
 @click.pass_context
 def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool) -> None:
+    """Send a row again now: a dead one, one waiting for its next attempt, or a `sending` one whose worker died."""
     if item_id is None and not all_dead:
         raise click.UsageError("give an outbox id, or --all")
     rt = _runtime(ctx)
     n = rt.outbox.retry(None if all_dead else item_id)
     click.echo(f"{n} row(s) queued again")
+    if item_id is not None and not n:
+        row = rt.outbox.get(item_id)
+        if row is None:
+            raise click.ClickException(f"no outbox row {item_id}")
+        if row["status"] == "sending":
+            raise click.ClickException(f"row {item_id} is being sent by {row['leased_by']} (lease until "
+                                       f"{row['lease_until']:%Y-%m-%d %H:%M:%S}); retry it after the lease runs out")
+        if row["status"] == "sent":
+            raise click.ClickException(f"row {item_id} was sent at {row['sent_at']:%Y-%m-%d %H:%M:%S}")
+        raise click.ClickException(f"row {item_id} is {row['status']}, already due")
 
 
 @click.group()

@@ -39,13 +39,26 @@ def drain_outbox(rt: Any, worker: str, batch: int = 50) -> dict[str, int]:
             return totals
 
 
+def jobs_lease_seconds() -> float:
+    return float(os.environ.get("JIG_JOBS_LEASE_SECONDS", "30"))
+
+
 class EmbeddedJobs:
-    """One background thread inside `jig serve`: the default for a one-PC install on SQLite."""
+    """One background thread that runs due schedules and outbox rows: used when there is no Redis.
+
+    It starts wherever Jig serves (`jig serve`, every gunicorn worker of `jig.wsgi:application`,
+    `jig scheduler`), but only the process holding the ``embedded-jobs`` lease in the database runs the
+    jobs; the others wait, and one of them takes over within a lease when the holder dies.
+    """
+
+    LEASE = "embedded-jobs"
 
     def __init__(self, rt: Any, scheduler: Any):
+        from runtime.leases import Keeper
         self.rt = rt
         self.scheduler = scheduler
         self.worker = worker_id("embedded")
+        self.keeper = Keeper(rt.leases, self.LEASE, self.worker, jobs_lease_seconds())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,13 +68,18 @@ class EmbeddedJobs:
         return {"schedules": reports, "outbox": delivered}
 
     def _loop(self) -> None:
-        log.info("embedded jobs started (%s), polling every %.0f s", self.worker, poll_seconds())
+        log.info("embedded jobs ready (%s), polling every %g s while this process holds the '%s' lease",
+                 self.worker, poll_seconds(), self.LEASE)
+        self.keeper.start()
+        self.keeper.held.wait(min(1.0, poll_seconds()))
         while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # noqa: BLE001 - keep the loop alive; the database keeps the state
-                log.exception("embedded jobs: tick failed")
+            if self.keeper.held.is_set():
+                try:
+                    self.run_once()
+                except Exception:  # noqa: BLE001 - keep the loop alive; the database keeps the state
+                    log.exception("embedded jobs: tick failed")
             self._stop.wait(poll_seconds())
+        self.keeper.stop()
 
     def start(self) -> None:
         if self._thread is None:
@@ -72,6 +90,8 @@ class EmbeddedJobs:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        else:
+            self.keeper.stop()
 
 
 # ---- RQ backend --------------------------------------------------------------
@@ -105,68 +125,129 @@ def deliver(item_id: int) -> str:
     items = rt.outbox.claim(worker, limit=1, ids=[item_id])
     if not items:
         return "not due"
-    return rt.outbox.settle(items[0], rt.outbox.deliver(items[0]), worker)
+    return str(rt.outbox.process(items[0], worker))
+
+
+def requeue_seconds() -> float:
+    """How long a job Redis says is queued or running may stay so while the database still says its work is
+    due, before the scheduler enqueues it again (a record can outlive its job: a worker killed between
+    taking a job and leasing the row). Defaults to the lease time, so recovery takes a lease plus a tick."""
+    from runtime.outbox import lease_seconds
+    return float(os.environ.get("JIG_REQUEUE_SECONDS", lease_seconds()))
 
 
 def enqueue_due(rt: Any, queue: Any) -> dict[str, int]:
-    """What the RQ scheduler does each tick: turn due database rows into RQ jobs."""
-    from rq import Retry
-    from rq.job import Job
-    from sqlalchemy import select
+    """What the RQ scheduler does each tick: turn what the database says is due into RQ jobs.
 
-    counts = {"schedules": 0, "outbox": 0, "later": 0}
+    The database decides what is due: waiting outbox rows whose time came, ``sending`` rows whose lease ran
+    out (their worker died, or Redis lost their job), due schedules. Redis only saves duplicate work: a job
+    it still holds for the row is trusted for ``requeue_seconds()``, then enqueued again (a duplicate finds
+    the row leased or settled and does nothing). Job ids name the row and its attempt, so a row reclaimed
+    after an expired lease gets a new job whatever stale record Redis keeps of the old one.
+    """
+    counts = {"schedules": 0, "outbox": 0}
+    grace = requeue_seconds()
     scheduler = rt.services["rules"]["scheduler"]
     for name in scheduler.due():
         job_id = f"jig-schedule-{name}".replace(":", "-").replace(".", "-")
-        if not _queued(queue, Job, job_id):
-            queue.enqueue(run_schedule, name, job_id=job_id, retry=Retry(max=3, interval=[10, 30, 60]),
-                          result_ttl=60, failure_ttl=86400)
+        if not _pending_job(queue, job_id, grace):
+            queue.enqueue(run_schedule, name, job_id=job_id, result_ttl=60, failure_ttl=86400)
             counts["schedules"] += 1
-    t = rt.outbox.table
-    from runtime import clock
-    now = clock.now()
-    horizon = now.replace(microsecond=0)
-    with rt.db.read() as conn:
-        rows = conn.execute(select(t.c.id, t.c.attempts, t.c.available_at, t.c.status).where(
-            t.c.status.in_(["pending", "retry", "sending"])).order_by(t.c.available_at).limit(1000)).all()
-    for item_id, attempts, available_at, status in rows:
-        if status == "sending":
-            continue  # leased; if its worker died, the lease runs out and it shows up as due again
+    for item_id, attempts in rt.outbox.due():
         job_id = f"jig-outbox-{item_id}-{attempts}"
-        if _queued(queue, Job, job_id):
-            continue
-        if available_at <= horizon:
-            queue.enqueue(deliver, item_id, job_id=job_id, retry=Retry(max=2, interval=[5, 30]), result_ttl=60)
+        if not _pending_job(queue, job_id, grace):
+            queue.enqueue(deliver, item_id, job_id=job_id, result_ttl=60, failure_ttl=86400)
             counts["outbox"] += 1
-        else:
-            # RQ's own scheduling holds the retry until its time (needs `rq worker --with-scheduler`).
-            import datetime as dt
-            when = (available_at - now).total_seconds()
-            queue.enqueue_in(dt.timedelta(seconds=max(1.0, when)), deliver, item_id, job_id=job_id, result_ttl=60)
-            counts["later"] += 1
     return counts
 
 
-def _queued(queue: Any, job_cls: Any, job_id: str) -> bool:
+def _pending_job(queue: Any, job_id: str, grace: float) -> bool:
+    """Whether Redis holds a job with this id that was queued or started less than ``grace`` seconds ago."""
+    import datetime as dt
+
+    from rq.job import Job
     try:
-        job = job_cls.fetch(job_id, connection=queue.connection)
+        job = Job.fetch(job_id, connection=queue.connection)
     except Exception:  # noqa: BLE001 - NoSuchJobError and friends: not queued
         return False
-    return job.get_status(refresh=False) in ("queued", "started", "scheduled", "deferred")
+    if job.get_status(refresh=False) not in ("queued", "started", "scheduled", "deferred"):
+        return False
+    since = job.started_at or job.enqueued_at
+    if since is None:
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return (dt.datetime.now(dt.UTC) - since).total_seconds() < grace
 
 
 def scheduler_loop(rt: Any, redis_url: str, stop: threading.Event | None = None, once: bool = False) -> None:
+    """The RQ scheduler: every tick, enqueue what is due. Survives Redis (and database) outages: it logs
+    once when a tick fails, keeps trying every tick, and logs once when ticks succeed again."""
     from redis import Redis
     from rq import Queue
-    queue = Queue(QUEUE, connection=Redis.from_url(redis_url))
-    log.info("RQ scheduler feeding queue '%s' every %.0f s", QUEUE, poll_seconds())
+    queue = Queue(QUEUE, connection=Redis.from_url(redis_url, health_check_interval=10))
+    log.info("RQ scheduler feeding queue '%s' every %g s", QUEUE, poll_seconds())
+    failing_since: float | None = None
     while True:
         try:
             counts = enqueue_due(rt, queue)
+            if failing_since is not None:
+                log.warning("RQ scheduler: ticks succeed again after %.0f s", time.monotonic() - failing_since)
+                failing_since = None
             if any(counts.values()):
                 log.info("enqueued %s", counts)
-        except Exception:  # noqa: BLE001 - Redis down: retry next tick; the database still holds everything
-            log.exception("RQ scheduler tick failed")
+        except Exception as exc:  # noqa: BLE001 - Redis down: retry next tick; the database still holds everything
+            if failing_since is None:
+                failing_since = time.monotonic()
+                log.error("RQ scheduler tick failed (%s: %s); retrying every %g s, logging again on recovery",
+                          type(exc).__name__, exc, poll_seconds())
+            else:
+                log.debug("RQ scheduler tick failed again", exc_info=True)
         if once or (stop is not None and stop.is_set()):
             return
-        time.sleep(poll_seconds())
+        if stop is not None:
+            stop.wait(poll_seconds())
+        else:
+            time.sleep(poll_seconds())
+
+
+def run_worker(redis_url: str, burst: bool = False) -> None:
+    """`jig worker`: an RQ worker that outlives Redis outages.
+
+    RQ's worker quits when Redis drops in the middle of a job ("found an unhandled exception, quitting").
+    This loop starts a fresh one instead, after a backoff (1 s doubling to 30 s) while Redis cannot be
+    reached; the outage is logged once, the recovery once. The job that was running when Redis dropped
+    has done its database work (it is settled there, or its lease runs out and it is enqueued again).
+    SIGTERM/SIGINT stop it: at once when idle, after the current job when busy.
+    """
+    import signal
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+    from rq import Queue, SimpleWorker
+
+    stopping = threading.Event()
+    delay, down_since = 1.0, None
+    while not stopping.is_set():
+        conn = Redis.from_url(redis_url, health_check_interval=10)
+        problem = ""
+        try:
+            conn.ping()
+            if down_since is not None:
+                log.warning("worker: Redis is back after %.0f s; working again", time.monotonic() - down_since)
+                down_since, delay = None, 1.0
+            w = SimpleWorker([Queue(QUEUE, connection=conn)], connection=conn)
+            w.work(burst=burst, logging_level=os.environ.get("JIG_LOG_LEVEL", "INFO"))
+            if burst or w._shutdown_requested_date is not None or w._stop_requested:  # noqa: SLF001
+                return
+            problem = "the RQ worker stopped on an error logged above"
+        except RedisError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        # signals between two RQ workers (RQ installs its own while it works)
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: stopping.set())
+        if down_since is None:
+            down_since = time.monotonic()
+            log.error("worker: lost Redis (%s); starting again with backoff, logging again on recovery", problem)
+        stopping.wait(delay)
+        delay = min(30.0, delay * 2)

@@ -32,6 +32,15 @@ def lease_seconds() -> int:
     return int(os.environ.get("JIG_LEASE_SECONDS", "60"))
 
 
+def first_run(schedule: Schedule, now: dt.datetime) -> dt.datetime:
+    """When a schedule seen for the first time first runs. A cron line names its times: the next one
+    ("0 2 * * *" first runs at 02:00, not on deploy; now itself if now is one). An interval ("every 1h")
+    starts at once when inside its window, else at the window's next start."""
+    if schedule.cron is not None:
+        return schedule.next_after(now - dt.timedelta(seconds=1))
+    return now if schedule.in_window(now) else schedule.next_after(now)
+
+
 @dataclass
 class Job:
     name: str
@@ -58,7 +67,7 @@ class Scheduler:
 
     def _ensure(self, job: Job, now: dt.datetime) -> None:
         insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        first = now if job.schedule.in_window(now) else job.schedule.next_after(now)
+        first = first_run(job.schedule, now)
         with self.db.write() as conn:
             conn.execute(insert(self.table).values(name=job.name, next_run_at=first, missed_total=0, runs=0)
                          .on_conflict_do_nothing(index_elements=["name"]))

@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from . import listquery, permissions, workflow
+from . import idempotency, listquery, permissions, workflow
 from .auth import Actor
 from .core import Runtime
 from .errors import BadRequest, Forbidden, NotFound, RecordError, Unauthorized
@@ -143,10 +143,18 @@ def list_records(app: str, entity: str) -> Response:
 
 
 @bp.post("/<app>/<entity>")
-def create_record(app: str, entity: str) -> tuple[Response, int]:
+def create_record(app: str, entity: str) -> Response | tuple[Response, int]:
     actor = current_actor()
     rt = runtime()
     ent = rt.entity(app, entity, actor.language)
+    key = request.headers.get(idempotency.HEADER)
+    if key is not None:  # a retry with the same key gets the first answer (runtime/idempotency.py)
+        body = _body()
+        status, text, replayed = rt.idempotency.run(
+            actor.username, key, request.path, body, lambda c: (
+                201, current_app.json.dumps(rt.records.create(actor, ent, body, c))), actor.language)
+        return current_app.response_class(text, status, mimetype="application/json",
+                                          headers={"Idempotent-Replayed": "true"} if replayed else None)
     return jsonify(rt.records.create(actor, ent, _body())), 201
 
 

@@ -15,6 +15,8 @@ from .database import Database
 from .errors import NotFound
 from .files import FileStore
 from .hooks import Hooks
+from .idempotency import Idempotency
+from .leases import Leases
 from .loader import Extension
 from .messages import t
 from .model import AppDef, EntityDef
@@ -44,6 +46,8 @@ class Runtime:
                                self.settings.get("files_dir") or "var/files")
         self.notifications = Notifications(self.db, self.tables.system)
         self.outbox = Outbox(self.db, self.tables.system, self.notifications)
+        self.leases = Leases(self.db, self.tables.system["jig_leases"])
+        self.idempotency = Idempotency(self.db, self.tables.system["jig_idempotency"])
         self.definitions = DefinitionStore(self.tables.system)
         # new versions are compiled with the extensions the served definitions were loaded with
         loaders = self.extensions if definition_extensions is None else list(definition_extensions)
@@ -67,7 +71,9 @@ class Runtime:
             return migrations.plan(conn, self.tables)
 
     def migrate(self, *, allow_destructive: bool = False) -> list[migrations.Step]:
-        with self.db.write() as conn:
+        """Apply the migration plan under the schema lock; returns the steps this process applied
+        (none when another process migrated first)."""
+        with self.db.exclusive(migrations.LOCK) as conn:
             steps = migrations.plan(conn, self.tables)
             migrations.apply(conn, self.tables, steps, allow_destructive=allow_destructive)
             self.users.ensure_system(conn)

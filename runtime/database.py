@@ -9,11 +9,12 @@ upserts make concurrent writers safe at READ COMMITTED.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 WRITE = "jig_write"
@@ -56,8 +57,28 @@ class Database:
             with conn.begin():
                 yield conn
 
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[Connection]:
+        """A write transaction holding the database-wide lock ``name`` until it ends.
+
+        Processes (on any machine) that ask for the same name wait for each other:
+        PostgreSQL takes a transaction-level advisory lock; SQLite's write lock
+        (``BEGIN IMMEDIATE``) already excludes every other writer. Used for schema
+        migrations, so several processes starting at once migrate one after the other
+        and the later ones find nothing left to do.
+        """
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for an advisory lock named ``name``."""
+    return int.from_bytes(hashlib.sha256(f"jig:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -87,6 +87,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "quarantine_first": {"zh": "首次", "en": "First seen"},
     "quarantine_last": {"zh": "最近", "en": "Last seen"},
     "quarantine_attempts": {"zh": "次数", "en": "Attempts"},
+    # background jobs and retries (issue 19): Idempotency-Key on POST
+    "idempotency_key_bad": {"zh": "{header} 应为 1–200 个可见 ASCII 字符（例如 UUID）",
+                            "en": "{header} must be 1-200 visible ASCII characters (a UUID, for example)"},
+    "idempotency_key_reused": {"zh": "这个 {header} 已用于另一个请求；新请求请用新的键",
+                               "en": "This {header} was used for a different request; send a new key for a new request"},
 }
 
 

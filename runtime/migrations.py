@@ -24,6 +24,8 @@ from .fieldtypes import FieldValueError, coerce
 from .model import EntityDef, FieldDef
 from .tables import Tables, column_type, entity_indexes, type_signature
 
+LOCK = "schema"  # the database lock migrations (and publishing definitions) run under
+
 SAFE_CHANGES = {
     ("integer", "decimal"), ("integer", "text"), ("decimal", "text"), ("date", "datetime"), ("select", "text"),
     ("text", "longtext"), ("select", "longtext"), ("phone", "text"), ("email", "text"), ("user", "text"),

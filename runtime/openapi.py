@@ -9,6 +9,13 @@ from .model import AppDef, EntityDef, FieldDef, pick
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+    "description": "Retry safely: the same key with the same request within a day answers the first answer "
+                   "(header Idempotent-Replayed: true) and creates nothing; with a different request, 422.",
+}
+
 def _field_schema(f: FieldDef) -> dict[str, Any]:
     t = f.type
     s: dict[str, Any]
@@ -124,6 +131,7 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
                                 "next": {"type": ["string", "null"]}, "count": {"type": "integer"}}}}}},
                             **{k: v for k, v in errors.items() if k in ("400", "401")}}},
                 "post": {"tags": [tag], "summary": f"Create {pick(ent.title, 'en')}", "operationId": f"create{n}",
+                         "parameters": [IDEMPOTENCY_KEY],
                          "requestBody": {"required": True, "content": {"application/json": {"schema": inp}}},
                          "responses": {"201": {"description": "Created", "content": {"application/json": {
                              "schema": ref}}}, **{k: v for k, v in errors.items() if k in ("400", "401", "403", "422")}}},

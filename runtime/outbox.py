@@ -77,6 +77,7 @@ class Item:
     app: str | None
     source: str | None
     result: dict[str, Any] = field(default_factory=dict)  # what earlier attempts recorded (see Outbox.remember)
+    claimed_at: dt.datetime | None = None  # when this worker's lease began (factory clock)
 
 
 Handler = Callable[[Item], Outcome]
@@ -145,7 +146,7 @@ class Outbox:
                 lease_until=now + dt.timedelta(seconds=lease_seconds())))
             rows = conn.execute(select(t).where(t.c.id.in_(chosen)).order_by(t.c.id)).mappings().all()
         return [Item(r["id"], r["key"], r["kind"], json.loads(r["payload"]), r["attempts"], r["max_attempts"],
-                     r["app"], r["source"], _result(r["result"])) for r in rows]
+                     r["app"], r["source"], _result(r["result"]), now) for r in rows]
 
     def remember(self, item: Item, **values: Any) -> None:
         """Record what the far side answered (an ERP's own document number) on the row, at once, so that
@@ -182,8 +183,7 @@ class Outbox:
             values.update(status=DEAD)
             status = "alert" if status == "alert" else DEAD
         with self.db.write() as conn:
-            n = conn.execute(update(t).where(t.c.id == item.id, t.c.status == SENDING, t.c.leased_by == worker[:64])
-                             .values(**values)).rowcount
+            n = conn.execute(update(t).where(self._leased(item, worker)).values(**values)).rowcount
             if not n:
                 return "stale"  # another worker took the row over after this lease ran out
             if status in ("alert", DEAD) and self.notifications is not None:
@@ -191,13 +191,46 @@ class Outbox:
                                        body=outcome.detail, roles=["admin"], app=item.app, source="outbox")
         return values.get("status", status)
 
+    def _leased(self, item: Item, worker: str) -> Any:
+        """This claim's lease: the worker and the attempt number it claimed (each claim counts one more
+        attempt, so a worker that lost the row and claimed it again holds a different lease)."""
+        t = self.table
+        return and_(t.c.id == item.id, t.c.status == SENDING, t.c.leased_by == worker[:64],
+                    t.c.attempts == item.attempts)
+
+    def holds(self, item: Item, worker: str) -> bool:
+        """Whether ``worker`` still holds the lease it claimed ``item`` with (and it has not run out)."""
+        with self.db.read(snapshot=False) as conn:
+            return conn.execute(select(self.table.c.id).where(
+                self._leased(item, worker), self.table.c.lease_until >= clock.now())).first() is not None
+
+    def process(self, item: Item, worker: str) -> str:
+        """Deliver and settle one claimed row. A worker whose lease ran out (paused, or too slow) neither
+        delivers nor settles: the row is someone else's now."""
+        elapsed = (clock.now() - item.claimed_at).total_seconds() if item.claimed_at else lease_seconds()
+        if elapsed >= lease_seconds() / 2 and not self.holds(item, worker):  # claimed just now: it holds
+            log.warning("outbox %s: lease of %s ran out before delivery; left to its new worker", item.key, worker)
+            return "stale"
+        return self.settle(item, self.deliver(item), worker)
+
     def run_due(self, worker: str, limit: int = 20, kinds: list[str] | None = None) -> dict[str, int]:
         """Claim, deliver and settle one batch; returns counts by final status."""
         counts: dict[str, int] = {}
         for item in self.claim(worker, limit, kinds):
-            status = self.settle(item, self.deliver(item), worker)
+            status = self.process(item, worker)
             counts[status] = counts.get(status, 0) + 1
         return counts
+
+    def due(self, limit: int = 1000) -> list[tuple[int, int]]:
+        """(id, attempts) of rows due now, oldest first: waiting rows whose time has come and rows whose
+        lease ran out (their worker died or lost its Redis). The database decides, not the job queue."""
+        t = self.table
+        now = clock.now()
+        due = or_(and_(t.c.status.in_([PENDING, RETRY]), t.c.available_at <= now),
+                  and_(t.c.status == SENDING, t.c.lease_until < now))
+        with self.db.read(snapshot=False) as conn:
+            return [(int(i), int(a)) for i, a in conn.execute(
+                select(t.c.id, t.c.attempts).where(due).order_by(t.c.available_at, t.c.id).limit(limit))]
 
     # ---- admin -------------------------------------------------------------
 
@@ -209,13 +242,27 @@ class Outbox:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def retry(self, item_id: int | None = None) -> int:
-        """Put dead rows (one, or all) back in the queue with a fresh attempt budget."""
-        q = update(self.table).where(self.table.c.status == DEAD)
-        if item_id is not None:
-            q = q.where(self.table.c.id == item_id)
+        """Put rows back in the queue, due now: dead rows (one, or all) with a fresh attempt budget; with an
+        id, also a row waiting for its (next) attempt and a ``sending`` row whose lease ran out (its worker
+        died). A row being sent under a live lease, or already sent, is left alone."""
+        t = self.table
+        now = clock.now()
         with self.db.write() as conn:
-            return int(conn.execute(q.values(status=PENDING, attempts=0, available_at=clock.now(),
-                                             last_error=None)).rowcount)
+            dead = update(t).where(t.c.status == DEAD)
+            if item_id is None:
+                return int(conn.execute(dead.values(status=PENDING, attempts=0, available_at=now,
+                                                     last_error=None)).rowcount)
+            n = conn.execute(dead.where(t.c.id == item_id).values(
+                status=PENDING, attempts=0, available_at=now, last_error=None)).rowcount
+            n += conn.execute(update(t).where(t.c.id == item_id, or_(
+                t.c.status.in_([PENDING, RETRY]), and_(t.c.status == SENDING, t.c.lease_until < now))).values(
+                status=PENDING, available_at=now, lease_until=None, leased_by=None)).rowcount
+            return int(n)
+
+    def get(self, item_id: int) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(self.table).where(self.table.c.id == item_id)).mappings().first()
+        return dict(row) if row is not None else None
 
     def counts(self) -> dict[str, int]:
         with self.db.read() as conn:

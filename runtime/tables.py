@@ -135,8 +135,26 @@ def system_tables(md: MetaData) -> dict[str, Table]:
         Column("sent_at", LocalDateTime),
         Index("ix_jig_outbox_due", "status", "available_at"),
     )
+    leases = Table(  # who runs what now (runtime/leases.py): e.g. the embedded jobs when there is no Redis
+        "jig_leases", md,
+        Column("name", String(64), primary_key=True),
+        Column("holder", String(128)),
+        Column("until", LocalDateTime),
+        Column("since", LocalDateTime),
+    )
+    idempotency = Table(  # answers to POSTs sent with an Idempotency-Key (runtime/idempotency.py), kept a day
+        "jig_idempotency", md,
+        Column("scope", String(64), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status", Integer, nullable=False),
+        Column("response", Text, nullable=False),
+        Column("created_at", LocalDateTime, nullable=False),
+        Index("ix_jig_idempotency_created", "created_at"),
+    )
     from .versions import definition_tables
-    return {**{t.name: t for t in (users, tokens, history, naming, schema_state, files, notifications, outbox)},
+    return {**{t.name: t for t in (users, tokens, history, naming, schema_state, files, notifications, outbox,
+                                   leases, idempotency)},
             **definition_tables(md)}
 
 

@@ -273,13 +273,17 @@ def test_push_with_its_own_schedule_runs_from_the_rules_scheduler_exactly_once(
         assert scheduler.jobs[name].schedule.cron == "0 18 * * *"
         complete_work_orders(env, 3)
         assert rt.outbox.counts() == {}  # no record events: only the schedule writes back
-        assert name in scheduler.due()
-        assert scheduler.run(name, "w1") == {"queued": 3, "sent": 3}
-        reports = env.erp.report_counts()
-        assert len(reports) == 3 and set(reports.values()) == {1}
-        requests = env.erp.stats["requests"]
-        assert name not in scheduler.due()  # next run: 18:00
-        with clock.frozen(clock.now() + dt.timedelta(days=1, hours=1)):
+        assert name not in scheduler.due()  # a new cron schedule first runs at its next occurrence, not on deploy
+        first = {st["name"]: st for st in scheduler.state()}[name]["next_run_at"]
+        assert (first.hour, first.minute) == (18, 0)
+        with clock.frozen(first):
+            assert name in scheduler.due()
+            assert scheduler.run(name, "w1") == {"queued": 3, "sent": 3}
+            reports = env.erp.report_counts()
+            assert len(reports) == 3 and set(reports.values()) == {1}
+            requests = env.erp.stats["requests"]
+            assert name not in scheduler.due()  # next run: 18:00 tomorrow
+        with clock.frozen(first + dt.timedelta(days=1, hours=1)):
             assert name in scheduler.due()
             assert scheduler.run(name, "w1") == {"queued": 0}
         assert env.erp.report_counts() == reports  # nothing sent again
