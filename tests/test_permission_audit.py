@@ -163,6 +163,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/_connectors/<name>/reports", "GET"): [Case("GET", "/api/_connectors/erp/reports")],
     ("/api/_connectors/<name>/requests", "GET"): [Case("GET", "/api/_connectors/erp/requests")],
     ("/api/_connectors/<name>/runs", "GET"): [Case("GET", "/api/_connectors/erp/runs")],
+    ("/api/_connectors/<name>/quarantine", "GET"): [Case("GET", "/api/_connectors/erp/quarantine")],
+    ("/api/_connectors/<name>/quarantine.html", "GET"): [Case("GET", "/api/_connectors/erp/quarantine.html")],
     ("/api/_connectors/<name>/sync", "POST"): [Case("POST", "/api/_connectors/erp/sync")],
     ("/api/files", "POST"): [Case("POST", "/api/files?image=1", other="ok", form={"upload": True})],
     ("/api/files/<key>", "GET"): [Case("GET", "/api/files/{key}")],
