@@ -18,8 +18,10 @@ from typing import Any
 
 import simpleeval
 
-from .expressions import CONSTANT_NAMES, MAX_TEXT, Expr
+from . import limits
+from .expressions import CONSTANT_NAMES, Expr
 from .functions import FUNCTIONS, as_datetime
+from .limits import LimitExceeded, _Limit
 
 COMPARE_PLACES = Decimal("1e-9")
 
@@ -40,23 +42,41 @@ def _arith(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             return None
         if isinstance(a, bool) or isinstance(b, bool):
             a, b = int(a), int(b)
-        return fn(_num(a), _num(b))
+        return limits.number(fn(_num(a), _num(b)))
     return op
+
+
+def _numbers_only(a: Any, b: Any) -> None:
+    # Texts and lists are never repeated by '*' or '**' (text * 10**16 would fill memory).
+    if not isinstance(a, (int, Decimal, float)) or not isinstance(b, (int, Decimal, float)):
+        raise TypeError(f"arithmetic needs numbers, not {type(a).__name__} and {type(b).__name__}")
 
 
 def _add(a: Any, b: Any) -> Any:
     if isinstance(a, str) and isinstance(b, str):
-        if len(a) + len(b) > MAX_TEXT:
-            raise EvaluationError(f"text longer than {MAX_TEXT} characters")
-        return a + b
+        return limits.text(a + b) if len(a) + len(b) > limits.MAX_TEXT else a + b
+    _numbers_only(a, b)
     return a + b
 
 
+def _sub(a: Any, b: Any) -> Any:
+    _numbers_only(a, b)
+    return a - b
+
+
 def _mul(a: Any, b: Any) -> Any:
+    _numbers_only(a, b)
     return a * b
 
 
+def _pow(a: Any, n: Any) -> Any:
+    _numbers_only(a, n)
+    limits.power(a, n)
+    return a ** n
+
+
 def _div(a: Any, b: Any) -> Any:
+    _numbers_only(a, b)
     if b == 0:
         return None
     return Decimal(a) / Decimal(b)
@@ -114,13 +134,13 @@ def _not_in(a: Any, seq: Any) -> bool | None:
 _EQ = _cmp(operator.eq)
 
 OPERATORS: dict[type, Callable[..., Any]] = {
-    ast.Add: _arith(_add), ast.Sub: _arith(operator.sub), ast.Mult: _arith(_mul),
+    ast.Add: _arith(_add), ast.Sub: _arith(_sub), ast.Mult: _arith(_mul),
     ast.Div: _arith(_div),
-    ast.Pow: _arith(operator.pow),
+    ast.Pow: _arith(_pow),
     ast.Eq: _cmp(operator.eq), ast.NotEq: _cmp(operator.ne), ast.Lt: _cmp(operator.lt),
     ast.LtE: _cmp(operator.le), ast.Gt: _cmp(operator.gt), ast.GtE: _cmp(operator.ge),
     ast.In: _in, ast.NotIn: _not_in,
-    ast.USub: lambda a: None if a is None else -_num(a),
+    ast.USub: lambda a: None if a is None else limits.number(-_num(a)),
     ast.UAdd: lambda a: None if a is None else +_num(a),
 }
 
@@ -153,10 +173,14 @@ class _Evaluator(simpleeval.SimpleEval):
         self.nodes[ast.Call] = self._call
         self.current: Expr | None = None
         self.context: Any = None
+        self.steps = 0
 
     def _eval(self, node: ast.AST) -> Any:
         # Trees were allowlisted at load and values are plain record data, so the
         # per-node disallowed-item scan of the base class has nothing to find.
+        self.steps += 1
+        if self.steps > limits.MAX_STEPS:
+            raise _Limit("steps", max=limits.MAX_STEPS)
         return self.nodes[type(node)](node)
 
     def _call(self, node: ast.Call) -> Any:
@@ -164,7 +188,10 @@ class _Evaluator(simpleeval.SimpleEval):
         fn = self.functions[node.func.id]  # type: ignore[attr-defined]
         if not node.args:
             return fn()
-        return fn(*[self._eval(a) for a in node.args])
+        result = fn(*[self._eval(a) for a in node.args])
+        if type(result) is str:
+            return limits.text(result)
+        return limits.number(result)
 
     def _name(self, node: ast.Name) -> Any:
         if node.id in CONSTANT_NAMES:
@@ -261,9 +288,13 @@ def evaluate(expr: Expr, context: Mapping[str, Any]) -> Any:
     except AttributeError:
         ev = _evaluator()
     saved_expr, saved_ctx = ev.current, ev.context
+    if saved_expr is None:
+        ev.steps = 0  # the outermost evaluation: nested computed fields count towards its steps
     ev.current, ev.context = expr, context
     try:
         return ev._eval(expr.tree)
+    except _Limit as exc:
+        raise LimitExceeded(expr.source, exc.reason, **exc.params) from None
     except (TypeError, ValueError, ArithmeticError, OverflowError, InvalidOperation) as exc:
         raise EvaluationError(f"cannot evaluate '{expr.source}': {exc}") from None
     except simpleeval.InvalidExpression as exc:

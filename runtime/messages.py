@@ -60,6 +60,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bad_json": {"zh": "请求体应为 JSON 对象", "en": "The request body must be a JSON object"},
     "no_app": {"zh": "没有应用“{name}”", "en": "No app '{name}'"},
     "no_entity": {"zh": "没有表单“{name}”", "en": "No entity '{name}'"},
+    # expression limits (issue 8: bounded evaluation)
+    "expression_limit": {"zh": "表达式“{expr}”超出运行限制：{reason}", "en": "Expression '{expr}' went past a limit: {reason}"},
+    "limit_digits": {"zh": "数字超过 {max} 位", "en": "a number has more than {max} digits"},
+    "limit_text": {"zh": "文本超过 {max} 个字符", "en": "a text is longer than {max} characters"},
+    "limit_steps": {"zh": "计算超过 {max} 步", "en": "evaluation took more than {max} steps"},
+    "limit_places": {"zh": "小数位数应在 -{max} 到 {max} 之间", "en": "decimal places must be from -{max} to {max}"},
 }
 
 

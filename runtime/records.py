@@ -24,6 +24,7 @@ from .errors import BadRequest, Conflict, FieldErrors, Forbidden, NotFound, Stal
 from .evaluate import EvaluationError, evaluate
 from .fieldtypes import FieldValueError, coerce, to_json
 from .hooks import RecordEvent
+from .limits import LimitExceeded
 from .messages import t
 from .model import SYSTEM_COLUMNS, EntityDef, pick
 from .validation import coerce_input, validate
@@ -147,6 +148,8 @@ class Records:
                         ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
                     except (EvaluationError, FieldValueError):
                         pass
+                    except LimitExceeded as exc:
+                        raise exc.for_field(f.name, lang) from None
             now = clock.now()
             if ent.workflow is not None:
                 ctx["state"] = ent.workflow.initial
