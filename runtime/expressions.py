@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -424,7 +424,12 @@ _TYPE_WORDS = {"int": "a whole number", "dec": "a decimal number", "text": "a te
                "datetime": "a time", "bool": "true/false", "list": "a list"}
 
 
-def _growth(node: ast.AST) -> tuple[int, int]:
+def degree(expr: Expr, name_degree: Callable[[str], int]) -> int:
+    """The degree of ``expr`` when the names it uses have the given degrees (computed fields)."""
+    return _growth(expr.tree, name_degree)[0]
+
+
+def _growth(node: ast.AST, name_degree: Callable[[str], int] | None = None) -> tuple[int, int]:
     """(degree, digits) of what ``node`` computes, refusing what is sure to pass the number bound.
 
     Degree counts how many times field values multiply (qty**16 is 16); digits bound
@@ -436,10 +441,12 @@ def _growth(node: ast.AST) -> tuple[int, int]:
         if isinstance(v, bool) or not isinstance(v, (int, Decimal)):
             return 0, 0
         return 0, (len(str(abs(v))) if isinstance(v, int) else max(v.adjusted() + 1, 1) if v else 1)
-    if isinstance(node, (ast.Name, ast.Attribute)):
+    if isinstance(node, ast.Name):
+        return (1 if name_degree is None else name_degree(node.id)), 0
+    if isinstance(node, ast.Attribute):
         return 1, 0
     if isinstance(node, ast.BinOp):
-        (da, ga), (db, gb) = _growth(node.left), _growth(node.right)
+        (da, ga), (db, gb) = _growth(node.left, name_degree), _growth(node.right, name_degree)
         if isinstance(node.op, ast.Pow):
             n = node.right.value if isinstance(node.right, ast.Constant) and isinstance(node.right.value, int) else 1
             degree, digits = da * n, ga * n
@@ -456,7 +463,7 @@ def _growth(node: ast.AST) -> tuple[int, int]:
             raise ExpressionError(f"this calculation gives a number of about {digits} digits (at most {MAX_DIGITS})",
                                   "use smaller constants", col=col)
         return degree, digits
-    results = [_growth(c) for c in ast.iter_child_nodes(node)]
+    results = [_growth(c, name_degree) for c in ast.iter_child_nodes(node)]
     if isinstance(node, (ast.Compare, ast.BoolOp)) or not results:
         return (1, 0) if isinstance(node, ast.Call) else (0, 0)
     return max(r[0] for r in results), max(r[1] for r in results)

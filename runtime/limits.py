@@ -84,5 +84,25 @@ def text(s: str) -> str:
     return s
 
 
+class OutOfRange(ValidationFailed):
+    """The database refused a calculation as out of range (e.g. PostgreSQL bigint overflow)."""
+
+    code = "out_of_range"
+
+
+# SQLSTATE 22003 numeric value out of range, 22008 datetime field overflow, 22012 division by zero;
+# SQLite says "integer overflow" (abs(), sum()).
+_OUT_OF_RANGE_STATES = frozenset({"22003", "22008", "22012"})
+
+
+def out_of_range(exc: BaseException, lang: str = "zh") -> OutOfRange | None:
+    """An OutOfRange refusal when ``exc`` is the database's arithmetic overflow, else None."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _OUT_OF_RANGE_STATES or "integer overflow" in str(orig):
+        return OutOfRange(t("limit_sql", lang))
+    return None
+
+
 def _short(source: str) -> str:
     return source if len(source) <= 120 else source[:117] + "..."
