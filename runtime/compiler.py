@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from . import soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, degree, parse, suggest
 from .limits import MAX_DEGREE
@@ -59,7 +60,9 @@ class CompileContext:
         try:
             return parse(source, scope, want=want)
         except ExpressionError as exc:
-            line, col = self.smap.position(path)
+            line, col = self.smap.text_position(path)
+            if isinstance(source, str) and exc.col:
+                col += len(source) - len(source.lstrip())  # parse() reports columns of the stripped text
             self.errors.append(DefinitionError(self.smap.file, line, col + max(exc.col - 1, 0),
                                                _fmt(path), f"{exc.message} (in: {str(source).strip()})", exc.hint))
             return None
@@ -127,6 +130,7 @@ class AppCompiler:
             self._build_scope(ent)
         for ename, ent in app.entities.items():
             self._entity_body(ent, ents[ename], ("entities", ename))
+        soundness.check_app(app, self.ctx)
         return app
 
     # ---- entities ----------------------------------------------------------

@@ -198,6 +198,8 @@ def schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[
     elif v in ("oneOf", "anyOf"):
         message = f"value {_short(err.instance)} does not fit any allowed form"
         hint = "see the reference in docs/definition-language.md"
+    elif v in ("maxLength", "maxItems", "maxProperties", "minItems", "minProperties", "minLength"):
+        message, hint = _size_message(v, err.instance, err.validator_value)
     elif v == "propertyNames":
         bad = err.instance
         message = f"{bad!r} is not a valid name"
@@ -216,6 +218,17 @@ def schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[
         path = (*path, str(err.instance))
         key = True
     return smap.error(path, message, hint, key=key)
+
+
+def _size_message(v: str, instance: Any, limit: Any) -> tuple[str, str]:
+    n = len(instance) if isinstance(instance, (str, list, dict)) else 0
+    what = {"maxLength": "characters", "minLength": "characters", "maxItems": "items", "minItems": "items",
+            "maxProperties": "entries", "minProperties": "entries"}[v]
+    if v.startswith("max"):
+        hints = {"characters": "split a long expression into computed fields, or shorten the text",
+                 "items": "keep the list short", "entries": "split it into several apps or entities"}
+        return f"too long: {_short(instance)} has {n} {what}, at most {limit}", hints[what]
+    return f"too short: {_short(instance)} has {n} {what}, at least {limit}", "add the missing part"
 
 
 def _rank(e: jsonschema.ValidationError) -> int:

@@ -307,8 +307,10 @@ class Records:
             for f in other.stored_fields():
                 if f.type == "link" and f.to == ent.name:
                     table = self.rt.tables.for_entity(other)
-                    count = c.execute(select(func.count()).select_from(table)
-                                      .where(table.c[f.name] == record_id)).scalar_one()
+                    q = select(func.count()).select_from(table).where(table.c[f.name] == record_id)
+                    if other.parent is ent:  # the record's own rows go with it (a BOM line naming its own BOM)
+                        q = q.where(table.c.parent_id != record_id)
+                    count = c.execute(q).scalar_one()
                     if count:
                         title = pick((other.parent or other).title, lang)
                         raise Conflict(t("referenced", lang, count=count, entity=title),
