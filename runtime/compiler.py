@@ -64,8 +64,13 @@ class CompileContext:
             if isinstance(source, str) and exc.col:
                 col += len(source) - len(source.lstrip())  # parse() reports columns of the stripped text
             self.errors.append(DefinitionError(self.smap.file, line, col + max(exc.col - 1, 0),
-                                               _fmt(path), f"{exc.message} (in: {str(source).strip()})", exc.hint))
+                                               _fmt(path), f"{exc.message} (in: {_excerpt(source)})", exc.hint))
             return None
+
+
+def _excerpt(source: Any) -> str:
+    text = str(source).strip()
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _fmt(path: PathKey) -> str:
