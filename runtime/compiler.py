@@ -15,8 +15,7 @@ from typing import Any
 
 from . import soundness
 from .errors import DefinitionError
-from .expressions import Expr, ExpressionError, NameInfo, Scope, degree, parse, suggest
-from .limits import MAX_DEGREE
+from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
 from .model import (
     FILE_TYPES,
     RESERVED_FIELD_NAMES,
@@ -363,8 +362,8 @@ class AppCompiler:
                         f.child.scope.names[cname].type = cf.expr.type if cf.expr and not cf.returns else \
                             f.child.scope.names[cname].type
         self._computed_types(ent)
-        if self._computed_cycles(ent, path):
-            self._computed_growth(ent, path)
+        if soundness.computed_cycles(ent, path, self.ctx):
+            soundness.computed_growth(ent, path, self.ctx)
         tf = spec.get("title_field")
         if tf is not None:
             if tf not in ent.fields:
@@ -381,51 +380,6 @@ class AppCompiler:
         self._indexes(ent, spec.get("indexes"), (*path, "indexes"))
         self._list(ent, spec.get("list"), (*path, "list"))
         ent.permissions = self._permissions(ent, spec.get("permissions"), (*path, "permissions"))
-
-    def _computed_growth(self, ent: EntityDef, path: PathKey) -> None:
-        """Computed fields built on computed fields: the whole calculation stays within MAX_DEGREE."""
-        degrees: dict[str, int] = {}
-
-        def name_degree(name: str) -> int:
-            f = ent.fields.get(name)
-            if f is None or f.type != "computed" or f.expr is None:
-                return 1
-            if name not in degrees:
-                degrees[name] = 1  # placeholder; circles were refused before
-                try:
-                    degrees[name] = degree(f.expr, name_degree)
-                except ExpressionError:
-                    degrees[name] = MAX_DEGREE + 1
-            return degrees[name]
-
-        for f in ent.computed_fields():
-            if f.expr is not None and name_degree(f.name) > MAX_DEGREE:
-                self.ctx.error((*path, "fields", f.name, "expr"),
-                               f"with the computed fields it uses, this calculation multiplies values more than "
-                               f"{MAX_DEGREE} times: its result would not fit in a number (in: {f.expr.source})",
-                               "a power of a computed field that is itself a power grows too fast")
-                return
-
-    def _computed_cycles(self, ent: EntityDef, path: PathKey) -> bool:
-        """Computed fields may use each other, but never in a circle (False when they do)."""
-        uses = {f.name: {p[0] for p in f.expr.paths if len(p) == 1} for f in ent.computed_fields() if f.expr}
-        circle = False
-        for start in uses:
-            stack, seen = [(start, [start])], set()
-            while stack:
-                name, trail = stack.pop()
-                for nxt in uses.get(name, ()):
-                    if nxt == start:
-                        self.ctx.error((*path, "fields", start, "expr"),
-                                       f"computed fields refer to each other in a circle: {' -> '.join([*trail, start])}",
-                                       "break the circle: compute one of them from stored fields only")
-                        circle = True
-                        stack = []
-                        break
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        stack.append((nxt, [*trail, nxt]))
-        return not circle
 
     def _computed_types(self, ent: EntityDef) -> None:
         assert ent.scope is not None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .expressions import ExpressionError, degree
+from .limits import MAX_DEGREE
 from .model import EntityDef, FieldDef
 
 if TYPE_CHECKING:
@@ -80,3 +82,49 @@ def _required_link_circles(app: AppDef, ctx: CompileContext) -> None:
                 if to not in seen:
                     seen.add(to)
                     stack.append((to, [*trail, to], [*paths, fpath]))
+
+
+def computed_growth(ent: EntityDef, path: PathKey, ctx: CompileContext) -> None:
+    """Computed fields built on computed fields: the whole calculation stays within MAX_DEGREE."""
+    degrees: dict[str, int] = {}
+
+    def name_degree(name: str) -> int:
+        f = ent.fields.get(name)
+        if f is None or f.type != "computed" or f.expr is None:
+            return 1
+        if name not in degrees:
+            degrees[name] = 1  # placeholder; circles were refused before
+            try:
+                degrees[name] = degree(f.expr, name_degree)
+            except ExpressionError:
+                degrees[name] = MAX_DEGREE + 1
+        return degrees[name]
+
+    for f in ent.computed_fields():
+        if f.expr is not None and name_degree(f.name) > MAX_DEGREE:
+            ctx.error((*path, "fields", f.name, "expr"),
+                           f"with the computed fields it uses, this calculation multiplies values more than "
+                           f"{MAX_DEGREE} times: its result would not fit in a number (in: {f.expr.source})",
+                           "a power of a computed field that is itself a power grows too fast")
+            return
+
+def computed_cycles(ent: EntityDef, path: PathKey, ctx: CompileContext) -> bool:
+    """Computed fields may use each other, but never in a circle (False when they do)."""
+    uses = {f.name: {p[0] for p in f.expr.paths if len(p) == 1} for f in ent.computed_fields() if f.expr}
+    circle = False
+    for start in uses:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            name, trail = stack.pop()
+            for nxt in uses.get(name, ()):
+                if nxt == start:
+                    ctx.error((*path, "fields", start, "expr"),
+                                   f"computed fields refer to each other in a circle: {' -> '.join([*trail, start])}",
+                                   "break the circle: compute one of them from stored fields only")
+                    circle = True
+                    stack = []
+                    break
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+    return not circle

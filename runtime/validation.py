@@ -65,6 +65,10 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
     for f in ent.fields.values():
         key = prefix + f.name
         if f.type == "computed":
+            if f.expr is not None and hasattr(ctx, "limits"):
+                ctx[f.name]  # noqa: B018 - evaluates it; a record whose computed field passes a bound is not stored
+                if f.name in ctx.limits:
+                    raise ctx.limits[f.name].for_field(key, lang)
             continue
         value = ctx.get(f.name)
         visible = f.visible is None or _holds(f.visible, ctx, key, lang) is not False

@@ -119,10 +119,19 @@ def test_steps_are_bounded(clerk: tuple[Runtime, ApiClient], monkeypatch: pytest
     _, c = clerk
     monkeypatch.setattr(limits, "MAX_STEPS", 3)
     r = c.post("/api/lim/item", {"qty": 2})
-    err = _refused(r, "qty", "qty ** 16 > 0")
-    assert "3" in err["message"]
+    assert r.status_code == 422, r.get_data(as_text=True)
+    err = r.get_json()["error"]
+    assert err["code"] == "expression_limit" and "3" in err["message"] and err["fields"]
     monkeypatch.undo()
     _nothing_stored(c)
+
+
+def test_a_computed_field_past_a_bound_is_refused_on_write(clerk: tuple[Runtime, ApiClient]) -> None:
+    # qty**16 fits for qty = 10**2 (33 digits), the computed cube*2 fits too; 10**13 overflows cube first.
+    _, c = clerk
+    assert c.post("/api/lim/item", {"qty": 100}).status_code == 201
+    _refused(c.post("/api/lim/item", {"qty": 10 ** 13}), "cube", "qty * qty * qty")
+    _nothing_stored(c, 1)
 
 
 def test_sql_overflow_in_a_filter_is_not_a_500(clerk: tuple[Runtime, ApiClient]) -> None:
