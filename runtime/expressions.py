@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from .functions import FUNCTIONS, KINDS, Function
-from .limits import MAX_DEGREE, MAX_DIGITS, MAX_TEXT
+from .limits import MAX_DEGREE, MAX_DIGITS, MAX_ROUND_PLACES, MAX_TEXT
 
 MAX_SOURCE = 2000
 MAX_NODES = 200
@@ -409,6 +409,10 @@ def _check_args(fn: Function, node: ast.Call, types: list[str]) -> None:
             continue
         raise ExpressionError(f"{fn.name}() argument {i + 1} must be {_KIND_WORDS[kind]}, but it is {_TYPE_WORDS.get(t, t)}",
                               f"{fn.signature()}: {fn.doc}", col=arg.col_offset + 1)
+    if fn.name == "round" and len(node.args) == 2 and isinstance(node.args[1], ast.Constant) and \
+            isinstance(node.args[1].value, int) and abs(node.args[1].value) > MAX_ROUND_PLACES:
+        raise ExpressionError(f"round() keeps from -{MAX_ROUND_PLACES} to {MAX_ROUND_PLACES} decimal places",
+                              f"{fn.signature()}: {fn.doc}", col=node.args[1].col_offset + 1)
     if fn.args and fn.args[-1].endswith("..."):
         known = [(a, t) for a, t in zip(node.args, types, strict=True) if t not in ("any", "null")]
         for a, t in known[1:]:
