@@ -149,3 +149,13 @@ def test_sql_overflow_in_a_filter_is_not_a_500(clerk: tuple[Runtime, ApiClient])
         assert r.get_json()["error"]["code"] == "out_of_range"
     else:
         assert r.status_code == 200, r.get_data(as_text=True)
+
+
+def test_sql_clauses_are_capped(clerk: tuple[Runtime, ApiClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Written out, `twice` is cube's 5 parts plus its own; a cap below that refuses the filter with 400.
+    from runtime import sqlcompile
+    rt, c = clerk
+    monkeypatch.setattr(sqlcompile, "MAX_SQL_PARTS", 4)
+    r = c.get("/api/lim/item?twice__gt=5")
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert r.get_json()["error"]["fields"] == {"twice": "not filterable"}
