@@ -21,7 +21,7 @@ import simpleeval
 from . import limits
 from .expressions import CONSTANT_NAMES, Expr
 from .functions import FUNCTIONS, as_datetime
-from .limits import LimitExceeded, _Limit
+from .limits import BoundPassed, LimitExceeded
 
 COMPARE_PLACES = Decimal("1e-9")
 
@@ -180,7 +180,7 @@ class _Evaluator(simpleeval.SimpleEval):
         # per-node disallowed-item scan of the base class has nothing to find.
         self.steps += 1
         if self.steps > limits.MAX_STEPS:
-            raise _Limit("steps", max=limits.MAX_STEPS)
+            raise BoundPassed("steps", max=limits.MAX_STEPS)
         return self.nodes[type(node)](node)
 
     def _call(self, node: ast.Call) -> Any:
@@ -293,7 +293,7 @@ def evaluate(expr: Expr, context: Mapping[str, Any]) -> Any:
     ev.current, ev.context = expr, context
     try:
         return ev._eval(expr.tree)
-    except _Limit as exc:
+    except BoundPassed as exc:
         raise LimitExceeded(expr.source, exc.reason, **exc.params) from None
     except (TypeError, ValueError, ArithmeticError, OverflowError, InvalidOperation) as exc:
         raise EvaluationError(f"cannot evaluate '{expr.source}': {exc}") from None

@@ -18,7 +18,7 @@ from sqlalchemy import Date, Integer, case, cast, func, literal, null  # noqa: F
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import clock
-from .limits import MAX_ROUND_PLACES, _Limit
+from .limits import MAX_ROUND_PLACES, BoundPassed
 
 SqlImpl = Callable[["SqlArgs"], ColumnElement[Any]]
 
@@ -127,7 +127,7 @@ def _round(x: Any, n: Any = 0) -> Any:
     if x is None or n is None:
         return None
     if abs(int(n)) > MAX_ROUND_PLACES:
-        raise _Limit("places", max=MAX_ROUND_PLACES)
+        raise BoundPassed("places", max=MAX_ROUND_PLACES)
     q = Decimal(1).scaleb(-int(n))
     result = Decimal(str(x)).quantize(q, rounding=ROUND_HALF_UP)
     return int(result) if int(n) <= 0 else result

@@ -47,7 +47,7 @@ class LimitExceeded(ValidationFailed):
         return LimitExceeded(self.source, self.reason, lang=lang, field=name, **self.params)
 
 
-class _Limit(Exception):
+class BoundPassed(Exception):
     """Raised inside evaluation; turned into LimitExceeded with the expression's source."""
 
     def __init__(self, reason: str, **params: Any):
@@ -57,14 +57,14 @@ class _Limit(Exception):
 
 
 def number(v: Any) -> Any:
-    """``v`` if it is a number within MAX_DIGITS (or not a number); raise _Limit otherwise."""
+    """``v`` if it is a number within MAX_DIGITS (or not a number); raise BoundPassed otherwise."""
     tv = type(v)
     if tv is int:
         if v.bit_length() >= _INT_BITS - 1 and abs(v) >= _INT_LIMIT:
-            raise _Limit("digits", max=MAX_DIGITS)
+            raise BoundPassed("digits", max=MAX_DIGITS)
     elif tv is Decimal:
         if not v.is_finite() or (v and v.adjusted() >= MAX_DIGITS):
-            raise _Limit("digits", max=MAX_DIGITS)
+            raise BoundPassed("digits", max=MAX_DIGITS)
     return v
 
 
@@ -73,14 +73,14 @@ def power(a: Any, n: Any) -> None:
     if type(n) is not int or n < 0:
         return
     if type(a) is int and a.bit_length() * n > _INT_BITS + 1:
-        raise _Limit("digits", max=MAX_DIGITS)
+        raise BoundPassed("digits", max=MAX_DIGITS)
     if type(a) is Decimal and a.is_finite() and a and a.adjusted() > 0 and a.adjusted() * n >= MAX_DIGITS:
-        raise _Limit("digits", max=MAX_DIGITS)
+        raise BoundPassed("digits", max=MAX_DIGITS)
 
 
 def text(s: str) -> str:
     if len(s) > MAX_TEXT:
-        raise _Limit("text", max=MAX_TEXT)
+        raise BoundPassed("text", max=MAX_TEXT)
     return s
 
 
