@@ -42,8 +42,14 @@ def _arith(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             return None
         if isinstance(a, bool) or isinstance(b, bool):
             a, b = int(a), int(b)
-        return limits.number(fn(_num(a), _num(b)))
+        r = fn(_num(a), _num(b))
+        if type(r) is int and r.bit_length() < _SAFE_BITS:
+            return r  # the common case, well inside the bound
+        return limits.number(r)
     return op
+
+
+_SAFE_BITS = 120  # ints below 2**120 (36 digits) are within MAX_DIGITS
 
 
 def _numbers_only(a: Any, b: Any) -> None:
@@ -55,13 +61,7 @@ def _numbers_only(a: Any, b: Any) -> None:
 def _add(a: Any, b: Any) -> Any:
     if isinstance(a, str) and isinstance(b, str):
         return limits.text(a + b) if len(a) + len(b) > limits.MAX_TEXT else a + b
-    _numbers_only(a, b)
-    return a + b
-
-
-def _sub(a: Any, b: Any) -> Any:
-    _numbers_only(a, b)
-    return a - b
+    return a + b  # text + number and list + number raise TypeError by themselves
 
 
 def _mul(a: Any, b: Any) -> Any:
@@ -76,7 +76,6 @@ def _pow(a: Any, n: Any) -> Any:
 
 
 def _div(a: Any, b: Any) -> Any:
-    _numbers_only(a, b)
     if b == 0:
         return None
     return Decimal(a) / Decimal(b)
@@ -134,7 +133,7 @@ def _not_in(a: Any, seq: Any) -> bool | None:
 _EQ = _cmp(operator.eq)
 
 OPERATORS: dict[type, Callable[..., Any]] = {
-    ast.Add: _arith(_add), ast.Sub: _arith(_sub), ast.Mult: _arith(_mul),
+    ast.Add: _arith(_add), ast.Sub: _arith(operator.sub), ast.Mult: _arith(_mul),
     ast.Div: _arith(_div),
     ast.Pow: _arith(_pow),
     ast.Eq: _cmp(operator.eq), ast.NotEq: _cmp(operator.ne), ast.Lt: _cmp(operator.lt),
@@ -173,13 +172,13 @@ class _Evaluator(simpleeval.SimpleEval):
         self.nodes[ast.Call] = self._call
         self.current: Expr | None = None
         self.context: Any = None
-        self.steps = 0
+        self.steps_left = 0
 
     def _eval(self, node: ast.AST) -> Any:
         # Trees were allowlisted at load and values are plain record data, so the
         # per-node disallowed-item scan of the base class has nothing to find.
-        self.steps += 1
-        if self.steps > limits.MAX_STEPS:
+        self.steps_left -= 1
+        if self.steps_left < 0:
             raise BoundPassed("steps", max=limits.MAX_STEPS)
         return self.nodes[type(node)](node)
 
@@ -189,9 +188,12 @@ class _Evaluator(simpleeval.SimpleEval):
         if not node.args:
             return fn()
         result = fn(*[self._eval(a) for a in node.args])
-        if type(result) is str:
-            return limits.text(result)
-        return limits.number(result)
+        kind = type(result)
+        if kind is str:
+            return limits.text(result) if len(result) > limits.MAX_TEXT else result
+        if kind is Decimal or (kind is int and result.bit_length() >= _SAFE_BITS):
+            return limits.number(result)
+        return result
 
     def _name(self, node: ast.Name) -> Any:
         if node.id in CONSTANT_NAMES:
@@ -289,7 +291,7 @@ def evaluate(expr: Expr, context: Mapping[str, Any]) -> Any:
         ev = _evaluator()
     saved_expr, saved_ctx = ev.current, ev.context
     if saved_expr is None:
-        ev.steps = 0  # the outermost evaluation: nested computed fields count towards its steps
+        ev.steps_left = limits.MAX_STEPS  # the outermost evaluation: nested computed fields count towards it
     ev.current, ev.context = expr, context
     try:
         return ev._eval(expr.tree)
