@@ -168,3 +168,19 @@ def test_check_writes_nothing_and_prints_json_on_success(tmp_path: Path) -> None
     assert body["ok"] is False and body["errors"][0]["line"] == 10
     assert "alias" in body["errors"][0]["message"]
     assert not (tmp_path / "var").exists()  # no var/secret_key from a check
+
+
+@pytest.mark.parametrize("name", ["billion_laughs", "integer_of_5000_digits"])
+def test_serve_refuses_hostile_definitions_too(name: str, tmp_path: Path) -> None:
+    make, expect = GENERATED[name]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(make(), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("JIG_SECRET_KEY", "JIG_VAR", "JIG_APPS")}
+    env["PYTHONPATH"] = str(ROOT)
+    r = subprocess.run([sys.executable, "-m", "jig.cli", "--apps", str(path), "--database",
+                        f"sqlite:///{tmp_path / 'jig.db'}", "serve", "--port", "0"],
+                       capture_output=True, text=True, timeout=SAFETY_TIMEOUT, env=env, cwd=tmp_path)
+    out = r.stdout + r.stderr
+    assert r.returncode == 2, out[-2000:]
+    assert "Traceback" not in out and expect in out and f"{path}:" in out
+    assert not (tmp_path / "jig.db").exists() and not (tmp_path / "var").exists()  # nothing created
