@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     """The WSGI application: API plus the layers' blueprints."""
     settings = settings or Settings.from_env()
     rt = rt or build_runtime(settings)
-    app = api.create_app(rt, {"SECRET_KEY": settings.secret_key})
+    app = api.create_app(rt, {"SECRET_KEY": settings.session_secret()})
     app.add_url_rule("/", "jig_index", lambda: render_template_string(INDEX, apps=rt.apps.values()))
     for ext in rt.extensions:
         init_web = getattr(ext, "init_web", None)

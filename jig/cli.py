@@ -66,11 +66,16 @@ def check(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
         apps = load_apps(targets, default_extensions())
     except DefinitionErrors as exc:
         if as_json:
-            click.echo(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False, indent=2))
+            click.echo(json.dumps({"ok": False, "errors": [e.as_dict() for e in exc.errors]},
+                                  ensure_ascii=False, indent=2))
         else:
             click.echo(exc.format(), err=True)
         sys.exit(EXIT_DEFINITION)
     n = sum(len(a.entities) for a in apps.values())
+    if as_json:
+        click.echo(json.dumps({"ok": True, "errors": [], "apps": sorted(apps), "entities": n}, ensure_ascii=False,
+                              indent=2))
+        return
     click.echo(f"ok: {len(apps)} app(s), {n} entities: {', '.join(sorted(apps))}")
 
 

@@ -20,6 +20,7 @@ class Settings:
     redis_url: str | None = None
     auto_migrate: bool = True
     files_dir: str = "var/files"
+    var_dir: str = "var"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -28,7 +29,9 @@ class Settings:
         s.database_url = e.get("JIG_DATABASE_URL", s.database_url)
         if "JIG_APPS" in e:
             s.apps = [p for p in e["JIG_APPS"].split(os.pathsep) if p]
-        s.secret_key = e.get("JIG_SECRET_KEY") or _persistent_secret(Path(e.get("JIG_VAR", "var")))
+        # Read (or created in var/secret_key) only when a server starts: `jig check` writes nothing.
+        s.secret_key = e.get("JIG_SECRET_KEY", "")
+        s.var_dir = e.get("JIG_VAR", s.var_dir)
         s.host = e.get("JIG_HOST", s.host)
         s.port = int(e.get("JIG_PORT", s.port))
         s.threads = int(e.get("JIG_THREADS", s.threads))
@@ -37,6 +40,13 @@ class Settings:
         s.auto_migrate = e.get("JIG_AUTO_MIGRATE", "1") not in ("0", "false", "no")
         s.files_dir = e.get("JIG_FILES_DIR", s.files_dir)
         return s
+
+
+    def session_secret(self) -> str:
+        """The secret that signs session cookies: JIG_SECRET_KEY, else one kept in var/secret_key."""
+        if not self.secret_key:
+            self.secret_key = _persistent_secret(Path(self.var_dir))
+        return self.secret_key
 
 
 def _persistent_secret(var: Path) -> str:

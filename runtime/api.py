@@ -16,9 +16,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from . import idempotency, listquery, permissions, workflow
+from . import idempotency, limits, listquery, permissions, workflow
 from .auth import Actor
 from .core import Runtime
 from .errors import BadRequest, Forbidden, NotFound, RecordError, Unauthorized
@@ -212,6 +213,11 @@ def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
                               "message": exc.description or exc.name, "fields": {}}}), code
 
 
+def _database_error(exc: DBAPIError) -> tuple[Response, int]:
+    refusal = limits.out_of_range(exc, request_lang() or "zh")
+    return _error(refusal) if refusal is not None else _unexpected(exc)
+
+
 def _unexpected(exc: Exception) -> tuple[Response, int]:
     log.exception("unexpected error on %s %s", request.method, request.path)
     return jsonify({"error": {"code": "internal", "message": "internal error; see the server log", "fields": {}}}), 500
@@ -225,6 +231,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     app.register_blueprint(bp)
     app.register_error_handler(RecordError, _error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DBAPIError, _database_error)  # arithmetic overflow in SQL: 422, not 500
     app.register_error_handler(Exception, _unexpected)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from . import soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
 from .model import (
@@ -58,10 +59,17 @@ class CompileContext:
         try:
             return parse(source, scope, want=want)
         except ExpressionError as exc:
-            line, col = self.smap.position(path)
+            line, col = self.smap.text_position(path)
+            if isinstance(source, str) and exc.col:
+                col += len(source) - len(source.lstrip())  # parse() reports columns of the stripped text
             self.errors.append(DefinitionError(self.smap.file, line, col + max(exc.col - 1, 0),
-                                               _fmt(path), f"{exc.message} (in: {str(source).strip()})", exc.hint))
+                                               _fmt(path), f"{exc.message} (in: {_excerpt(source)})", exc.hint))
             return None
+
+
+def _excerpt(source: Any) -> str:
+    text = str(source).strip()
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _fmt(path: PathKey) -> str:
@@ -126,6 +134,7 @@ class AppCompiler:
             self._build_scope(ent)
         for ename, ent in app.entities.items():
             self._entity_body(ent, ents[ename], ("entities", ename))
+        soundness.check_app(app, self.ctx)
         return app
 
     # ---- entities ----------------------------------------------------------
@@ -353,7 +362,8 @@ class AppCompiler:
                         f.child.scope.names[cname].type = cf.expr.type if cf.expr and not cf.returns else \
                             f.child.scope.names[cname].type
         self._computed_types(ent)
-        self._computed_cycles(ent, path)
+        if soundness.computed_cycles(ent, path, self.ctx):
+            soundness.computed_growth(ent, path, self.ctx)
         tf = spec.get("title_field")
         if tf is not None:
             if tf not in ent.fields:
@@ -370,24 +380,6 @@ class AppCompiler:
         self._indexes(ent, spec.get("indexes"), (*path, "indexes"))
         self._list(ent, spec.get("list"), (*path, "list"))
         ent.permissions = self._permissions(ent, spec.get("permissions"), (*path, "permissions"))
-
-    def _computed_cycles(self, ent: EntityDef, path: PathKey) -> None:
-        """Computed fields may use each other, but never in a circle."""
-        uses = {f.name: {p[0] for p in f.expr.paths if len(p) == 1} for f in ent.computed_fields() if f.expr}
-        for start in uses:
-            stack, seen = [(start, [start])], set()
-            while stack:
-                name, trail = stack.pop()
-                for nxt in uses.get(name, ()):
-                    if nxt == start:
-                        self.ctx.error((*path, "fields", start, "expr"),
-                                       f"computed fields refer to each other in a circle: {' -> '.join([*trail, start])}",
-                                       "break the circle: compute one of them from stored fields only")
-                        stack = []
-                        break
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        stack.append((nxt, [*trail, nxt]))
 
     def _computed_types(self, ent: EntityDef) -> None:
         assert ent.scope is not None

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from .evaluate import EvaluationError, evaluate
+from .limits import LimitExceeded
 from .model import EntityDef
 
 Loader = Callable[[EntityDef, int], dict[str, Any] | None]
@@ -27,6 +28,8 @@ class RecordContext(dict[str, Any]):
         self.loader = loader
         self.depth = depth
         self._links: dict[str, RecordContext | None] = {}
+        # Computed fields whose evaluation passed a bound: empty when read, refused when written.
+        self.limits: dict[str, LimitExceeded] = {}
 
     def __missing__(self, key: str) -> Any:
         f = self.ent.fields.get(key)
@@ -36,6 +39,9 @@ class RecordContext(dict[str, Any]):
                 value = evaluate(f.expr, self)
             except EvaluationError:
                 value = None
+            except LimitExceeded as exc:
+                value = None
+                self.limits[key] = exc
             finally:
                 self.depth -= 1
             self[key] = value

@@ -18,8 +18,10 @@ from typing import Any
 
 import simpleeval
 
-from .expressions import CONSTANT_NAMES, MAX_TEXT, Expr
+from . import limits
+from .expressions import CONSTANT_NAMES, Expr
 from .functions import FUNCTIONS, as_datetime
+from .limits import BoundPassed, LimitExceeded
 
 COMPARE_PLACES = Decimal("1e-9")
 
@@ -40,20 +42,37 @@ def _arith(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             return None
         if isinstance(a, bool) or isinstance(b, bool):
             a, b = int(a), int(b)
-        return fn(_num(a), _num(b))
+        r = fn(_num(a), _num(b))
+        if type(r) is int and r.bit_length() < _SAFE_BITS:
+            return r  # the common case, well inside the bound
+        return limits.number(r)
     return op
+
+
+_SAFE_BITS = 120  # ints below 2**120 (36 digits) are within MAX_DIGITS
+
+
+def _numbers_only(a: Any, b: Any) -> None:
+    # Texts and lists are never repeated by '*' or '**' (text * 10**16 would fill memory).
+    if not isinstance(a, (int, Decimal, float)) or not isinstance(b, (int, Decimal, float)):
+        raise TypeError(f"arithmetic needs numbers, not {type(a).__name__} and {type(b).__name__}")
 
 
 def _add(a: Any, b: Any) -> Any:
     if isinstance(a, str) and isinstance(b, str):
-        if len(a) + len(b) > MAX_TEXT:
-            raise EvaluationError(f"text longer than {MAX_TEXT} characters")
-        return a + b
-    return a + b
+        return limits.text(a + b) if len(a) + len(b) > limits.MAX_TEXT else a + b
+    return a + b  # text + number and list + number raise TypeError by themselves
 
 
 def _mul(a: Any, b: Any) -> Any:
+    _numbers_only(a, b)
     return a * b
+
+
+def _pow(a: Any, n: Any) -> Any:
+    _numbers_only(a, n)
+    limits.power(a, n)
+    return a ** n
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -116,11 +135,11 @@ _EQ = _cmp(operator.eq)
 OPERATORS: dict[type, Callable[..., Any]] = {
     ast.Add: _arith(_add), ast.Sub: _arith(operator.sub), ast.Mult: _arith(_mul),
     ast.Div: _arith(_div),
-    ast.Pow: _arith(operator.pow),
+    ast.Pow: _arith(_pow),
     ast.Eq: _cmp(operator.eq), ast.NotEq: _cmp(operator.ne), ast.Lt: _cmp(operator.lt),
     ast.LtE: _cmp(operator.le), ast.Gt: _cmp(operator.gt), ast.GtE: _cmp(operator.ge),
     ast.In: _in, ast.NotIn: _not_in,
-    ast.USub: lambda a: None if a is None else -_num(a),
+    ast.USub: lambda a: None if a is None else limits.number(-_num(a)),
     ast.UAdd: lambda a: None if a is None else +_num(a),
 }
 
@@ -153,10 +172,14 @@ class _Evaluator(simpleeval.SimpleEval):
         self.nodes[ast.Call] = self._call
         self.current: Expr | None = None
         self.context: Any = None
+        self.steps_left = 0
 
     def _eval(self, node: ast.AST) -> Any:
         # Trees were allowlisted at load and values are plain record data, so the
         # per-node disallowed-item scan of the base class has nothing to find.
+        self.steps_left -= 1
+        if self.steps_left < 0:
+            raise BoundPassed("steps", max=limits.MAX_STEPS)
         return self.nodes[type(node)](node)
 
     def _call(self, node: ast.Call) -> Any:
@@ -164,7 +187,13 @@ class _Evaluator(simpleeval.SimpleEval):
         fn = self.functions[node.func.id]  # type: ignore[attr-defined]
         if not node.args:
             return fn()
-        return fn(*[self._eval(a) for a in node.args])
+        result = fn(*[self._eval(a) for a in node.args])
+        kind = type(result)
+        if kind is str:
+            return limits.text(result) if len(result) > limits.MAX_TEXT else result
+        if kind is Decimal or (kind is int and result.bit_length() >= _SAFE_BITS):
+            return limits.number(result)
+        return result
 
     def _name(self, node: ast.Name) -> Any:
         if node.id in CONSTANT_NAMES:
@@ -261,9 +290,13 @@ def evaluate(expr: Expr, context: Mapping[str, Any]) -> Any:
     except AttributeError:
         ev = _evaluator()
     saved_expr, saved_ctx = ev.current, ev.context
+    if saved_expr is None:
+        ev.steps_left = limits.MAX_STEPS  # the outermost evaluation: nested computed fields count towards it
     ev.current, ev.context = expr, context
     try:
         return ev._eval(expr.tree)
+    except BoundPassed as exc:
+        raise LimitExceeded(expr.source, exc.reason, **exc.params) from None
     except (TypeError, ValueError, ArithmeticError, OverflowError, InvalidOperation) as exc:
         raise EvaluationError(f"cannot evaluate '{expr.source}': {exc}") from None
     except simpleeval.InvalidExpression as exc:

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, KINDS, Function
+from .limits import MAX_DEGREE, MAX_DIGITS, MAX_ROUND_PLACES, MAX_TEXT
 
 MAX_SOURCE = 2000
 MAX_NODES = 200
 MAX_DEPTH = 24
 MAX_POWER_EXPONENT = 16
-MAX_TEXT = 10000
+SPLIT_HINT = "split it into computed fields, each with a part of the calculation"
 
 NUMERIC = {"int", "dec"}
 ORDERED = {"int", "dec", "text", "date", "datetime"}
@@ -135,19 +136,25 @@ def parse(source: Any, scope: Scope, *, want: str | None = None) -> Expr:
     if not text:
         raise ExpressionError("empty expression")
     if len(text) > MAX_SOURCE:
-        raise ExpressionError(f"expression is too long ({len(text)} characters, at most {MAX_SOURCE})")
+        raise ExpressionError(f"expression is too long ({len(text)} characters, at most {MAX_SOURCE})", SPLIT_HINT)
     try:
         module = ast.parse(text, mode="eval")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"expression cannot be read: {type(exc).__name__}", SPLIT_HINT) from None
     except SyntaxError as exc:
+        if "integer string conversion" in str(exc.msg):
+            raise ExpressionError(f"number constant is too large (at most {MAX_DIGITS} digits)",
+                                  "use a smaller number", col=(exc.offset or 1)) from None
         hint = "strings need quotes, e.g. state == 'done'; use 'and'/'or', not '&&'/'||'"
         if "=" in text and "==" not in text and "=" in (exc.text or ""):
             hint = "compare with '==', not '='"
         raise ExpressionError(f"syntax error in expression: {exc.msg}", hint, col=(exc.offset or 1)) from None
-    module = _Aliases().visit(module)
     checker = _Checker(scope)
-    checker.count(module, 0)
+    checker.count(module, 0)  # before any recursive visit: bounds the tree's depth and size
+    module = _Aliases().visit(module)
     expr = Expr(source=text, tree=module.body, type="any", scope=scope)
     expr.type = checker.check(module.body, expr)
+    _growth(module.body)
     if want == "bool" and expr.type not in ("bool", "any"):
         # Numbers and texts are allowed as conditions (non-zero, non-empty) but
         # a date or a list almost always means a mistake.
@@ -179,10 +186,10 @@ class _Checker:
     def count(self, node: ast.AST, depth: int) -> None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise ExpressionError(f"expression is too complex (more than {MAX_NODES} parts)",
-                                  "split it into computed fields")
+            raise ExpressionError(f"expression is too complex (more than {MAX_NODES} parts)", SPLIT_HINT)
         if depth > MAX_DEPTH:
-            raise ExpressionError(f"expression nests too deeply (more than {MAX_DEPTH} levels)")
+            raise ExpressionError(f"expression nests too deeply (more than {MAX_DEPTH} levels)", SPLIT_HINT,
+                                  col=getattr(node, "col_offset", -1) + 1)
         if not isinstance(node, _ALLOWED_NODES):
             hint = _NODE_HINTS.get(type(node), "allowed: comparisons, and/or/not, arithmetic, "
                                                 "'x if c else y', function calls and names")
@@ -205,13 +212,21 @@ class _Checker:
             if v is None:
                 return "null"
             if isinstance(v, int):
+                if abs(v) >= 10 ** MAX_DIGITS:
+                    raise ExpressionError(f"number constant is too large (at most {MAX_DIGITS} digits)",
+                                          "use a smaller number", col=col)
                 return "int"
             if isinstance(v, float):
-                node.value = Decimal(repr(v))  # exact arithmetic with decimal fields
+                d = Decimal(repr(v))
+                if not d.is_finite() or (d and d.adjusted() >= MAX_DIGITS):
+                    raise ExpressionError(f"number constant is too large (at most {MAX_DIGITS} digits)",
+                                          "use a smaller number", col=col)
+                node.value = d  # exact arithmetic with decimal fields
                 return "dec"
             if isinstance(v, str):
                 if len(v) > MAX_TEXT:
-                    raise ExpressionError(f"text constant is too long (at most {MAX_TEXT})", col=col)
+                    raise ExpressionError(f"text constant is too long (at most {MAX_TEXT})",
+                                          "keep long texts in a field, not in the expression", col=col)
                 return "text"
             raise ExpressionError(f"constant {v!r} is not allowed", col=col)
         if isinstance(node, ast.Name):
@@ -281,7 +296,8 @@ class _Checker:
         chain.reverse()
         for part in chain:
             if part.startswith("_"):
-                raise ExpressionError(f"names starting with '_' are not allowed ({part})", col=col)
+                raise ExpressionError(f"names starting with '_' are not allowed ({part})",
+                                      "'_' names are internal; use a field name, e.g. partner.phone", col=col)
         path = tuple(chain)
         if chain[0] == "user":
             if self.scope.user is None:
@@ -372,8 +388,10 @@ class _Checker:
         if n < fn.min_args or (fn.max_args is not None and n > fn.max_args):
             want = str(fn.min_args) if fn.min_args == fn.max_args else (
                 f"{fn.min_args} or more" if fn.max_args is None else f"{fn.min_args} to {fn.max_args}")
-            raise ExpressionError(f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {n}", col=col)
+            raise ExpressionError(f"{name}() takes {want} argument{'s' if want != '1' else ''}, got {n}",
+                                  f"{fn.signature()}: {fn.doc}", col=col)
         types = [self.check(a, expr) for a in node.args]
+        _check_args(fn, node, types)
         expr.functions.add(name)
         if fn.returns == "arg":
             result = types[0] if types else "any"
@@ -381,6 +399,78 @@ class _Checker:
                 result = _unify(result, t)
             return result
         return fn.returns
+
+
+def _check_args(fn: Function, node: ast.Call, types: list[str]) -> None:
+    """Each argument must be of its declared kind; repeated kinds (max, coalesce) must agree."""
+    for i, (arg, t) in enumerate(zip(node.args, types, strict=True)):
+        kind = fn.kind(i)
+        if t in ("any", "null") or kind == "any" or t in KINDS[kind]:
+            continue
+        raise ExpressionError(f"{fn.name}() argument {i + 1} must be {_KIND_WORDS[kind]}, but it is {_TYPE_WORDS.get(t, t)}",
+                              f"{fn.signature()}: {fn.doc}", col=arg.col_offset + 1)
+    if fn.name == "round" and len(node.args) == 2 and isinstance(node.args[1], ast.Constant) and \
+            isinstance(node.args[1].value, int) and abs(node.args[1].value) > MAX_ROUND_PLACES:
+        raise ExpressionError(f"round() keeps from -{MAX_ROUND_PLACES} to {MAX_ROUND_PLACES} decimal places",
+                              f"{fn.signature()}: {fn.doc}", col=node.args[1].col_offset + 1)
+    if fn.args and fn.args[-1].endswith("..."):
+        known = [(a, t) for a, t in zip(node.args, types, strict=True) if t not in ("any", "null")]
+        for a, t in known[1:]:
+            if not _comparable(known[0][1], t):
+                raise ExpressionError(f"{fn.name}() needs arguments of one kind, but mixes {known[0][1]} and {t}",
+                                      f"{fn.signature()}: {fn.doc}", col=a.col_offset + 1)
+
+
+_KIND_WORDS = {"date": "a date or time", "number": "a number", "int": "a whole number", "text": "a text",
+               "text_or_list": "a text or a list", "ordered": "a number, text, date or time",
+               "value": "a value"}
+_TYPE_WORDS = {"int": "a whole number", "dec": "a decimal number", "text": "a text", "date": "a date",
+               "datetime": "a time", "bool": "true/false", "list": "a list"}
+
+
+def degree(expr: Expr, name_degree: Callable[[str], int]) -> int:
+    """The degree of ``expr`` when the names it uses have the given degrees (computed fields)."""
+    return _growth(expr.tree, name_degree)[0]
+
+
+def _growth(node: ast.AST, name_degree: Callable[[str], int] | None = None) -> tuple[int, int]:
+    """(degree, digits) of what ``node`` computes, refusing what is sure to pass the number bound.
+
+    Degree counts how many times field values multiply (qty**16 is 16); digits bound
+    the constant factor (10**40 has 41). Both are known at load, so a power of a power
+    or a huge constant is refused here instead of at every request.
+    """
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, Decimal)):
+            return 0, 0
+        return 0, (len(str(abs(v))) if isinstance(v, int) else max(v.adjusted() + 1, 1) if v else 1)
+    if isinstance(node, ast.Name):
+        return (1 if name_degree is None else name_degree(node.id)), 0
+    if isinstance(node, ast.Attribute):
+        return 1, 0
+    if isinstance(node, ast.BinOp):
+        (da, ga), (db, gb) = _growth(node.left, name_degree), _growth(node.right, name_degree)
+        if isinstance(node.op, ast.Pow):
+            n = node.right.value if isinstance(node.right, ast.Constant) and isinstance(node.right.value, int) else 1
+            degree, digits = da * n, ga * n
+        elif isinstance(node.op, (ast.Mult, ast.Div)):
+            degree, digits = da + db, ga + gb
+        else:
+            degree, digits = max(da, db), max(ga, gb) + 1
+        col = node.col_offset + 1
+        if degree > MAX_DEGREE:
+            raise ExpressionError(f"this calculation multiplies values {degree} times (at most {MAX_DEGREE}): "
+                                  "its result would not fit in a number",
+                                  "a power of a power grows too fast; use one power, e.g. qty**2", col=col)
+        if digits > MAX_DIGITS + 1:
+            raise ExpressionError(f"this calculation gives a number of about {digits} digits (at most {MAX_DIGITS})",
+                                  "use smaller constants", col=col)
+        return degree, digits
+    results = [_growth(c, name_degree) for c in ast.iter_child_nodes(node)]
+    if isinstance(node, (ast.Compare, ast.BoolOp)) or not results:
+        return (1, 0) if isinstance(node, ast.Call) else (0, 0)
+    return max(r[0] for r in results), max(r[1] for r in results)
 
 
 def _name_hint(name: str, scope: Scope) -> str:

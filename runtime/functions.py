@@ -18,6 +18,7 @@ from sqlalchemy import Date, Integer, case, cast, func, literal, null  # noqa: F
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import clock
+from .limits import MAX_ROUND_PLACES, BoundPassed
 
 SqlImpl = Callable[["SqlArgs"], ColumnElement[Any]]
 
@@ -31,6 +32,34 @@ class Function:
     python: Callable[..., Any]
     sql: SqlImpl | None
     doc: str
+    # Declared kinds of the arguments, checked at load: see KINDS. A last entry
+    # ending in "..." repeats for every further argument.
+    args: tuple[str, ...] = ()
+
+    def kind(self, i: int) -> str:
+        if not self.args:
+            return "any"
+        if i < len(self.args):
+            return self.args[i].removesuffix("...")
+        last = self.args[-1]
+        return last.removesuffix("...") if last.endswith("...") else "any"
+
+    def signature(self) -> str:
+        shown = ", ".join(a.replace("...", ", ...") for a in self.args)
+        return f"{self.name}({shown})"
+
+
+# What each declared argument kind accepts (inferred expression types; "any" and
+# "null" are accepted everywhere, they are only known at run time).
+KINDS: dict[str, frozenset[str]] = {
+    "date": frozenset({"date", "datetime"}),
+    "number": frozenset({"int", "dec"}),
+    "int": frozenset({"int"}),
+    "text": frozenset({"text"}),
+    "text_or_list": frozenset({"text", "list"}),
+    "ordered": frozenset({"int", "dec", "text", "date", "datetime"}),
+    "value": frozenset({"int", "dec", "text", "date", "datetime", "bool", "list"}),
+}
 
 
 @dataclass
@@ -97,6 +126,8 @@ def _add_hours(d: Any, n: Any) -> Any:
 def _round(x: Any, n: Any = 0) -> Any:
     if x is None or n is None:
         return None
+    if abs(int(n)) > MAX_ROUND_PLACES:
+        raise BoundPassed("places", max=MAX_ROUND_PLACES)
     q = Decimal(1).scaleb(-int(n))
     result = Decimal(str(x)).quantize(q, rounding=ROUND_HALF_UP)
     return int(result) if int(n) <= 0 else result
@@ -262,33 +293,34 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("now", 0, 0, "datetime", lambda: clock.now(), _now_param,
              "The current date and time (whole seconds)."),
     Function("days_between", 2, 2, "int", _nullsafe(_days_between), _sql_days_between,
-             "Whole days from the first date to the second (negative if earlier)."),
+             "Whole days from the first date to the second (negative if earlier).", args=('date', 'date')),
     Function("days_since", 1, 1, "int", _nullsafe(lambda d: _days_between(d, clock.today())), _sql_days_since,
-             "Whole days from a date until today."),
+             "Whole days from a date until today.", args=('date',)),
     Function("hours_between", 2, 2, "int", _nullsafe(_hours_between), _sql_hours_between,
-             "Whole hours from the first time to the second."),
+             "Whole hours from the first time to the second.", args=('date', 'date')),
     Function("hours_since", 1, 1, "int", _nullsafe(lambda d: _hours_between(d, clock.now())), _sql_hours_since,
-             "Whole hours elapsed since a time."),
+             "Whole hours elapsed since a time.", args=('date',)),
     Function("minutes_since", 1, 1, "int",
              _nullsafe(lambda d: _trunc_div(_seconds_between(d, clock.now()), 60)), _sql_minutes_since,
-             "Whole minutes elapsed since a time."),
-    Function("add_days", 2, 2, "arg", _nullsafe(_add_days), _sql_add_days, "A date moved by n days."),
-    Function("add_hours", 2, 2, "datetime", _nullsafe(_add_hours), _sql_add_hours, "A time moved by n hours."),
-    Function("max", 2, None, "arg", _extreme(max), _sql_extreme("max"), "The largest argument."),
-    Function("min", 2, None, "arg", _extreme(min), _sql_extreme("min"), "The smallest argument."),
-    Function("abs", 1, 1, "arg", _nullsafe(abs), _sql_abs, "Absolute value."),
-    Function("round", 1, 2, "arg", _round, _sql_round, "Round half up to n decimal places (default 0)."),
+             "Whole minutes elapsed since a time.", args=('date',)),
+    Function("add_days", 2, 2, "arg", _nullsafe(_add_days), _sql_add_days, "A date moved by n days.", args=('date', 'int')),
+    Function("add_hours", 2, 2, "datetime", _nullsafe(_add_hours), _sql_add_hours, "A time moved by n hours.", args=('date', 'int')),
+    Function("max", 2, None, "arg", _extreme(max), _sql_extreme("max"), "The largest argument.", args=('ordered...',)),
+    Function("min", 2, None, "arg", _extreme(min), _sql_extreme("min"), "The smallest argument.", args=('ordered...',)),
+    Function("abs", 1, 1, "arg", _nullsafe(abs), _sql_abs, "Absolute value.", args=('number',)),
+    Function("round", 1, 2, "arg", _round, _sql_round,
+             "Round half up to n decimal places (default 0; n from -38 to 38).", args=('number', 'int')),
     Function("len", 1, 1, "int", _len, _sql_len,
-             "Length of a text, or number of items of a list; 0 when empty."),
-    Function("coalesce", 2, None, "arg", _coalesce, _sql_coalesce, "The first argument that is not empty."),
-    Function("lower", 1, 1, "text", _nullsafe(lambda s: str(s).lower()), _sql_lower, "Lower-case text."),
-    Function("upper", 1, 1, "text", _nullsafe(lambda s: str(s).upper()), _sql_upper, "Upper-case text."),
+             "Length of a text, or number of items of a list; 0 when empty.", args=('text_or_list',)),
+    Function("coalesce", 2, None, "arg", _coalesce, _sql_coalesce, "The first argument that is not empty.", args=('value...',)),
+    Function("lower", 1, 1, "text", _nullsafe(lambda s: str(s).lower()), _sql_lower, "Lower-case text.", args=('text',)),
+    Function("upper", 1, 1, "text", _nullsafe(lambda s: str(s).upper()), _sql_upper, "Upper-case text.", args=('text',)),
     Function("contains", 2, 2, "bool", _nullsafe(_str_only(lambda s, p: p in s)), _sql_contains,
-             "True when the text contains the part."),
+             "True when the text contains the part.", args=('text', 'text')),
     Function("startswith", 2, 2, "bool", _nullsafe(_str_only(lambda s, p: s.startswith(p))), _sql_startswith,
-             "True when the text starts with the prefix."),
+             "True when the text starts with the prefix.", args=('text', 'text')),
     Function("year", 1, 1, "int", _nullsafe(lambda d: as_date(d).year), _sql_part("%Y", "year"),
-             "The year of a date."),
+             "The year of a date.", args=('date',)),
     Function("month", 1, 1, "int", _nullsafe(lambda d: as_date(d).month), _sql_part("%m", "month"),
-             "The month (1-12) of a date."),
+             "The month (1-12) of a date.", args=('date',)),
 ]}

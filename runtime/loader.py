@@ -109,6 +109,10 @@ def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionEr
             errors.append(smap.error((), "a definition must be a mapping with 'app' and 'entities'",
                                      "start the file with 'app: my_app'"))
             continue
+        oversized = _oversized(data, smap)
+        if oversized:  # refused before the schema walks every one of thousands of entries
+            errors.extend(oversized)
+            continue
         schema_errors = [schema_error(e, smap, schema) for e in validator.iter_errors(data)]
         errors.extend(schema_errors)
         ctx = CompileContext(smap)
@@ -198,6 +202,8 @@ def schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[
     elif v in ("oneOf", "anyOf"):
         message = f"value {_short(err.instance)} does not fit any allowed form"
         hint = "see the reference in docs/definition-language.md"
+    elif v in ("maxLength", "maxItems", "maxProperties", "minItems", "minProperties", "minLength"):
+        message, hint = _size_message(v, err.instance, err.validator_value)
     elif v == "propertyNames":
         bad = err.instance
         message = f"{bad!r} is not a valid name"
@@ -216,6 +222,59 @@ def schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[
         path = (*path, str(err.instance))
         key = True
     return smap.error(path, message, hint, key=key)
+
+
+MAX_ENTITIES = 200  # the same bounds are in the schema (runtime/schema), which reports them for editors
+MAX_FIELDS = 300
+MAX_OPTIONS = 1000
+
+
+def _oversized(data: dict[str, Any], smap: SourceMap) -> list[DefinitionError]:
+    """Cheap counts first: an app with thousands of entities, fields or options is refused at once."""
+    found: list[DefinitionError] = []
+    ents = data.get("entities")
+    if not isinstance(ents, dict):
+        return found
+    if len(ents) > MAX_ENTITIES:
+        found.append(smap.error(("entities",), f"too many entries: {len(ents)}, at most {MAX_ENTITIES}",
+                                "split it into several apps"))
+        return found
+
+    def fields_of(owner: Any, path: PathKey) -> None:
+        fields = owner.get("fields") if isinstance(owner, dict) else None
+        if not isinstance(fields, dict):
+            return
+        if len(fields) > MAX_FIELDS:
+            found.append(smap.error((*path, "fields"), f"too many entries: {len(fields)}, at most {MAX_FIELDS}",
+                                    "split it into several entities"))
+            return
+        for name, spec in fields.items():
+            if not isinstance(spec, dict):
+                continue
+            options = spec.get("options")
+            if isinstance(options, list) and len(options) > MAX_OPTIONS:
+                found.append(smap.error((*path, "fields", name, "options"),
+                                        f"too many items: {len(options)}, at most {MAX_OPTIONS}",
+                                        "keep the list short; long lists belong in an entity linked to"))
+            if spec.get("type") == "table":
+                fields_of(spec, (*path, "fields", name))
+
+    for name, spec in ents.items():
+        fields_of(spec, ("entities", name))
+    return found
+
+
+def _size_message(v: str, instance: Any, limit: Any) -> tuple[str, str]:
+    n = len(instance) if isinstance(instance, (str, list, dict)) else 0
+    what = {"maxLength": "characters", "minLength": "characters", "maxItems": "items", "minItems": "items",
+            "maxProperties": "entries", "minProperties": "entries"}[v]
+    if v.startswith("max"):
+        if what == "characters":
+            return (f"too long: {_short(instance)} has {n} characters, at most {limit}",
+                    "split a long expression into computed fields, or shorten the text")
+        hint = "keep the list short" if what == "items" else "split it into several apps or entities"
+        return f"too many {what}: {n}, at most {limit}", hint
+    return f"too short: {_short(instance)} has {n} {what}, at least {limit}", "add the missing part"
 
 
 def _rank(e: jsonschema.ValidationError) -> int:

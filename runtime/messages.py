@@ -92,6 +92,14 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "en": "{header} must be 1-200 visible ASCII characters (a UUID, for example)"},
     "idempotency_key_reused": {"zh": "这个 {header} 已用于另一个请求；新请求请用新的键",
                                "en": "This {header} was used for a different request; send a new key for a new request"},
+    # expression limits (issue 8: bounded evaluation)
+    "expression_limit": {"zh": "表达式“{expr}”超出运行限制：{reason}", "en": "Expression '{expr}' went past a limit: {reason}"},
+    "limit_digits": {"zh": "数字超过 {max} 位", "en": "a number has more than {max} digits"},
+    "limit_text": {"zh": "文本超过 {max} 个字符", "en": "a text is longer than {max} characters"},
+    "limit_steps": {"zh": "计算超过 {max} 步", "en": "evaluation took more than {max} steps"},
+    "limit_places": {"zh": "小数位数应在 -{max} 到 {max} 之间", "en": "decimal places must be from -{max} to {max}"},
+    "limit_sql": {"zh": "查询中的计算超出数值范围，请缩小筛选值",
+                  "en": "A calculation in the query went out of range; use smaller values"},
 }
 
 

@@ -24,6 +24,7 @@ from .errors import BadRequest, Conflict, FieldErrors, Forbidden, NotFound, Stal
 from .evaluate import EvaluationError, evaluate
 from .fieldtypes import FieldValueError, coerce, to_json
 from .hooks import RecordEvent
+from .limits import LimitExceeded
 from .messages import t
 from .model import SYSTEM_COLUMNS, EntityDef, pick
 from .validation import coerce_input, validate
@@ -160,6 +161,8 @@ class Records:
                         ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
                     except (EvaluationError, FieldValueError):
                         pass
+                    except LimitExceeded as exc:
+                        raise exc.for_field(f.name, lang) from None
             now = clock.now()
             if ent.workflow is not None:
                 ctx["state"] = ent.workflow.initial
@@ -329,8 +332,10 @@ class Records:
             for f in other.stored_fields():
                 if f.type == "link" and f.to == ent.name:
                     table = self.rt.tables.for_entity(other)
-                    count = c.execute(select(func.count()).select_from(table)
-                                      .where(table.c[f.name] == record_id)).scalar_one()
+                    q = select(func.count()).select_from(table).where(table.c[f.name] == record_id)
+                    if other.parent is ent:  # the record's own rows go with it (a BOM line naming its own BOM)
+                        q = q.where(table.c.parent_id != record_id)
+                    count = c.execute(q).scalar_one()
                     if count:
                         title = pick((other.parent or other).title, lang)
                         raise Conflict(t("referenced", lang, count=count, entity=title),

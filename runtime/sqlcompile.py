@@ -49,6 +49,11 @@ class NotCompilable(Exception):
     """The expression uses something SQL cannot do (e.g. a table field); evaluate in Python."""
 
 
+# Parts of one compiled clause once powers and computed fields are written out
+# (qty**16 is 16 copies of qty); a larger clause is not sent to the database.
+MAX_SQL_PARTS = 20_000
+
+
 USER_PARAM = "jig_user_{}"
 _NUMERIC = ("int", "dec")
 
@@ -79,12 +84,19 @@ class SqlCompiler:
 
 
 class _Compile:
-    def __init__(self, owner: SqlCompiler, expr: Expr, table: Table, depth: int = 0):
+    def __init__(self, owner: SqlCompiler, expr: Expr, table: Table, depth: int = 0,
+                 parts: list[int] | None = None):
         self.owner = owner
         self.expr = expr
         self.table = table
         self.dialect = owner.dialect
         self.depth = depth
+        self.parts = [0] if parts is None else parts  # shared with nested computed fields
+
+    def _spend(self, n: int) -> None:
+        self.parts[0] += n
+        if self.parts[0] > MAX_SQL_PARTS:
+            raise NotCompilable(f"'{self.expr.source}' is too large for SQL (more than {MAX_SQL_PARTS} parts written out)")
 
     # ---- typing helpers ----------------------------------------------------
 
@@ -119,6 +131,7 @@ class _Compile:
         method: Callable[[Any], ColumnElement[Any]] = getattr(self, "_" + type(node).__name__.lower(), None)  # type: ignore[assignment]
         if method is None:
             raise NotCompilable(type(node).__name__)
+        self._spend(1)
         return method(node)
 
     def _constant(self, node: ast.Constant) -> ColumnElement[Any]:
@@ -147,7 +160,7 @@ class _Compile:
             computed = self._computed(scope, name)
             if computed is None or self.depth > 4:
                 raise NotCompilable(f"computed field {name}")
-            return _Compile(self.owner, computed, table, self.depth + 1).value(computed.tree)
+            return _Compile(self.owner, computed, table, self.depth + 1, self.parts).value(computed.tree)
         if not info.sql or name not in table.c:
             raise NotCompilable(f"'{name}' is not stored in a column")
         col = table.c[name]
@@ -205,7 +218,10 @@ class _Compile:
         return -v if isinstance(node.op, ast.USub) else v
 
     def _binop(self, node: ast.BinOp) -> ColumnElement[Any]:
-        a, b = self.value(node.left), self.value(node.right)
+        before = self.parts[0]
+        a = self.value(node.left)
+        base_parts = self.parts[0] - before
+        b = self.value(node.right)
         op = node.op
         if isinstance(op, ast.Add):
             if self.t(node.left) == "text" or self.t(node.right) == "text":
@@ -223,6 +239,7 @@ class _Compile:
             n = int(node.right.value)
             if n == 0:
                 return case((a.is_(None), null()), else_=literal(1))
+            self._spend(base_parts * (n - 1))  # the base is written out n times
             result = a
             for _ in range(n - 1):
                 result = result * a

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
 from .fieldtypes import FieldValueError, coerce, empty
+from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, FieldDef, pick
 
@@ -64,10 +65,14 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
     for f in ent.fields.values():
         key = prefix + f.name
         if f.type == "computed":
+            if f.expr is not None and hasattr(ctx, "limits"):
+                ctx[f.name]  # noqa: B018 - evaluates it; a record whose computed field passes a bound is not stored
+                if f.name in ctx.limits:
+                    raise ctx.limits[f.name].for_field(key, lang)
             continue
         value = ctx.get(f.name)
-        visible = f.visible is None or _holds(f.visible, ctx) is not False
-        required = f.required or (f.required_if is not None and _holds(f.required_if, ctx) is True)
+        visible = f.visible is None or _holds(f.visible, ctx, key, lang) is not False
+        required = f.required or (f.required_if is not None and _holds(f.required_if, ctx, key, lang) is True)
         if f.type == "table":
             rows = value or []
             if required and not rows:
@@ -109,16 +114,18 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             if conn.execute(q.limit(1)).first() is not None:
                 errors.add(key, t("unique", lang, value=value))
     for f in ent.fields.values():
-        if f.check is not None and f.name not in errors.errors and _holds(f.check, ctx) is False:
+        if f.check is not None and f.name not in errors.errors and _holds(f.check, ctx, prefix + f.name, lang) is False:
             msg = pick(f.check_message, lang) if f.check_message else t("check", lang, expr=f.check.source)
             errors.add(prefix + f.name, msg)
 
 
-def _holds(expr: Any, ctx: Any) -> bool | None:
+def _holds(expr: Any, ctx: Any, key: str, lang: str) -> bool | None:
     try:
         return holds(expr, ctx)
     except EvaluationError:
         return None
+    except LimitExceeded as exc:
+        raise exc.for_field(key, lang) from None
 
 
 def ent_by_name(runtime: Any, ent: EntityDef, name: str) -> EntityDef:

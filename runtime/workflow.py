@@ -27,6 +27,7 @@ from .errors import (
 )
 from .evaluate import EvaluationError, evaluate, holds
 from .fieldtypes import FieldValueError, coerce, empty
+from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, TransitionDef, pick
 from .records import PRIVILEGED_VIA, Records
@@ -101,6 +102,8 @@ def take(records: Records, actor: Actor, ent: EntityDef, record_id: int, name: s
                 values[fname] = coerce(ent.fields[fname], evaluate(expr, after_ctx), lang)
             except (EvaluationError, FieldValueError) as exc:
                 errors.add(fname, str(exc))
+            except LimitExceeded as exc:
+                raise exc.for_field(fname, lang) from None
             after_ctx[fname] = values.get(fname)
         return records._apply(c, actor, ent, before, values, errors, current, action="transition",
                                new_state=tr.to, transition=name)

@@ -34,6 +34,7 @@ from runtime.auth import Actor
 from runtime.errors import Forbidden, RecordError
 from runtime.evaluate import EvaluationError, evaluate
 from runtime.fieldtypes import FieldValueError, coerce
+from runtime.limits import LimitExceeded
 from runtime.messages import t as rt_text
 from runtime.model import EntityDef
 from runtime.sqltypes import LocalDateTime
@@ -213,9 +214,14 @@ def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str
                 ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
             except (EvaluationError, FieldValueError):
                 pass
+            except LimitExceeded as exc:
+                errors.add(f.name, exc.text(lang))
     if ent.workflow is not None:
         ctx["state"] = ent.workflow.initial
-    validate(conn, runtime, ent, ctx, errors, lang)
+    try:
+        validate(conn, runtime, ent, ctx, errors, lang)
+    except LimitExceeded as exc:  # a bound passed: this row's error, not the whole import's
+        errors.errors.update(exc.fields)
     ctx.update(created_by=actor.username, updated_by=actor.username)
     try:  # the row must land inside the importer's read filter, as Records.create checks
         permissions.refuse_outside(actor, ent, "create", ctx, values, lang)

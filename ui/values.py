@@ -9,6 +9,7 @@ from runtime.context import RecordContext, row_loader
 from runtime.errors import FieldErrors
 from runtime.evaluate import EvaluationError, holds
 from runtime.fieldtypes import to_json
+from runtime.limits import LimitExceeded
 from runtime.model import EntityDef, FieldDef, pick
 from runtime.validation import coerce_input
 
@@ -36,8 +37,8 @@ def field_states(ent: EntityDef, ctx: RecordContext) -> dict[str, Any]:
     def cond(expr: Any) -> bool | None:
         try:
             return holds(expr, ctx)
-        except EvaluationError:
-            return None
+        except (EvaluationError, LimitExceeded):
+            return None  # shown as unknown; saving answers the refusal with a 422
 
     fields = {}
     for f in ent.fields.values():

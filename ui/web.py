@@ -324,14 +324,15 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None) -> s
 def _defaults(actor: Actor, ent: EntityDef) -> dict[str, Any]:
     from runtime.evaluate import EvaluationError, evaluate
     from runtime.fieldtypes import FieldValueError, coerce
+    from runtime.limits import LimitExceeded
     out: dict[str, Any] = {}
     ctx = dash.RecordContext(ent, {}, actor.context(), None)
     for f in ent.fields.values():
         if f.default is not None:
             try:
                 out[f.name] = coerce(f, evaluate(f.default, ctx), actor.language)
-            except (EvaluationError, FieldValueError):
-                pass
+            except (EvaluationError, FieldValueError, LimitExceeded):
+                pass  # the form starts empty; saving answers the refusal with a 422
     if ent.workflow:
         out["state"] = ent.workflow.initial
     return out

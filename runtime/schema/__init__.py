@@ -78,7 +78,7 @@ def _field_schema() -> dict[str, Any]:
             "min_length": {"type": "integer", "minimum": 0},
             "max_length": {"type": "integer", "minimum": 1, "maximum": 100000},
             "pattern": {"type": "string", "minLength": 1, "description": "Regular expression the value must match."},
-            "options": {"type": "array", "minItems": 1, "items": option},
+            "options": {"type": "array", "minItems": 1, "maxItems": 1000, "items": option},
             "check": _expr("Must be true for the record to be saved (empty values pass)."),
             "check_message": _label(),
             "scale": {"type": "integer", "minimum": 0, "maximum": 8, "description": "Digits after the decimal point."},
@@ -285,6 +285,7 @@ def core_schema() -> dict[str, Any]:
             "entities": {
                 "type": "object",
                 "minProperties": 1,
+                "maxProperties": 200,
                 "propertyNames": {"pattern": IDENT},
                 "additionalProperties": {"$ref": "#/$defs/entity"},
             },
@@ -306,6 +307,7 @@ def core_schema() -> dict[str, Any]:
             "fields": {
                 "type": "object",
                 "minProperties": 1,
+                "maxProperties": 300,
                 "propertyNames": {"pattern": IDENT},
                 "additionalProperties": {"$ref": "#/$defs/field"},
             },
