@@ -149,7 +149,7 @@ class Publisher:
     def publish(self, app: str, text: str, *, author: str | None, message: str = "", source: str = "browser",
                 file: str | None = None, allow_destructive: bool = False) -> Outcome:
         """Validate, migrate and publish in one transaction; on any error nothing is changed."""
-        with self.db.write() as conn:
+        with self.db.exclusive(migrations.LOCK) as conn:  # one publish or migration at a time, on every process
             outcome = self._check(conn, app, text, plan=True)
             if not outcome.ok:
                 return outcome
@@ -185,7 +185,7 @@ class Publisher:
         With ``write=False`` (a dry run) nothing is written, not even the store's tables.
         """
         files = find_definition_files(paths)
-        with (self.db.write() if write else self.db.read()) as conn:
+        with (self.db.exclusive(migrations.LOCK) if write else self.db.read()) as conn:
             present = self.store.exists(conn)
             if write and not present:
                 self.store.ensure(conn)
