@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from runtime.api import current_actor, request_lang, runtime
 from runtime.auth import Actor
@@ -255,6 +255,7 @@ def _published(outcome: Outcome, actor: Actor) -> Response:
                                errors=[e.as_dict() for e in outcome.errors])
     if outcome.version is None:
         raise Conflict(t("destructive_unconfirmed", actor.language), steps=describe_steps(outcome.steps))
+    current_app.extensions["jig"].refresh()  # this process serves the new version from its next request on
     return jsonify({"version": _version(outcome.version), "steps": describe_steps(outcome.steps)})
 
 

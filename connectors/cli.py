@@ -11,8 +11,7 @@ import click
 
 
 def _rt(ctx: click.Context) -> Any:
-    from jig.cli import _runtime  # the CLI's runtime builder (definitions checked, database migrated)
-    return _runtime(ctx)
+    return ctx.obj.runtime()  # the command's runtime: definitions checked, database migrated (jig.cli.CliContext)
 
 
 @click.command("sync")

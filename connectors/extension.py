@@ -37,7 +37,7 @@ class ConnectorsExtension:
 
     def init_web(self, flask_app: Any, rt: Any) -> None:
         from .web import blueprint
-        flask_app.register_blueprint(blueprint(rt))
+        flask_app.register_blueprint(blueprint())
 
     def cli_commands(self) -> list[click.Command]:
         from .cli import commands

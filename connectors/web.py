@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template_string, request
 
-from runtime.api import current_actor
+from runtime.api import current_actor, runtime
 from runtime.errors import Forbidden, NotFound
 from runtime.messages import t
 
@@ -16,7 +16,8 @@ from .pull import connectors_of, sync
 from .spec import describe
 
 
-def blueprint(rt: Any) -> Blueprint:
+def blueprint() -> Blueprint:
+    """The routes; each request works on the runtime serving it (definitions can be published meanwhile)."""
     bp = Blueprint("jig_connectors", __name__, url_prefix="/api/_connectors")
 
     def admin() -> None:
@@ -24,46 +25,46 @@ def blueprint(rt: Any) -> Blueprint:
             raise Forbidden("只有管理员可以查看连接器 / admins only")
 
     def known(name: str) -> None:
-        if name not in connectors_of(rt):
+        if name not in connectors_of(runtime()):
             raise NotFound(f"unknown connector '{name}'")
 
     @bp.get("")
     def index() -> Any:
         admin()
-        return jsonify({"items": [describe(c) for c in connectors_of(rt).values()]})
+        return jsonify({"items": [describe(c) for c in connectors_of(runtime()).values()]})
 
     @bp.get("/<name>/requests")
     def requests_log(name: str) -> Any:
         admin()
         known(name)
-        return jsonify({"items": state.rows(rt, "jig_connector_requests", name, _limit(),
+        return jsonify({"items": state.rows(runtime(), "jig_connector_requests", name, _limit(),
                                             outcome=request.args.get("outcome"))})
 
     @bp.get("/<name>/runs")
     def runs(name: str) -> Any:
         admin()
         known(name)
-        return jsonify({"items": state.rows(rt, "jig_connector_runs", name, _limit())})
+        return jsonify({"items": state.rows(runtime(), "jig_connector_runs", name, _limit())})
 
     @bp.get("/<name>/reports")
     def reports(name: str) -> Any:
         admin()
         known(name)
-        return jsonify({"items": state.rows(rt, "jig_connector_reports", name, _limit())})
+        return jsonify({"items": state.rows(runtime(), "jig_connector_reports", name, _limit())})
 
     @bp.get("/<name>/quarantine")
     def quarantined(name: str) -> Any:
         admin()
         known(name)
-        items = quarantine.entries(rt, name, resolved=request.args.get("resolved") == "1", limit=_limit())
-        return jsonify({"items": items, "open": quarantine.count(rt, name)})
+        items = quarantine.entries(runtime(), name, resolved=request.args.get("resolved") == "1", limit=_limit())
+        return jsonify({"items": items, "open": quarantine.count(runtime(), name)})
 
     @bp.get("/<name>/quarantine.html")
     def quarantine_page(name: str) -> Any:
         admin()
         known(name)
         lang = current_actor().language or "zh"
-        items = quarantine.entries(rt, name, limit=500)
+        items = quarantine.entries(runtime(), name, limit=500)
         return render_template_string(PAGE, items=items, name=name, lang=lang,
                                       t=lambda key, **kw: t(key, lang, **kw))
 
@@ -71,7 +72,7 @@ def blueprint(rt: Any) -> Blueprint:
     def sync_now(name: str) -> Any:
         admin()
         known(name)
-        threading.Thread(target=sync, args=(rt, name), daemon=True, name=f"sync-{name}").start()
+        threading.Thread(target=sync, args=(runtime(), name), daemon=True, name=f"sync-{name}").start()
         return jsonify({"started": True}), 202
 
     return bp

@@ -1,66 +1,158 @@
-"""Building a running Jig: load definitions, open the database, wire the layers."""
+"""The composition root: building a running Jig from settings, and swapping it when definitions are published."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from typing import Any
+
 from flask import Flask, render_template_string
+from sqlalchemy import MetaData
 
 from runtime import api, clock
+from runtime.api import RuntimeSource
 from runtime.core import Runtime
 from runtime.database import Database
 from runtime.loader import load_apps, load_texts
-from runtime.publishing import Publisher, Served
+from runtime.publishing import Publisher
 from runtime.tables import system_tables
 from runtime.versions import DefinitionStore
 
 from .config import Settings
 from .plugins import default_extensions
 
+log = logging.getLogger("jig.app")
 
-def served_definitions(settings: Settings, extensions: list, *, write: bool, force: bool = False) -> Served:
-    """Which definition texts to serve: changed files are imported, the database's published versions kept.
 
-    Raises DefinitionConflict when a file changed while its app was also
-    published from the browser. With ``write=False`` nothing is recorded.
+class Jig:
+    """One running Jig, built from settings: definitions -> runtime -> extensions -> background work.
+
+    The CLI, the WSGI entry point and the tests build Jig this one way. A Jig is
+    also the Flask app's runtime source (:class:`runtime.api.RuntimeSource`):
+    every request takes :meth:`current`, which checks the database's definitions
+    revision at most every ``refresh_seconds`` and, when another process (or
+    this one) published, swaps to a runtime built for the new definitions.
+    Requests in flight finish on the runtime they started with; background work
+    is handed from the old runtime to the new one.
     """
-    from sqlalchemy import MetaData
-    db = Database(settings.database_url)
-    try:
-        publisher = Publisher(db, DefinitionStore(system_tables(MetaData())), extensions)
-        return publisher.sync_files(settings.apps, force=force, write=write)
-    finally:
-        db.dispose()
+
+    def __init__(self, settings: Settings, *, migrate: bool | None = None, force_import: bool = False,
+                 embedded_jobs: bool = True, refresh_seconds: float = 1.0):
+        clock.set_zone(settings.timezone)
+        self.settings = settings
+        self.extensions = default_extensions()
+        self.embedded_jobs = embedded_jobs
+        self.refresh_seconds = refresh_seconds
+        self.db = Database(settings.database_url)
+        self._revision = 0
+        migrating = migrate if migrate is not None else settings.auto_migrate
+        try:
+            store = DefinitionStore(system_tables(MetaData()))
+            served = Publisher(self.db, store, self.extensions).sync_files(settings.apps, force=force_import,
+                                                                           write=migrating)
+            apps = load_texts(served.named(), self.extensions) if served.texts else \
+                load_apps(settings.apps, self.extensions)
+            self.runtime = self._build(apps)
+            self.runtime.imports = served.imports
+            if migrating:
+                self.runtime.migrate()
+            self._attach(self.runtime)
+        except BaseException:
+            self.db.dispose()
+            raise
+        self._revision = self._read_revision()
+        self._checked = time.monotonic()
+        self._swap = threading.Lock()
+        self._started = False
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self, apps: dict[str, Any]) -> Runtime:
+        return Runtime(apps, self.settings.database_url, extensions=self.extensions, db=self.db,
+                       settings={"files_dir": self.settings.files_dir, "redis_url": self.settings.redis_url,
+                                 "embedded_jobs": self.embedded_jobs})
+
+    def _attach(self, rt: Runtime) -> None:
+        for ext in self.extensions:
+            attach = getattr(ext, "attach", None)
+            if attach is not None:
+                attach(rt)
+
+    def _read_revision(self) -> int:
+        try:
+            with self.db.read(snapshot=False) as conn:
+                return self.runtime.definitions.revision(conn) if self.runtime.definitions.exists(conn) else 0
+        except Exception:  # noqa: BLE001 - a database hiccup must not fail the request that asked
+            log.warning("could not read the definitions revision; serving the current definitions", exc_info=True)
+            return self._revision
+
+    # ------------------------------------------------------------------ serving
+
+    def current(self) -> Runtime:
+        """The runtime to serve with now (cheap: a clock read, and a revision query once a second)."""
+        now = time.monotonic()
+        if now - self._checked >= self.refresh_seconds:
+            self._checked = now
+            self.refresh()
+        return self.runtime
+
+    def refresh(self) -> bool:
+        """Swap to the published definitions if their revision moved; True when it swapped."""
+        if not self._swap.acquire(blocking=False):
+            return False  # another thread is building the new runtime; serve the current one meanwhile
+        try:
+            revision = self._read_revision()
+            if revision == self._revision:
+                return False
+            self._revision = revision  # a revision that fails to load is not retried on every request
+            with self.db.read() as conn:
+                texts = self.runtime.publisher.served(conn)
+            new = self._build(load_texts({name: text for name, text in texts.values()}, self.extensions))
+            self._attach(new)
+            old, self.runtime = self.runtime, new
+            log.info("definitions revision %d: now serving %s", revision, ", ".join(sorted(new.apps)))
+            if self._started:
+                threading.Thread(target=self._hand_over, args=(old, new), name="jig-handover", daemon=True).start()
+            return True
+        except Exception:  # noqa: BLE001 - keep serving what works; the log says why
+            log.exception("could not load the published definitions; still serving the previous ones")
+            return False
+        finally:
+            self._swap.release()
+
+    def _hand_over(self, old: Runtime, new: Runtime) -> None:
+        old.hooks.emit("runtime.stopping", old)  # e.g. the embedded jobs give up their lease...
+        new.hooks.emit("runtime.started", new)  # ...and the new runtime's jobs take it
+
+    def start(self) -> None:
+        """Start background work (the embedded jobs when there is no Redis)."""
+        if not self._started:
+            self._started = True
+            self.runtime.hooks.emit("runtime.started", self.runtime)
+
+    def close(self) -> None:
+        self.runtime.hooks.emit("runtime.stopping", self.runtime)
+        self.db.dispose()
+
+    def wsgi(self) -> Flask:
+        return create_app(self.settings, self)
 
 
 def build_runtime(settings: Settings, *, migrate: bool | None = None, force_import: bool = False) -> Runtime:
-    """Load and validate definitions (raising DefinitionErrors), then open the database.
-
-    The apps served are the published versions in the database, after any
-    definition file that changed on disk was imported (validated, migrated and
-    published: the same path as publishing from the browser).
-    """
-    clock.set_zone(settings.timezone)
-    extensions = default_extensions()
-    migrating = migrate if migrate is not None else settings.auto_migrate
-    served = served_definitions(settings, extensions, write=migrating, force=force_import)
-    apps = load_texts(served.named(), extensions) if served.texts else load_apps(settings.apps, extensions)
-    rt = Runtime(apps, settings.database_url, extensions=extensions,
-                 settings={"files_dir": settings.files_dir, "redis_url": settings.redis_url})
-    rt.imports = served.imports
-    if migrating:
-        rt.migrate()
-    for ext in extensions:
-        attach = getattr(ext, "attach", None)
-        if attach is not None:
-            attach(rt)
+    """A runtime for one command (no swapping): the definitions served now, the database migrated."""
+    rt = Jig(settings, migrate=migrate, force_import=force_import).runtime
+    rt.owns_db = True  # closing this runtime closes the database
     return rt
 
 
-def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> Flask:
-    """The WSGI application: API plus the layers' blueprints."""
+def create_app(settings: Settings | None = None, source: RuntimeSource | None = None) -> Flask:
+    """The WSGI application: API plus the layers' blueprints, served by ``source`` (a Jig or a Runtime)."""
     settings = settings or Settings.from_env()
-    rt = rt or build_runtime(settings)
-    app = api.create_app(rt, {"SECRET_KEY": settings.session_secret()})
-    app.add_url_rule("/", "jig_index", lambda: render_template_string(INDEX, apps=rt.apps.values()))
+    source = source or Jig(settings)
+    app = api.create_app(source, {"SECRET_KEY": settings.session_secret()})
+    app.add_url_rule("/", "jig_index", lambda: render_template_string(INDEX, apps=api.runtime().apps.values()))
+    rt = source.current()
     for ext in rt.extensions:
         init_web = getattr(ext, "init_web", None)
         if init_web is not None:

@@ -19,25 +19,51 @@ EXIT_REFUSED = 3
 EXIT_CONFLICT = 4
 
 
+class CliContext:
+    """What every command receives as ``ctx.obj`` (extensions' commands too, without importing jig):
+    the settings, and the runtime built on first use, with definition errors, refused migrations and
+    file/browser conflicts reported as one message and their exit codes."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._runtime: Any = None
+
+    @property
+    def extensions(self) -> list[Any]:
+        from .plugins import default_extensions
+        return default_extensions()
+
+    def jig(self, *, migrate: bool | None = None, force_import: bool = False, embedded_jobs: bool = True) -> Any:
+        """A :class:`jig.app.Jig` (swaps runtimes when definitions are published); exits on errors."""
+        from runtime.publishing import DefinitionConflict
+
+        from .app import Jig
+        try:
+            return Jig(self.settings, migrate=migrate, force_import=force_import, embedded_jobs=embedded_jobs)
+        except DefinitionConflict as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_CONFLICT)
+        except DefinitionErrors as exc:
+            click.echo(exc.format(), err=True)
+            sys.exit(EXIT_DEFINITION)
+        except MigrationRefused as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_REFUSED)
+
+    def runtime(self, *, migrate: bool | None = None, force_import: bool = False, embedded_jobs: bool = True) -> Any:
+        """The runtime of this command (built once)."""
+        if self._runtime is None:
+            self._runtime = self.jig(migrate=migrate, force_import=force_import, embedded_jobs=embedded_jobs).runtime
+            self._runtime.owns_db = True
+        return self._runtime
+
+
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj  # type: ignore[no-any-return]
+    return ctx.obj.settings  # type: ignore[no-any-return]
 
 
 def _runtime(ctx: click.Context, *, migrate: bool | None = None, force_import: bool = False) -> Any:
-    from runtime.publishing import DefinitionConflict
-
-    from .app import build_runtime
-    try:
-        return build_runtime(_settings(ctx), migrate=migrate, force_import=force_import)
-    except DefinitionConflict as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_CONFLICT)
-    except DefinitionErrors as exc:
-        click.echo(exc.format(), err=True)
-        sys.exit(EXIT_DEFINITION)
-    except MigrationRefused as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_REFUSED)
+    return ctx.obj.runtime(migrate=migrate, force_import=force_import)
 
 
 @click.group()
@@ -51,7 +77,7 @@ def cli(ctx: click.Context, apps: tuple[str, ...], database: str | None) -> None
         s.apps = list(apps)
     if database:
         s.database_url = database
-    ctx.obj = s
+    ctx.obj = CliContext(s)
 
 
 @cli.command()
@@ -164,17 +190,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int |
     """Serve every app with the production WSGI server (waitress)."""
     import waitress
 
-    from .app import create_app
     s = _settings(ctx)
-    rt = _runtime(ctx)
-    app = create_app(s, rt)
-    rt.hooks.emit("runtime.started", rt)
+    jig = ctx.obj.jig()
+    app = jig.wsgi()
+    jig.start()
     h, p = host or s.host, port or s.port
-    click.echo(f"Jig serving {', '.join(sorted(rt.apps))} on http://{h}:{p}/  (database: {rt.db.dialect})")
+    click.echo(f"Jig serving {', '.join(sorted(jig.runtime.apps))} on http://{h}:{p}/  (database: {jig.db.dialect})")
     try:
         waitress.serve(app, host=h, port=p, threads=threads or s.threads, ident="jig")
     finally:
-        rt.close()
+        jig.close()
 
 
 @cli.group()
@@ -299,8 +324,8 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     """Create a demo database with users and sample data, then serve it."""
     from .demo import prepare
     s = _settings(ctx)
-    rt = _runtime(ctx)
-    logins = prepare(rt)
+    jig = ctx.obj.jig()
+    logins = prepare(jig.runtime)
     click.echo("Demo users (username / password / roles):")
     for name, pw, roles in logins:
         click.echo(f"  {name:12} {pw:14} {', '.join(roles)}")
@@ -308,9 +333,8 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
         return
     import waitress
 
-    from .app import create_app
-    app = create_app(s, rt)
-    rt.hooks.emit("runtime.started", rt)
+    app = jig.wsgi()
+    jig.start()
     click.echo(f"Open http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")
     waitress.serve(app, host=host, port=port, threads=s.threads, ident="jig")
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import atexit
 
-from .app import build_runtime, create_app
+from .app import Jig
 from .config import Settings
 
-_settings = Settings.from_env()
-runtime = build_runtime(_settings)
-application = create_app(_settings, runtime)
-runtime.hooks.emit("runtime.started", runtime)
-atexit.register(runtime.close)  # stops the jobs thread and hands its lease over at once
+jig = Jig(Settings.from_env())
+application = jig.wsgi()
+jig.start()
+atexit.register(jig.close)  # stops the jobs thread and hands its lease over at once

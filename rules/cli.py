@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Any
 
 import click
 
 
-def _runtime(ctx: click.Context) -> Any:
-    from jig.app import build_runtime
-    from runtime.errors import DefinitionErrors
-    try:
-        return build_runtime(ctx.obj)
-    except DefinitionErrors as exc:
-        click.echo(exc.format(), err=True)
-        sys.exit(2)
+def _runtime(ctx: click.Context, *, embedded_jobs: bool = True) -> Any:
+    return ctx.obj.runtime(embedded_jobs=embedded_jobs)  # the command's runtime (jig.cli.CliContext)
 
 
 def _logging() -> None:
@@ -31,12 +24,11 @@ def _logging() -> None:
 def worker(ctx: click.Context, burst: bool) -> None:
     """Run an RQ worker for Jig's jobs (needs JIG_REDIS_URL)."""
     _logging()
-    url = ctx.obj.redis_url
+    url = ctx.obj.settings.redis_url
     if not url:
         raise click.ClickException("set JIG_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to use RQ workers")
-    os.environ["JIG_EMBEDDED_JOBS"] = "0"
     from . import jobs
-    jobs._runtime = _runtime(ctx)  # noqa: SLF001 - the worker process's own runtime
+    jobs._runtime = ctx.obj.jig(embedded_jobs=False)  # noqa: SLF001 - the worker process's runtime source
     jobs.run_worker(url, burst=burst)
 
 
@@ -46,11 +38,10 @@ def worker(ctx: click.Context, burst: bool) -> None:
 def scheduler(ctx: click.Context, once: bool) -> None:
     """Turn due schedules and outbox rows into jobs: RQ jobs with JIG_REDIS_URL, else run them here."""
     _logging()
-    os.environ["JIG_EMBEDDED_JOBS"] = "0"
-    rt = _runtime(ctx)
+    rt = _runtime(ctx, embedded_jobs=False)
     from . import jobs
-    if ctx.obj.redis_url:
-        jobs.scheduler_loop(rt, ctx.obj.redis_url, once=once)
+    if ctx.obj.settings.redis_url:
+        jobs.scheduler_loop(rt, ctx.obj.settings.redis_url, once=once)
         return
     embedded = jobs.EmbeddedJobs(rt, rt.services["rules"]["scheduler"])
     if once:
@@ -144,12 +135,11 @@ def rules_run(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def rules_preview(ctx: click.Context, template: str, params: tuple[str, ...]) -> None:
     """Show a message template rendered: jig rules preview outsourcing.outsourcing_overdue batch=WF-1 days=3"""
-    from jig.plugins import default_extensions
     from runtime.loader import load_apps
 
     from .actions import render
     app_name, _, name = template.partition(".")
-    apps = load_apps(ctx.obj.apps, default_extensions())
+    apps = load_apps(ctx.obj.settings.apps, ctx.obj.extensions)
     tpl = apps.get(app_name).sections.get("templates", {}).get(name) if app_name in apps else None
     if tpl is None:
         raise click.ClickException(f"no template '{template}' (write it as app.template)")

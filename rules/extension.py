@@ -10,7 +10,6 @@ without Redis.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
@@ -109,7 +108,7 @@ class RulesExtension:
         rt.outbox.register("sms", SmsDelivery(rt, system["jig_sms_log"], sms_settings))
         rt.outbox.register("webhook", WebhookDelivery())
         rt.services["rules"] = {"engine": engine, "scheduler": scheduler, "rules": rules}
-        if not rt.settings.get("redis_url") and os.environ.get("JIG_EMBEDDED_JOBS", "1") != "0":
+        if not rt.settings.get("redis_url") and rt.settings.get("embedded_jobs", True):
             from .jobs import EmbeddedJobs
             jobs = EmbeddedJobs(rt, scheduler)
             rt.hooks.subscribe("runtime.started", lambda _rt: jobs.start())

@@ -97,18 +97,14 @@ class EmbeddedJobs:
 # ---- RQ backend --------------------------------------------------------------
 
 QUEUE = "jig"
-_runtime: Any = None
+_runtime: Any = None  # set by `jig worker` (or a test) to the worker's runtime source
 
 
 def _rt() -> Any:
-    """The runtime of this worker process, built once from the environment."""
-    global _runtime
+    """The runtime serving this RQ job: the worker's source's current one (it follows publishes)."""
     if _runtime is None:
-        os.environ.setdefault("JIG_EMBEDDED_JOBS", "0")
-        from jig.app import build_runtime
-        from jig.config import Settings
-        _runtime = build_runtime(Settings.from_env(), migrate=False)
-    return _runtime
+        raise RuntimeError("Jig's RQ jobs run inside `jig worker`, which provides their runtime")
+    return _runtime.current()
 
 
 def run_schedule(name: str) -> Any:

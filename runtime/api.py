@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
@@ -31,8 +31,24 @@ log = logging.getLogger("jig.api")
 bp = Blueprint("jig_api", __name__, url_prefix="/api")
 
 
+class RuntimeSource(Protocol):
+    """What serves a Flask app: a Runtime, or something that swaps runtimes when definitions are published."""
+
+    def current(self) -> Runtime: ...
+
+    def refresh(self) -> bool:
+        """Look for newly published definitions now; True when it swapped."""
+        ...
+
+
 def runtime() -> Runtime:
-    return current_app.extensions["jig"]  # type: ignore[no-any-return]
+    """The runtime serving this request: taken once per request, so a publish in the middle of a
+    request never mixes two versions of the definitions."""
+    rt: Runtime | None = g.get("jig_runtime")
+    if rt is None:
+        source: RuntimeSource = current_app.extensions["jig"]
+        rt = g.jig_runtime = source.current()
+    return rt
 
 
 def request_lang() -> str | None:
@@ -223,8 +239,8 @@ def _unexpected(exc: Exception) -> tuple[Response, int]:
     return jsonify({"error": {"code": "internal", "message": "internal error; see the server log", "fields": {}}}), 500
 
 
-def init_app(app: Flask, rt: Runtime) -> None:
-    """Attach the runtime and the API blueprint to a Flask app."""
+def init_app(app: Flask, rt: RuntimeSource) -> None:
+    """Attach the runtime (or a source of the current one) and the API blueprint to a Flask app."""
     app.extensions["jig"] = rt
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -134,6 +134,8 @@ class AppCompiler:
             self._build_scope(ent)
         for ename, ent in app.entities.items():
             self._entity_body(ent, ents[ename], ("entities", ename))
+        for ent in app.entities.values():
+            ent.owner = app  # link targets are found through the app, never through a process-wide registry
         soundness.check_app(app, self.ctx)
         return app
 

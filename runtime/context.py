@@ -57,7 +57,7 @@ class RecordContext(dict[str, Any]):
         f = self.ent.fields.get(field_name)
         ref = self.get(field_name)
         if f is not None and f.type == "link" and ref is not None and self.loader is not None and f.to:
-            target_ent = _target(self.ent, f.to)
+            target_ent = self.ent.sibling(f.to)
             row = self.loader(target_ent, int(ref)) if target_ent else None
             if row is not None and target_ent is not None:
                 target = RecordContext(target_ent, row, self.user, self.loader, self.depth + 1)
@@ -73,19 +73,6 @@ class RecordContext(dict[str, Any]):
                 return None
             ctx = ctx.linked(part)
         return None if ctx is None else ctx[path[-1]]
-
-
-_apps_by_entity: dict[str, Any] = {}
-
-
-def _target(ent: EntityDef, name: str) -> EntityDef | None:
-    app = _apps_by_entity.get(ent.app)
-    return app.entities.get(name) if app is not None else None
-
-
-def register_apps(apps: dict[str, Any]) -> None:
-    """Let contexts find link targets by name (called once when the runtime starts)."""
-    _apps_by_entity.update(apps)
 
 
 def row_loader(conn: Connection, tables: Any) -> Loader:

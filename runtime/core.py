@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import context, migrations
+from . import migrations
 from .auth import Users
 from .database import Database
 from .errors import NotFound
@@ -31,15 +31,19 @@ from .versions import DefinitionStore
 class Runtime:
     def __init__(self, apps: dict[str, AppDef], database_url: str, *,
                  extensions: Sequence[Extension] = (), settings: dict[str, Any] | None = None,
-                 definition_extensions: Sequence[Extension] | None = None):
+                 definition_extensions: Sequence[Extension] | None = None, db: Database | None = None):
         self.apps = apps
         self.extensions = list(extensions)
         self.settings = settings or {}
-        self.db = Database(database_url)
+        # a Runtime built for newly published definitions shares the database (and its pool)
+        self.owns_db = db is None
+        self.db = db if db is not None else Database(database_url)
         # Extensions may keep their own state in tables created and migrated with Jig's.
         self.tables = build_tables(apps, self.extensions)
         self.hooks = Hooks()
         self.sql = SqlCompiler(self.tables, self.db.dialect)
+        # statements built once and reused, per entity key; they belong to this runtime's tables
+        self.statements: dict[tuple[str, str], dict[Any, Any]] = {}
         self.users = Users(self.db, self.tables.system)
         self.records = Records(self)
         self.files = FileStore(self.db, self.tables.system["jig_files"],
@@ -55,7 +59,6 @@ class Runtime:
         # definition files served by this runtime that migrate() records as published versions
         self.imports: list[tuple[str, str, str]] = []
         self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
-        context.register_apps(apps)
 
     def entity(self, app: str, name: str, lang: str = "zh") -> EntityDef:
         a = self.apps.get(app)
@@ -81,6 +84,15 @@ class Runtime:
             self.imports = []
         return steps
 
+    def current(self) -> Runtime:
+        """A Runtime serves itself (see runtime.api.RuntimeSource)."""
+        return self
+
+    def refresh(self) -> bool:
+        """A plain Runtime never swaps (jig.app.Jig does)."""
+        return False
+
     def close(self) -> None:
         self.hooks.emit("runtime.stopping", self)
-        self.db.dispose()
+        if self.owns_db:
+            self.db.dispose()

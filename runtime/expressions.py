@@ -79,8 +79,6 @@ class Expr:
     # id(ast.Attribute) -> the dotted path it reads, so evaluation never re-walks.
     attr_paths: dict[int, tuple[str, ...]] = field(default_factory=dict)
     node_types: dict[int, str] = field(default_factory=dict)
-    # Compiled SQL per (table, purpose), kept on the expression so it lives and dies with it.
-    sql_cache: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def names(self) -> set[str]:

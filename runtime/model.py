@@ -171,10 +171,18 @@ class EntityDef:
     scope: Scope | None = None
     indexes: list[tuple[str, ...]] = field(default_factory=list)  # declared multi-column indexes
     extra: dict[str, Any] = field(default_factory=dict)  # for extensions
+    owner: AppDef | None = field(default=None, repr=False, compare=False)  # the app (of the root entity)
 
     @property
     def key(self) -> str:
         return f"{self.app}.{self.name}"
+
+    def sibling(self, name: str) -> EntityDef | None:
+        """Another entity of the same app, by name (a link's target)."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        return root.owner.entities.get(name) if root.owner is not None else None
 
     @property
     def is_child(self) -> bool:

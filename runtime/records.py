@@ -68,7 +68,7 @@ class Records:
 
     def _by_id(self, ent: EntityDef, actor: Actor, lock: bool) -> Any:
         """SELECT one record by id under the actor's read filter; built once per role set."""
-        cache = ent.extra.setdefault("by_id", {})
+        cache = self.rt.statements.setdefault((ent.key, "by_id"), {})
         key = (actor.roles, lock)
         stmt = cache.get(key)
         if stmt is None:

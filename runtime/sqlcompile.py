@@ -62,22 +62,24 @@ class SqlCompiler:
     def __init__(self, tables: Tables, dialect: str):
         self.tables = tables
         self.dialect = dialect
+        # compiled clauses per (expression, table, kind); the expression is kept so its id stays its own
+        self._compiled: dict[tuple[int, str, str], tuple[Expr, Any]] = {}
 
     def condition(self, expr: Expr, table: Table) -> ColumnElement[bool]:
         """A WHERE clause true exactly where ``expr`` holds."""
-        key = (table.name, self.dialect + ":where")
-        hit = expr.sql_cache.get(key)
+        key = (id(expr), table.name, "where")
+        hit = self._compiled.get(key)
         if hit is None:
-            hit = expr.sql_cache[key] = _Compile(self, expr, table).truth(expr.tree)
-        return hit
+            hit = self._compiled[key] = (expr, _Compile(self, expr, table).truth(expr.tree))
+        return hit[1]  # type: ignore[no-any-return]
 
     def value(self, expr: Expr, table: Table) -> ColumnElement[Any]:
         """A column expression computing ``expr`` for each row (e.g. a computed field)."""
-        key = (table.name, self.dialect + ":value")
-        hit = expr.sql_cache.get(key)
+        key = (id(expr), table.name, "value")
+        hit = self._compiled.get(key)
         if hit is None:
-            hit = expr.sql_cache[key] = _Compile(self, expr, table).value(expr.tree)
-        return hit
+            hit = self._compiled[key] = (expr, _Compile(self, expr, table).value(expr.tree))
+        return hit[1]  # type: ignore[no-any-return]
 
     def user_params(self, expr_scope: Scope, user: dict[str, Any]) -> dict[str, Any]:
         return {USER_PARAM.format(k): user.get(k) for k in (expr_scope.user or {})}

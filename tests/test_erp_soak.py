@@ -35,8 +35,9 @@ def _complete(env: Env, round_no: int, n: int) -> None:
         wo = rt.records.create(SYSTEM, ent, {"product": prod, "qty": 100, "erp_no": f"MO{round_no:02d}{i:03d}",
                                              "planned_start": "2026-11-01T08:00:00",
                                              "planned_end": "2026-11-03T08:00:00"})
+        version = wo["version"]
         for name, data in (("release", None), ("start", None), ("complete", {"produced_qty": 10 + i})):
-            workflow.take(rt.records, SYSTEM.using("api"), ent, wo["id"], name, data)
+            version = workflow.take(rt.records, SYSTEM.using("api"), ent, wo["id"], name, data, version)["version"]
 
 
 def test_soak_random_faults_from_all_switches_with_restarts(database_url: str,

@@ -21,10 +21,11 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, g, request, session
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select
 
 from runtime import clock
+from runtime.api import runtime as api_runtime
 from runtime.auth import Actor
 from runtime.sqltypes import LocalDateTime
 
@@ -51,7 +52,7 @@ def _table() -> Table:
 
 
 def runtime() -> Any:
-    return current_app.extensions["jig"]
+    return api_runtime()
 
 
 def lang() -> str:
