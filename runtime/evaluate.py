@@ -218,10 +218,12 @@ class _Evaluator(simpleeval.SimpleEval):
 
     def _seq(self, node: ast.Tuple | ast.List) -> tuple[Any, ...]:
         # lists hold only constants (checked at load), so each is built once per parsed tree
-        cached = _CONSTANT_SEQS.get(id(node))
-        if cached is None or cached[0] is not node:
-            cached = _CONSTANT_SEQS[id(node)] = (node, tuple(self._eval(e) for e in node.elts))
-        return cached[1]
+        assert self.current is not None
+        seqs = self.current.constant_seqs
+        cached = seqs.get(id(node))
+        if cached is None:
+            cached = seqs[id(node)] = tuple(self._eval(e) for e in node.elts)
+        return cached
 
     def _unary(self, node: ast.UnaryOp) -> Any:
         v = self._eval(node.operand)
@@ -272,7 +274,6 @@ class _Evaluator(simpleeval.SimpleEval):
         return self._eval(node.body) if truth(self._eval(node.test)) else self._eval(node.orelse)
 
 
-_CONSTANT_SEQS: dict[int, tuple[ast.AST, tuple[Any, ...]]] = {}
 _local = threading.local()
 
 

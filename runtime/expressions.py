@@ -79,6 +79,8 @@ class Expr:
     # id(ast.Attribute) -> the dotted path it reads, so evaluation never re-walks.
     attr_paths: dict[int, tuple[str, ...]] = field(default_factory=dict)
     node_types: dict[int, str] = field(default_factory=dict)
+    # id(ast.List) -> its values: lists hold only constants (checked at load), built once per parsed tree
+    constant_seqs: dict[int, tuple[Any, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def names(self) -> set[str]:

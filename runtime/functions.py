@@ -176,7 +176,7 @@ def _sql_days_between(a: SqlArgs) -> ColumnElement[Any]:
 
 def _sql_trunc_div(num: ColumnElement[Any], by: int, dialect: str) -> ColumnElement[Any]:
     if dialect == "sqlite":
-        return num / by  # integer division truncates toward zero in SQLite
+        return num // by  # SQLite divides integers truncating toward zero ("/" would cast to NUMERIC)
     return func.trunc(num / float(by)).cast(Integer)
 
 

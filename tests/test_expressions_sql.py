@@ -151,3 +151,18 @@ def test_decimal_column_against_constant_uses_exact_compare(make_runtime) -> Non
                                  ("price * 3 == 0.39", [1])):
             clause = rt.sql.condition(parse(source, ent.scope), table)
             assert list(conn.execute(select(table.c.id).where(clause)).scalars()) == expected, source
+
+
+def test_whole_hours_and_minutes_truncate_in_sql_as_in_python(make_runtime) -> None:  # noqa: ANN001
+    """Found by the property test: SQLite divided the seconds as NUMERIC, so half an hour was 0.5, not 0."""
+    rt = make_runtime(texts={"prop.yaml": APP})
+    ent = rt.entity("prop", "row")
+    table = rt.tables["prop.row"]
+    half_hour_ago = NOW - dt.timedelta(minutes=30, seconds=20)
+    with clock.frozen(NOW), rt.db.write() as conn:
+        conn.execute(table.insert().values(id=1, version=1, created_at=NOW, updated_at=NOW, at=half_hour_ago))
+        for source in ("hours_since(at) == 0", "minutes_since(at) == 30"):
+            expr = parse(source, ent.scope, want="bool")
+            assert holds(expr, RecordContext(ent, {"at": half_hour_ago}, {}, None)) is True, source
+            got = conn.execute(select(table.c.id).where(rt.sql.condition(expr, table))).scalars().all()
+            assert got == [1], source
