@@ -39,7 +39,9 @@ class Jig:
 
     def __init__(self, settings: Settings, *, migrate: bool | None = None, force_import: bool = False,
                  embedded_jobs: bool = True, refresh_seconds: float = 1.0):
-        clock.set_zone(settings.timezone)
+        if settings.timezone != clock.zone().key:
+            raise ValueError(f"the time zone is set for the whole process by JIG_TIMEZONE (now {clock.zone().key}); "
+                             f"settings ask for {settings.timezone}")
         self.settings = settings
         self.extensions = default_extensions()
         self.embedded_jobs = embedded_jobs

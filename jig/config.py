@@ -16,7 +16,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 8
-    timezone: str = "Asia/Shanghai"
+    timezone: str = field(default_factory=lambda: os.environ.get("JIG_TIMEZONE", "Asia/Shanghai"))
     redis_url: str | None = None
     auto_migrate: bool = True
     files_dir: str = "var/files"

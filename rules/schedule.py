@@ -39,7 +39,7 @@ class Schedule:
         if self.zone is None:
             return clock.now()
         return dt.datetime.now(ZoneInfo(self.zone)).replace(tzinfo=None, microsecond=0) \
-            if clock._frozen is None else clock.now()  # noqa: SLF001 - tests freeze the factory clock
+            if not clock.is_frozen() else clock.now()  # tests freeze the factory clock
 
     def in_window(self, t: dt.datetime) -> bool:
         if self.window is None:

@@ -2,44 +2,42 @@
 
 Factories run in one place, so times are stored as naive local times in the
 configured zone (``JIG_TIMEZONE``, default Asia/Shanghai), in whole seconds.
-Tests freeze the clock with :func:`frozen`.
+The zone is read once from the environment: a process serves one factory.
+Tests freeze the clock with :func:`frozen`; nothing else changes this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-_zone = ZoneInfo(os.environ.get("JIG_TIMEZONE", "Asia/Shanghai"))
-_frozen: dt.datetime | None = None
+ZONE = ZoneInfo(os.environ.get("JIG_TIMEZONE", "Asia/Shanghai"))  # fixed for the process: one factory, one zone
+_frozen: dt.datetime | None = None  # the test seam (see frozen); production code never sets it
 
 
 def zone() -> ZoneInfo:
-    return _zone
+    return ZONE
 
 
-def set_zone(name: str) -> None:
-    global _zone, _last
-    _zone = ZoneInfo(name)
-    _last = (-1, dt.datetime.min)
-
-
-_last: tuple[int, dt.datetime] = (-1, dt.datetime.min)
+@functools.lru_cache(maxsize=4)
+def _local(second: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(second, ZONE).replace(tzinfo=None)
 
 
 def now() -> dt.datetime:
-    """Current local time, naive, whole seconds (computed once per second: expressions call it a lot)."""
-    global _last
+    """Current local time, naive, whole seconds (converted once per second: expressions call it a lot)."""
     if _frozen is not None:
         return _frozen
-    second = int(time.time())
-    if second != _last[0]:
-        _last = (second, dt.datetime.fromtimestamp(second, _zone).replace(tzinfo=None))
-    return _last[1]
+    return _local(int(time.time()))
+
+
+def is_frozen() -> bool:
+    return _frozen is not None
 
 
 def today() -> dt.date:
@@ -49,12 +47,12 @@ def today() -> dt.date:
 def to_local(value: dt.datetime) -> dt.datetime:
     """An aware time converted to naive local; a naive one is taken as local."""
     if value.tzinfo is not None:
-        value = value.astimezone(_zone).replace(tzinfo=None)
+        value = value.astimezone(ZONE).replace(tzinfo=None)
     return value.replace(microsecond=0)
 
 
 def to_aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=_zone)
+    return value.replace(tzinfo=ZONE)
 
 
 @contextlib.contextmanager

@@ -42,3 +42,60 @@ def test_loading_definitions_needs_no_web_framework() -> None:
 def test_runtime_modules_stay_small() -> None:
     sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in (ROOT / "runtime").rglob("*.py")}
     assert max(sizes.values()) < 700, sizes
+
+
+def test_extensions_never_import_the_composition_root() -> None:
+    """rules/, connectors/, ui/ and builder/ receive what they need (a runtime, a CLI context); never jig/."""
+    offenders = {}
+    for layer in ("rules", "connectors", "ui", "builder"):
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            if "jig" in _imports(path):
+                offenders[str(path.relative_to(ROOT))] = "imports jig"
+    assert offenders == {}
+
+
+MUTABLE_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "Counter", "local", "Lock", "RLock",
+                 "WeakValueDictionary", "WeakKeyDictionary"}
+# What remains, each for a reason; the list may only shrink.
+ALLOWED_STATE = {
+    "runtime/clock.py: global _frozen": "the test seam: tests freeze the clock; production code never calls frozen()",
+    "runtime/evaluate.py: _local": "per-thread scratch evaluator; holds nothing from one evaluation to the next",
+}
+
+
+def _module_state(path: Path) -> list[str]:
+    rel = str(path.relative_to(ROOT))
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [f"{rel}: global {', '.join(n.names)}" for n in ast.walk(tree) if isinstance(n, ast.Global)]
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        names = [t.id for t in targets if isinstance(t, ast.Name) and not t.id.startswith("__")]
+        empty_container = isinstance(value, (ast.Dict, ast.List, ast.Set)) and not (
+            getattr(value, "keys", None) or getattr(value, "elts", None))
+        call = value.func if isinstance(value, ast.Call) else None
+        called = call.attr if isinstance(call, ast.Attribute) else call.id if isinstance(call, ast.Name) else ""
+        lower = [n for n in names if not n.lstrip("_").isupper()]
+        if names and (empty_container or called in MUTABLE_CALLS or (lower and isinstance(
+                value, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)))):
+            found.append(f"{rel}: {', '.join(names)}")
+    return found
+
+
+def test_runtime_holds_no_module_level_mutable_state() -> None:
+    """Link targets, compiled statements and caches belong to a runtime (or its definitions), not to a module:
+    two runtimes in one process must never see each other's state."""
+    found = [s for p in sorted((ROOT / "runtime").rglob("*.py")) for s in _module_state(p)]
+    assert sorted(set(found) - set(ALLOWED_STATE)) == []
+    assert set(ALLOWED_STATE) <= set(found), "an allowed item is gone: remove it from ALLOWED_STATE"
+
+
+def test_only_tests_freeze_the_clock() -> None:
+    for layer in ("runtime", "rules", "connectors", "ui", "builder", "jig"):
+        for path in (ROOT / layer).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "clock.frozen(" not in text, path
