@@ -14,7 +14,7 @@ from runtime import api, clock
 from runtime.api import RuntimeSource
 from runtime.core import Runtime
 from runtime.database import Database
-from runtime.loader import load_apps, load_texts
+from runtime.loader import find_definition_files, load_apps, load_texts
 from runtime.publishing import Publisher
 from runtime.tables import system_tables
 from runtime.versions import DefinitionStore
@@ -46,6 +46,9 @@ class Jig:
         self.extensions = default_extensions()
         self.embedded_jobs = embedded_jobs
         self.refresh_seconds = refresh_seconds
+        # The files are checked before the database is opened: a bad definition changes (or creates) nothing.
+        files = {str(p): p.read_bytes() for p in find_definition_files(settings.apps)}
+        file_apps = load_apps(settings.apps, self.extensions) if files else {}
         self.db = Database(settings.database_url)
         self._revision = 0
         migrating = migrate if migrate is not None else settings.auto_migrate
@@ -53,8 +56,12 @@ class Jig:
             store = DefinitionStore(system_tables(MetaData()))
             served = Publisher(self.db, store, self.extensions).sync_files(settings.apps, force=force_import,
                                                                            write=migrating)
-            apps = load_texts(served.named(), self.extensions) if served.texts else \
-                load_apps(settings.apps, self.extensions)
+            if served.texts and all(files.get(name) == text.encode("utf-8") for name, text in served.texts.values()):
+                apps = file_apps  # what is served is what the files say (the usual case): loaded once
+            elif served.texts:
+                apps = load_texts(served.named(), self.extensions)
+            else:
+                apps = load_apps(settings.apps, self.extensions)
             self.runtime = self._build(apps)
             self.runtime.imports = served.imports
             if migrating:
