@@ -16,10 +16,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 from . import listquery, workflow
 from .auth import Actor
+from .bounds import MAX_ID, BoundedJSONProvider
 from .core import Runtime
 from .errors import BadRequest, RecordError, Unauthorized
 from .messages import t
@@ -77,9 +79,12 @@ def _version(data: dict[str, Any]) -> int | None:
     if v is None:
         return None
     try:
-        return int(v)
-    except (TypeError, ValueError):
-        raise BadRequest("version must be a whole number", {"version": t("integer", request_lang() or "zh")}) from None
+        n = int(v) if isinstance(v, (int, str)) and not isinstance(v, bool) and len(str(v)) <= 20 else None
+    except ValueError:
+        n = None
+    if n is None or not 0 <= n <= MAX_ID:
+        raise BadRequest("version must be a whole number", {"version": t("integer", request_lang() or "zh")})
+    return n
 
 
 @bp.get("/openapi.json")
@@ -162,8 +167,8 @@ def update_record(app: str, entity: str, record_id: int) -> Response:
 def delete_record(app: str, entity: str, record_id: int) -> tuple[str, int]:
     actor = current_actor()
     rt = runtime()
-    data = request.get_json(silent=True) or {}
-    rt.records.delete(actor, rt.entity(app, entity, actor.language), record_id, _version(dict(data)))
+    data = _body() if request.get_data(cache=True) else {}  # a body that is sent must be a JSON object
+    rt.records.delete(actor, rt.entity(app, entity, actor.language), record_id, _version(data))
     return "", 204
 
 
@@ -193,8 +198,12 @@ def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
     if not request.path.startswith("/api/"):
         return exc
     code = exc.code or 500
-    return jsonify({"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
-                              "message": exc.description or exc.name, "fields": {}}}), code
+    resp = jsonify({"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
+                              "message": exc.description or exc.name, "fields": {}}})
+    for name, value in exc.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            resp.headers[name] = value  # e.g. Allow on 405
+    return resp, code
 
 
 def _unexpected(exc: Exception) -> tuple[Response, int]:
@@ -202,11 +211,20 @@ def _unexpected(exc: Exception) -> tuple[Response, int]:
     return jsonify({"error": {"code": "internal", "message": "internal error; see the server log", "fields": {}}}), 500
 
 
+class RecordIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: 1 to 2**63-1 (the databases' row ids); any other number is a 404."""
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 19 or not 0 < int(value) <= MAX_ID:
+            raise NotFound()  # not ValidationError: that would let the router answer 405 for another rule
+        return int(value)
+
+
 def init_app(app: Flask, rt: Runtime) -> None:
-    """Attach the runtime and the API blueprint to a Flask app."""
+    """Attach the runtime and the API blueprint to a Flask app (before any other blueprint)."""
     app.extensions["jig"] = rt
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["int"] = RecordIdConverter
+    app.json = BoundedJSONProvider(app)
     app.register_blueprint(bp)
     app.register_error_handler(RecordError, _error)
     app.register_error_handler(HTTPException, _http_error)

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import clock
+from .bounds import MAX_ID, MAX_NUMBER_TEXT
 from .messages import t
 from .model import FieldDef
 
@@ -110,14 +111,13 @@ def _integer(value: Any, lang: str, key: str = "integer") -> int:
     if isinstance(value, int):
         n = value
     else:
-        try:
-            d = Decimal(str(value).strip().replace(",", ""))
-        except InvalidOperation:
-            raise FieldValueError(t(key, lang)) from None
-        if not d.is_finite() or d != d.to_integral_value():
+        d = _number(value, key, lang)
+        if d.adjusted() >= 19:  # before int(): 1e999999999 is a valid Decimal but no int to build
+            raise FieldValueError(t("too_big_number", lang))
+        if d != d.to_integral_value():
             raise FieldValueError(t(key, lang))
         n = int(d)
-    if abs(n) >= 2 ** 63:
+    if abs(n) > MAX_ID:
         raise FieldValueError(t("too_big_number", lang))
     return n
 
@@ -125,18 +125,34 @@ def _integer(value: Any, lang: str, key: str = "integer") -> int:
 def _decimal(value: Any, scale: int, lang: str) -> Decimal:
     if isinstance(value, bool):
         raise FieldValueError(t("decimal", lang))
-    try:
-        d = Decimal(str(value).strip().replace(",", "")) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
-        raise FieldValueError(t("decimal", lang)) from None
-    if not d.is_finite():
-        raise FieldValueError(t("decimal", lang))
+    d = _number(value, "decimal", lang)
+    if d and d.adjusted() + 1 + scale > MAX_DECIMAL_DIGITS:  # before quantize(), which fails past 28 digits
+        raise FieldValueError(t("too_big_number", lang))
     exponent = d.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > scale and d != d.quantize(Decimal(1).scaleb(-scale)):
         raise FieldValueError(t("scale", lang, scale=scale))
     d = d.quantize(Decimal(1).scaleb(-scale))
     if len(d.as_tuple().digits) > MAX_DECIMAL_DIGITS:
         raise FieldValueError(t("too_big_number", lang))
+    return d
+
+
+def _number(value: Any, key: str, lang: str) -> Decimal:
+    """A finite Decimal from a number or its text (at most MAX_NUMBER_TEXT characters); else FieldValueError."""
+    if isinstance(value, Decimal):
+        d = value
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise FieldValueError(t(key, lang))
+        text = value.strip().replace(",", "") if isinstance(value, str) else str(value)
+        if len(text) > MAX_NUMBER_TEXT:
+            raise FieldValueError(t("too_big_number", lang) if text.lstrip("+-").isdigit() else t(key, lang))
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise FieldValueError(t(key, lang)) from None
+    if not d.is_finite():
+        raise FieldValueError(t(key, lang))
     return d
 
 

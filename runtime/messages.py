@@ -60,6 +60,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bad_json": {"zh": "请求体应为 JSON 对象", "en": "The request body must be a JSON object"},
     "no_app": {"zh": "没有应用“{name}”", "en": "No app '{name}'"},
     "no_entity": {"zh": "没有表单“{name}”", "en": "No entity '{name}'"},
+    # bad input: bounds on list queries (docs/security.md, "Bad input")
+    "too_many_filters": {"zh": "筛选条件过多（最多 {max} 个）", "en": "Too many filters (at most {max})"},
+    "filter_op": {"zh": "这个字段不能用“{op}”筛选", "en": "This field cannot be filtered with '{op}'"},
+    "too_many_sort": {"zh": "排序字段过多（最多 {max} 个）", "en": "Too many sort fields (at most {max})"},
+    "too_many_values": {"zh": "取值过多（最多 {max} 个）", "en": "Too many values (at most {max})"},
 }
 
 

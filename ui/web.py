@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from runtime import clock, listquery, permissions, workflow
 from runtime.auth import Actor
+from runtime.bounds import id_in_range
 from runtime.errors import BadRequest, RecordError
 from runtime.model import EntityDef, pick
 
@@ -388,11 +389,14 @@ def rules_view(app: str, entity: str) -> Any:
     """Visible / required / read-only and computed values for the values being edited (same rules as the server)."""
     actor = actor_or_login()
     ent = entity_or_404(app, entity)
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     values = body.get("values") if isinstance(body.get("values"), dict) else {}
     record_id = body.get("id")
     base: dict[str, Any] = {}
-    if isinstance(record_id, int):
+    if record_id is not None and not id_in_range(record_id):
+        abort(404)
+    if record_id is not None:
         try:
             base = rt().records.get(actor, ent, record_id)
         except RecordError:
