@@ -72,9 +72,14 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
             problems[key] = t("too_long", lang, max=bounds.MAX_FILTER_TEXT)
             continue
         try:
-            q.filters.append((name, op, _filter_value(ent, name, kind, op, raw, lang)))
+            value = _filter_value(ent, name, kind, op, raw, lang)
         except FieldValueError as exc:
             problems[key] = exc.message
+            continue
+        if value is None and op in ("lt", "lte", "gt", "gte"):
+            problems[key] = t("required", lang)  # nothing is smaller or larger than empty
+            continue
+        q.filters.append((name, op, value))
     q.search = (args.get("q") or "").strip()[:bounds.MAX_FILTER_TEXT] or None
     sort = args.get("sort") or ent.list_sort or "-id"
     parts = [p.strip() for p in sort.split(",") if p.strip()]
