@@ -21,7 +21,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import listquery, workflow
 from .auth import Actor
-from .bounds import MAX_ID, BoundedJSONProvider
+from .bounds import MAX_ID, MAX_INT32, BoundedJSONProvider
 from .core import Runtime
 from .errors import BadRequest, RecordError, Unauthorized
 from .messages import t
@@ -82,7 +82,7 @@ def _version(data: dict[str, Any]) -> int | None:
         n = int(v) if isinstance(v, (int, str)) and not isinstance(v, bool) and len(str(v)) <= 20 else None
     except ValueError:
         n = None
-    if n is None or not 0 <= n <= MAX_ID:
+    if n is None or not 0 <= n <= MAX_INT32:
         raise BadRequest("version must be a whole number", {"version": t("integer", request_lang() or "zh")})
     return n
 

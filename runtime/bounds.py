@@ -11,7 +11,8 @@ from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
 
-MAX_ID = 2 ** 63 - 1          # record ids, versions and links: the databases' signed 64-bit integers
+MAX_ID = 2 ** 63 - 1          # record ids and links: the databases' signed 64-bit integers
+MAX_INT32 = 2 ** 31 - 1       # versions, import-job and display-link ids: 32-bit columns on PostgreSQL
 MAX_JSON_DEPTH = 32           # nesting of arrays/objects in a request body or a cursor
 MAX_NUMBER_TEXT = 100         # characters in a number given as text (query string, form, CSV, JSON string)
 MAX_FILTERS = 30              # filter parameters in one list request

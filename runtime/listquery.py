@@ -189,6 +189,11 @@ def _one(ent: EntityDef, name: str, kind: str, raw: str, lang: str) -> Any:
     f = ent.fields.get(name)
     if f is not None and f.type == "computed":
         return _typed_literal(f.returns or (f.expr.type if f.expr else "text"), raw, lang)
+    if f is None and name == "version":  # a 32-bit column
+        n = _typed_literal(kind, raw, lang)
+        if abs(n) > bounds.MAX_INT32:
+            raise FieldValueError(t("too_big_number", lang))
+        return n
     if f is not None and f.type == "select":
         return raw  # filtering by an unknown option simply finds nothing
     if f is not None:

@@ -53,6 +53,9 @@ def test_record_ids_beyond_the_database_integers_are_404(world: World) -> None:
     _refused(c.patch(f"{B}/{rec['id']}", {"quantity": 5, "version": HUGE}), 400)
     _refused(c.patch(f"{B}/{rec['id']}", {"quantity": 5, "version": "9" * 4000}), 400)
     _refused(c.delete(f"{B}/{rec['id']}?version={'9' * 30}"), 400)
+    _refused(c.patch(f"{B}/{rec['id']}", {"quantity": 5, "version": 2 ** 40}), 400)  # a 32-bit column
+    _refused(c.get(f"{B}?version={2 ** 40}"), 400)
+    _refused(c.get(f"{B}?sort=version&after={_cursor([2 ** 40, 1])}"), 400)
     assert _snapshot(world) == before
     bom = world.admin.post("/api/work_order_tracking/bom", {"product": 1, "lines": [{"id": HUGE, "item": 1, "qty": 1}]})
     err = _refused(bom, 422)
@@ -66,7 +69,7 @@ def test_page_routes_refuse_huge_ids_without_500(database_url: str, tmp_path: Pa
     c = app.test_client()
     tok = login(c, "boss", "boss-pass-123")
     for path in (f"/a/outsourcing/batch/{HUGE}", "/a/outsourcing/batch/0", f"/a/outsourcing/batch/{'9' * 5000}",
-                 f"/imports/{HUGE}", f"/imports/{HUGE}.json"):
+                 f"/imports/{HUGE}", f"/imports/{HUGE}.json", f"/imports/{2 ** 40}", f"/imports/{2 ** 31}.json"):
         assert c.get(path).status_code == 404, path
     r = c.post("/a/outsourcing/batch/_rules", json={"id": HUGE, "values": {}}, headers={"X-CSRF-Token": tok})
     assert r.status_code == 404
@@ -185,3 +188,23 @@ def test_ordering_filters_with_an_empty_value_are_400(world: World) -> None:
         for value in ("", "%20"):
             assert set(_refused(c.get(f"/api/maintenance/equipment?{key}={value}"))["fields"]) == {key}
     assert c.get("/api/maintenance/equipment?code=").status_code == 200  # equal to empty: the empty ones
+
+
+def test_admin_forms_refuse_bad_ids_without_500(database_url: str, tmp_path: Path) -> None:
+    """Found by the UI fuzz: revoking a token or display link with id '', 'x' or 10**30 gave 500."""
+    rt, app = build(database_url, tmp_path)
+    rt.users.add("boss", "boss-pass-123", ["admin"])
+    c = app.test_client()
+    tok = login(c, "boss", "boss-pass-123")
+    token_id = c.post("/admin/tokens", data={"action": "create", "username": "boss", "label": "x"},
+                      headers={"X-CSRF-Token": tok})
+    assert token_id.status_code == 200
+    before = rt.users.tokens_of()
+    for url in ("/admin/tokens", "/admin/displays"):
+        for bad in ("", "x", "9" * 30, str(HUGE), "-1", "1.5"):
+            r = c.post(url, data={"action": "revoke", "id": bad}, headers={"X-CSRF-Token": tok})
+            assert r.status_code in (400, 404), (url, bad, r.status_code)
+        for big in (str(2 ** 40), str(bounds.MAX_ID)):  # in range, beyond a 32-bit id column: no such row
+            r = c.post(url, data={"action": "revoke", "id": big}, headers={"X-CSRF-Token": tok})
+            assert r.status_code < 500, (url, big)
+    assert rt.users.tokens_of() == before
