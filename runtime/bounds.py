@@ -20,6 +20,8 @@ MAX_FILTER_TEXT = 1000        # characters in one filter value
 MAX_IN_VALUES = 500           # values in one ``__in`` filter
 MAX_SORT_TERMS = 5            # columns in ``sort`` (``id`` is always added last)
 MAX_CURSOR_TEXT = 4096        # characters in an ``after`` cursor
+MAX_CHILD_ROWS = 2000         # rows in one child table of one record, unless the definition sets max_rows
+MAX_LIST_ITEMS = 200          # values in one multiselect or file list, unless the definition sets max
 
 
 class TooDeep(ValueError):

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import clock
-from .bounds import MAX_ID, MAX_NUMBER_TEXT
+from .bounds import MAX_ID, MAX_LIST_ITEMS, MAX_NUMBER_TEXT
 from .messages import t
 from .model import FieldDef
 
@@ -79,6 +79,8 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         items = [s.strip() for s in value.split(",") if s.strip()] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise FieldValueError(t("list", lang))
+        if len(items) > MAX_LIST_ITEMS:
+            raise FieldValueError(t("too_many_values", lang, max=MAX_LIST_ITEMS))
         bad = [str(x) for x in items if str(x) not in f.option_values]
         if bad:
             raise FieldValueError(t("option", lang, options=", ".join(f.option_values)))
@@ -93,6 +95,9 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         return _integer(value, lang, key="link")
     if kind in ("image", "images", "file", "files"):
         items = value if isinstance(value, list) else [value]
+        limit = f.max_files if f.max_files is not None else MAX_LIST_ITEMS
+        if len(items) > limit:
+            raise FieldValueError(t("too_many_files", lang, max=limit))
         keys: list[str] = []
         for item in items:
             key = item.get("key") if isinstance(item, dict) else item

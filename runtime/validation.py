@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from .bounds import id_in_range
+from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
 from .fieldtypes import FieldValueError, coerce, empty
@@ -47,6 +47,10 @@ def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) ->
         return []
     if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
         errors.add(prefix, t("rows", lang))
+        return []
+    limit = f.max_rows if f.max_rows is not None else MAX_CHILD_ROWS
+    if len(raw) > limit:  # before any work on the rows
+        errors.add(prefix, t("max_rows", lang, max=limit))
         return []
     rows = []
     for i, r in enumerate(raw):
