@@ -191,7 +191,7 @@ def _one(ent: EntityDef, name: str, kind: str, raw: str, lang: str) -> Any:
         return _typed_literal(f.returns or (f.expr.type if f.expr else "text"), raw, lang)
     if f is None and name == "version":  # a 32-bit column
         n = _typed_literal(kind, raw, lang)
-        if abs(n) > bounds.MAX_INT32:
+        if n is not None and abs(n) > bounds.MAX_INT32:
             raise FieldValueError(t("too_big_number", lang))
         return n
     if f is not None and f.type == "select":

@@ -188,6 +188,8 @@ def test_ordering_filters_with_an_empty_value_are_400(world: World) -> None:
         for value in ("", "%20"):
             assert set(_refused(c.get(f"/api/maintenance/equipment?{key}={value}"))["fields"]) == {key}
     assert c.get("/api/maintenance/equipment?code=").status_code == 200  # equal to empty: the empty ones
+    assert c.get("/api/maintenance/equipment?version__eq=").status_code == 200
+    assert set(_refused(c.get("/api/maintenance/equipment?version__gt="))["fields"]) == {"version__gt"}
 
 
 def test_admin_forms_refuse_bad_ids_without_500(database_url: str, tmp_path: Path) -> None:
@@ -224,3 +226,11 @@ def test_lists_and_child_rows_in_a_body_are_bounded(world: World) -> None:
     assert set(_refused(r, 422)["fields"]) == {"photos"}
     assert c.get(bom).get_json()["items"] == [] and c.get(B).get_json()["items"] == []
     assert len(c.get("/api/outsourcing/partner").get_json()["items"]) == 3  # the two of the fixture, and the good one
+
+
+def test_bodies_over_16_mb_are_413_with_the_error_shape(world: World) -> None:
+    c = world.admin
+    h = {"Authorization": f"Bearer {c.token}", "Content-Type": "application/json"}
+    r = c.client.post(B, data=b" " * (16 * 1024 * 1024 + 1), headers=h)
+    assert _refused(r, 413)["code"] == "request_entity_too_large"
+    assert c.get(B).get_json()["items"] == []
