@@ -19,9 +19,9 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
-from . import listquery, workflow
+from . import bounds, listquery, workflow
 from .auth import Actor
-from .bounds import MAX_ID, MAX_INT32, BoundedJSONProvider
+from .bounds import MAX_ID, MAX_INT32, BoundedJSONProvider, bad_text
 from .core import Runtime
 from .errors import BadRequest, RecordError, Unauthorized
 from .messages import t
@@ -66,9 +66,19 @@ def current_actor() -> Actor:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    lang = request_lang() or "zh"
+    data = None
+    if request.is_json:
+        try:
+            data = bounds.loads(request.get_data(cache=True))
+        except bounds.TooDeep:
+            raise BadRequest(t("json_too_deep", lang, max=bounds.MAX_JSON_DEPTH)) from None
+        except bounds.BadText:
+            raise BadRequest(t("bad_text", lang)) from None
+        except ValueError:
+            data = None
     if not isinstance(data, dict):
-        raise BadRequest(t("bad_json", request_lang() or "zh"))
+        raise BadRequest(t("bad_json", lang))
     return data
 
 
@@ -190,6 +200,17 @@ def record_history(app: str, entity: str, record_id: int) -> Response:
     return jsonify({"items": rt.records.history(actor, rt.entity(app, entity, actor.language), record_id)})
 
 
+def _refuse_bad_text() -> None:
+    """No NUL or lone surrogate in the path, query string or form reaches a handler (PostgreSQL cannot store them)."""
+    values = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += list(request.form.items(multi=True))
+    for key, value in values:
+        if bad_text(key) or (isinstance(value, str) and bad_text(value)):
+            lang = request_lang() or "zh"
+            raise BadRequest(t("bad_text", lang), {key if not bad_text(key) else "?": t("bad_text", lang)})
+
+
 def _error(exc: RecordError) -> tuple[Response, int]:
     return jsonify(exc.as_dict()), exc.status
 
@@ -225,6 +246,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     app.extensions["jig"] = rt
     app.url_map.converters["int"] = RecordIdConverter
     app.json = BoundedJSONProvider(app)
+    app.before_request(_refuse_bad_text)
     app.register_blueprint(bp)
     app.register_error_handler(RecordError, _error)
     app.register_error_handler(HTTPException, _http_error)

@@ -7,6 +7,7 @@ beyond a bound is answered 400 (or 404 for ids in the URL), never 500.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
@@ -22,6 +23,40 @@ MAX_SORT_TERMS = 5            # columns in ``sort`` (``id`` is always added last
 MAX_CURSOR_TEXT = 4096        # characters in an ``after`` cursor
 MAX_CHILD_ROWS = 2000         # rows in one child table of one record, unless the definition sets max_rows
 MAX_LIST_ITEMS = 200          # values in one multiselect or file list, unless the definition sets max
+
+
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_SUSPECT_ESCAPE_BYTES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def bad_text(text: str) -> bool:
+    """Whether ``text`` holds a NUL or a lone surrogate: no database column can store either (PostgreSQL refuses)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_strings(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if bad_text(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+class BadText(ValueError):
+    """JSON with a NUL or a lone surrogate in a string (a ValueError: JSON readers treat it as bad JSON)."""
 
 
 class TooDeep(ValueError):
@@ -59,6 +94,9 @@ def loads(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
         raise TooDeep(f"JSON nested deeper than {limit}") from None
     if opening > limit and depth_exceeds(value, limit):
         raise TooDeep(f"JSON nested deeper than {limit}")
+    suspect = _SUSPECT_ESCAPE_BYTES.search(text) if isinstance(text, bytes) else _SUSPECT_ESCAPE.search(text)
+    if suspect and _bad_strings(value):
+        raise BadText("JSON text holds a NUL character or a lone surrogate")
     return value
 
 

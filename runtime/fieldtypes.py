@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import clock
-from .bounds import MAX_ID, MAX_LIST_ITEMS, MAX_NUMBER_TEXT
+from .bounds import MAX_ID, MAX_LIST_ITEMS, MAX_NUMBER_TEXT, bad_text
 from .messages import t
 from .model import FieldDef
 
@@ -40,6 +40,8 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
             raise FieldValueError(t("not_text", lang))
         text = str(value) if kind == "longtext" else str(value).strip()
+        if bad_text(text):
+            raise FieldValueError(t("bad_text", lang))
         if len(text) > f.max_text:
             raise FieldValueError(t("too_long", lang, max=f.max_text))
         if f.min_length and len(text) < f.min_length:
@@ -101,7 +103,7 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         keys: list[str] = []
         for item in items:
             key = item.get("key") if isinstance(item, dict) else item
-            if not isinstance(key, str) or not key:
+            if not isinstance(key, str) or not key or bad_text(key):
                 raise FieldValueError(t("list", lang))
             keys.append(key)
         if f.max_files is not None and len(keys) > f.max_files:

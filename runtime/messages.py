@@ -65,6 +65,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "filter_op": {"zh": "这个字段不能用“{op}”筛选", "en": "This field cannot be filtered with '{op}'"},
     "too_many_sort": {"zh": "排序字段过多（最多 {max} 个）", "en": "Too many sort fields (at most {max})"},
     "too_many_values": {"zh": "取值过多（最多 {max} 个）", "en": "Too many values (at most {max})"},
+    "json_too_deep": {"zh": "JSON 嵌套过深（最多 {max} 层）", "en": "JSON nested too deep (at most {max} levels)"},
+    "bad_text": {"zh": "含有空字符（NUL）或无效的 Unicode 字符", "en": "Contains a NUL character or invalid Unicode"},
 }
 
 

@@ -6,6 +6,7 @@ The bounds are in runtime/bounds.py and docs/security.md ("Bad input").
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from runtime import bounds
 
 from .conftest import World, batch_body
-from .ui_support import build, login
+from .ui_support import build, csrf, login
 
 B = "/api/outsourcing/batch"
 HUGE = 2 ** 63
@@ -234,3 +235,45 @@ def test_bodies_over_16_mb_are_413_with_the_error_shape(world: World) -> None:
     r = c.client.post(B, data=b" " * (16 * 1024 * 1024 + 1), headers=h)
     assert _refused(r, 413)["code"] == "request_entity_too_large"
     assert c.get(B).get_json()["items"] == []
+
+
+def test_nul_and_lone_surrogates_are_refused_everywhere(world: World) -> None:
+    """PostgreSQL cannot store NUL (psycopg raised DataError -> 500) and no database takes a lone surrogate."""
+    c = world.admin
+    h = {"Authorization": f"Bearer {c.token}", "Content-Type": "application/json"}
+    rec = c.post(B, batch_body(world.partners["a"])).get_json()
+    before = _snapshot(world)
+    for url in (f"{B}?customer=a%00b", f"{B}?customer__contains=%00", f"{B}?q=%00", f"{B}?a%00=1", "/api/files/a%00b",
+                f"{B}?sort=customer&after={_cursor(['a' + chr(0), 1])}"):
+        _refused(c.get(url))
+    for raw in ('{"customer": "a\\u0000b"}', '{"customer": "\\ud800"}', '{"customer\\u0000": 1}',
+                '{"remark": ["\\udfff"]}'):
+        body = json.dumps(batch_body(world.partners["a"]))[:-1] + ", " + raw[1:]
+        assert _refused(c.client.post(B, data=body, headers=h))["message"] == "含有空字符（NUL）或无效的 Unicode 字符"
+        _refused(c.client.patch(f"{B}/{rec['id']}", data=raw[:-1] + ', "version": 1}', headers=h))
+    assert _snapshot(world) == before
+    ok = c.client.post(B, data=json.dumps(batch_body(world.partners["a"], customer="\U0001f600 宁波")), headers=h)
+    assert ok.status_code == 201 and ok.get_json()["customer"] == "\U0001f600 宁波"  # pairs are fine
+
+
+def test_pages_refuse_nul_in_forms_and_files(database_url: str, tmp_path: Path) -> None:
+    rt, app = build(database_url, tmp_path)
+    rt.users.add("boss", "boss-pass-123", ["admin"])
+    c = app.test_client()
+    tok = login(c, "boss", "boss-pass-123")
+    h = {"X-CSRF-Token": tok}
+    assert c.post("/admin/users", data={"action": "add", "username": "a\x00b", "password": "long-pass-123"},
+                  headers=h).status_code == 400
+    assert c.post("/admin/tokens", data={"action": "create", "username": "boss", "label": "\x00"},
+                  headers=h).status_code == 400
+    assert c.get("/board/outsourcing/board?token=jigd_%00").status_code == 400
+    assert c.get("/a/outsourcing/partner?name__contains=%00").status_code == 400
+    csv_data = "名称,电话\n华\x00新,13800001111\n".encode()
+    r = c.post("/a/outsourcing/partner/import", data={"step": "upload", "file": (io.BytesIO(csv_data), "p.csv")},
+               content_type="multipart/form-data", headers=h)
+    assert r.status_code < 500
+    anon = app.test_client()
+    tok2 = csrf(anon)
+    r = anon.post("/login", data={"username": "bo\x00ss", "password": "x", "csrf_token": tok2})
+    assert r.status_code == 400
+    assert "a\x00b" not in [u["username"] for u in rt.users.all()]

@@ -26,7 +26,8 @@ ENTITIES = ["outsourcing/batch", "outsourcing/partner", "work_order_tracking/bom
             "maintenance/equipment", "maintenance/repair_request", "nope/batch", "outsourcing/nope"]
 KNOWN = {"a", "d", "board", "lang", "imports", "notifications", "ui", "admin", "login", "api"}
 BOARDS = ["outsourcing/board", "maintenance/overview", "outsourcing/nope", "x/y"]
-texts = st.sampled_from(ODD_TEXT) | st.text(max_size=20)
+# (forms cannot carry a lone surrogate: the client encodes UTF-8; NUL they can, and do)
+texts = st.sampled_from([t for t in ODD_TEXT if not any("\ud800" <= ch <= "\udfff" for ch in t)]) | st.text(max_size=20)
 ids = st.sampled_from(["1", "2", "3", "1", "2"] + [str(n) for n in HUGE_INTS if n >= 0] + ["9" * 100, "x", "-1"])
 
 
