@@ -185,7 +185,7 @@ def parse_date(value: Any, lang: str = "zh") -> dt.date:
             if len(text) > 10 and ("T" in text or " " in text):
                 return clock.to_local(dt.datetime.fromisoformat(text.replace("Z", "+00:00"))).date()
             return dt.date.fromisoformat(text)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: local time of 9999-12-31T23:59-12:00
             pass
     raise FieldValueError(t("date", lang))
 
@@ -199,7 +199,7 @@ def parse_datetime(value: Any, lang: str = "zh") -> dt.datetime:
         text = value.strip().replace("/", "-")
         try:
             return clock.to_local(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: local time of 9999-12-31T23:59-12:00
             pass
     raise FieldValueError(t("datetime", lang))
 

@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from runtime import bounds
 
@@ -277,3 +278,15 @@ def test_pages_refuse_nul_in_forms_and_files(database_url: str, tmp_path: Path) 
     r = anon.post("/login", data={"username": "bo\x00ss", "password": "x", "csrf_token": tok2})
     assert r.status_code == 400
     assert "a\x00b" not in [u["username"] for u in rt.users.all()]
+
+
+def test_datetimes_at_the_ends_of_the_calendar_are_refused_not_500(world: World) -> None:
+    """Converting 9999-12-31T23:59:59-12:00 to local time overflowed (OverflowError -> 500)."""
+    c = world.admin
+    edge = ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z")
+    for v in edge:
+        assert set(_refused(c.get(f"{B}?created_at__gte={quote(v)}"))["fields"]) == {"created_at__gte"}
+        assert set(_refused(c.get(f"{B}?ship_date={quote(v)}"))["fields"]) == {"ship_date"}
+        r = c.post(B, batch_body(world.partners["a"], ship_date=v))
+        assert set(_refused(r, 422)["fields"]) == {"ship_date"}
+    assert c.get(B).get_json()["items"] == []
