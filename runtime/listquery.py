@@ -6,6 +6,12 @@
 ``limit`` (default 20, at most 500); ``after`` is the opaque cursor from the
 previous page. The total is counted only when ``count=true`` is asked for.
 Empty values sort first on ascending order, last on descending.
+
+Every parameter is bounded (runtime/bounds.py): the number of filters, sort
+columns and ``__in`` values, the length of values and cursors; an operator must
+fit the field's type (no ``contains`` on numbers, nothing on child tables); a
+cursor must hold one value of the right type per sort column. Anything else is
+a 400 naming the parameter, never a database error.
 """
 
 from __future__ import annotations
