@@ -387,8 +387,8 @@ def _cursor(row: Any, sort: list[tuple[str, bool]]) -> str:
 
 
 def _after(table: Table, sort: list[tuple[str, bool]], values: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in the sort order (empty values smallest)."""
-    typed = [_decode(table, name, v) for (name, _), v in zip(sort, values, strict=True)]
+    """Rows strictly after ``values`` (typed, one per sort column) in the sort order (empty values smallest)."""
+    typed = values  # typed per column by _read_cursor
 
     def after(i: int) -> ColumnElement[bool]:
         name, desc = sort[i]
@@ -404,25 +404,3 @@ def _after(table: Table, sort: list[tuple[str, bool]], values: list[Any]) -> Col
         return or_(strictly, and_(equal, after(i + 1)))
 
     return after(0) if sort else true()
-
-
-def _decode(table: Table, name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    col = table.c[name]
-    py = None
-    try:
-        py = col.type.python_type
-    except NotImplementedError:
-        py = None
-    if isinstance(value, str):
-        from datetime import date, datetime
-        from decimal import Decimal
-        impl = getattr(col.type, "impl", None)
-        if py is datetime or (impl is not None and impl.__class__.__name__ == "DateTime"):
-            return parse_datetime(value)
-        if py is date or (impl is not None and impl.__class__.__name__ == "Date"):
-            return parse_date(value)
-        if py is Decimal or (impl is not None and impl.__class__.__name__ == "Numeric"):
-            return Decimal(value)
-    return value
