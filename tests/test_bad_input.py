@@ -290,3 +290,28 @@ def test_datetimes_at_the_ends_of_the_calendar_are_refused_not_500(world: World)
         r = c.post(B, batch_body(world.partners["a"], ship_date=v))
         assert set(_refused(r, 422)["fields"]) == {"ship_date"}
     assert c.get(B).get_json()["items"] == []
+
+
+def test_imports_with_odd_link_cells_report_rows_not_500(database_url: str, tmp_path: Path) -> None:
+    """A link cell '²' or 5,000 digits passed isdigit() and int() raised; a NUL went to PostgreSQL in the title lookup."""
+    import re
+    rt, app = build(database_url, tmp_path)
+    rt.users.add("boss", "boss-pass-123", ["admin"])
+    c = app.test_client()
+    tok = login(c, "boss", "boss-pass-123")
+    for cell in ("²", "9" * 5000, "华\x00新", "１２"):
+        data = f"客户,产品编号,数量,外协厂,发出日期,预计回厂\n宁波,P-1,1,{cell},2026-11-18,2026-11-25\n".encode()
+        r = c.post("/a/outsourcing/batch/import", data={"csrf_token": tok, "step": "upload",
+                                                        "file": (io.BytesIO(data), "b.csv")},
+                   content_type="multipart/form-data")
+        assert r.status_code < 500, cell
+        if r.status_code != 200:
+            continue
+        key = re.search(r'name="key" value="([^"]+)"', r.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+        r = c.post("/a/outsourcing/batch/import", data={
+            "csrf_token": tok, "step": "run", "key": key,
+            "map": ["customer", "product_no", "quantity", "partner", "ship_date", "expected_return"]})
+        assert r.status_code == 422, (cell, r.status_code)
+    with rt.db.read() as conn:
+        from sqlalchemy import func, select
+        assert conn.execute(select(func.count()).select_from(rt.tables["outsourcing.batch"])).scalar_one() == 0
