@@ -16,7 +16,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug import exceptions as http
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from . import bounds, listquery, workflow
@@ -237,7 +238,8 @@ class RecordIdConverter(IntegerConverter):
 
     def to_python(self, value: str) -> int:
         if len(value) > 19 or not 0 < int(value) <= MAX_ID:
-            raise NotFound()  # not ValidationError: that would let the router answer 405 for another rule
+            raise http.NotFound()  # an HTTPException, so routing answers 404; not ValidationError, which lets
+            # the router answer 405 for another rule
         return int(value)
 
 
