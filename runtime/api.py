@@ -17,10 +17,13 @@ from typing import Any, Protocol
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import DBAPIError
+from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
-from . import idempotency, limits, listquery, permissions, workflow
+from . import bounds, idempotency, limits, listquery, permissions, workflow
 from .auth import Actor
+from .bounds import MAX_ID, MAX_INT32, BoundedJSONProvider, bad_text
 from .core import Runtime
 from .errors import BadRequest, Forbidden, NotFound, RecordError, Unauthorized
 from .file_access import may_download, may_upload
@@ -82,9 +85,19 @@ def current_actor() -> Actor:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    lang = request_lang() or "zh"
+    data = None
+    if request.is_json:
+        try:
+            data = bounds.loads(request.get_data(cache=True))
+        except bounds.TooDeep:
+            raise BadRequest(t("json_too_deep", lang, max=bounds.MAX_JSON_DEPTH)) from None
+        except bounds.BadText:
+            raise BadRequest(t("bad_text", lang)) from None
+        except ValueError:
+            data = None
     if not isinstance(data, dict):
-        raise BadRequest(t("bad_json", request_lang() or "zh"))
+        raise BadRequest(t("bad_json", lang))
     return data
 
 
@@ -95,9 +108,12 @@ def _version(data: dict[str, Any]) -> int | None:
     if v is None:
         return None
     try:
-        return int(v)
-    except (TypeError, ValueError):
-        raise BadRequest("version must be a whole number", {"version": t("integer", request_lang() or "zh")}) from None
+        n = int(v) if isinstance(v, (int, str)) and not isinstance(v, bool) and len(str(v)) <= 20 else None
+    except ValueError:
+        n = None
+    if n is None or not 0 <= n <= MAX_INT32:
+        raise BadRequest("version must be a whole number", {"version": t("integer", request_lang() or "zh")})
+    return n
 
 
 @bp.get("/openapi.json")
@@ -195,8 +211,8 @@ def update_record(app: str, entity: str, record_id: int) -> Response:
 def delete_record(app: str, entity: str, record_id: int) -> tuple[str, int]:
     actor = current_actor()
     rt = runtime()
-    data = request.get_json(silent=True) or {}
-    rt.records.delete(actor, rt.entity(app, entity, actor.language), record_id, _version(dict(data)))
+    data = _body() if request.get_data(cache=True) else {}  # a body that is sent must be a JSON object
+    rt.records.delete(actor, rt.entity(app, entity, actor.language), record_id, _version(data))
     return "", 204
 
 
@@ -217,6 +233,17 @@ def record_history(app: str, entity: str, record_id: int) -> Response:
     return jsonify({"items": rt.records.history(actor, rt.entity(app, entity, actor.language), record_id)})
 
 
+def _refuse_bad_text() -> None:
+    """No NUL or lone surrogate in the path, query string or form reaches a handler (PostgreSQL cannot store them)."""
+    values = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += list(request.form.items(multi=True))
+    for key, value in values:
+        if bad_text(key) or (isinstance(value, str) and bad_text(value)):
+            lang = request_lang() or "zh"
+            raise BadRequest(t("bad_text", lang), {key if not bad_text(key) else "?": t("bad_text", lang)})
+
+
 def _error(exc: RecordError) -> tuple[Response, int]:
     return jsonify(exc.as_dict()), exc.status
 
@@ -225,8 +252,12 @@ def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:
     if not request.path.startswith("/api/"):
         return exc
     code = exc.code or 500
-    return jsonify({"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
-                              "message": exc.description or exc.name, "fields": {}}}), code
+    resp = jsonify({"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
+                              "message": exc.description or exc.name, "fields": {}}})
+    for name, value in exc.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            resp.headers[name] = value  # e.g. Allow on 405
+    return resp, code
 
 
 def _database_error(exc: DBAPIError) -> tuple[Response, int]:
@@ -239,11 +270,23 @@ def _unexpected(exc: Exception) -> tuple[Response, int]:
     return jsonify({"error": {"code": "internal", "message": "internal error; see the server log", "fields": {}}}), 500
 
 
+class RecordIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: 1 to 2**63-1 (the databases' row ids); any other number is a 404."""
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 19 or not 0 < int(value) <= MAX_ID:
+            raise http.NotFound()  # an HTTPException, so routing answers 404; not ValidationError, which lets
+            # the router answer 405 for another rule
+        return int(value)
+
+
 def init_app(app: Flask, rt: RuntimeSource) -> None:
-    """Attach the runtime (or a source of the current one) and the API blueprint to a Flask app."""
+    """Attach the runtime (or a source of the current one) and the API blueprint to a Flask app
+    (before any other blueprint)."""
     app.extensions["jig"] = rt
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["int"] = RecordIdConverter
+    app.json = BoundedJSONProvider(app)
+    app.before_request(_refuse_bad_text)
     app.register_blueprint(bp)
     app.register_error_handler(RecordError, _error)
     app.register_error_handler(HTTPException, _http_error)

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import clock
+from .bounds import MAX_ID, MAX_LIST_ITEMS, MAX_NUMBER_TEXT, bad_text
 from .messages import t
 from .model import FieldDef
 
@@ -39,6 +40,8 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
             raise FieldValueError(t("not_text", lang))
         text = str(value) if kind == "longtext" else str(value).strip()
+        if bad_text(text):
+            raise FieldValueError(t("bad_text", lang))
         if len(text) > f.max_text:
             raise FieldValueError(t("too_long", lang, max=f.max_text))
         if f.min_length and len(text) < f.min_length:
@@ -78,6 +81,8 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         items = [s.strip() for s in value.split(",") if s.strip()] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise FieldValueError(t("list", lang))
+        if len(items) > MAX_LIST_ITEMS:
+            raise FieldValueError(t("too_many_values", lang, max=MAX_LIST_ITEMS))
         bad = [str(x) for x in items if str(x) not in f.option_values]
         if bad:
             raise FieldValueError(t("option", lang, options=", ".join(f.option_values)))
@@ -92,10 +97,13 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         return _integer(value, lang, key="link")
     if kind in ("image", "images", "file", "files"):
         items = value if isinstance(value, list) else [value]
+        limit = f.max_files if f.max_files is not None else MAX_LIST_ITEMS
+        if len(items) > limit:
+            raise FieldValueError(t("too_many_files", lang, max=limit))
         keys: list[str] = []
         for item in items:
             key = item.get("key") if isinstance(item, dict) else item
-            if not isinstance(key, str) or not key:
+            if not isinstance(key, str) or not key or bad_text(key):
                 raise FieldValueError(t("list", lang))
             keys.append(key)
         if f.max_files is not None and len(keys) > f.max_files:
@@ -110,14 +118,13 @@ def _integer(value: Any, lang: str, key: str = "integer") -> int:
     if isinstance(value, int):
         n = value
     else:
-        try:
-            d = Decimal(str(value).strip().replace(",", ""))
-        except InvalidOperation:
-            raise FieldValueError(t(key, lang)) from None
-        if not d.is_finite() or d != d.to_integral_value():
+        d = _number(value, key, lang)
+        if d.adjusted() >= 19:  # before int(): 1e999999999 is a valid Decimal but no int to build
+            raise FieldValueError(t("too_big_number", lang))
+        if d != d.to_integral_value():
             raise FieldValueError(t(key, lang))
         n = int(d)
-    if abs(n) >= 2 ** 63:
+    if abs(n) > MAX_ID:
         raise FieldValueError(t("too_big_number", lang))
     return n
 
@@ -125,18 +132,34 @@ def _integer(value: Any, lang: str, key: str = "integer") -> int:
 def _decimal(value: Any, scale: int, lang: str) -> Decimal:
     if isinstance(value, bool):
         raise FieldValueError(t("decimal", lang))
-    try:
-        d = Decimal(str(value).strip().replace(",", "")) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
-        raise FieldValueError(t("decimal", lang)) from None
-    if not d.is_finite():
-        raise FieldValueError(t("decimal", lang))
+    d = _number(value, "decimal", lang)
+    if d and d.adjusted() + 1 + scale > MAX_DECIMAL_DIGITS:  # before quantize(), which fails past 28 digits
+        raise FieldValueError(t("too_big_number", lang))
     exponent = d.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > scale and d != d.quantize(Decimal(1).scaleb(-scale)):
         raise FieldValueError(t("scale", lang, scale=scale))
     d = d.quantize(Decimal(1).scaleb(-scale))
     if len(d.as_tuple().digits) > MAX_DECIMAL_DIGITS:
         raise FieldValueError(t("too_big_number", lang))
+    return d
+
+
+def _number(value: Any, key: str, lang: str) -> Decimal:
+    """A finite Decimal from a number or its text (at most MAX_NUMBER_TEXT characters); else FieldValueError."""
+    if isinstance(value, Decimal):
+        d = value
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise FieldValueError(t(key, lang))
+        text = value.strip().replace(",", "") if isinstance(value, str) else str(value)
+        if len(text) > MAX_NUMBER_TEXT:
+            raise FieldValueError(t("too_big_number", lang) if text.lstrip("+-").isdigit() else t(key, lang))
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise FieldValueError(t(key, lang)) from None
+    if not d.is_finite():
+        raise FieldValueError(t(key, lang))
     return d
 
 
@@ -162,7 +185,7 @@ def parse_date(value: Any, lang: str = "zh") -> dt.date:
             if len(text) > 10 and ("T" in text or " " in text):
                 return clock.to_local(dt.datetime.fromisoformat(text.replace("Z", "+00:00"))).date()
             return dt.date.fromisoformat(text)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: local time of 9999-12-31T23:59-12:00
             pass
     raise FieldValueError(t("date", lang))
 
@@ -176,7 +199,7 @@ def parse_datetime(value: Any, lang: str = "zh") -> dt.datetime:
         text = value.strip().replace("/", "-")
         try:
             return clock.to_local(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: local time of 9999-12-31T23:59-12:00
             pass
     raise FieldValueError(t("datetime", lang))
 

@@ -9,6 +9,7 @@ a short allowlist (PDF, XLSX/DOCX zip, plain UTF-8 text/CSV).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import secrets
@@ -57,18 +58,33 @@ def _reencode_image(data: bytes) -> tuple[bytes, str, int, int]:
         raise BadRequest(f"not a readable image ({exc.__class__.__name__})", {"file": "图片无法识别"}) from None
 
 
+SNIFF_BYTES = 4096
+
+
 def _sniff_document(data: bytes) -> str | None:
     if data.startswith(b"%PDF-"):
         return "application/pdf"
     if data.startswith(b"PK\x03\x04"):
         return "application/zip"
-    try:
-        data[:4096].decode("utf-8")
-        if b"\x00" not in data[:4096]:
-            return "text/plain; charset=utf-8"
-    except UnicodeDecodeError:
-        return None
+    if _is_utf8_text(data):
+        return "text/plain; charset=utf-8"
     return None
+
+
+def _is_utf8_text(data: bytes) -> bool:
+    """Whether the first SNIFF_BYTES are UTF-8 text without NULs.
+
+    The cut may fall inside a multi-byte character (a Chinese character is 3 bytes): an incremental
+    decoder accepts a character left incomplete at the cut, unless the file really ends there.
+    """
+    prefix = data[:SNIFF_BYTES]
+    if b"\x00" in prefix:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(prefix, final=len(data) <= SNIFF_BYTES)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class FileStore:

@@ -6,6 +6,12 @@
 ``limit`` (default 20, at most 500); ``after`` is the opaque cursor from the
 previous page. The total is counted only when ``count=true`` is asked for.
 Empty values sort first on ascending order, last on descending.
+
+Every parameter is bounded (runtime/bounds.py): the number of filters, sort
+columns and ``__in`` values, the length of values and cursors; an operator must
+fit the field's type (no ``contains`` on numbers, nothing on child tables); a
+cursor must hold one value of the right type per sort column. Anything else is
+a 400 naming the parameter, never a database error.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, Table, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import permissions
+from . import bounds, permissions
 from .auth import Actor
 from .errors import BadRequest
 from .fieldtypes import FieldValueError, coerce, parse_date, parse_datetime, to_json
@@ -31,6 +37,8 @@ from .sqlcompile import NotCompilable
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startswith", "isnull")
 RESERVED = {"sort", "limit", "after", "q", "count", "fields", "expand", "format", "lang"}
 MAX_LIMIT = 500
+TEXT_KINDS = {"text", "longtext", "phone", "email", "user", "select"}
+NO_FILTER_KINDS = {"table"}  # child rows live in their own table: filter the child entity instead
 SYSTEM_TYPES = {"id": "integer", "version": "integer", "name": "text", "state": "text", "created_at": "datetime",
                 "updated_at": "datetime", "created_by": "text", "updated_by": "text"}
 
@@ -49,9 +57,11 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
     """Read query-string arguments; every problem is reported per parameter."""
     q = ListQuery()
     problems: dict[str, str] = {}
-    for key, raw in args.items():
-        if key in RESERVED:
-            continue
+    filters = [(k, v) for k, v in args.items() if k not in RESERVED]
+    if len(filters) > bounds.MAX_FILTERS:
+        problems["filters"] = t("too_many_filters", lang, max=bounds.MAX_FILTERS)
+        filters = []
+    for key, raw in filters:
         name, _, op = key.partition("__")
         op = op or "eq"
         if op not in OPS:
@@ -61,40 +71,98 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
         if kind is None:
             problems[key] = t("unknown_field", lang)
             continue
+        if op not in _ops_for(ent, name, kind):
+            problems[key] = t("filter_op", lang, op=op)
+            continue
+        if len(raw) > bounds.MAX_FILTER_TEXT:
+            problems[key] = t("too_long", lang, max=bounds.MAX_FILTER_TEXT)
+            continue
         try:
-            q.filters.append((name, op, _filter_value(ent, name, kind, op, raw, lang)))
+            value = _filter_value(ent, name, kind, op, raw, lang)
         except FieldValueError as exc:
             problems[key] = exc.message
-    q.search = (args.get("q") or "").strip() or None
-    sort = args.get("sort") or ent.list_sort or "-id"
-    for part in sort.split(","):
-        part = part.strip()
-        if not part:
             continue
+        if value is None and op in ("lt", "lte", "gt", "gte"):
+            problems[key] = t("required", lang)  # nothing is smaller or larger than empty
+            continue
+        q.filters.append((name, op, value))
+    q.search = (args.get("q") or "").strip()[:bounds.MAX_FILTER_TEXT] or None
+    sort = args.get("sort") or ent.list_sort or "-id"
+    parts = [p.strip() for p in sort.split(",") if p.strip()]
+    if len(parts) > bounds.MAX_SORT_TERMS + 1:
+        problems["sort"] = t("too_many_sort", lang, max=bounds.MAX_SORT_TERMS)
+        parts = []
+    for part in parts:
         desc = part.startswith("-")
         name = part.lstrip("-+")
         kind = _field_kind(ent, name)
         if kind is None or kind in ("computed", "table", "multiselect", "images", "files", "image", "file"):
             problems["sort"] = f"cannot sort by '{name}'"
             continue
-        if name != "id":
+        if name != "id" and name not in [n for n, _ in q.sort]:
             q.sort.append((name, desc))
+    if len(q.sort) > bounds.MAX_SORT_TERMS:
+        problems["sort"] = t("too_many_sort", lang, max=bounds.MAX_SORT_TERMS)
+        q.sort = []
     q.sort.append(("id", q.sort[0][1] if q.sort else True))
     try:
-        q.limit = max(1, min(MAX_LIMIT, int(args.get("limit") or 20)))
+        q.limit = max(1, min(MAX_LIMIT, int((args.get("limit") or "20")[:10])))
     except ValueError:
         problems["limit"] = t("integer", lang)
-    if args.get("after"):
+    if args.get("after") and "sort" not in problems:
         try:
-            q.after = json.loads(base64.urlsafe_b64decode(args["after"].encode() + b"==="))
-            if not isinstance(q.after, list) or len(q.after) != len(q.sort):
-                raise ValueError
-        except (ValueError, json.JSONDecodeError):
+            q.after = _read_cursor(ent, q.sort, args["after"], lang)
+        except (ValueError, FieldValueError):
             problems["after"] = t("bad_cursor", lang)
     q.count = str(args.get("count", "")).lower() in ("1", "true", "yes")
     if problems:
         raise BadRequest(t("bad_filter", lang), problems)
     return q
+
+
+def _ops_for(ent: EntityDef, name: str, kind: str) -> tuple[str, ...]:
+    """The operators that make sense for a field of this kind (others are a 400, never a database error)."""
+    f = ent.fields.get(name)
+    if kind == "computed" and f is not None:
+        kind = f.returns or (f.expr.type if f.expr else "text")
+    if kind in NO_FILTER_KINDS:
+        return ()
+    if kind in ("image", "images", "file", "files"):
+        return ("isnull",)
+    if kind == "multiselect":
+        return ("eq", "contains", "isnull")
+    if kind in TEXT_KINDS:
+        return OPS
+    return tuple(op for op in OPS if op not in ("contains", "startswith"))
+
+
+def _read_cursor(ent: EntityDef, sort: list[tuple[str, bool]], text: str, lang: str) -> list[Any]:
+    """The typed sort values of a cursor made by :func:`_cursor`; ValueError for anything else."""
+    if len(text) > bounds.MAX_CURSOR_TEXT:
+        raise ValueError("cursor too long")
+    values = bounds.loads(base64.urlsafe_b64decode(text.encode() + b"==="), limit=1)
+    if not isinstance(values, list) or len(values) != len(sort):
+        raise ValueError("cursor does not match the sort")
+    typed = []
+    for (name, _), v in zip(sort, values, strict=True):
+        kind = _field_kind(ent, name) or "text"
+        if v is None:
+            typed.append(None)
+        elif kind == "boolean":
+            if not isinstance(v, bool):
+                raise ValueError(name)
+            typed.append(v)
+        elif kind in TEXT_KINDS:
+            if not isinstance(v, str):
+                raise ValueError(name)
+            typed.append(v)
+        elif kind in ("integer", "link") and isinstance(v, int) and not isinstance(v, bool):
+            typed.append(_one(ent, name, kind, str(v), lang))
+        elif kind not in ("integer", "link") and isinstance(v, str):
+            typed.append(_one(ent, name, kind, v, lang))
+        else:
+            raise ValueError(name)
+    return typed
 
 
 def _field_kind(ent: EntityDef, name: str) -> str | None:
@@ -116,7 +184,10 @@ def _filter_value(ent: EntityDef, name: str, kind: str, op: str, raw: str, lang:
     if op in ("contains", "startswith"):
         return raw
     if op == "in":
-        return [_one(ent, name, kind, v.strip(), lang) for v in raw.split(",") if v.strip()]
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if len(values) > bounds.MAX_IN_VALUES:
+            raise FieldValueError(t("too_many_values", lang, max=bounds.MAX_IN_VALUES))
+        return [_one(ent, name, kind, v, lang) for v in values]
     return _one(ent, name, kind, raw, lang)
 
 
@@ -124,6 +195,11 @@ def _one(ent: EntityDef, name: str, kind: str, raw: str, lang: str) -> Any:
     f = ent.fields.get(name)
     if f is not None and f.type == "computed":
         return _typed_literal(f.returns or (f.expr.type if f.expr else "text"), raw, lang)
+    if f is None and name == "version":  # a 32-bit column
+        n = _typed_literal(kind, raw, lang)
+        if n is not None and abs(n) > bounds.MAX_INT32:
+            raise FieldValueError(t("too_big_number", lang))
+        return n
     if f is not None and f.type == "select":
         return raw  # filtering by an unknown option simply finds nothing
     if f is not None:
@@ -311,8 +387,8 @@ def _cursor(row: Any, sort: list[tuple[str, bool]]) -> str:
 
 
 def _after(table: Table, sort: list[tuple[str, bool]], values: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in the sort order (empty values smallest)."""
-    typed = [_decode(table, name, v) for (name, _), v in zip(sort, values, strict=True)]
+    """Rows strictly after ``values`` (typed, one per sort column) in the sort order (empty values smallest)."""
+    typed = values  # typed per column by _read_cursor
 
     def after(i: int) -> ColumnElement[bool]:
         name, desc = sort[i]
@@ -328,25 +404,3 @@ def _after(table: Table, sort: list[tuple[str, bool]], values: list[Any]) -> Col
         return or_(strictly, and_(equal, after(i + 1)))
 
     return after(0) if sort else true()
-
-
-def _decode(table: Table, name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    col = table.c[name]
-    py = None
-    try:
-        py = col.type.python_type
-    except NotImplementedError:
-        py = None
-    if isinstance(value, str):
-        from datetime import date, datetime
-        from decimal import Decimal
-        impl = getattr(col.type, "impl", None)
-        if py is datetime or (impl is not None and impl.__class__.__name__ == "DateTime"):
-            return parse_datetime(value)
-        if py is date or (impl is not None and impl.__class__.__name__ == "Date"):
-            return parse_date(value)
-        if py is Decimal or (impl is not None and impl.__class__.__name__ == "Numeric"):
-            return Decimal(value)
-    return value

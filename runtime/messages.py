@@ -100,6 +100,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "limit_places": {"zh": "小数位数应在 -{max} 到 {max} 之间", "en": "decimal places must be from -{max} to {max}"},
     "limit_sql": {"zh": "查询中的计算超出数值范围，请缩小筛选值",
                   "en": "A calculation in the query went out of range; use smaller values"},
+    # bad input: bounds on list queries (docs/security.md, "Bad input")
+    "too_many_filters": {"zh": "筛选条件过多（最多 {max} 个）", "en": "Too many filters (at most {max})"},
+    "filter_op": {"zh": "这个字段不能用“{op}”筛选", "en": "This field cannot be filtered with '{op}'"},
+    "too_many_sort": {"zh": "排序字段过多（最多 {max} 个）", "en": "Too many sort fields (at most {max})"},
+    "too_many_values": {"zh": "取值过多（最多 {max} 个）", "en": "Too many values (at most {max})"},
+    "json_too_deep": {"zh": "JSON 嵌套过深（最多 {max} 层）", "en": "JSON nested too deep (at most {max} levels)"},
+    "bad_text": {"zh": "含有空字符（NUL）或无效的 Unicode 字符", "en": "Contains a NUL character or invalid Unicode"},
 }
 
 

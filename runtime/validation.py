@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
 from .fieldtypes import FieldValueError, coerce, empty
@@ -48,13 +49,19 @@ def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) ->
     if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
         errors.add(prefix, t("rows", lang))
         return []
+    limit = f.max_rows if f.max_rows is not None else MAX_CHILD_ROWS
+    if len(raw) > limit:  # before any work on the rows
+        errors.add(prefix, t("max_rows", lang, max=limit))
+        return []
     rows = []
     for i, r in enumerate(raw):
         row_id = r.get("id")
         body = {k: v for k, v in r.items() if k not in ("id", "idx", "parent_id")}
         typed = coerce_input(f.child, body, errors, lang, prefix=f"{prefix}[{i}].")
-        if isinstance(row_id, int) and not isinstance(row_id, bool):
+        if id_in_range(row_id):
             typed["id"] = row_id
+        elif isinstance(row_id, int) and not isinstance(row_id, bool):
+            errors.add(f"{prefix}[{i}].id", t("too_big_number" if row_id > 0 else "integer", lang))
         rows.append(typed)
     return rows
 

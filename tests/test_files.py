@@ -53,3 +53,22 @@ def test_disguised_files_are_refused(world: World, tmp_path) -> None:  # noqa: A
     pdf = c.post("/api/files", data={"file": (io.BytesIO(b"%PDF-1.4\n%..."), "spec.pdf")},
                  content_type="multipart/form-data")
     assert pdf.status_code == 201 and pdf.get_json()["content_type"] == "application/pdf"
+
+
+def test_chinese_csv_is_text_wherever_a_character_meets_the_sniff_cut(world: World, tmp_path) -> None:  # noqa: ANN001
+    """Issue 8 item 9: a 3-byte character straddling byte 4096 made the upload 'file type not allowed'."""
+    from runtime.files import SNIFF_BYTES
+    world.rt.files.root = tmp_path
+    c = world.planner
+    row = "华新电镀,P-100,100\n".encode()
+    for shift in range(8):  # the cut falls before, inside (two offsets) and after a character
+        data = b"x" * shift + b"name,product,qty\n" + row * (2 * SNIFF_BYTES // len(row))
+        r = c.post("/api/files", data={"file": (io.BytesIO(data), "orders.csv")}, content_type="multipart/form-data")
+        assert r.status_code == 201, (shift, r.get_json())
+        assert r.get_json()["content_type"] == "text/plain; charset=utf-8"
+    # A file that really ends inside a character, or holds invalid UTF-8 before the cut, is not text.
+    ends_cut = "华".encode() * 10 + "华".encode()[:2]
+    invalid = b"name\n" + b"\xff\xfe" + b"x" * 10
+    for data in (ends_cut, invalid):
+        r = c.post("/api/files", data={"file": (io.BytesIO(data), "x.csv")}, content_type="multipart/form-data")
+        assert r.status_code == 400 and r.get_json()["error"]["fields"] == {"file": "不支持的文件类型"}

@@ -57,3 +57,17 @@ def launch_browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def csrf(client: Any, path: str = "/login") -> str:
+    """The CSRF token of ``client``'s session, as the page at ``path`` shows it."""
+    import re
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def login(client: Any, user: str, password: str) -> str:
+    """Sign ``client`` in through the login form; returns the session's CSRF token."""
+    r = client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(client)})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    return csrf(client, "/")

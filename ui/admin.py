@@ -17,6 +17,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, select
 
 from runtime import clock
 from runtime.auth import Actor
+from runtime.bounds import MAX_ID, MAX_INT32
 from runtime.errors import RecordError
 from runtime.sqltypes import LocalDateTime
 
@@ -25,6 +26,7 @@ from .i18n import tr
 from .web import actor_or_login, bp, page, rt
 
 DISPLAY_PREFIX = "jigd_"
+MAX_TOKEN_DAYS = 36_500  # an API token may be made to expire in at most 100 years
 _md = MetaData()
 displays = Table(
     "jig_ui_displays", _md,
@@ -83,6 +85,14 @@ def all_roles() -> list[str]:
     return sorted(roles)
 
 
+def _form_int(name: str, maximum: int = MAX_ID) -> int:
+    """A whole number from 1 to ``maximum`` in form field ``name``; anything else is a 400 page."""
+    raw = (request.form.get(name) or "").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or not 0 < int(raw) <= maximum:
+        abort(400)
+    return int(raw)
+
+
 @bp.route("/admin/users", methods=["GET", "POST"])
 def admin_users() -> Any:
     actor = _admin()
@@ -110,11 +120,11 @@ def admin_tokens() -> Any:
     if request.method == "POST":
         try:
             if request.form.get("action") == "revoke":
-                rt().users.revoke_token(int(request.form.get("id", "0")))
+                rt().users.revoke_token(_form_int("id"))
             else:
-                days = request.form.get("expires_days")
+                days = (request.form.get("expires_days") or "").strip()
                 new_token = rt().users.create_token(request.form.get("username", ""), request.form.get("label", ""),
-                                                    int(days) if days and days.isdigit() else None)
+                                                    _form_int("expires_days", MAX_TOKEN_DAYS) if days else None)
         except RecordError as exc:
             error = exc.message
     return page("admin_tokens.html", actor=actor, tokens=rt().users.tokens_of(), users=rt().users.all(),
@@ -129,7 +139,7 @@ def admin_displays() -> Any:
     if request.method == "POST":
         if request.form.get("action") == "revoke":
             with rt().db.write() as conn:
-                conn.execute(update(displays).where(displays.c.id == int(request.form.get("id", "0"))).values(revoked=True))
+                conn.execute(update(displays).where(displays.c.id == _form_int("id", MAX_INT32)).values(revoked=True))
         else:
             app, _, name = (request.form.get("board") or "").partition("/")
             if not any(a == app and n == name for a, n, _ in boards):

@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, jsonify, request
 
 from runtime.auth import Actor
+from runtime.bounds import id_in_range
 from runtime.errors import RecordError
 from runtime.model import EntityDef
 
@@ -32,7 +33,9 @@ def rules_view(app: str, entity: str) -> Any:
     values = body.get("values") if isinstance(body.get("values"), dict) else {}
     record_id = body.get("id")
     base: dict[str, Any] = {}
-    if isinstance(record_id, int) and not isinstance(record_id, bool):
+    if record_id is not None and not id_in_range(record_id):
+        abort(404)
+    if record_id is not None:
         try:
             base = rt().records.get(actor, ent, record_id)
         except RecordError:

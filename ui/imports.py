@@ -31,6 +31,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select, u
 
 from runtime import clock, permissions
 from runtime.auth import Actor
+from runtime.bounds import MAX_INT32
 from runtime.errors import Forbidden, RecordError
 from runtime.evaluate import EvaluationError, evaluate
 from runtime.fieldtypes import FieldValueError, coerce
@@ -244,6 +245,8 @@ def _finish(runtime: Any, job_id: int, status: str, created: int, errors: list[d
 
 def state(job_id: int, actor: Actor) -> dict[str, Any]:
     """The job as the progress page shows it; 404 for jobs of other users (admins see all)."""
+    if job_id > MAX_INT32:  # a 32-bit column
+        abort(404)
     with rt().db.read(snapshot=False) as conn:
         row = conn.execute(select(imports).where(imports.c.id == job_id)).mappings().first()
     if row is None or (row["username"] != actor.username and not actor.is_admin):

@@ -21,6 +21,7 @@ from flask import Response, abort, redirect, request, session, url_for
 from sqlalchemy import select
 
 from runtime import permissions
+from runtime.bounds import bad_text
 from runtime.errors import RecordError
 from runtime.model import EntityDef, pick
 
@@ -120,8 +121,10 @@ def convert(rt_: Any, ent: EntityDef, name: str, raw: Any, cache: dict[str, dict
             return labels.get(text.lower(), text)
         return [labels.get(p.strip().lower(), p.strip()) for p in text.replace("，", ",").replace("、", ",").split(",") if p.strip()]
     if f.type == "link" and f.to:
-        if text.isdigit():
-            return int(text)
+        if text.isascii() and text.isdigit():
+            return int(text) if len(text) <= 19 else text  # (a longer number is refused as too big by the field)
+        if bad_text(text):
+            return text  # no lookup: the field refuses it
         target = rt_.apps[ent.app].entities[f.to]
         found = cache.setdefault(name, {})
         if text not in found:
