@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -229,14 +226,27 @@ def test_builder_api_creates_an_app(rt: Runtime) -> None:
 
 # ---------------------------------------------------------------- files and the browser
 
-def _jig(database_url: str, apps: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "JIG_VAR": str(apps.parent / "var"), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "jig.cli", "--apps", str(apps), "--database", database_url, *args],
-                          capture_output=True, text=True, cwd=apps.parent, env=env, timeout=120)
+class _Ran:
+    def __init__(self, result: Any):
+        self.returncode = result.exit_code
+        self.stdout = result.stdout
+        self.stderr = result.stderr
 
 
-def test_files_browser_conflict_export_and_force(tmp_path: Path, database_url: str,
+def _jig(database_url: str, apps: Path, *args: str) -> _Ran:
+    """Run a jig command in this process (the same code path as the console script, without its start-up)."""
+    from click.testing import CliRunner
+
+    from jig.cli import cli
+    env = {"JIG_VAR": str(apps.parent / "var"), "JIG_SECRET_KEY": "t" * 40, "JIG_APPS": None, "JIG_DATABASE_URL": None}
+    result = CliRunner().invoke(cli, ["--apps", str(apps), "--database", database_url, *args], env=env,
+                                catch_exceptions=False)
+    return _Ran(result)
+
+
+def test_files_browser_conflict_export_and_force(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
                                                  make_runtime: Callable[..., Runtime]) -> None:
+    monkeypatch.chdir(tmp_path)
     apps = tmp_path / "apps"
     apps.mkdir()
     target = apps / "outsourcing.yaml"
