@@ -221,8 +221,19 @@ def transition(app: str, entity: str, record_id: int, name: str) -> Response:
     actor = current_actor()
     rt = runtime()
     data = _body() if request.get_data(cache=True).strip() else {}  # no body: version from ?version= / If-Match
-    version = _version(data)
     ent = rt.entity(app, entity, actor.language)
+    key = request.headers.get(idempotency.HEADER)
+    if key is not None:  # a retried transition gets the first answer, not 409 "wrong state"
+        body = {**data, "version": request.args.get("version") or request.headers.get("If-Match")} \
+            if "version" not in data else dict(data)
+        version = _version(data)
+        status, text, replayed = rt.idempotency.run(
+            actor.username, key, request.path, body, lambda c: (
+                200, current_app.json.dumps(workflow.take(rt.records, actor, ent, record_id, name, data, version,
+                                                          conn=c))), actor.language)
+        return current_app.response_class(text, status, mimetype="application/json",
+                                          headers={"Idempotent-Replayed": "true"} if replayed else None)
+    version = _version(data)
     return jsonify(workflow.take(rt.records, actor, ent, record_id, name, data, version))
 
 

@@ -92,3 +92,19 @@ def test_concurrent_duplicates_create_one_record(world: World) -> None:
         th.join(60)
     assert len(answers) == 8 and {s for s, _ in answers} == {201} and len({i for _, i in answers}) == 1
     assert _count(world) == 1
+
+
+def test_a_retried_transition_answers_the_first_answer(world: World) -> None:
+    """A client that lost the answer to "start" and sends it again gets that answer, not 409 wrong state."""
+    batch = world.planner.post(B, batch_body(world.partners["a"])).get_json()
+    path = f"{B}/{batch['id']}/transitions/start"
+    headers = {"Idempotency-Key": "start-7f3a"}
+    first = world.planner.post(path, {"version": batch["version"]}, headers=headers)
+    again = world.planner.post(path, {"version": batch["version"]}, headers=headers)
+    assert first.status_code == again.status_code == 200, first.get_json()
+    assert again.data == first.data and again.headers.get("Idempotent-Replayed") == "true"
+    assert world.planner.get(f"{B}/{batch['id']}").get_json()["version"] == batch["version"] + 1
+    history = world.planner.get(f"{B}/{batch['id']}/history").get_json()["items"]
+    assert [h["transition"] for h in history].count("start") == 1
+    # without the key the repeat is what it always was: the state moved on
+    assert world.planner.post(path, {"version": batch["version"] + 1}).status_code == 409
