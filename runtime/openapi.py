@@ -165,7 +165,7 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
                 paths[base + "/{id}/transitions/{name}"] = {
                     "parameters": [id_param, {"name": "name", "in": "path", "required": True,
                                               "schema": {"type": "string", "enum": list(ent.workflow.transitions)}}],
-                    "post": {"tags": [tag], "operationId": f"transition{n}",
+                    "post": {"tags": [tag], "operationId": f"transition{n}", "parameters": [IDEMPOTENCY_KEY],
                              "requestBody": {"required": False, "content": {"application/json": {
                                  "schema": {"type": "object", "properties": {
                                      "version": {"type": "integer"},
