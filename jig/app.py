@@ -18,7 +18,8 @@ def build_runtime(settings: Settings, *, migrate: bool | None = None) -> Runtime
     extensions = default_extensions()
     apps = load_apps(settings.apps, extensions)
     rt = Runtime(apps, settings.database_url, extensions=extensions,
-                 settings={"files_dir": settings.files_dir, "redis_url": settings.redis_url})
+                 settings={"files_dir": settings.files_dir, "redis_url": settings.redis_url,
+                           "secret_key": settings.secret_key, "public_url": settings.public_url})
     if migrate if migrate is not None else settings.auto_migrate:
         rt.migrate()
     for ext in extensions:
