@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, false
+from sqlalchemy import Integer, Table, bindparam, false
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -52,10 +52,21 @@ def may_at_all(g: LinkGrant, ent: Any, action: str) -> bool:
         action, False)
 
 
+RECORD_PARAM = "jig_link_record_id"
+
+
 def read_filter(g: LinkGrant, ent: Any, table: Table) -> ColumnElement[bool]:
+    """The record as a bound value, so cached statements (keyed by ``shape``) serve every link alike."""
     if not _same(g, ent) or g.record_id is None:
         return false()
-    return table.c.id == g.record_id
+    return table.c.id == bindparam(RECORD_PARAM, type_=Integer())
+
+
+def shape(g: LinkGrant | None, ent: Any) -> tuple[Any, ...] | None:
+    """What a cached read statement depends on besides roles (None: not a link)."""
+    if g is None:
+        return None
+    return ("link", _same(g, ent), g.record_id is None)
 
 
 def allows(g: LinkGrant, ent: Any, action: str, ctx: Any) -> bool:

@@ -61,11 +61,18 @@ def read_filter(actor: Actor, ent: EntityDef, table: Table, sql: SqlCompiler) ->
 
 
 def filter_params(actor: Actor, ent: EntityDef) -> dict[str, Any]:
-    """Bound values the compiled row filters need (the user's attributes)."""
+    """Bound values the compiled row filters need (the user's attributes, a link's record)."""
     from .sqlcompile import USER_PARAM
+    if actor.link is not None:
+        return {linkscope.RECORD_PARAM: actor.link.record_id}
     ctx = actor.context()
     names = ent.scope.user if ent.scope and ent.scope.user else {}
     return {USER_PARAM.format(k): ctx.get(k) for k in names}
+
+
+def filter_shape(actor: Actor, ent: EntityDef) -> tuple[Any, ...]:
+    """The key of statements cached per read filter: the roles, and whether and how a link reads."""
+    return (actor.roles, linkscope.shape(actor.link, ent))
 
 
 def allows(actor: Actor, ent: EntityDef, action: str, record_ctx: Any) -> bool:

@@ -40,6 +40,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from runtime import clock
+from runtime.auth import Actor
+from runtime.linkscope import LinkGrant
+from runtime.model import pick
 from runtime.sqltypes import LocalDateTime
 
 from .linkspec import LinkDef
@@ -159,6 +162,21 @@ class LinkStore:
             c.app == link.app, c.name == link.name, c.record_id == int(record_id), self._live(now),
             or_(c.expires_at.is_(None), c.expires_at > soon)).order_by(c.id.desc()).limit(1)).mappings().first()
         return dict(row) if row else self.issue(conn, link, record_id, username)
+
+    def grant(self, res: Resolved) -> LinkGrant:
+        lk = res.link
+        ent = self.rt.apps[lk.app].entities[lk.entity]
+        return LinkGrant(link_id=int(res.row["id"]), name=lk.name, entity=ent.key,
+                         record_id=None if lk.creates else int(res.row["record_id"]),
+                         read=frozenset(lk.show) | frozenset(lk.edit), write=frozenset(lk.edit),
+                         transitions=frozenset(lk.transitions), create=lk.creates)
+
+    def actor(self, res: Resolved, worker: dict[str, str] | None, lg: str = "zh") -> Actor:
+        """Who acts through a link: the picked user (or link-<id>), no roles, via link, with the link's grant."""
+        name = worker["username"] if worker and worker.get("username") else f"link-{res.row['id']}"
+        display = (worker or {}).get("name") or pick(res.link.label, lg)
+        return Actor(username=name[:64], roles=frozenset(), display_name=display[:128], via="link", language=lg,
+                     link=self.grant(res))
 
     def of_record(self, app: str, on_entity: str, record_id: int) -> list[dict[str, Any]]:
         c = self.links.c

@@ -34,7 +34,7 @@ def page_context(rt: Any, store: LinkStore, res: Resolved, token: str, lang: str
     from .linkweb import entity_of, link_actor
     lk = res.link
     ent = entity_of(lk)
-    actor = link_actor(res, None)
+    actor = link_actor(res, None, lang)
     record: dict[str, Any] = {}
     transitions: list[dict[str, str]] = []
     history: list[dict[str, Any]] = []

@@ -20,8 +20,7 @@ from runtime import workflow
 from runtime.auth import Actor
 from runtime.errors import BadRequest, Conflict, Forbidden, RecordError
 from runtime.fieldtypes import to_json
-from runtime.linkscope import LinkGrant
-from runtime.model import EntityDef, pick
+from runtime.model import EntityDef
 
 from .i18n import tr
 from .linkspec import LinkDef
@@ -90,19 +89,8 @@ def entity_of(link: LinkDef) -> EntityDef:
     return rt().apps[link.app].entities[link.entity]  # type: ignore[no-any-return]
 
 
-def grant(res: Resolved) -> LinkGrant:
-    lk = res.link
-    return LinkGrant(link_id=int(res.row["id"]), name=lk.name, entity=entity_of(lk).key,
-                     record_id=None if lk.creates else int(res.row["record_id"]),
-                     read=frozenset(lk.show) | frozenset(lk.edit), write=frozenset(lk.edit),
-                     transitions=frozenset(lk.transitions), create=lk.creates)
-
-
-def link_actor(res: Resolved, worker: dict[str, str] | None) -> Actor:
-    name = worker["username"] if worker and worker.get("username") else f"link-{res.row['id']}"
-    display = (worker or {}).get("name") or pick(res.link.label, lang())
-    return Actor(username=name[:64], roles=frozenset(), display_name=display[:128], via="link", language=lang(),
-                 link=grant(res))
+def link_actor(res: Resolved, worker: dict[str, str] | None, lg: str = "zh") -> Actor:
+    return store().actor(res, worker, lg)
 
 
 @bp.after_app_request
@@ -207,12 +195,18 @@ def submit(token: str) -> Any:
         return jsonify(exc.as_dict()), exc.status
 
 
+BODY_KEYS = {"action", "values", "version", "worker", "worker_name", "pin", "challenge", "submit_id"}
+
+
 def _submit(res: Resolved, token: str, body: dict[str, Any]) -> Any:
     lk = res.link
     lg = lang()
+    extra = sorted(k for k in body if k not in BODY_KEYS)
+    if extra:  # e.g. {"id": another record}: a link's record comes from its token, never from the request
+        raise Forbidden(tr("link_outside", lg), {k: tr("link_outside", lg) for k in extra[:10]})
     ent = entity_of(lk)
     worker = _worker(res, body)
-    actor = link_actor(res, worker)
+    actor = link_actor(res, worker, lg)
     action = str(body.get("action") or "")[:48]
     records = rt().records
     with rt().db.write() as conn:
