@@ -20,6 +20,8 @@ entities:
   machine:
     fields:
       code: {type: text, required: true}
+    permissions:
+      planner: {read: true, update: true}
   batch:
     naming: "WF-{####}"
     fields:

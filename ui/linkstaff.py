@@ -216,7 +216,7 @@ def print_view(app: str, entity: str, record_id: int) -> Any:
         items = [{"title": " · ".join(t for t in (cell(rt(), child, c, r.get(c), lang, cmaps)["text"] for c in ccols) if t),
                   "codes": [{"label": pick(lk.label, lang), "qr": _qr_for(lk, int(r["id"]), child_manage, actor)}
                             for lk in defs]} for r in rows]
-        sections.append({"title": pick(child.title, lang), "items": items})
+        sections.append({"title": pick(child.title, lang), "ops": items})
     title = str(record.get(dash.title_column(ent)) or record.get("name") or f"#{record_id}")
     return render_template("link_print.html", t=lambda k, **p: tr(k, lang, **p), lang=lang, size=size, ent=ent,
                            title=title, entity_title=pick(ent.title, lang), facts=facts, own=own, sections=sections,

@@ -250,6 +250,12 @@ class LinkStore:
             count = conn.execute(select(h.count).where(h.key == key[:120], h.window == window)).scalar_one()
         return int(count) <= limit
 
+    def count(self, key: str, *, window_seconds: int = 60) -> int:
+        window = int(clock.now().timestamp()) // window_seconds
+        h = self.hits.c
+        with self.rt.db.read(snapshot=False) as conn:
+            return int(conn.execute(select(h.count).where(h.key == key[:120], h.window == window)).scalar() or 0)
+
     def claim(self, conn: Connection, key: str) -> bool:
         """Mark ``key`` (a form's submit id) as used in the write's transaction; False when it was."""
         try:
@@ -268,8 +274,8 @@ class LinkStore:
         return hmac.new(self.secret, f"jig-challenge:{token_hash}:{answer}:{exp}".encode(),
                         hashlib.sha256).hexdigest()[:32]
 
-    def check_challenge(self, token_hash: str, data: Any) -> bool:
-        """A right answer, signed for this link, not expired and not used before."""
+    def check_challenge(self, conn: Connection, token_hash: str, data: Any) -> bool:
+        """A right answer, signed for this link, not expired and not used before (claimed in ``conn``)."""
         if not isinstance(data, dict):
             return False
         try:
@@ -280,7 +286,7 @@ class LinkStore:
             return False
         if not hmac.compare_digest(self._challenge_sig(token_hash, answer, exp), sig):
             return False
-        return self.hit("challenge:" + sig, 1, window_seconds=CHALLENGE_SECONDS * 2)
+        return self.claim(conn, "challenge:" + sig)
 
     def page_csrf(self, token_hash: str) -> str:
         return hmac.new(self.secret, f"jig-link-csrf:{token_hash}".encode(), hashlib.sha256).hexdigest()[:32]

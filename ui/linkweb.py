@@ -30,6 +30,7 @@ bp = Blueprint("jig_links", __name__, template_folder="templates")
 PER_ADDRESS_PER_MINUTE = 120
 UPLOADS_PER_HOUR_FACTOR = 4
 MAX_UPLOAD = 10 * 1024 * 1024
+PIN_TRIES, PIN_WINDOW = 5, 900  # wrong PINs per user per 15 minutes
 CSP = ("default-src 'none'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
@@ -138,9 +139,10 @@ def _worker(res: Resolved, body: dict[str, Any]) -> dict[str, str] | None:
     if username not in known:
         raise BadRequest(tr("link_who", lg), {"worker": tr("link_who", lg)})
     if lk.identify_pin:
-        if not store().hit("pin:" + username, 5, window_seconds=900):
+        if store().count("pin:" + username, window_seconds=PIN_WINDOW) >= PIN_TRIES:
             raise Forbidden(tr("link_pin_locked", lg), {"pin": tr("link_pin_locked", lg)})
         if not store().pin_ok(username, str(body.get("pin") or "")[:32]):
+            store().hit("pin:" + username, PIN_TRIES, window_seconds=PIN_WINDOW)  # wrong PINs are counted
             raise Forbidden(tr("link_pin_wrong", lg), {"pin": tr("link_pin_wrong", lg)})
     return known[username]
 
@@ -213,7 +215,7 @@ def _submit(res: Resolved, token: str, body: dict[str, Any]) -> Any:
         if lk.creates:
             if action != "create":
                 raise Forbidden(tr("link_outside", lg))
-            if lk.challenge and not store().check_challenge(hash_token(token), body.get("challenge")):
+            if lk.challenge and not store().check_challenge(conn, hash_token(token), body.get("challenge")):
                 raise Forbidden(tr("link_challenge", lg), {"challenge": tr("link_challenge", lg)})
             sid = str(body.get("submit_id") or "")[:40]
             if sid and not store().claim(conn, f"submit:{res.row['id']}:{sid}"):
