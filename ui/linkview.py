@@ -48,7 +48,8 @@ def page_context(rt: Any, store: LinkStore, res: Resolved, token: str, lang: str
         with rt.db.read() as conn:
             ctx = rt.records.context(conn, ent, record, actor)
             transitions = [{"name": t_.name, "label": pick(t_.label, lang), "require": ",".join(t_.require)}
-                           for t_ in workflow.available(rt.records, actor, ent, ctx)]
+                           for t_ in sorted(workflow.available(rt.records, actor, ent, ctx),
+                                            key=lambda x: lk.transitions.index(x.name))]  # the link's order
         history = _history(rt, store, ent, record, lang)
     shown_cols = [c for c in lk.show if c not in lk.edit]
     maps = link_maps(rt, ent, [record], shown_cols, lang) if record else {}
@@ -56,6 +57,9 @@ def page_context(rt: Any, store: LinkStore, res: Resolved, token: str, lang: str
              for c in shown_cols if record and record.get(c) not in (None, "", [])]
     prefill = {k: str(request_arg(k))[:200] for k in lk.prefill if request_arg(k)}
     editing = bool(lk.creates or transitions or (lk.edit and not ent.workflow))
+    if transitions and not any(t_["require"] for t_ in transitions) and ent.workflow and \
+            record.get("state") == ent.workflow.initial:
+        editing = False  # a start screen: one big button (report in as few taps as possible)
     inputs = [_input(ent, n, record.get(n), lang, prefill.get(n)) for n in lk.edit] if editing else []
     state = ""
     if record.get("state") and ent.workflow:
