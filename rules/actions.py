@@ -43,6 +43,9 @@ def _plain(v: Any) -> Any:
     return to_json(v) if not isinstance(v, (str, int)) else v
 
 
+LINK_PLACEHOLDER = "[[jig-link]]"  # replaced by the record's shared-link URL(s) at delivery
+
+
 class ActionRunner:
     def __init__(self, rt: Any, templates: dict[str, dict[str, Template]]):
         self.rt = rt
@@ -73,8 +76,10 @@ class ActionRunner:
                 groups[(phone, group)].append((record_id, ctx))
         for (phone, group), members in groups.items():
             params = self._params(action, members)
-            if action.spec.get("link"):
-                params["link"] = self._link_urls(conn, rule, action.spec["link"], members)
+            link = None
+            if action.spec.get("link"):  # the URL is made when the message is delivered (see delivery.py)
+                params["link"] = LINK_PLACEHOLDER
+                link = {"name": action.spec["link"], "records": [r for r, _ in members]}
             ids = ",".join(str(r) for r, _ in members)
             occ = ",".join(sorted({occ_by_id.get(r, occurrence) for r, _ in members}))
             digest = hashlib.sha1(f"{ids}|{occ}".encode()).hexdigest()[:16]
@@ -83,21 +88,9 @@ class ActionRunner:
                        "provider_template": tpl.provider_template, "params": params,
                        "text": render(tpl.text, params), "limit_per_day": tpl.limit_per_day,
                        "records": [r for r, _ in members]}
+            if link is not None:
+                payload["link"] = link
             self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}")
-
-    def _link_urls(self, conn: Connection, rule: RuleDef, name: str,
-                   members: list[tuple[int, RecordContext | None]]) -> str:
-        """Each record's live link (issued if it has none), in the rule's transaction: only the digest is stored."""
-        links = self.rt.services.get("links")
-        if links is None:
-            raise RuntimeError("links are not enabled (the links extension is needed to send a link)")
-        link = links.definition(rule.app, name)
-        base = str(self.rt.settings.get("public_url") or "").rstrip("/")
-        if link is None or not base:
-            raise RuntimeError("set JIG_PUBLIC_URL so that links in messages reach this server")
-        urls = [f"{base}/l/{links.token_of(links.reuse_or_issue(conn, link, record_id, 'system'))}"
-                for record_id, _ in members]
-        return " ".join(urls)
 
     def _params(self, action: Action, members: list[tuple[int, RecordContext | None]]) -> dict[str, Any]:
         """Template values; for a batch, each value lists every record's value (、-joined)."""

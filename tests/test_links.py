@@ -45,17 +45,21 @@ def test_partner_gets_its_batch_link_by_sms_and_updates_the_batch(database_url: 
     assert planner is not None
     batch = rt.records.create(planner, E("outsourcing", "batch"), {
         "customer": "客户甲", "product_no": "P-100", "quantity": 200, "partner": partner["id"],
-        "expected_return": "2099-01-01"})
+        "expected_return": "2099-01-01", "sms_partner": True})
     outbox = rt.tables.system["jig_outbox"]
     with rt.db.read() as conn:
-        rows = [json.loads(p) for p in conn.execute(select(outbox.c.payload).where(outbox.c.kind == "sms")).scalars()]
-    msg = next(p for p in rows if p["template"] == "batch_link")
-    assert msg["to"] == "13800001111" and batch["name"] in msg["text"]
+        queued = [json.loads(p) for p in conn.execute(select(outbox.c.payload).where(outbox.c.kind == "sms")).scalars()]
+    assert len(queued) == 1 and "[[jig-link]]" in queued[0]["text"]  # the outbox row holds no token
+    assert rt.outbox.run_due("test") == {"sent": 1}
+    sms_log = rt.tables.system["jig_sms_log"]
+    with rt.db.read() as conn:
+        msg = dict(conn.execute(select(sms_log)).mappings().one())
+    assert msg["to"] == "13800001111" and batch["name"] in msg["text"] and msg["template"] == "batch_link"
     url = re.search(r"https://jig\.example\.cn/l/([A-Za-z0-9_-]{32})", msg["text"])
     assert url, msg["text"]
     token = url.group(1)
     with rt.db.read() as conn:  # stored hashed only: the plaintext token is in the message alone
-        dump = " ".join(str(v) for t in ("jig_links", "jig_link_uses") for row in
+        dump = " ".join(str(v) for t in ("jig_links", "jig_link_uses", "jig_outbox") for row in
                         conn.execute(text(f"SELECT * FROM {t}")).all() for v in row)
     assert token not in dump
     c = app.test_client()
@@ -172,3 +176,24 @@ def test_traveller_has_a_qr_per_operation(database_url: str, tmp_path: Path) -> 
     with rt.db.read() as conn:
         n = conn.execute(select(store.links)).all()
     assert len(n) == 3  # printed twice, issued once: the traveller can be reprinted with the same codes
+
+
+def test_a_link_sms_without_public_url_is_kept_and_alerted_not_lost(database_url: str, tmp_path: Path) -> None:
+    rt, _app = build(database_url, tmp_path)
+    for ext in rt.extensions:
+        if ext.name == "rules":
+            ext.attach(rt)  # type: ignore[attr-defined]
+    rt.users.add("admin", "admin-pass-1", ["admin"])
+    E = rt.entity
+    partner = rt.records.create(SYSTEM, E("outsourcing", "partner"), {"name": "华新电镀", "phone": "13800001111"})
+    batch = rt.records.create(SYSTEM, E("outsourcing", "batch"), {
+        "customer": "客户甲", "product_no": "P-100", "quantity": 200, "partner": partner["id"],
+        "expected_return": "2099-01-01", "sms_partner": True})
+    assert batch["id"]  # creating the batch never fails because of the message
+    assert rt.outbox.run_due("test") == {"dead": 1}  # kept, shown as failed, admins told
+    item = rt.outbox.list()[0]
+    assert "JIG_PUBLIC_URL" in (item["last_error"] or "")
+    assert rt.notifications.unread_count("admin") == 1
+    rt.settings["public_url"] = "https://jig.example.cn"
+    assert rt.outbox.retry(item["id"]) == 1
+    assert rt.outbox.run_due("test") == {"sent": 1}
