@@ -158,6 +158,14 @@ def test_partner_updates_its_batch_from_an_sms(browser: Any, site: tuple[Any, st
     expect(staff.locator("#timeline")).to_contain_text("陈经理")
     staff.goto("/a/outsourcing/batch")
     expect(staff.locator("tr", has_text="P-200")).to_contain_text("待质检")
+    # the same list on a phone: the filters fold away, the first row is on the first screen
+    staff.set_viewport_size(PHONE["viewport"])
+    staff.reload()
+    box = staff.locator("tr", has_text="P-200").bounding_box()
+    assert box is not None and box["y"] < 844, box
+    expect(staff.locator("#filters")).to_be_hidden()
+    staff.locator("label[for=show-filters]").click()
+    expect(staff.locator("#filters")).to_be_visible()
 
 
 def test_repair_request_from_a_machine_label(browser: Any, site: tuple[Any, str], tmp_path: Path) -> None:
