@@ -111,6 +111,6 @@ def page_token(client: Any, token: str) -> tuple[str, str]:
 def challenge_answer(html: str) -> dict[str, Any]:
     m = re.search(r"<b>(\d+) \+ (\d+) = \?</b>", html)
     assert m, html[:500]
-    exp = re.search(r'data-exp="(\d+)"', html).group(1)  # type: ignore[union-attr]
+    exp = re.search(r'data-exp="([0-9a-f.]+)"', html).group(1)  # type: ignore[union-attr]
     sig = re.search(r'data-sig="([0-9a-f]+)"', html).group(1)  # type: ignore[union-attr]
     return {"answer": int(m.group(1)) + int(m.group(2)), "exp": exp, "sig": sig}

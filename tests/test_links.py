@@ -197,3 +197,15 @@ def test_a_link_sms_without_public_url_is_kept_and_alerted_not_lost(database_url
     rt.settings["public_url"] = "https://jig.example.cn"
     assert rt.outbox.retry(item["id"]) == 1
     assert rt.outbox.run_due("test") == {"sent": 1}
+
+
+def test_two_pages_with_the_same_sum_get_different_challenges(shop: Shop) -> None:
+    """Regression: the signature covered only answer and expiry second, so equal sums collided (one refused)."""
+    with shop.rt.db.write() as conn:
+        sigs = {shop.store.challenge("h")["sig"] for _ in range(40)}
+        assert len(sigs) == 40
+        ok = shop.store.challenge("h")
+        a, b = (int(x) for x in re.findall(r"\d+", ok["question"]))
+        assert shop.store.check_challenge(conn, "h", {"answer": a + b, "exp": ok["exp"], "sig": ok["sig"]})
+        assert not shop.store.check_challenge(conn, "h", {"answer": a + b, "exp": ok["exp"], "sig": ok["sig"]})
+        assert not shop.store.check_challenge(conn, "other", {"answer": a + b, "exp": ok["exp"], "sig": ok["sig"]})

@@ -267,10 +267,11 @@ class LinkStore:
 
     def challenge(self, token_hash: str) -> dict[str, Any]:
         a, b = secrets.randbelow(9) + 1, secrets.randbelow(9) + 1
-        exp = int(clock.now().timestamp()) + CHALLENGE_SECONDS
+        # the expiry carries a random nonce: two pages with the same sum in the same second differ
+        exp = f"{int(clock.now().timestamp()) + CHALLENGE_SECONDS}.{secrets.token_hex(8)}"
         return {"question": f"{a} + {b} = ?", "exp": exp, "sig": self._challenge_sig(token_hash, a + b, exp)}
 
-    def _challenge_sig(self, token_hash: str, answer: int, exp: int) -> str:
+    def _challenge_sig(self, token_hash: str, answer: int, exp: str) -> str:
         return hmac.new(self.secret, f"jig-challenge:{token_hash}:{answer}:{exp}".encode(),
                         hashlib.sha256).hexdigest()[:32]
 
@@ -278,11 +279,12 @@ class LinkStore:
         """A right answer, signed for this link, not expired and not used before (claimed in ``conn``)."""
         if not isinstance(data, dict):
             return False
+        exp, sig = str(data.get("exp"))[:40], str(data.get("sig"))
         try:
-            answer, exp, sig = int(str(data.get("answer"))[:6]), int(str(data.get("exp"))[:12]), str(data.get("sig"))
+            answer, until = int(str(data.get("answer"))[:6]), int(exp.split(".")[0][:12])
         except ValueError:
             return False
-        if exp < int(clock.now().timestamp()) or len(sig) != 32:
+        if until < int(clock.now().timestamp()) or len(sig) != 32:
             return False
         if not hmac.compare_digest(self._challenge_sig(token_hash, answer, exp), sig):
             return False
