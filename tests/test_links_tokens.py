@@ -268,3 +268,13 @@ def test_odd_bodies_never_answer_500(shop: Shop, monkeypatch: pytest.MonkeyPatch
             assert 400 <= r.status_code < 500, (body, r.status_code)
     r = c.post(f"/l/{tok}", data=b"\xff\xfe not json", headers={"X-Link-Token": csrf, "Content-Type": "application/json"})
     assert r.status_code == 400
+
+
+def test_nul_characters_and_odd_file_keys_are_422_not_500(shop: Shop) -> None:
+    """Regression (found by the fuzz above on PostgreSQL): a NUL in a text value or a file key reached the
+    database, which PostgreSQL refuses with an error (500). Text keeps no NUL; file keys have the generated form."""
+    from runtime.errors import ValidationFailed
+    for values in ({"customer": "a\x00b"}, {"customer": "x", "photos": ["\x00"]},
+                   {"customer": "x", "photos": ["../../etc/passwd"]}, {"customer": "x", "photos": ["k" * 300]}):
+        with pytest.raises(ValidationFailed):
+            shop.rt.records.create(SYSTEM, shop.batch_ent, values)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from runtime import workflow
 from runtime.auth import Actor
 from runtime.errors import BadRequest, Conflict, Forbidden, RecordError
-from runtime.fieldtypes import to_json
+from runtime.fieldtypes import FILE_KEY, to_json
 from runtime.model import EntityDef
 
 from .i18n import tr
@@ -163,7 +163,7 @@ def _values(res: Resolved, ent: EntityDef, body: dict[str, Any], actor: Actor, b
         f = ent.fields[k]
         if f.type in ("image", "images", "file", "files"):
             new = [v] if isinstance(v, str) else v if isinstance(v, list) else None
-            if new is None or not all(isinstance(x, str) and len(x) < 80 for x in new):
+            if new is None or not all(isinstance(x, str) and FILE_KEY.fullmatch(x) for x in new):
                 raise BadRequest(tr("link_bad", lg), {k: tr("link_bad", lg)})
             mine = set(conn.execute(select(files.c.key).where(files.c.key.in_(new),
                                                               files.c.uploaded_by == f"link-{res.row['id']}"))
