@@ -80,7 +80,8 @@ class Jig:
     def _build(self, apps: dict[str, Any]) -> Runtime:
         return Runtime(apps, self.settings.database_url, extensions=self.extensions, db=self.db,
                        settings={"files_dir": self.settings.files_dir, "redis_url": self.settings.redis_url,
-                                 "embedded_jobs": self.embedded_jobs})
+                                 "embedded_jobs": self.embedded_jobs, "secret_key": self.settings.session_secret(),
+                                 "public_url": self.settings.public_url})
 
     def _attach(self, rt: Runtime) -> None:
         for ext in self.extensions:

@@ -21,6 +21,7 @@ class Settings:
     auto_migrate: bool = True
     files_dir: str = "var/files"
     var_dir: str = "var"
+    public_url: str = ""  # how phones reach Jig, for links in SMS and QR codes (default: the request's host)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -39,6 +40,7 @@ class Settings:
         s.redis_url = e.get("JIG_REDIS_URL") or None
         s.auto_migrate = e.get("JIG_AUTO_MIGRATE", "1") not in ("0", "false", "no")
         s.files_dir = e.get("JIG_FILES_DIR", s.files_dir)
+        s.public_url = e.get("JIG_PUBLIC_URL", s.public_url).rstrip("/")
         return s
 
 

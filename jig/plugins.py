@@ -11,6 +11,7 @@ def default_extensions() -> list[Extension]:
     from connectors.extension import extension as connectors
     from rules.extension import RulesExtension
     from ui.extension import UiExtension
+    from ui.linkext import LinksExtension
     # Connectors publish their schedules in rt.services["schedules"]; the rules scheduler adopts them
     # whenever they appear, so the order here only decides which sections' errors are listed first.
-    return [RulesExtension(), connectors, UiExtension(), BuilderExtension()]
+    return [RulesExtension(), connectors, UiExtension(), BuilderExtension(), LinksExtension()]

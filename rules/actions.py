@@ -43,6 +43,9 @@ def _plain(v: Any) -> Any:
     return to_json(v) if not isinstance(v, (str, int)) else v
 
 
+LINK_PLACEHOLDER = "[[jig-link]]"  # replaced by the record's shared-link URL(s) at delivery
+
+
 class ActionRunner:
     def __init__(self, rt: Any, templates: dict[str, dict[str, Template]]):
         self.rt = rt
@@ -73,6 +76,10 @@ class ActionRunner:
                 groups[(phone, group)].append((record_id, ctx))
         for (phone, group), members in groups.items():
             params = self._params(action, members)
+            link = None
+            if action.spec.get("link"):  # the URL is made when the message is delivered (see delivery.py)
+                params["link"] = LINK_PLACEHOLDER
+                link = {"name": action.spec["link"], "records": [r for r, _ in members]}
             ids = ",".join(str(r) for r, _ in members)
             occ = ",".join(sorted({occ_by_id.get(r, occurrence) for r, _ in members}))
             digest = hashlib.sha1(f"{ids}|{occ}".encode()).hexdigest()[:16]
@@ -81,6 +88,8 @@ class ActionRunner:
                        "provider_template": tpl.provider_template, "params": params,
                        "text": render(tpl.text, params), "limit_per_day": tpl.limit_per_day,
                        "records": [r for r, _ in members]}
+            if link is not None:
+                payload["link"] = link
             self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}")
 
     def _params(self, action: Action, members: list[tuple[int, RecordContext | None]]) -> dict[str, Any]:

@@ -31,6 +31,10 @@ OUTCOME_BY_STATUS = {
 }
 
 
+class LinkUnavailable(Exception):
+    """A message that should carry a shared link cannot get one (configuration)."""
+
+
 class SmsDelivery:
     def __init__(self, rt: Any, log_table: Table, settings: dict[str, dict[str, Any]],
                  env: Mapping[str, str] | None = None):
@@ -46,6 +50,11 @@ class SmsDelivery:
         return self._gateways[app]
 
     def __call__(self, item: Item) -> Outcome:
+        if item.payload.get("link"):
+            try:
+                item = self._with_link(item)
+            except LinkUnavailable as exc:
+                return Outcome.alert(str(exc))
         p = item.payload
         app = p.get("app") or item.app or ""
         limit = p.get("limit_per_day")
@@ -76,6 +85,30 @@ class SmsDelivery:
             return Outcome.retry(detail, after=result.retry_after)
         return Outcome(kind, detail)
 
+    def _with_link(self, item: Item) -> Item:
+        """Put each record's shared-link URL into the message (issued, or reused if live, at delivery).
+
+        The outbox row keeps a placeholder: the plaintext token exists only in the message sent.
+        """
+        from dataclasses import replace
+
+        from .actions import LINK_PLACEHOLDER
+        p = item.payload
+        links = self.rt.services.get("links")
+        base = str(self.rt.settings.get("public_url") or "").rstrip("/")
+        app = p.get("app") or item.app or ""
+        link = links.definition(app, p["link"]["name"]) if links is not None else None
+        if link is None or not base:
+            raise LinkUnavailable(f"cannot put link '{p['link']['name']}' into the message: "
+                                  + ("set JIG_PUBLIC_URL (the address phones reach Jig at)" if not base
+                                     else "the links extension is not enabled or the link is not defined"))
+        with self.rt.db.write() as conn:
+            urls = " ".join(f"{base}/l/{links.token_of(links.reuse_or_issue(conn, link, int(r), 'system'))}"
+                            for r in p["link"]["records"])
+        params = {k: (urls if v == LINK_PLACEHOLDER else v) for k, v in (p.get("params") or {}).items()}
+        return replace(item, payload={**p, "params": params,
+                                      "text": (p.get("text") or "").replace(LINK_PLACEHOLDER, urls)})
+
     def _write(self, item: Item, status: str, provider_id: str | None, detail: str) -> None:
         p = item.payload
         with self.rt.db.write() as conn:
@@ -99,6 +132,11 @@ class WebhookDelivery:
         self.env = env if env is not None else os.environ
 
     def __call__(self, item: Item) -> Outcome:
+        if item.payload.get("link"):
+            try:
+                item = self._with_link(item)
+            except LinkUnavailable as exc:
+                return Outcome.alert(str(exc))
         p = item.payload
         body = json.dumps(p["body"], ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": item.key,

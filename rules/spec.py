@@ -35,7 +35,9 @@ ACTION_SCHEMA: dict[str, Any] = {
             "to": {**_EXPR, "description": "Expression giving the phone number, e.g. partner.phone"},
             "to_roles": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
             "to_users": {"type": "array", "items": {"type": "string"}},
-            "template": {"type": "string", "pattern": IDENT}, "params": _EXPR_MAP}},
+            "template": {"type": "string", "pattern": IDENT}, "params": _EXPR_MAP,
+            "link": {"type": "string", "pattern": IDENT,
+                     "description": "A link (links:) on the rule's record; its URL is the {{ link }} param"}}},
         "notify": {"type": "object", "required": ["message"], "additionalProperties": False, "properties": {
             "roles": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
             "users": {"type": "array", "items": {"type": "string"}},
@@ -275,8 +277,11 @@ class _RuleCompiler:
                         act.exprs["to"] = e
                 act.exprs.update({f"param.{k}": v for k, v in
                                   self._exprs(spec.get("params") or {}, scope, (*apath, "params")).items()})
+            if "link" in spec:
+                self._sms_link(spec["link"], ent, (*apath, "link"))
             if tpl is not None:
-                missing = tpl.variables - set(spec.get("params") or {}) - {"count", "names"}
+                missing = tpl.variables - set(spec.get("params") or {}) - {"count", "names"} - (
+                    {"link"} if "link" in spec else set())
                 if missing:
                     ctx.error((*apath, "params"), f"template '{tpl.name}' needs params: {', '.join(sorted(missing))}",
                               "give each {{ variable }} of the template a value", key=True)
@@ -329,6 +334,16 @@ class _RuleCompiler:
                 return None
             act.spec = {"plan": plan}
         return act
+
+    def _sms_link(self, name: Any, ent: Any, path: tuple[str | int, ...]) -> None:
+        """A link sent by SMS is on the rule's record and edits it (a partner's link to its own batch)."""
+        raw = (self.app.raw.get("links") or {}) if isinstance(self.app.raw.get("links"), dict) else {}
+        spec = raw.get(name)
+        if not isinstance(spec, dict):
+            self.ctx.error(path, f"unknown link '{name}'", suggest(str(name), list(raw)) or "declare it under links:")
+        elif ent is None or (spec.get("on") or spec.get("entity")) != ent.name:
+            self.ctx.error(path, f"link '{name}' is not on this rule's records",
+                           "send a link declared on the entity the rule runs for")
 
     def _roles(self, roles: Any, path: tuple[str | int, ...]) -> None:
         for i, r in enumerate(roles or []):

@@ -42,6 +42,7 @@ class Actor:
     via: str = "api"
     user_id: int | None = None
     language: str = "zh"
+    link: Any = field(default=None, hash=False, compare=False)  # a LinkGrant when acting through a shared link
 
     @property
     def is_admin(self) -> bool:

@@ -98,6 +98,11 @@ class GuardFailed(Conflict):
     code = "guard_failed"
 
 
+class TooLarge(RecordError):
+    status = 413
+    code = "too_large"
+
+
 class BadRequest(RecordError):
     status = 400
     code = "bad_request"

@@ -31,6 +31,9 @@ def empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
+FILE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
     """The typed value for ``value`` entered into field ``f``; raises FieldValueError."""
     if value is None or (isinstance(value, str) and value.strip() == "" and f.type not in ("multiselect",)):
@@ -103,8 +106,8 @@ def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
         keys: list[str] = []
         for item in items:
             key = item.get("key") if isinstance(item, dict) else item
-            if not isinstance(key, str) or not key or bad_text(key):
-                raise FieldValueError(t("list", lang))
+            if not isinstance(key, str) or not FILE_KEY.fullmatch(key):  # the form FileStore generates
+                raise FieldValueError(t("file_missing", lang))
             keys.append(key)
         if f.max_files is not None and len(keys) > f.max_files:
             raise FieldValueError(t("too_many_files", lang, max=f.max_files))

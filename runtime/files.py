@@ -2,8 +2,10 @@
 
 The content decides the type, never the name or the Content-Type header.
 Images are decoded with Pillow (only JPEG, PNG, WebP, GIF; decompression-bomb
-limits apply), re-encoded, and stripped of metadata, which destroys anything
-hidden in them. Other files are accepted only when their signature is one of
+limits apply, checked from the header before any pixel is decoded), downscaled
+to at most MAX_EDGE pixels, re-encoded, and stripped of metadata (EXIF with
+its GPS position included), which destroys anything hidden in them. API,
+forms, imports and shared links all store files through this one path. Other files are accepted only when their signature is one of
 a short allowlist (PDF, XLSX/DOCX zip, plain UTF-8 text/CSV).
 """
 
@@ -18,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from . import clock
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, NotFound, TooLarge
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+MAX_EDGE = 2560  # longest side of a stored image
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
 
@@ -39,12 +42,42 @@ class Stored:
                 "width": self.width, "height": self.height}
 
 
+def polyglot(data: bytes, fmt: str) -> bool:
+    """An image that is also something else: bytes after the image's own end (HTML, ZIP, a script...).
+
+    Text hidden in metadata needs no refusal: re-encoding drops it. A file with a payload after the
+    image would still be that payload to another program, so it is refused outright.
+    """
+    tail = b""
+    if fmt == "PNG":
+        end = data.rfind(b"IEND")
+        tail = data[end + 8:] if end >= 0 else b""
+    elif fmt == "JPEG":
+        end = data.rfind(b"\xff\xd9")
+        tail = data[end + 2:] if end >= 0 else b""
+    elif fmt == "GIF":
+        end = data.rfind(b"\x00;")
+        tail = data[end + 2:] if end >= 0 else b""
+    elif fmt == "WEBP" and len(data) >= 8:
+        tail = data[int.from_bytes(data[4:8], "little") + 8:]
+    return bool(tail.strip(b"\x00\r\n\t "))
+
+
 def _reencode_image(data: bytes) -> tuple[bytes, str, int, int]:
     from PIL import Image, ImageOps
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+            if img.width * img.height > MAX_PIXELS or getattr(img, "n_frames", 1) > 1 and \
+                    img.width * img.height * img.n_frames > MAX_PIXELS:
+                raise Image.DecompressionBombError(f"{img.width}x{img.height} is more than {MAX_PIXELS} pixels")
+            if polyglot(data, img.format or ""):
+                raise ValueError("the image carries other content (polyglot)")
+            img.load()
             img = ImageOps.exif_transpose(img)
+            if max(img.width, img.height) > MAX_EDGE:
+                img = img.copy()
+                img.thumbnail((MAX_EDGE, MAX_EDGE), Image.Resampling.LANCZOS)
             has_alpha = img.mode in ("RGBA", "LA", "P")
             out = io.BytesIO()
             if has_alpha:
@@ -95,7 +128,7 @@ class FileStore:
 
     def save(self, data: bytes, filename: str, *, image: bool, username: str | None) -> Stored:
         if len(data) > MAX_BYTES:
-            raise BadRequest(f"file larger than {MAX_BYTES // (1024 * 1024)} MB", {"file": "文件过大"})
+            raise TooLarge(f"file larger than {MAX_BYTES // (1024 * 1024)} MB", {"file": "文件过大"})
         width = height = None
         if image:
             data, content_type, width, height = _reencode_image(data)

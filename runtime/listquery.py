@@ -281,7 +281,7 @@ def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tu
         f = ent.fields.get(name)
         if op not in _CACHEABLE_OPS or (f is not None and f.type in ("multiselect", "computed")):
             return None
-    shape = (actor.roles, tuple((n, o) for n, o, _ in q.filters), tuple(q.sort))
+    shape = (permissions.filter_shape(actor, ent), tuple((n, o) for n, o, _ in q.filters), tuple(q.sort))
     cache = runtime.statements.setdefault((ent.key, "list_pages"), {})
     stmt = cache.get(shape)
     table = runtime.tables.for_entity(ent)

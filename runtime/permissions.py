@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
+from . import linkscope
 from .auth import Actor
 from .evaluate import holds
 from .expressions import Expr
@@ -32,16 +33,22 @@ def _grants(actor: Actor, ent: EntityDef, action: str) -> list[Grant]:
 
 
 def may_create(actor: Actor, ent: EntityDef) -> bool:
+    if actor.link is not None:
+        return linkscope.may_create(actor.link, ent)
     return actor.is_admin or any(ent.permissions[r].create for r in actor.roles if r in ent.permissions)
 
 
 def may_at_all(actor: Actor, ent: EntityDef, action: str) -> bool:
     """Whether some role grants ``action`` on at least some records."""
+    if actor.link is not None:
+        return linkscope.may_at_all(actor.link, ent, action)
     return actor.is_admin or any(g is not False for g in _grants(actor, ent, action))
 
 
 def read_filter(actor: Actor, ent: EntityDef, table: Table, sql: SqlCompiler) -> ColumnElement[bool] | None:
     """None when every row is visible; otherwise a WHERE clause (false() when none is)."""
+    if actor.link is not None:
+        return linkscope.read_filter(actor.link, ent, table)
     if actor.is_admin:
         return None
     grants = _grants(actor, ent, "read")
@@ -54,15 +61,24 @@ def read_filter(actor: Actor, ent: EntityDef, table: Table, sql: SqlCompiler) ->
 
 
 def filter_params(actor: Actor, ent: EntityDef) -> dict[str, Any]:
-    """Bound values the compiled row filters need (the user's attributes)."""
+    """Bound values the compiled row filters need (the user's attributes, a link's record)."""
     from .sqlcompile import USER_PARAM
+    if actor.link is not None:
+        return {linkscope.RECORD_PARAM: actor.link.record_id}
     ctx = actor.context()
     names = ent.scope.user if ent.scope and ent.scope.user else {}
     return {USER_PARAM.format(k): ctx.get(k) for k in names}
 
 
+def filter_shape(actor: Actor, ent: EntityDef) -> tuple[Any, ...]:
+    """The key of statements cached per read filter: the roles, and whether and how a link reads."""
+    return (actor.roles, linkscope.shape(actor.link, ent))
+
+
 def allows(actor: Actor, ent: EntityDef, action: str, record_ctx: Any) -> bool:
     """Whether ``action`` (read/update/delete) is allowed on this loaded record."""
+    if actor.link is not None:
+        return linkscope.allows(actor.link, ent, action, record_ctx)
     if actor.is_admin:
         return True
     for g in _grants(actor, ent, action):
@@ -73,6 +89,8 @@ def allows(actor: Actor, ent: EntityDef, action: str, record_ctx: Any) -> bool:
 
 def may_transition(actor: Actor, ent: EntityDef, tr: TransitionDef, record_ctx: Any) -> bool:
     """Role check for a transition: listed role, and that role's transition grant covers this record."""
+    if actor.link is not None:
+        return linkscope.may_transition(actor.link, ent, tr.name, record_ctx)
     if actor.is_admin:
         return True
     for role in actor.roles:
@@ -105,6 +123,16 @@ def refuse_outside(actor: Actor, ent: EntityDef, action: str, after_ctx: Any, ch
     names the changed fields the failing grants read (or every changed field when they read none).
     """
     if actor.is_admin:
+        return
+    if actor.link is not None:
+        ok = allows(actor, ent, "read", after_ctx) and (
+            action == "create" or (action == "transition" and transition is not None
+                                   and may_transition(actor, ent, transition, after_ctx))
+            or (action not in ("create", "transition") and allows(actor, ent, action, after_ctx)))
+        if not ok:
+            from .errors import Forbidden
+            from .messages import t
+            raise Forbidden(t("outside_scope", lang), {f: t("outside_scope_field", lang) for f in sorted(changed)})
         return
     failing: list[Grant] = []
     if action == "transition":

@@ -69,7 +69,7 @@ class Records:
     def _by_id(self, ent: EntityDef, actor: Actor, lock: bool) -> Any:
         """SELECT one record by id under the actor's read filter; built once per role set."""
         cache = self.rt.statements.setdefault((ent.key, "by_id"), {})
-        key = (actor.roles, lock)
+        key = (permissions.filter_shape(actor, ent), lock)
         stmt = cache.get(key)
         if stmt is None:
             table = self.rt.tables.for_entity(ent)

@@ -396,3 +396,67 @@ entities:
     with pytest.raises(DefinitionErrors) as err:
         load_texts({"circle.yaml": text})
     assert "refer to each other in a circle: b -> c -> b" in err.value.format()
+
+
+# --- links: (the links extension) -------------------------------------------------
+LINKS_BASE = BASE + """\
+links:
+  scan:
+    entity: order
+    edit: [qty, note]
+    transitions: [finish]
+  new_order:
+    entity: order
+    on: partner
+    creates: true
+    bind: partner
+    edit: [qty]
+    challenge: true
+"""
+
+LINK_CASES = [
+    Case("link_unknown_entity", "    entity: order\n    edit: [qty, note]", "    entity: ordr\n    edit: [qty, note]",
+         "unknown entity 'ordr' in link", "links.scan.entity", 29, 13, "did you mean 'order'?"),
+    Case("link_unknown_field", "edit: [qty, note]", "edit: [qty, noet]",
+         "unknown field 'noet' of 'order'", "links.scan.edit[1]", 30, 17, "did you mean 'note'?"),
+    Case("link_unknown_transition", "transitions: [finish]", "transitions: [finsh]",
+         "unknown transition 'finsh' of 'order'", "links.scan.transitions[0]", 31, 19, "did you mean 'finish'?"),
+    Case("link_does_nothing", "    edit: [qty, note]\n    transitions: [finish]\n", "    show: [qty]\n",
+         "this link can do nothing", "links.scan", 29, 5, "add edit:"),
+    Case("link_creates_without_bind", "    bind: partner\n", "",
+         "a creating link on 'partner' needs bind:", "links.new_order", 33, 5, "bind: partner"),
+    Case("link_bind_not_a_link", "bind: partner", "bind: qty",
+         "bind: 'qty' is not a link field of 'order' to 'partner'", "links.new_order.bind", 36, 11, ""),
+    Case("link_challenge_on_record_link", "    transitions: [finish]\n", "    transitions: [finish]\n    challenge: true\n",
+         "a challenge guards links that create records", "links.scan.challenge", 32, 16, "creates: true"),
+    Case("link_prefill_not_editable", "    edit: [qty]\n", "    edit: [qty]\n    prefill: [note]\n",
+         "prefilled field 'note' is not in edit:", "links.new_order.prefill[0]", 38, 15, "add it to edit:"),
+    Case("link_unknown_role", "    transitions: [finish]\n", "    transitions: [finish]\n    identify: {roles: [clrk]}\n",
+         "unknown role 'clrk'", "links.scan.identify.roles[0]", 32, 24, "did you mean 'clerk'?"),
+    Case("link_bad_expiry", "    transitions: [finish]\n", "    transitions: [finish]\n    expires: 3 weeks\n",
+         "'3 weeks' does not have the expected form", "links.scan.expires", 32, 14, None),
+    Case("link_unknown_key", "    transitions: [finish]\n", "    transitions: [finish]\n    expire: 30d\n",
+         "unknown key 'expire'", "links.scan.expire", 32, 5, "did you mean 'expires'?"),
+    Case("link_on_other_record", "    entity: order\n    edit: [qty, note]", "    entity: order\n    on: partner\n    edit: [qty, note]",
+         "a link that edits one record is on that record", "links.scan.on", 30, 9, "creates: true"),
+]
+
+
+@pytest.mark.parametrize("case", LINK_CASES, ids=[c.id for c in LINK_CASES])
+def test_broken_link_definition(case: Case) -> None:
+    assert LINKS_BASE.count(case.old) >= 1, "the edit must apply to LINKS_BASE"
+    with pytest.raises(DefinitionErrors) as info:
+        load_texts({"shop.yaml": LINKS_BASE.replace(case.old, case.new, 1)}, default_extensions())
+    errors = info.value.errors
+    assert len(errors) == 1, "\n".join(e.format() for e in errors)
+    e = errors[0]
+    assert (case.message in e.message, e.path, e.line) == (True, case.path, case.line), e.format()
+    if case.col is not None:
+        assert e.col == case.col, e.format()
+    if case.hint is not None:
+        assert e.hint and case.hint in e.hint, e.format()
+
+
+def test_links_base_is_valid() -> None:
+    apps = load_texts({"shop.yaml": LINKS_BASE}, default_extensions())
+    assert set(apps["shop"].sections["links"]) == {"scan", "new_order"}

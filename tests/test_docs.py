@@ -57,3 +57,14 @@ def test_rules_doc_examples_load(index: int) -> None:
     block = FENCE.findall(RULES_DOC.read_text(encoding="utf-8"))[index]
     apps = load_texts({f"rules_example_{index + 1}.yaml": block}, default_extensions())
     assert any(app.sections.get("rules") for app in apps.values())
+
+
+LINKS_DOC = DOC.with_name("links.md")
+
+
+@pytest.mark.parametrize("index", range(len(FENCE.findall(LINKS_DOC.read_text(encoding="utf-8")))))
+def test_links_doc_examples_load(index: int) -> None:
+    from jig.plugins import default_extensions
+    block = FENCE.findall(LINKS_DOC.read_text(encoding="utf-8"))[index]
+    apps = load_texts({f"links_example_{index + 1}.yaml": block}, default_extensions())
+    assert any(app.sections.get("links") for app in apps.values())

@@ -66,6 +66,12 @@ entities:
         create: true
         update: "partner == user.partner and state == 'shipped'"
         transition: "partner == user.partner"
+links:
+  partner_update:
+    entity: batch
+    show: [customer, qty]
+    edit: [qty, photos, remark]
+    transitions: [start]
 dashboards:
   overview:
     title: 总览
@@ -194,6 +200,18 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/builder/apps/<app>/versions", "GET"): [Case("GET", "/api/builder/apps/plant/versions")],
     ("/api/builder/apps/<app>/versions/<int:number>", "GET"): [Case("GET", "/api/builder/apps/plant/versions/1")],
     # the last case: signing out ends only the caller's own session
+    # shared links: staff pages need a reader (or updater) of the record; token pages need a live token
+    ("/a/<app>/<entity>/<int:record_id>/links", "GET"): [Case("GET", "/a/plant/batch/{a}/links")],
+    ("/a/<app>/<entity>/<int:record_id>/links", "POST"): [Case("POST", "/a/plant/batch/{a}/links",
+                                                               form={"link": "partner_update"})],
+    ("/a/<app>/<entity>/<int:record_id>/print", "GET"): [Case("GET", "/a/plant/batch/{a}/print")],
+    ("/links/<int:link_id>/revoke", "POST"): [Case("POST", "/links/{link}/revoke", form={})],
+    ("/links/<int:link_id>/qr.<fmt>", "GET"): [Case("GET", "/links/{link}/qr.svg"),
+                                                Case("GET", "/links/{link}/qr.png")],
+    ("/admin/link-pins", "POST"): [Case("POST", "/admin/link-pins", form={"username": "pa", "pin": "1234"})],
+    ("/l/<token>", "GET"): [Case("GET", "/l/{ltampered}"), Case("GET", "/l/forged")],
+    ("/l/<token>", "POST"): [Case("POST", "/l/{ltampered}", json={"action": "start", "version": 1})],
+    ("/l/<token>/files", "POST"): [Case("POST", "/l/{ltampered}/files", form={"upload": True})],
     ("/logout", "POST"): [Case("POST", "/logout", "ok", "ok", form={})],
 }
 # Open to everyone by design: sign-in, language switch, static assets (no data).
@@ -219,7 +237,11 @@ def env(database_url: str, tmp_path: Path) -> Env:
         job = conn.execute(imports.insert().values(username="pa", app="plant", entity="batch",
                                                    filename="华新电镀.csv", status="done", total=1, processed=1,
                                                    created=1, created_at=clock.now())).inserted_primary_key[0]
-    return Env(rt, app, {"a": a["id"], "pa": pa, "pb": pb, "key": key, "job": job})
+        link = rt.services["links"].issue(conn, rt.apps["plant"].sections["links"]["partner_update"], a["id"], "pl")
+    token = rt.services["links"].token_of(link)
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    return Env(rt, app, {"a": a["id"], "pa": pa, "pb": pb, "key": key, "job": job, "link": link["id"],
+                         "ltampered": tampered})
 
 
 def _csrf(client: Any, path: str = "/login") -> str:
@@ -263,11 +285,11 @@ def send(client: Any, tok: str, case: Case, ids: dict[str, Any]) -> Any:
 
 
 def snapshot(rt: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """Every stored row, except uploads (anyone signed in may upload) and sign-ins."""
+    """Every stored row, except uploads (anyone signed in may upload), sign-ins and rate-limit counters."""
     out = {}
     with rt.db.read() as conn:
         for name in sorted(inspect(conn).get_table_names()):
-            if name in ("jig_files", "jig_ui_sessions"):
+            if name in ("jig_files", "jig_ui_sessions", "jig_link_hits"):  # uploads, sign-ins, rate-limit counters
                 continue
             out[name] = sorted(map(tuple, conn.execute(text(f'SELECT * FROM "{name}"')).all()), key=repr)
     return out

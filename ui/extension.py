@@ -33,7 +33,7 @@ class UiExtension:
         return define_tables(md)
 
     def init_web(self, app: Any, rt: Any) -> None:
-        from . import admin, formrules, imports, session, transfer, web  # noqa: F401 - registering routes on the blueprint
+        from . import admin, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
         session.configure(app)
         app.register_blueprint(web.bp)
         if "jig_index" in app.view_functions:

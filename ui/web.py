@@ -315,7 +315,10 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None) -> s
     elif rest:
         layout[-1]["sections"].append({"label": tr("other", lang), "columns": [rest], "index": -1, "visible": True})
     hist = _history_view(actor, ent, history, lang)
-    return page("form.html", actor=actor, ent=ent, app_def=r.apps[ent.app], record=record, states=states,
+    if any(h.get("via") == "link" for h in hist) and "links" in r.services:
+        _name_links(r, ent, record, hist, lang)
+    has_links = bool(record.get("id")) and any(lk.on == ent.name for lk in r.apps[ent.app].sections.get("links", {}).values())
+    return page("form.html", has_links=has_links, actor=actor, ent=ent, app_def=r.apps[ent.app], record=record, states=states,
                 layout=layout, editable=editable, transitions=transitions, history=hist, links=links,
                 child_links=child_links, dynamic=has_dynamic_rules(ent), input_value=input_value,
                 may_delete=bool(record.get("id")) and may(actor, ent, "delete"))
@@ -362,8 +365,22 @@ def _history_view(actor: Actor, ent: EntityDef, entries: list[dict[str, Any]], l
             n = cell(rt(), ent, k, new, lang, links) if k in ent.fields or k == "state" else {"text": str(new or "")}
             changes.append({"label": label_of(ent, k, lang), "old": o["text"], "new": n["text"]})
         out.append({"title": title, "user": e.get("user") or "", "at": (e.get("at") or "")[:19].replace("T", " "),
-                    "via": e.get("via"), "changes": changes[:30]})
+                    "via": e.get("via"), "version": e.get("version"), "changes": changes[:30]})
     return out
+
+
+def _name_links(r: Any, ent: EntityDef, record: dict[str, Any], hist: list[dict[str, Any]], lang: str) -> None:
+    """A change made through a shared link names the link and the worker: "via link «扫码报工» · 张三"."""
+    uses = r.services["links"].uses_of(ent.app, ent.name, int(record["id"]))
+    defs = r.apps[ent.app].sections.get("links", {})
+    for h in hist:
+        use = uses.get(int(h.get("version") or 0)) if h.get("via") == "link" else None
+        if use:
+            lk = defs.get(use["name"])
+            label = pick(lk.label, lang) if lk else use["name"]
+            h["link"] = f"{tr('link_via', lang)} «{label}» #{use['link_id']}"
+            if use.get("worker"):
+                h["user"] = use["worker"] if use["worker"] == h["user"] else f"{use['worker']} ({h['user']})"
 
 
 @bp.get("/a/<app>/<entity>/new")
