@@ -254,7 +254,9 @@ class Outbox:
                                                      last_error=None)).rowcount)
             n = conn.execute(dead.where(t.c.id == item_id).values(
                 status=PENDING, attempts=0, available_at=now, last_error=None)).rowcount
-            n += conn.execute(update(t).where(t.c.id == item_id, or_(
+            if n:
+                return int(n)
+            n = conn.execute(update(t).where(t.c.id == item_id, or_(
                 t.c.status.in_([PENDING, RETRY]), and_(t.c.status == SENDING, t.c.lease_until < now))).values(
                 status=PENDING, available_at=now, lease_until=None, leased_by=None)).rowcount
             return int(n)
