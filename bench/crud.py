@@ -147,13 +147,16 @@ def _config() -> dict[str, Any]:
 # =====================================================================================================
 
 def jig_app() -> Any:
-    from jig.app import build_runtime, create_app
     from jig.config import Settings
     cfg = _config()
     settings = Settings(database_url=cfg["database_url"], apps=[cfg["apps_dir"]], secret_key="bench",
                         timezone=cfg["timezone"], auto_migrate=False, files_dir=cfg["files_dir"])
-    rt = build_runtime(settings, migrate=False)
-    return create_app(settings, rt)
+    try:  # the product path: a Jig that follows published definitions (checks their revision once a second)
+        from jig.app import Jig
+        return Jig(settings, migrate=False).wsgi()
+    except ImportError:  # an older tree (--jig-path) without the composition root
+        from jig.app import build_runtime, create_app
+        return create_app(settings, build_runtime(settings, migrate=False))
 
 
 # =====================================================================================================
