@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any
 
+from .service import rules_of
+
 log = logging.getLogger("jig.jobs")
 
 
@@ -110,7 +112,7 @@ def _rt() -> Any:
 def run_schedule(name: str) -> Any:
     """RQ job: run one schedule if it is still due (another worker may have run it)."""
     rt = _rt()
-    report = rt.services["rules"]["scheduler"].run(name, worker_id("rq"))
+    report = rules_of(rt).scheduler.run(name, worker_id("rq"))
     return repr(report)
 
 
@@ -143,7 +145,7 @@ def enqueue_due(rt: Any, queue: Any) -> dict[str, int]:
     """
     counts = {"schedules": 0, "outbox": 0}
     grace = requeue_seconds()
-    scheduler = rt.services["rules"]["scheduler"]
+    scheduler = rules_of(rt).scheduler
     for name in scheduler.due():
         job_id = f"jig-schedule-{name}".replace(":", "-").replace(".", "-")
         if not _pending_job(queue, job_id, grace):
