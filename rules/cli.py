@@ -50,7 +50,7 @@ def scheduler(ctx: click.Context, once: bool) -> None:
         click.echo(repr(embedded.run_once()))
         return
     try:
-        embedded._loop()  # noqa: SLF001 - foreground (runs jobs while it holds the lease, like `jig serve`)
+        embedded.run_forever()  # foreground (runs jobs while it holds the lease, like `jig serve`)
     except KeyboardInterrupt:
         embedded.keeper.stop()
 

@@ -69,7 +69,8 @@ class EmbeddedJobs:
         delivered = drain_outbox(self.rt, self.worker)
         return {"schedules": reports, "outbox": delivered}
 
-    def _loop(self) -> None:
+    def run_forever(self) -> None:
+        """Run jobs in this thread (while this process holds the lease) until :meth:`stop`."""
         log.info("embedded jobs ready (%s), polling every %g s while this process holds the '%s' lease",
                  self.worker, poll_seconds(), self.LEASE)
         self.keeper.start()
@@ -85,7 +86,7 @@ class EmbeddedJobs:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="jig-jobs", daemon=True)
+            self._thread = threading.Thread(target=self.run_forever, name="jig-jobs", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
