@@ -260,10 +260,7 @@ def test_push_with_its_own_schedule_runs_from_the_rules_scheduler_exactly_once(
                   settings={"files_dir": str(tmp_path / "files")})
     try:
         rt.migrate()
-        for ext in exts:  # the order jig.app.build_runtime attaches them in
-            attach = getattr(ext, "attach", None)
-            if attach is not None:
-                attach(rt)
+        rt.extensions.attach(rt)  # as jig.app.Jig attaches them
         env = Env(rt, sim)
         name = "connector:kingdee:production_report"
         op = env.conn.operations["production_report"]
