@@ -109,15 +109,21 @@ class Extensions:
         return len(self.manager.get_plugins())
 
     def schema_sections(self) -> dict[str, dict[str, Any]]:
-        merged: dict[str, dict[str, Any]] = {}
-        for sections in self.manager.hook.schema_sections():
-            merged.update(sections)
-        return merged
+        """Every extension's sections; a key claimed by two extensions is refused, naming both."""
+        return self._merged("schema_sections", "definition section")
 
     def schema_defs(self) -> dict[str, dict[str, Any]]:
+        return self._merged("schema_defs", "schema $def")
+
+    def _merged(self, hook: str, what: str) -> dict[str, dict[str, Any]]:
         merged: dict[str, dict[str, Any]] = {}
-        for defs in self.manager.hook.schema_defs():
-            merged.update(defs)
+        owner: dict[str, str] = {}
+        for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
+            for key, schema in (impl.function() or {}).items():
+                if key in owner:
+                    raise ValueError(f"{what} '{key}' is claimed by two extensions: "
+                                     f"'{owner[key]}' and '{impl.plugin_name}'")
+                merged[key], owner[key] = schema, impl.plugin_name
         return merged
 
     def compilers(self) -> list[Callable[[AppDef, CompileContext, dict[str, AppDef]], None]]:

@@ -167,6 +167,23 @@ def test_a_misnamed_hook_or_argument_is_refused_at_registration() -> None:
     assert seen == ["seen"]
 
 
+def test_a_section_claimed_twice_is_refused_naming_both_extensions() -> None:
+    class Rival:
+        name = "rival"
+
+        def __init__(self, key: str):
+            self.key = key
+
+        @hookimpl
+        def schema_sections(self) -> dict[str, dict[str, Any]]:
+            return {self.key: {"type": "object"}}
+
+    with pytest.raises(ValueError, match="'rules' is claimed by two extensions: 'rules' and 'rival'"):
+        schema_for(Extensions([*builtin_extensions(), Rival("rules")]))
+    with pytest.raises(ValueError, match="'entities' belongs to the core language"):
+        schema_for(Extensions([Rival("entities")]))
+
+
 # ---------------------------------------------------------------- a third-party extension
 
 
