@@ -45,7 +45,8 @@ def _data(rt: Any) -> dict[str, tuple[str, int]]:
         "process": "plating", "expected_return": "2099-01-01"})
     machine = rt.records.create(SYSTEM, E("maintenance", "equipment"), {"code": "CNC-07", "name": "立式加工中心",
                                                                         "model": "VMC850", "location": "机加车间"})
-    store = rt.services["links"]
+    from ui.linkstore import LinkStore
+    store = rt.services.get(LinkStore)
     tokens = {}
     with rt.db.write() as conn:
         for key, (app, name, rid) in {"operation_scan": ("work_order_tracking", "operation_scan", ops[2]["id"]),

@@ -10,21 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.compiler import CompileContext
+from runtime.extensions import hookimpl
 from runtime.model import AppDef
 
 
 class BuilderExtension:
     name = "builder"
 
+    @hookimpl
     def schema_sections(self) -> dict[str, dict[str, Any]]:
         return {}
 
+    @hookimpl
     def schema_defs(self) -> dict[str, dict[str, Any]]:
         return {}
 
+    @hookimpl
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         return None
 
-    def init_web(self, app: Any, rt: Any) -> None:
+    @hookimpl
+    def init_web(self, flask_app: Any, runtime: Any) -> None:
         from .api import bp
-        app.register_blueprint(bp)
+        flask_app.register_blueprint(bp)

@@ -8,6 +8,7 @@ import click
 from sqlalchemy import MetaData, Table
 
 from runtime.compiler import CompileContext
+from runtime.extensions import hookimpl
 from runtime.model import AppDef
 
 from . import spec, state
@@ -16,29 +17,37 @@ from . import spec, state
 class ConnectorsExtension:
     name = "connectors"
 
+    @hookimpl
     def schema_sections(self) -> dict[str, dict[str, Any]]:
         return spec.schema_sections()
 
+    @hookimpl
     def schema_defs(self) -> dict[str, dict[str, Any]]:
         return spec.schema_defs()
 
+    @hookimpl
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         spec.compile_app(app, ctx, apps)
 
+    @hookimpl
     def define_tables(self, metadata: MetaData) -> list[Table]:
         return state.define_tables(metadata)
 
-    def attach(self, rt: Any) -> None:
+    @hookimpl
+    def attach(self, runtime: Any) -> None:
         from . import jobs, push
+        rt = runtime
         push.subscribe(rt)
         rt.outbox.register(push.KIND, lambda item: push.deliver(rt, item))
-        rt.services.setdefault("schedules", []).extend(jobs.schedules(rt))
-        rt.services["connectors"] = jobs.Service(rt)
+        rt.schedules.extend(jobs.schedules(rt))  # run by the rules scheduler
+        rt.services.put(jobs.Service(rt))
 
-    def init_web(self, flask_app: Any, rt: Any) -> None:
+    @hookimpl
+    def init_web(self, flask_app: Any, runtime: Any) -> None:
         from .web import blueprint
         flask_app.register_blueprint(blueprint())
 
+    @hookimpl
     def cli_commands(self) -> list[click.Command]:
         from .cli import commands
         return commands()

@@ -6,16 +6,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from runtime.extensions import ScheduledJob
+
 from . import push, reconcile
 from .pull import SyncResult, connectors_of, sync
 
 log = logging.getLogger("jig.connectors")
 
 
-def schedules(rt: Any) -> list[dict[str, Any]]:
-    """{name, cron, run} for every scheduled pull, push catch-up and reconciliation; a connector whose
+def schedules(rt: Any) -> list[ScheduledJob]:
+    """A ScheduledJob (name, cron, run) for every scheduled pull, push catch-up and reconciliation; a connector whose
     ``${ENV}`` references are not set in this process is not scheduled (one line says so)."""
-    out: list[dict[str, Any]] = []
+    out: list[ScheduledJob] = []
     for conn in connectors_of(rt).values():
         missing = conn.missing_env()
         if missing:
@@ -26,14 +28,14 @@ def schedules(rt: Any) -> list[dict[str, Any]]:
             if not op.schedule:
                 continue
             if op.type == "pull":
-                out.append({"name": f"connector:{conn.name}:{op.name}", "cron": op.schedule,
-                            "run": _bind(lambda c=conn, o=op: sync(rt, c, o.name))})
+                out.append(ScheduledJob(f"connector:{conn.name}:{op.name}", op.schedule,
+                                        _bind(lambda c=conn, o=op: sync(rt, c, o.name))))
             else:
-                out.append({"name": f"connector:{conn.name}:{op.name}", "cron": op.schedule,
-                            "run": _bind(lambda c=conn, o=op: push_now(rt, c.name, o.name))})
+                out.append(ScheduledJob(f"connector:{conn.name}:{op.name}", op.schedule,
+                                        _bind(lambda c=conn, o=op: push_now(rt, c.name, o.name))))
         if conn.reconcile and conn.reconcile.get("schedule"):
-            out.append({"name": f"connector:{conn.name}:reconcile", "cron": conn.reconcile["schedule"],
-                        "run": _bind(lambda c=conn: reconcile.reconcile(rt, c))})
+            out.append(ScheduledJob(f"connector:{conn.name}:reconcile", conn.reconcile["schedule"],
+                                    _bind(lambda c=conn: reconcile.reconcile(rt, c))))
     return out
 
 
@@ -53,7 +55,7 @@ def push_now(rt: Any, connector: str, operation: str | None = None) -> dict[str,
 
 
 class Service:
-    """What other layers (UI, scheduler, API) call: rt.services['connectors']."""
+    """What other layers (UI, scheduler, API) call: ``rt.services.get(connectors.jobs.Service)``."""
 
     def __init__(self, rt: Any):
         self.rt = rt

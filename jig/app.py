@@ -84,10 +84,7 @@ class Jig:
                                  "public_url": self.settings.public_url})
 
     def _attach(self, rt: Runtime) -> None:
-        for ext in self.extensions:
-            attach = getattr(ext, "attach", None)
-            if attach is not None:
-                attach(rt)
+        self.extensions.attach(rt)
 
     def _read_revision(self) -> int:
         try:
@@ -163,10 +160,7 @@ def create_app(settings: Settings | None = None, source: RuntimeSource | None = 
     app = api.create_app(source, {"SECRET_KEY": settings.session_secret()})
     app.add_url_rule("/", "jig_index", lambda: render_template_string(INDEX, apps=api.runtime().apps.values()))
     rt = source.current()
-    for ext in rt.extensions:
-        init_web = getattr(ext, "init_web", None)
-        if init_web is not None:
-            init_web(app, rt)
+    rt.extensions.init_web(app, rt)
     return app
 
 

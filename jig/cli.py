@@ -29,7 +29,8 @@ class CliContext:
         self._runtime: Any = None
 
     @property
-    def extensions(self) -> list[Any]:
+    def extensions(self) -> Any:
+        """The extensions definitions load with (a runtime.extensions.Extensions)."""
         from .plugins import default_extensions
         return default_extensions()
 
@@ -340,11 +341,10 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
 
 
 def _extension_commands() -> None:
-    """Extensions add their own commands (jig sync, jig worker, ...) through ``cli_commands()``."""
+    """Extensions add their own commands (jig sync, jig worker, ...) through their ``cli_commands`` hook."""
     from .plugins import default_extensions
-    for ext in default_extensions():
-        for command in getattr(ext, "cli_commands", lambda: [])():
-            cli.add_command(command)
+    for command in default_extensions().cli_commands():
+        cli.add_command(command)
 
 
 _extension_commands()

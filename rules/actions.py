@@ -189,7 +189,7 @@ class ActionRunner:
         if row_field and ctx is not None and rule.entity is not None:
             child = rule.entity.fields[row_field].child
             assert child is not None
-            rows = self.rt.records._children(conn, child, record_id)  # noqa: SLF001 - same layer family
+            rows = self.rt.records.children(conn, child, record_id)
             sources = [RecordContext(child, r, RULE_ACTOR.context(), row_loader(conn, self.rt.tables)) for r in rows]
         for source in sources:
             values = {}

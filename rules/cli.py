@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from .service import rules_of
+
 
 def _runtime(ctx: click.Context, *, embedded_jobs: bool = True) -> Any:
     return ctx.obj.runtime(embedded_jobs=embedded_jobs)  # the command's runtime (jig.cli.CliContext)
@@ -43,12 +45,12 @@ def scheduler(ctx: click.Context, once: bool) -> None:
     if ctx.obj.settings.redis_url:
         jobs.scheduler_loop(rt, ctx.obj.settings.redis_url, once=once)
         return
-    embedded = jobs.EmbeddedJobs(rt, rt.services["rules"]["scheduler"])
+    embedded = jobs.EmbeddedJobs(rt, rules_of(rt).scheduler)
     if once:
         click.echo(repr(embedded.run_once()))
         return
     try:
-        embedded._loop()  # noqa: SLF001 - foreground (runs jobs while it holds the lease, like `jig serve`)
+        embedded.run_forever()  # foreground (runs jobs while it holds the lease, like `jig serve`)
     except KeyboardInterrupt:
         embedded.keeper.stop()
 
@@ -104,8 +106,8 @@ def rules() -> None:
 @click.pass_context
 def rules_list(ctx: click.Context) -> None:
     rt = _runtime(ctx)
-    state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}
-    for r in rt.services["rules"]["rules"]:
+    state = {s["name"]: s for s in rules_of(rt).scheduler.state()}
+    for r in rules_of(rt).rules:
         trig = f"on {r.event} {r.entity.name}" if r.event else f"{r.schedule.text}" if r.schedule else "?"
         s = state.get(f"rule:{r.key}")
         extra = f" next {s['next_run_at']} last {s['last_status']}" if s else ""
@@ -119,7 +121,7 @@ def rules_run(ctx: click.Context, name: str) -> None:
     """Run a scheduled rule now (ignores its schedule; still fires each occurrence once)."""
     _logging()
     rt = _runtime(ctx)
-    engine = rt.services["rules"]["engine"]
+    engine = rules_of(rt).engine
     rule = next((r for r in engine.rules if r.key == name or r.name == name), None)
     if rule is None:
         raise click.ClickException(f"no rule '{name}'")

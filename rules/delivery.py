@@ -94,7 +94,8 @@ class SmsDelivery:
 
         from .actions import LINK_PLACEHOLDER
         p = item.payload
-        links = self.rt.services.get("links")
+        from runtime.linkscope import LinkIssuer
+        links = self.rt.services.find(LinkIssuer)
         base = str(self.rt.settings.get("public_url") or "").rstrip("/")
         app = p.get("app") or item.app or ""
         link = links.definition(app, p["link"]["name"]) if links is not None else None

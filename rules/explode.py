@@ -206,7 +206,7 @@ class _Exploder:
         b = self.plan["spec"]["bom"]
         bom_row = self.loader(self.plan["bom"], bom_id) or {}
         output = Decimal(str(bom_row.get(b.get("output", ""), None) or 1)) or Decimal(1)
-        lines = self.rt.records._children(self.conn, self.plan["bom"].fields[b["lines"]].child, bom_id)  # noqa: SLF001
+        lines = self.rt.records.children(self.conn, self.plan["bom"].fields[b["lines"]].child, bom_id)
         for line in lines:
             sub = line.get(b["sub_bom"]) if "sub_bom" in b else None
             if sub is None or line.get(b["item"]) is None:
@@ -216,7 +216,7 @@ class _Exploder:
                       (*seen, bom_id))
 
     def operations(self, created_id: int, routing_id: int, product: int, qty: Decimal, level: int) -> None:
-        steps = self.rt.records._children(self.conn, self.plan["steps"], routing_id)  # noqa: SLF001
+        steps = self.rt.records.children(self.conn, self.plan["steps"], routing_id)
         for step in steps:
             values = {**step, "created": created_id, "qty": qty, "item": product, "level": level}
             ctx = RecordContext(self.plan["step"], values, {"username": "system"}, self.loader)
@@ -242,7 +242,7 @@ def explode(runner: Any, conn: Connection, rule: Any, plan: dict[str, Any], reco
     exploder = _Exploder(runner, conn, rule, plan, record_id)
     if "rows" in spec:
         child = rule.entity.fields[spec["rows"]].child
-        rows = runner.rt.records._children(conn, child, record_id)  # noqa: SLF001
+        rows = runner.rt.records.children(conn, child, record_id)
     else:
         rows = [dict(ctx)]
     for row in rows:

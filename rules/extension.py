@@ -1,10 +1,10 @@
 """The rules extension: adds `rules:`, `templates:` and `sms:` to the language and runs them.
 
 It subscribes to the runtime's record events (event rules), registers the
-scheduled rules (and schedules other layers publish in
-``runtime.services["schedules"]``) with the scheduler, registers the SMS and
-webhook outbox handlers, and starts the embedded job thread when Jig serves
-without Redis.
+scheduled rules (and the jobs other layers publish in ``runtime.schedules``)
+with the scheduler, registers the SMS and webhook outbox handlers, and starts
+the embedded job thread when Jig serves without Redis. What it attached is
+``rules.service.rules_of(runtime)``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from runtime.compiler import CompileContext
+from runtime.extensions import hookimpl
 from runtime.model import AppDef
 from runtime.sqltypes import LocalDateTime
 
@@ -22,6 +23,7 @@ from .actions import ActionRunner
 from .delivery import SmsDelivery, WebhookDelivery
 from .engine import RuleEngine
 from .scheduler import Job, Scheduler
+from .service import RulesService
 from .sms.base import SMS_CONFIG_SCHEMA
 from .spec import ACTION_SCHEMA, IDENT, RULE_SCHEMA, TEMPLATE_SCHEMA, compile_rules, compile_templates
 
@@ -31,6 +33,7 @@ log = logging.getLogger("jig.rules")
 class RulesExtension:
     name = "rules"
 
+    @hookimpl
     def schema_sections(self) -> dict[str, dict[str, Any]]:
         return {
             "rules": {"type": "object", "propertyNames": {"pattern": IDENT},
@@ -42,9 +45,11 @@ class RulesExtension:
             "sms": SMS_CONFIG_SCHEMA,
         }
 
+    @hookimpl
     def schema_defs(self) -> dict[str, dict[str, Any]]:
         return {"rule": RULE_SCHEMA, "rule_action": ACTION_SCHEMA}
 
+    @hookimpl
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         templates = compile_templates(app, ctx)
         app.sections["templates"] = templates
@@ -52,9 +57,10 @@ class RulesExtension:
         # the schema already insists that secrets are ${ENV} references
         app.sections["sms"] = app.raw.get("sms") or {"provider": "log"}
 
-    def define_tables(self, md: MetaData) -> list[Table]:
+    @hookimpl
+    def define_tables(self, metadata: MetaData) -> list[Table]:
         firings = Table(
-            "jig_rule_firings", md,
+            "jig_rule_firings", metadata,
             Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
             Column("rule", String(100), nullable=False),
             Column("record_id", BigInteger, nullable=False),
@@ -63,7 +69,7 @@ class RulesExtension:
             UniqueConstraint("rule", "record_id", "occurrence", name="uq_jig_rule_firings_key"),
         )
         schedules = Table(
-            "jig_schedules", md,
+            "jig_schedules", metadata,
             Column("name", String(120), primary_key=True),
             Column("next_run_at", LocalDateTime, nullable=False),
             Column("last_run_at", LocalDateTime),
@@ -75,7 +81,7 @@ class RulesExtension:
             Column("runs", Integer, nullable=False, default=0),
         )
         sms_log = Table(
-            "jig_sms_log", md,
+            "jig_sms_log", metadata,
             Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
             Column("key", String(200), nullable=False),
             Column("app", String(48)),
@@ -91,7 +97,9 @@ class RulesExtension:
         )
         return [firings, schedules, sms_log]
 
-    def attach(self, rt: Any) -> None:
+    @hookimpl
+    def attach(self, runtime: Any) -> None:
+        rt = runtime
         system = rt.tables.system
         rules = [r for app in rt.apps.values() for r in app.sections.get("rules", [])]
         templates = {name: app.sections.get("templates", {}) for name, app in rt.apps.items()}
@@ -99,7 +107,7 @@ class RulesExtension:
         engine = RuleEngine(rt, rules, runner, system["jig_rule_firings"])
         for event in ("record.created", "record.updated", "record.transitioned", "record.deleted"):
             rt.hooks.subscribe(event, engine.on_event)
-        scheduler = Scheduler(rt.db, system["jig_schedules"], rt.services.setdefault("schedules", []))
+        scheduler = Scheduler(rt.db, system["jig_schedules"], rt.schedules)
         for rule in rules:
             if rule.schedule is not None and rule.enabled:
                 scheduler.add(Job(f"rule:{rule.key}", rule.schedule,
@@ -107,14 +115,15 @@ class RulesExtension:
         sms_settings = {name: app.sections.get("sms") or {"provider": "log"} for name, app in rt.apps.items()}
         rt.outbox.register("sms", SmsDelivery(rt, system["jig_sms_log"], sms_settings))
         rt.outbox.register("webhook", WebhookDelivery())
-        rt.services["rules"] = {"engine": engine, "scheduler": scheduler, "rules": rules}
+        service = rt.services.put(RulesService(engine, scheduler, rules))
         if not rt.settings.get("redis_url") and rt.settings.get("embedded_jobs", True):
             from .jobs import EmbeddedJobs
             jobs = EmbeddedJobs(rt, scheduler)
             rt.hooks.subscribe("runtime.started", lambda _rt: jobs.start())
             rt.hooks.subscribe("runtime.stopping", lambda _rt: jobs.stop())
-            rt.services["jobs"] = jobs
+            service.jobs = jobs
 
+    @hookimpl
     def cli_commands(self) -> list[Any]:
         from .cli import commands
         return commands()

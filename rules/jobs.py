@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any
 
+from .service import rules_of
+
 log = logging.getLogger("jig.jobs")
 
 
@@ -67,7 +69,8 @@ class EmbeddedJobs:
         delivered = drain_outbox(self.rt, self.worker)
         return {"schedules": reports, "outbox": delivered}
 
-    def _loop(self) -> None:
+    def run_forever(self) -> None:
+        """Run jobs in this thread (while this process holds the lease) until :meth:`stop`."""
         log.info("embedded jobs ready (%s), polling every %g s while this process holds the '%s' lease",
                  self.worker, poll_seconds(), self.LEASE)
         self.keeper.start()
@@ -83,7 +86,7 @@ class EmbeddedJobs:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="jig-jobs", daemon=True)
+            self._thread = threading.Thread(target=self.run_forever, name="jig-jobs", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -110,7 +113,7 @@ def _rt() -> Any:
 def run_schedule(name: str) -> Any:
     """RQ job: run one schedule if it is still due (another worker may have run it)."""
     rt = _rt()
-    report = rt.services["rules"]["scheduler"].run(name, worker_id("rq"))
+    report = rules_of(rt).scheduler.run(name, worker_id("rq"))
     return repr(report)
 
 
@@ -143,7 +146,7 @@ def enqueue_due(rt: Any, queue: Any) -> dict[str, int]:
     """
     counts = {"schedules": 0, "outbox": 0}
     grace = requeue_seconds()
-    scheduler = rt.services["rules"]["scheduler"]
+    scheduler = rules_of(rt).scheduler
     for name in scheduler.due():
         job_id = f"jig-schedule-{name}".replace(":", "-").replace(".", "-")
         if not _pending_job(queue, job_id, grace):

@@ -22,6 +22,7 @@ from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import clock
+from runtime.extensions import ScheduledJob
 
 from .schedule import Schedule
 
@@ -49,11 +50,11 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, db: Any, table: Table, published: list[dict[str, Any]] | None = None):
+    def __init__(self, db: Any, table: Table, published: list[ScheduledJob] | None = None):
         self.db = db
         self.table = table
         self._jobs: dict[str, Job] = {}
-        # Schedules other layers publish (runtime.services["schedules"]), picked up whenever they appear,
+        # Jobs other layers publish (runtime.schedules), picked up whenever they appear,
         # so the order in which extensions attach does not matter.
         self.published = published if published is not None else []
 
@@ -75,8 +76,8 @@ class Scheduler:
     def _adopt_published(self) -> None:
         from .schedule import parse_schedule
         for spec in self.published:
-            if spec["name"] not in self._jobs:
-                self.add(Job(spec["name"], parse_schedule(spec["cron"]), lambda worker, renew, s=spec: s["run"]()))
+            if spec.name not in self._jobs:
+                self.add(Job(spec.name, parse_schedule(spec.cron), lambda worker, renew, s=spec: s.run()))
 
     def due(self) -> list[str]:
         self._adopt_published()

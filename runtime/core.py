@@ -6,18 +6,17 @@ and subscribe to its hooks; it never imports them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from . import migrations
 from .auth import Users
 from .database import Database
 from .errors import NotFound
+from .extensions import Extensions, ExtensionsLike, ScheduledJob, Services
 from .files import FileStore
 from .hooks import Hooks
 from .idempotency import Idempotency
 from .leases import Leases
-from .loader import Extension
 from .messages import t
 from .model import AppDef, EntityDef
 from .notifications import Notifications
@@ -30,10 +29,10 @@ from .versions import DefinitionStore
 
 class Runtime:
     def __init__(self, apps: dict[str, AppDef], database_url: str, *,
-                 extensions: Sequence[Extension] = (), settings: dict[str, Any] | None = None,
-                 definition_extensions: Sequence[Extension] | None = None, db: Database | None = None):
+                 extensions: ExtensionsLike = (), settings: dict[str, Any] | None = None,
+                 definition_extensions: ExtensionsLike | None = None, db: Database | None = None):
         self.apps = apps
-        self.extensions = list(extensions)
+        self.extensions = Extensions.of(extensions)
         self.settings = settings or {}
         # a Runtime built for newly published definitions shares the database (and its pool)
         self.owns_db = db is None
@@ -54,11 +53,14 @@ class Runtime:
         self.idempotency = Idempotency(self.db, self.tables.system["jig_idempotency"])
         self.definitions = DefinitionStore(self.tables.system)
         # new versions are compiled with the extensions the served definitions were loaded with
-        loaders = self.extensions if definition_extensions is None else list(definition_extensions)
+        loaders = self.extensions if definition_extensions is None else Extensions.of(definition_extensions)
         self.publisher = Publisher(self.db, self.definitions, loaders, self.extensions)
         # definition files served by this runtime that migrate() records as published versions
         self.imports: list[tuple[str, str, str]] = []
-        self.services: dict[str, Any] = {}  # extensions register what they offer (e.g. "outbox")
+        # What extensions share through this runtime, typed (docs/hooks.md): jobs to run on a schedule
+        # (connectors publish, the rules scheduler runs them) and services keyed by their class.
+        self.schedules: list[ScheduledJob] = []
+        self.services = Services()
 
     def entity(self, app: str, name: str, lang: str = "zh") -> EntityDef:
         a = self.apps.get(app)

@@ -81,3 +81,17 @@ def allows(g: LinkGrant, ent: Any, action: str, ctx: Any) -> bool:
 
 def may_transition(g: LinkGrant, ent: Any, name: str, ctx: Any) -> bool:
     return name in g.transitions and allows(g, ent, "read", ctx)
+
+
+class LinkIssuer:
+    """What the links extension offers other layers through ``runtime.services`` (rules put a record's
+    link into an SMS): look it up with ``rt.services.find(LinkIssuer)``."""
+
+    def definition(self, app: str, name: str) -> Any:
+        raise NotImplementedError
+
+    def reuse_or_issue(self, conn: Any, link: Any, record_id: int, username: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def token_of(self, row: dict[str, Any]) -> str:
+        raise NotImplementedError

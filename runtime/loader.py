@@ -2,44 +2,27 @@
 
 ``load_apps`` either returns every app or raises DefinitionErrors listing
 every problem in every file at once. Extensions (rules, connectors, links,
-dashboards) plug in their own top-level sections through :class:`Extension`,
-so the runtime never needs to know them.
+dashboards) plug in their own top-level sections through the hooks declared in
+:mod:`runtime.extensions`, so the runtime never needs to know them.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import jsonschema
 
 from .compiler import AppCompiler, CompileContext
 from .errors import DefinitionError, DefinitionErrors
 from .expressions import suggest
+from .extensions import Extensions, ExtensionsLike
 from .model import AppDef
 from .schema import IDENT, build_schema
 from .yamlsource import PathKey, SourceMap, load_file, load_text
-
-
-class Extension(Protocol):
-    """A layer above the runtime that adds sections to the definition language."""
-
-    name: str
-
-    def schema_sections(self) -> dict[str, dict[str, Any]]:
-        """Top-level keys this extension owns, with their JSON Schema."""
-        ...
-
-    def schema_defs(self) -> dict[str, dict[str, Any]]:
-        """Extra $defs its schema refers to."""
-        ...
-
-    def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
-        """Check and compile its sections of ``app`` (raw data in app.raw); report through ctx."""
-        ...
 
 
 def find_definition_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -60,16 +43,12 @@ def _validator(schema_json: str) -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
-def schema_for(extensions: Sequence[Extension]) -> dict[str, Any]:
-    sections: dict[str, dict[str, Any]] = {}
-    defs: dict[str, dict[str, Any]] = {}
-    for ext in extensions:
-        sections.update(ext.schema_sections())
-        defs.update(ext.schema_defs())
-    return build_schema(sections, defs)
+def schema_for(extensions: ExtensionsLike) -> dict[str, Any]:
+    exts = Extensions.of(extensions)
+    return build_schema(exts.schema_sections(), exts.schema_defs())
 
 
-def load_apps(paths: Iterable[str | Path], extensions: Sequence[Extension] = ()) -> dict[str, AppDef]:
+def load_apps(paths: Iterable[str | Path], extensions: ExtensionsLike = ()) -> dict[str, AppDef]:
     """Load every definition file under ``paths``; raise DefinitionErrors on any problem."""
     sources: list[tuple[Any, SourceMap]] = []
     errors: list[DefinitionError] = []
@@ -86,7 +65,7 @@ def load_apps(paths: Iterable[str | Path], extensions: Sequence[Extension] = ())
     return _compile_all(sources, errors, extensions)
 
 
-def load_texts(texts: dict[str, str], extensions: Sequence[Extension] = ()) -> dict[str, AppDef]:
+def load_texts(texts: dict[str, str], extensions: ExtensionsLike = ()) -> dict[str, AppDef]:
     """Like load_apps, from in-memory texts keyed by a file name (used by the designer and tests)."""
     sources: list[tuple[Any, SourceMap]] = []
     errors: list[DefinitionError] = []
@@ -99,7 +78,7 @@ def load_texts(texts: dict[str, str], extensions: Sequence[Extension] = ()) -> d
 
 
 def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionError],
-                 extensions: Sequence[Extension]) -> dict[str, AppDef]:
+                 extensions: ExtensionsLike) -> dict[str, AppDef]:
     schema = schema_for(extensions)
     validator = _validator(json.dumps(schema, sort_keys=True))
     apps: dict[str, AppDef] = {}
@@ -131,12 +110,12 @@ def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionEr
             continue
         apps[app.name] = app
         contexts[app.name] = ctx
-    for ext in extensions:
+    for compile_section in Extensions.of(extensions).compilers():
         for name, app in apps.items():
             ctx = contexts[name]
             before = len(ctx.errors)
             try:
-                ext.compile(app, ctx, apps)
+                compile_section(app, ctx, apps)
             except Exception:
                 if not errors:
                     raise

@@ -11,7 +11,7 @@ or an invalid text changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from sqlalchemy import Connection
 from . import migrations
 from .database import Database
 from .errors import DefinitionError, DefinitionErrors
-from .loader import Extension, find_definition_files, load_apps, load_texts
+from .extensions import Extensions, ExtensionsLike
+from .loader import find_definition_files, load_apps, load_texts
 from .model import AppDef
 from .tables import Tables
 from .versions import DefinitionStore, Version, sha256
@@ -48,14 +49,11 @@ class DefinitionConflict(Exception):
         super().__init__("\n".join(lines))
 
 
-def build_tables(apps: dict[str, AppDef], extensions: Sequence[Extension]) -> Tables:
-    """The tables of ``apps`` plus the ones extensions keep their own state in."""
+def build_tables(apps: dict[str, AppDef], extensions: ExtensionsLike) -> Tables:
+    """The tables of ``apps`` plus the ones extensions keep their own state in (their define_tables hook)."""
     tables = Tables(apps)
-    for ext in extensions:
-        define = getattr(ext, "define_tables", None)
-        if define is not None:
-            for table in define(tables.metadata):
-                tables.system[table.name] = table
+    for table in Extensions.of(extensions).define_tables(tables.metadata):
+        tables.system[table.name] = table
     return tables
 
 
@@ -96,13 +94,13 @@ def app_name_of(text: str) -> str | None:
 
 
 class Publisher:
-    def __init__(self, db: Database, store: DefinitionStore, extensions: Sequence[Extension],
-                 table_extensions: Sequence[Extension] | None = None):
+    def __init__(self, db: Database, store: DefinitionStore, extensions: ExtensionsLike,
+                 table_extensions: ExtensionsLike | None = None):
         self.db = db
         self.store = store
-        self.extensions = list(extensions)  # definitions are compiled with these
+        self.extensions = Extensions.of(extensions)  # definitions are compiled with these
         # the ones whose own tables the runtime keeps (default: the same)
-        self.table_extensions = self.extensions if table_extensions is None else list(table_extensions)
+        self.table_extensions = self.extensions if table_extensions is None else Extensions.of(table_extensions)
 
     # ------------------------------------------------------------------ reading
 

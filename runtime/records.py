@@ -63,7 +63,7 @@ class Records:
             raise NotFound(t("not_found", actor.language))
         record = dict(row)
         for f in ent.child_fields():
-            record[f.name] = self._children(conn, f.child, record_id)  # type: ignore[arg-type]
+            record[f.name] = self.children(conn, f.child, record_id)  # type: ignore[arg-type]
         return record
 
     def _by_id(self, ent: EntityDef, actor: Actor, lock: bool) -> Any:
@@ -82,7 +82,9 @@ class Records:
             cache[key] = stmt
         return stmt
 
-    def _children(self, conn: Connection, child: EntityDef, parent_id: int) -> list[dict[str, Any]]:
+    def children(self, conn: Connection, child: EntityDef, parent_id: int) -> list[dict[str, Any]]:
+        """The rows of a table field (``child`` is its entity, ``field.child``) of record ``parent_id``, in order,
+        as stored (Python values; no parent_id/idx). Part of the API extensions use (docs/hooks.md)."""
         table = self.rt.tables.for_entity(child)
         rows = conn.execute(select(table).where(table.c.parent_id == parent_id).order_by(table.c.idx)).mappings()
         return [{k: v for k, v in r.items() if k not in ("parent_id", "idx")} for r in rows]

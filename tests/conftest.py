@@ -77,10 +77,7 @@ def make_runtime(database_url: str) -> Iterator[Callable[..., Runtime]]:
         rt = Runtime(defs, url or database_url, extensions=exts, settings=settings, definition_extensions=all_exts)
         if migrate:
             rt.migrate()
-        for ext in exts:
-            attach = getattr(ext, "attach", None)
-            if attach is not None:
-                attach(rt)
+        rt.extensions.attach(rt)
         made.append(rt)
         return rt
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from runtime.auth import SYSTEM
+from ui.linkstore import LinkStore
 
 from .ui_support import build
 
@@ -82,7 +83,7 @@ class Shop:
         self.machine = self.rt.records.create(SYSTEM, E("shop", "machine"), {"code": "CNC-07"})
         self.rt.users.add("planner", "planner-pass-1", ["planner"])
         self.rt.users.add("li", None, ["operator"], display_name="李四")
-        self.store = self.rt.services["links"]
+        self.store = self.rt.services.get(LinkStore)
         self.store.set_pin("li", "2468")
 
     def issue(self, name: str, record_id: int, **kw: Any) -> str:

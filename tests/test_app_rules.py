@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rules.service import rules_of
 from runtime import clock, workflow
 from runtime.auth import SYSTEM
 
@@ -22,7 +23,7 @@ def _rows(rt: Any, key: str) -> list[dict[str, Any]]:
 
 def _run(rt: Any, at: dt.datetime) -> None:
     with clock.frozen(at):
-        rt.services["jobs"].run_once()
+        rules_of(rt).jobs.run_once()
 
 
 def test_released_order_line_explodes_through_a_multi_level_bom(make_runtime: Any) -> None:

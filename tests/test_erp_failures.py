@@ -69,7 +69,7 @@ def test_connectors_whose_secrets_are_unset_are_not_scheduled(database_url: str,
     monkeypatch.delenv("KINGDEE_APP_SECRET", raising=False)
     rt = build(database_url)
     try:
-        assert not [s for s in rt.services.get("schedules", []) if s["name"].startswith("connector:")]
+        assert not [s for s in rt.schedules if s.name.startswith("connector:")]
         assert "connector kingdee is not scheduled: environment variable(s) KINGDEE_APP_SECRET, KINGDEE_URL " \
                "not set" in caplog.text
     finally:

@@ -21,6 +21,7 @@ from connectors.push import run_pushes
 from connectors.reconcile import reconcile
 from connectors.simulator import Erp, Simulator
 from jig.plugins import default_extensions
+from rules.service import rules_of
 from runtime import api, clock, workflow
 from runtime.auth import SYSTEM
 from runtime.core import Runtime
@@ -225,7 +226,7 @@ def test_incremental_changes_closed_orders_and_api(env: Env) -> None:
     assert client.get("/api/_connectors/kingdee/reports", headers=h).get_json()["items"][0]["differences"] == 1
     ph = {"Authorization": f"Bearer {env.rt.users.create_token('pl')}"}
     assert client.get("/api/_connectors/kingdee/requests", headers=ph).status_code == 403
-    assert [s["name"] for s in env.rt.services["schedules"] if s["name"].startswith("connector:")] == [
+    assert [s.name for s in env.rt.schedules if s.name.startswith("connector:")] == [
         "connector:kingdee:sales_orders", "connector:kingdee:production_report", "connector:kingdee:reconcile"]
     # An order deleted in the ERP: a full reconciliation takes the on_deleted transition (close).
     gone = next(no for no in env.erp.orders if no not in (changed["no"], closed["no"]))
@@ -259,17 +260,13 @@ def test_push_with_its_own_schedule_runs_from_the_rules_scheduler_exactly_once(
                   settings={"files_dir": str(tmp_path / "files")})
     try:
         rt.migrate()
-        for ext in exts:  # the order jig.app.build_runtime attaches them in
-            attach = getattr(ext, "attach", None)
-            if attach is not None:
-                attach(rt)
+        rt.extensions.attach(rt)  # as jig.app.Jig attaches them
         env = Env(rt, sim)
         name = "connector:kingdee:production_report"
         op = env.conn.operations["production_report"]
         assert op.on == [] and op.schedule == "cron: 0 18 * * *"
-        assert {"name": name, "cron": "cron: 0 18 * * *"}.items() <= next(
-            s for s in rt.services["schedules"] if s["name"] == name).items()
-        scheduler = rt.services["rules"]["scheduler"]
+        assert next(s for s in rt.schedules if s.name == name).cron == "cron: 0 18 * * *"
+        scheduler = rules_of(rt).scheduler
         assert scheduler.jobs[name].schedule.cron == "0 18 * * *"
         complete_work_orders(env, 3)
         assert rt.outbox.counts() == {}  # no record events: only the schedule writes back

@@ -23,6 +23,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from rules.service import rules_of
 from runtime import clock
 from runtime.auth import SYSTEM
 
@@ -327,7 +328,7 @@ def test_gunicorn_without_redis_runs_the_jobs_in_one_process_and_another_takes_o
         first = _holder_pid({"leased_by": holder["holder"].replace(":embedded", ":rq")})
         assert first in pids
         assert {r["leased_by"] for r in _outbox(rt)} == {holder["holder"]}, "one process ran every job"
-        state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}
+        state = {s["name"]: s for s in rules_of(rt).scheduler.state()}
         assert state["rule:faults.overdue"]["runs"] == 1
 
         os.kill(first, signal.SIGKILL)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from rules.service import rules_of
 from runtime import clock
 from runtime.outbox import Outcome, lease_seconds
 
@@ -154,7 +155,7 @@ def test_a_schedule_whose_run_was_killed_is_enqueued_again_after_its_lease(make_
     from rules import jobs
     from rules.scheduler import lease_seconds as schedule_lease
     rt = make_runtime(extensions=True)
-    scheduler = rt.services["rules"]["scheduler"]
+    scheduler = rules_of(rt).scheduler
     monkeypatch.setenv("JIG_REQUEUE_SECONDS", "0")
     with clock.frozen(T):
         assert jobs.enqueue_due(rt, queue)["schedules"] > 0

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from runtime.auth import SYSTEM
+from ui.linkstore import LinkStore
 
 from .links_support import Shop, challenge_answer, page_token
 from .ui_support import build
@@ -80,7 +81,7 @@ def test_partner_gets_its_batch_link_by_sms_and_updates_the_batch(database_url: 
     page = staff.get(f"/a/outsourcing/batch/{batch['id']}").get_data(as_text=True)
     assert "经链接 «外协进度更新»" in page and "王厂长" in page
     # a second SMS for the same batch reuses the live link (one link per batch, not one per message)
-    store = rt.services["links"]
+    store = rt.services.get(LinkStore)
     with rt.db.write() as conn:
         again = store.reuse_or_issue(conn, store.definition("outsourcing", "partner_update"), batch["id"], "system")
     assert store.token_of(again) == token
@@ -172,7 +173,7 @@ def test_traveller_has_a_qr_per_operation(database_url: str, tmp_path: Path) -> 
     for size in ("a4", "a5"):
         html = c.get(f"/a/work_order_tracking/work_order/{wo['id']}/print?size={size}").get_data(as_text=True)
         assert html.count("<svg") == 3 and "下料" in html and "去毛刺" in html and f"print-{size}.css" in html
-    store = rt.services["links"]
+    store = rt.services.get(LinkStore)
     with rt.db.read() as conn:
         n = conn.execute(select(store.links)).all()
     assert len(n) == 3  # printed twice, issued once: the traveller can be reprinted with the same codes

@@ -24,6 +24,7 @@ from sqlalchemy import inspect, text
 
 from runtime import clock
 from runtime.auth import SYSTEM
+from ui.linkstore import LinkStore
 
 from .ui_support import build
 
@@ -237,8 +238,8 @@ def env(database_url: str, tmp_path: Path) -> Env:
         job = conn.execute(imports.insert().values(username="pa", app="plant", entity="batch",
                                                    filename="华新电镀.csv", status="done", total=1, processed=1,
                                                    created=1, created_at=clock.now())).inserted_primary_key[0]
-        link = rt.services["links"].issue(conn, rt.apps["plant"].sections["links"]["partner_update"], a["id"], "pl")
-    token = rt.services["links"].token_of(link)
+        link = rt.services.get(LinkStore).issue(conn, rt.apps["plant"].sections["links"]["partner_update"], a["id"], "pl")
+    token = rt.services.get(LinkStore).token_of(link)
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     return Env(rt, app, {"a": a["id"], "pa": pa, "pb": pb, "key": key, "job": job, "link": link["id"],
                          "ltampered": tampered})

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from rules.service import rules_of
 from runtime import clock
 from runtime.auth import SYSTEM
 
@@ -58,7 +59,7 @@ def backend(request: pytest.FixtureRequest) -> Any:
 def _tick(rt: Any, at: dt.datetime) -> dict[str, Any]:
     with clock.frozen(at):
         if BACKEND["name"] == "embedded":
-            return rt.services["jobs"].run_once()
+            return rules_of(rt).jobs.run_once()
         from rq import Queue, SimpleWorker
 
         from rules import jobs
@@ -103,11 +104,11 @@ def test_scheduler_catches_up_once_after_downtime(make_runtime: Any, caplog: pyt
                                                   backend: str) -> None:
     rt, _ = _setup(make_runtime)
     _tick(rt, DAY.replace(hour=9))
-    state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}["rule:outsourcing.overdue_reminder"]
+    state = {s["name"]: s for s in rules_of(rt).scheduler.state()}["rule:outsourcing.overdue_reminder"]
     assert state["runs"] == 1 and state["next_run_at"] == DAY
     caplog.set_level(logging.WARNING, "jig.scheduler")
     _tick(rt, DAY.replace(hour=12, minute=30))  # down from 09:00 to 12:30: 10:00, 11:00, 12:00 were missed
-    state = {s["name"]: s for s in rt.services["rules"]["scheduler"].state()}["rule:outsourcing.overdue_reminder"]
+    state = {s["name"]: s for s in rules_of(rt).scheduler.state()}["rule:outsourcing.overdue_reminder"]
     assert state["runs"] == 2 and state["missed_total"] == 2
     assert state["next_run_at"] == DAY.replace(hour=13)
     assert "had 3 runs due since 2026-11-20 10:00:00" in caplog.text and "missed 2 run(s)" in caplog.text
@@ -194,7 +195,7 @@ def test_two_workers_never_double_fire(make_runtime: Any) -> None:
 
     from rules.jobs import EmbeddedJobs
     rt, _ = _setup(make_runtime)
-    scheduler = rt.services["rules"]["scheduler"]
+    scheduler = rules_of(rt).scheduler
     workers = [EmbeddedJobs(rt, scheduler) for _ in range(3)]
     for i, w in enumerate(workers):
         w.worker = f"machine-{i}"

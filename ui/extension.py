@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.compiler import CompileContext
+from runtime.extensions import hookimpl
 from runtime.model import AppDef
 
 from . import dashboards
@@ -19,24 +20,29 @@ from . import dashboards
 class UiExtension:
     name = "ui"
 
+    @hookimpl
     def schema_sections(self) -> dict[str, dict[str, Any]]:
         return dashboards.schema_sections()
 
+    @hookimpl
     def schema_defs(self) -> dict[str, dict[str, Any]]:
         return dashboards.schema_defs()
 
+    @hookimpl
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         app.sections["dashboards"] = dashboards.compile_dashboards(app, ctx)
 
-    def define_tables(self, md: Any) -> list[Any]:
+    @hookimpl
+    def define_tables(self, metadata: Any) -> list[Any]:
         from .admin import define_tables
-        return define_tables(md)
+        return define_tables(metadata)
 
-    def init_web(self, app: Any, rt: Any) -> None:
+    @hookimpl
+    def init_web(self, flask_app: Any, runtime: Any) -> None:
         from . import admin, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
-        session.configure(app)
-        app.register_blueprint(web.bp)
-        if "jig_index" in app.view_functions:
-            app.view_functions["jig_index"] = web.home
+        session.configure(flask_app)
+        flask_app.register_blueprint(web.bp)
+        if "jig_index" in flask_app.view_functions:
+            flask_app.view_functions["jig_index"] = web.home
         else:
-            app.add_url_rule("/", "jig_index", web.home)
+            flask_app.add_url_rule("/", "jig_index", web.home)

@@ -1,7 +1,7 @@
 """Shared links as a Jig extension: the ``links:`` section, its tables, the service and the pages.
 
-``attach`` (jig serve, jig worker) and ``init_web`` register the link store as
-``rt.services["links"]`` — rules use it to put a record's link into an SMS.
+``attach`` (jig serve, jig worker) and ``init_web`` register the link store as a
+service (``rt.services.find(LinkIssuer)``) — rules use it to put a record's link into an SMS.
 The store needs the server's secret key (tokens are HMACs under it).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.compiler import CompileContext
+from runtime.extensions import hookimpl
 from runtime.model import AppDef
 
 from . import linkspec
@@ -18,28 +19,34 @@ from . import linkspec
 class LinksExtension:
     name = "links"
 
+    @hookimpl
     def schema_sections(self) -> dict[str, dict[str, Any]]:
         return linkspec.schema_sections()
 
+    @hookimpl
     def schema_defs(self) -> dict[str, dict[str, Any]]:
         return linkspec.schema_defs()
 
+    @hookimpl
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         app.sections["links"] = linkspec.compile_links(app, ctx)
 
-    def define_tables(self, md: Any) -> list[Any]:
+    @hookimpl
+    def define_tables(self, metadata: Any) -> list[Any]:
         from .linkstore import define_tables
-        return define_tables(md)
+        return define_tables(metadata)
 
-    def attach(self, rt: Any) -> None:
-        if rt.settings.get("secret_key") and "links" not in rt.services:
-            from .linkstore import LinkStore
-            rt.services["links"] = LinkStore(rt, rt.settings["secret_key"])
+    @hookimpl
+    def attach(self, runtime: Any) -> None:
+        from .linkstore import LinkStore
+        if runtime.settings.get("secret_key") and LinkStore not in runtime.services:
+            runtime.services.put(LinkStore(runtime, runtime.settings["secret_key"]))
 
-    def init_web(self, app: Any, rt: Any) -> None:
+    @hookimpl
+    def init_web(self, flask_app: Any, runtime: Any) -> None:
         from . import linkweb
         from .linkstore import LinkStore
-        if "links" not in rt.services:
-            rt.settings.setdefault("secret_key", app.secret_key)
-            rt.services["links"] = LinkStore(rt, rt.settings["secret_key"] or "")
-        app.register_blueprint(linkweb.bp)
+        if LinkStore not in runtime.services:
+            runtime.settings.setdefault("secret_key", flask_app.secret_key)
+            runtime.services.put(LinkStore(runtime, runtime.settings["secret_key"] or ""))
+        flask_app.register_blueprint(linkweb.bp)

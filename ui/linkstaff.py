@@ -30,7 +30,8 @@ PRINT_SIZES = ("a4", "a5", "label")
 
 
 def store() -> LinkStore:
-    return rt().services["links"]  # type: ignore[no-any-return]
+    from .linkstore import LinkStore
+    return rt().services.get(LinkStore)
 
 
 def link_url(token: str) -> str:

@@ -41,7 +41,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from runtime import clock
 from runtime.auth import Actor
-from runtime.linkscope import LinkGrant
+from runtime.linkscope import LinkGrant, LinkIssuer
 from runtime.model import pick
 from runtime.sqltypes import LocalDateTime
 
@@ -111,7 +111,7 @@ class Resolved:
     link: LinkDef
 
 
-class LinkStore:
+class LinkStore(LinkIssuer):
     def __init__(self, rt: Any, secret: str):
         if not secret:
             raise RuntimeError("shared links need a secret key (JIG_SECRET_KEY)")

@@ -36,12 +36,12 @@ CSP = ("default-src 'none'; img-src 'self' data: blob:; style-src 'self'; script
 
 
 def rt() -> Any:
-    from flask import current_app
-    return current_app.extensions["jig"]
+    from runtime.api import runtime
+    return runtime()  # the runtime serving this request (definitions may be published meanwhile)
 
 
 def store() -> LinkStore:
-    return rt().services["links"]  # type: ignore[no-any-return]
+    return rt().services.get(LinkStore)
 
 
 def lang() -> str:

@@ -371,7 +371,8 @@ def _history_view(actor: Actor, ent: EntityDef, entries: list[dict[str, Any]], l
 
 def _name_links(r: Any, ent: EntityDef, record: dict[str, Any], hist: list[dict[str, Any]], lang: str) -> None:
     """A change made through a shared link names the link and the worker: "via link «扫码报工» · 张三"."""
-    uses = r.services["links"].uses_of(ent.app, ent.name, int(record["id"]))
+    from .linkstore import LinkStore
+    uses = r.services.get(LinkStore).uses_of(ent.app, ent.name, int(record["id"]))
     defs = r.apps[ent.app].sections.get("links", {})
     for h in hist:
         use = uses.get(int(h.get("version") or 0)) if h.get("via") == "link" else None

@@ -321,8 +321,14 @@ def build_schema(sections: dict[str, dict[str, Any]] | None = None,
     """Core schema plus extension sections (top-level keys) and their $defs."""
     schema = core_schema()
     for name, fragment in (sections or {}).items():
+        if name in schema["properties"]:
+            raise ValueError(f"definition section '{name}' belongs to the core language; an extension cannot "
+                             "redefine it")
         schema["properties"][name] = fragment
-    schema["$defs"].update(defs or {})
+    for name, fragment in (defs or {}).items():
+        if name in schema["$defs"]:
+            raise ValueError(f"schema $def '{name}' belongs to the core language; an extension cannot redefine it")
+        schema["$defs"][name] = fragment
     return schema
 
 
