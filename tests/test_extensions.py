@@ -240,7 +240,7 @@ def test_a_third_party_extension_installed_through_entry_points(tmp_path: Path, 
     # ...installed, Jig finds it through the entry point, after the built-in extensions.
     monkeypatch.syspath_prepend(str(site))
     exts = default_extensions()
-    assert exts.names == ["rules", "connectors", "ui", "builder", "calibration"]
+    assert exts.names == ["rules", "connectors", "ui", "builder", "links", "calibration"]
     assert "calibration" in schema_for(exts)["properties"]
     assert load_texts({"lab.yaml": APP}, exts)["lab"].sections["calibration"] == {"entity": "gauge", "every_days": 90}
 

@@ -315,7 +315,7 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None) -> s
     elif rest:
         layout[-1]["sections"].append({"label": tr("other", lang), "columns": [rest], "index": -1, "visible": True})
     hist = _history_view(actor, ent, history, lang)
-    if any(h.get("via") == "link" for h in hist) and "links" in r.services:
+    if any(h.get("via") == "link" for h in hist):
         _name_links(r, ent, record, hist, lang)
     has_links = bool(record.get("id")) and any(lk.on == ent.name for lk in r.apps[ent.app].sections.get("links", {}).values())
     return page("form.html", has_links=has_links, actor=actor, ent=ent, app_def=r.apps[ent.app], record=record, states=states,
@@ -372,7 +372,10 @@ def _history_view(actor: Actor, ent: EntityDef, entries: list[dict[str, Any]], l
 def _name_links(r: Any, ent: EntityDef, record: dict[str, Any], hist: list[dict[str, Any]], lang: str) -> None:
     """A change made through a shared link names the link and the worker: "via link «扫码报工» · 张三"."""
     from .linkstore import LinkStore
-    uses = r.services.get(LinkStore).uses_of(ent.app, ent.name, int(record["id"]))
+    store = r.services.find(LinkStore)
+    if store is None:  # the links extension is not enabled
+        return
+    uses = store.uses_of(ent.app, ent.name, int(record["id"]))
     defs = r.apps[ent.app].sections.get("links", {})
     for h in hist:
         use = uses.get(int(h.get("version") or 0)) if h.get("via") == "link" else None
