@@ -1,7 +1,7 @@
 """The builder as a Jig extension: the JSON API that drafts, checks and publishes app definitions.
 
 It adds no definition sections; ``init_web`` registers the ``/api/builder``
-blueprint. The pages of the designer, the rule editor and connector setup
+blueprint and, with the web UI, the designer's pages under ``/builder``. The pages of the designer, the rule editor and connector setup
 build on this API.
 """
 
@@ -28,3 +28,6 @@ class BuilderExtension:
     def init_web(self, app: Any, rt: Any) -> None:
         from .api import bp
         app.register_blueprint(bp)
+        if "jig_ui" in app.blueprints:  # the designer's pages use the web UI's sessions and page frame
+            from .pages import bp as pages
+            app.register_blueprint(pages)

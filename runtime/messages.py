@@ -87,6 +87,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "quarantine_first": {"zh": "首次", "en": "First seen"},
     "quarantine_last": {"zh": "最近", "en": "Last seen"},
     "quarantine_attempts": {"zh": "次数", "en": "Attempts"},
+    # the designer: a save based on a draft someone else changed since
+    "draft_stale": {"zh": "草稿已被 {who} 于 {when} 修改（{what}）。"
+                          "您的这次修改没有保存，也没有丢失：请载入最新草稿，再应用您的修改。",
+                    "en": "The draft was changed by {who} at {when} ({what}). Your change was not saved and is not "
+                          "lost: load the latest draft, then apply your change again."},
+    "draft_no_message": {"zh": "未写说明", "en": "no message"},
 }
 
 

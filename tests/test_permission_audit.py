@@ -191,12 +191,15 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/builder/apps/<app>/validate", "POST"): [Case("POST", "/api/builder/apps/plant/validate", json={})],
     ("/api/builder/apps/<app>/versions", "GET"): [Case("GET", "/api/builder/apps/plant/versions")],
     ("/api/builder/apps/<app>/versions/<int:number>", "GET"): [Case("GET", "/api/builder/apps/plant/versions/1")],
+    # the designer's pages: builders and admins only
+    ("/builder", "GET"): [Case("GET", "/builder")],
+    ("/builder/<app>", "GET"): [Case("GET", "/builder/plant")],
     # the last case: signing out ends only the caller's own session
     ("/logout", "POST"): [Case("POST", "/logout", "ok", "ok", form={})],
 }
 # Open to everyone by design: sign-in, language switch, static assets (no data).
 PUBLIC = {("/login", "GET"), ("/login", "POST"), ("/lang/<code>", "GET"), ("/static/<path:filename>", "GET"),
-          ("/ui/static/<path:filename>", "GET")}
+          ("/ui/static/<path:filename>", "GET"), ("/builder/static/<path:filename>", "GET")}
 
 
 @pytest.fixture
