@@ -11,7 +11,8 @@ Saves never overwrite someone else's work: ``base`` is the ``sha256`` of the
 text a change was made to (the draft's, or the published version's when there
 is no draft); when the draft changed since, the save is refused with 409,
 naming who saved it, when and with which message, and nothing is written.
-Edits without ``base`` are applied to the latest draft (and are still refused
+With ``"plan": false`` a save is only validated (the designer's autosave:
+the migration plan is computed when publishing). Edits without ``base`` are applied to the latest draft (and are still refused
 if it changes between reading and writing).
 
 Routes (all under ``/api/builder``)::
@@ -192,12 +193,12 @@ def save_draft(app: str) -> Response:
     text = _text(data)
     if text is None:
         raise BadRequest("send the draft as 'yaml'", {"yaml": t("required", actor.language)})
-    return jsonify(_save(app, actor, text, _message(data), _base(data)))
+    return jsonify(_save(app, actor, text, _message(data), _base(data), data.get("plan") is not False))
 
 
-def _save(app: str, actor: Actor, text: str, message: str, base: str | None) -> dict[str, Any]:
+def _save(app: str, actor: Actor, text: str, message: str, base: str | None, plan: bool = True) -> dict[str, Any]:
     rt = runtime()
-    outcome = rt.publisher.check(app, text)
+    outcome = rt.publisher.check(app, text, plan=plan)
     try:
         with rt.db.write() as conn:
             if rt.definitions.current(conn, app) is None and rt.definitions.draft(conn, app) is None:
@@ -243,7 +244,8 @@ def edit_draft(app: str) -> Response:
             _apply(doc, edit)
         except (EditError, KeyError, TypeError, ValueError) as exc:
             raise ValidationFailed(f"edit {i + 1}: {exc}", {f"edits[{i}]": str(exc)}) from None
-    return jsonify(_save(app, actor, doc.text(), _message(data), base or sha256(working)))
+    return jsonify(_save(app, actor, doc.text(), _message(data), base or sha256(working),
+                         data.get("plan") is not False))
 
 
 def _apply(doc: YamlDocument, edit: Any) -> None:

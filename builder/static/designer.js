@@ -70,7 +70,7 @@ function send(kind, body, message) {
 async function run(job) {
   if (S.failed.length) { S.failed.push(job); S.pending -= 1; showStale(null); return; }
   const before = S.text;
-  const body = Object.assign({}, job.body, { base: S.sha, message: job.message || "" });
+  const body = Object.assign({}, job.body, { base: S.sha, message: job.message || "", plan: false });
   const res = job.kind === "edits" ? await call("POST", `${URL_APP}/draft/edits`, body)
     : await call("PUT", `${URL_APP}/draft`, body);
   S.pending -= 1;
@@ -131,7 +131,7 @@ function render() {
 }
 
 function ctx() {
-  return { S, T, LANG, edit, el, render, select };
+  return { S, T, LANG, PALETTE, edit, el, render, select };
 }
 
 function renderEntities() {
@@ -293,7 +293,25 @@ function renderErrors() {
   ul.hidden = !other.length;
 }
 
+/* Re-rendering the panel keeps what the user is typing: the focused input gets its text and focus back. */
+function keepTyping(box, draw) {
+  const a = document.activeElement;
+  const inside = a && box.contains(a) && a.getAttribute("aria-label");
+  const typed = inside && a.tagName === "INPUT" && a.type !== "checkbox" && a.value !== a.defaultValue ? a.value : null;
+  const field = S.field;
+  draw();
+  if (!inside || field !== S.field) return;
+  const again = Array.from(box.querySelectorAll("[aria-label]")).find((n) => n.getAttribute("aria-label") === inside);
+  if (!again) return;
+  if (typed !== null) again.value = typed;
+  again.focus();
+}
+
 function renderPropsPanel() {
+  keepTyping($("d-props-body"), () => drawProps());
+}
+
+function drawProps() {
   renderProps($("d-props-body"), ctx(), {
     rename(oldKey, key) {
       if (!KEY.test(key) || fieldsOf(S.data, S.entity)[key] !== undefined) return false;

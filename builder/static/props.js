@@ -6,6 +6,18 @@ const COLORS = ["", "grey", "blue", "green", "yellow", "orange", "red", "purple"
 const NUMERIC = ["integer", "decimal"];
 const TEXTUAL = ["text", "longtext", "phone", "email"];
 
+/* Save a text input when it changes or loses focus, once per new value (its text may have been restored
+ * into a re-rendered input, which fires no change event of its own). */
+function commitOn(input, save) {
+  const commit = () => {
+    if (input.value === input.defaultValue) return;
+    input.defaultValue = input.value;
+    save();
+  };
+  input.addEventListener("change", commit);
+  input.addEventListener("blur", commit);
+}
+
 export function renderProps(box, ctx, actions) {
   const { S, T, el } = ctx;
   box.replaceChildren();
@@ -26,6 +38,7 @@ export function renderProps(box, ctx, actions) {
   function row(label, input, prop) {
     const wrap = el("div", { class: "d-prop", "data-prop": prop });
     const lab = el("label", {});
+    if (!input.hasAttribute("aria-label")) input.setAttribute("aria-label", label);
     lab.append(el("span", {}, label), input);
     wrap.append(lab);
     errorsFor(prop, wrap);
@@ -39,7 +52,7 @@ export function renderProps(box, ctx, actions) {
     if (current === undefined) { current = f; path.forEach((p) => { current = current == null ? undefined : current[p]; }); }
     const input = el("input", { type: kind === "number" ? "number" : "text", name: path.join("."),
       step: "any", value: current == null ? "" : String(current) });
-    input.addEventListener("change", () => actions.set(key, path, kind, input.value));
+    commitOn(input, () => actions.set(key, path, kind, input.value));
     row(label, input, path[0]);
   }
 
@@ -51,12 +64,19 @@ export function renderProps(box, ctx, actions) {
   }
 
   const keyInput = el("input", { type: "text", name: "key", value: key, pattern: "[a-z][a-z0-9_]{0,47}" });
-  keyInput.addEventListener("change", () => {
+  commitOn(keyInput, () => {
     const v = keyInput.value.trim();
     if (v !== key && !actions.rename(key, v)) keyInput.setCustomValidity(T.field_key);
   });
   row(T.field_key, keyInput, "key").append(el("small", {}, T.field_key_help));
-  box.append(el("p", { class: "d-prop-type" }, `${T.type}: ${f.type}`));
+  const typeSel = el("select", { name: "type" });
+  ctx.PALETTE.forEach((p) => {
+    const o = el("option", { value: p.type }, `${p.label} (${p.type})`);
+    if (p.type === f.type) o.selected = true;
+    typeSel.append(o);
+  });
+  typeSel.addEventListener("change", () => actions.set(key, ["type"], "text", typeSel.value));
+  row(T.type, typeSel, "type");
   textProp(T.label_zh, ["label", "zh"], "text", pick(f.label, "zh"));
   textProp(T.label_en, ["label", "en"], "text", typeof f.label === "object" && f.label ? f.label.en : "");
   textProp(T.help_zh, ["help", "zh"], "text", pick(f.help, "zh"));
