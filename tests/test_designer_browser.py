@@ -75,13 +75,13 @@ def _drag(page: Any, source: Any, target: Any) -> None:
     page.mouse.up()
 
 
-def _served(rt: Runtime) -> Runtime:
-    """The runtime as it serves after the publish (rebuilt from the published versions)."""
+def _served(rt: Runtime, *, web: bool = False) -> Runtime:
+    """The runtime as it serves after the publish (rebuilt from the published versions; with ``web``, its pages)."""
     with rt.db.read() as conn:
         texts = {name: t for name, t in rt.publisher.served(conn).values()}
     exts = default_extensions()
-    return Runtime(load_texts(texts, exts), rt.db.engine.url.render_as_string(hide_password=False), extensions=[],
-                   definition_extensions=exts)
+    return Runtime(load_texts(texts, exts), rt.db.engine.url.render_as_string(hide_password=False),
+                   extensions=exts if web else [], definition_extensions=exts)
 
 
 def _prop(page: Any, label: str) -> Any:
@@ -230,6 +230,58 @@ def test_two_sessions_the_later_save_is_refused_and_nothing_is_lost(browser: Any
     with rt.db.read() as conn:
         draft = rt.definitions.draft(conn, "outsourcing")
     assert draft is not None and "客户（甲改）" in draft.yaml and "产品号（乙改）" in draft.yaml
+    # undo and redo (b's own change)
+    b.locator("#d-undo").click()
+    expect(b.locator("#d-yaml-text")).not_to_have_value(re.compile("产品号（乙改）"), timeout=SAVE)
+    expect(b.locator("#d-yaml-text")).to_have_value(re.compile("客户（甲改）"), timeout=SAVE)
+    b.locator("#d-redo").click()
+    expect(b.locator("#d-yaml-text")).to_have_value(re.compile("产品号（乙改）"), timeout=SAVE)
     assert problems_a == [] and problems_b == []
     ctx_a.close()
     ctx_b.close()
+
+
+def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site: tuple[Runtime, str],
+                                                             tmp_path: Path) -> None:
+    rt, url = site
+    expect = pytest.importorskip("playwright.sync_api").expect
+    ctx, page, problems = _page(browser, url)
+    page.goto("/builder/outsourcing?entity=batch")
+    page.locator("#d-tab-workflow").click()
+    expect(page.locator(".d-wf-diagram [data-state=awaiting_qc]")).to_be_visible(timeout=SAVE)
+    page.get_by_label("状态标识", exact=True).fill("recheck")
+    page.get_by_label("添加状态 中文名称").fill("待复检")
+    page.get_by_role("button", name="添加状态").click()
+    expect(page.locator(".d-wf-diagram [data-state=recheck]")).to_contain_text("待复检", timeout=SAVE)
+    page.get_by_label("流转标识", exact=True).fill("to_recheck")
+    page.get_by_label("添加流转 中文名称").fill("送复检")
+    page.locator("#d-add-transition select").first.select_option("awaiting_qc")
+    page.locator("#d-add-transition select").nth(1).select_option("recheck")
+    page.get_by_label("角色", exact=True).fill("qc, planner")
+    page.get_by_role("button", name="添加流转").click()
+    expect(page.locator(".d-wf-transitions tr[data-transition=to_recheck]")).to_contain_text("送复检", timeout=SAVE)
+    expect(page.locator(".d-wf-diagram")).to_contain_text("送复检", timeout=SAVE)
+    _publish(page, expect, "数据库不需要变更")
+    assert problems == []
+    ctx.close()
+    # the served app after the publish (rebuilt from the published versions): a kanban column and the button
+    from jig.app import create_app
+    from jig.config import Settings
+    served = _served(rt, web=True)
+    web = create_app(Settings(database_url=served.db.engine.url.render_as_string(hide_password=False), secret_key="ui-test-secret-" + "x" * 32,
+                              files_dir=str(tmp_path / "files")), served)
+    server, url2 = serve(web)
+    try:
+        with rt.db.write() as conn:
+            some = conn.execute(text("SELECT id FROM outsourcing__batch ORDER BY id LIMIT 1")).scalar()
+            conn.execute(text("UPDATE outsourcing__batch SET state = 'awaiting_qc' WHERE id = :i"), {"i": some})
+        ctx, page, problems = _page(browser, url2)
+        page.goto("/a/outsourcing/batch/kanban")
+        expect(page.locator(".lane[data-state=recheck]")).to_be_visible(timeout=SAVE)
+        page.goto(f"/a/outsourcing/batch/{some}")
+        expect(page.locator("button.transition[data-transition=to_recheck]")).to_have_text("送复检", timeout=SAVE)
+        assert problems == []
+        ctx.close()
+    finally:
+        server.close()
+        served.db.dispose()
