@@ -4,12 +4,18 @@ export function csrf() {
   return m ? m.getAttribute("content") : "";
 }
 
+/* The page's language, so the API answers (messages, plan wording) in it whatever the browser's Accept-Language. */
+function withLang(url) {
+  const lang = document.documentElement.lang === "en" ? "en" : "zh";
+  return `${url}${url.indexOf("?") >= 0 ? "&" : "?"}lang=${lang}`;
+}
+
 export async function call(method, url, body) {
   const opts = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf(), Accept: "application/json" } };
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   let res;
   try {
-    res = await fetch(url, opts);
+    res = await fetch(withLang(url), opts);
   } catch (e) {
     return { ok: false, status: 0, data: { error: { code: "network", message: String(e) } } };
   }

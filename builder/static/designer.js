@@ -124,6 +124,11 @@ function render() {
   if (!$("d-workflow").hidden) renderWorkflow($("d-workflow"), ctx());
   const ta = $("d-yaml-text");
   if (!ta.dataset.dirty) ta.value = S.text;
+  if (S.field && S.field !== S.shownField) {
+    S.shownField = S.field;
+    const at = S.text.split("\n").findIndex((line) => line.startsWith(`      ${S.field}:`));
+    if (at >= 0) ta.scrollTop = Math.max(0, at - 3) * (ta.scrollHeight / Math.max(1, S.text.split("\n").length));
+  }
   $("d-undo").disabled = !S.history.undo.length;
   $("d-redo").disabled = !S.history.redo.length;
   const title = S.data && S.data.title;
@@ -517,6 +522,7 @@ function tab(workflow) {
   $("d-workflow").hidden = !workflow;
   $("d-tab-form").setAttribute("aria-selected", String(!workflow));
   $("d-tab-workflow").setAttribute("aria-selected", String(workflow));
+  document.querySelector(".d-body").classList.toggle("wf", workflow);
   if (workflow) renderWorkflow($("d-workflow"), ctx());
 }
 
