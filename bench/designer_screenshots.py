@@ -50,7 +50,7 @@ def main() -> int:
             page.screenshot(path=str(OUT / "designer-canvas.png"))
             page.locator("#d-tab-workflow").click()
             page.wait_for_timeout(400)
-            page.locator("#d-workflow").screenshot(path=str(OUT / "designer-workflow.png"))
+            page.screenshot(path=str(OUT / "designer-workflow.png"))
             page.locator("#d-tab-form").click()
             page.locator("#d-publish").click()
             page.locator(".d-plan").wait_for()

@@ -114,6 +114,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "delete": ("删除", "Delete"),
     "confirm_delete": ("确定删除这条记录？", "Delete this record?"),
     "move_to": ("变更为…", "Move to…"),
+    # the designer: its link in the top bar (the designer's own texts are in builder/i18n.py)
+    "designer": ("设计器", "Designer"),
 }
 
 
