@@ -1,5 +1,6 @@
-"""The designer in Chromium: Must-show 1 (add a field by drag and drop, publish, rename keeping data),
-4 (errors at the field, destructive change only when confirmed) and 5 (two sessions, the later save refused).
+"""The designer in Chromium: Must-show 1 (add a field by drag and drop, publish, rename keeping data), 2 (workflow
+state and transition), 4 (errors at the field, destructive change only when confirmed), 5 (two sessions, the later
+save refused) and 6 (export keeps comments and order; a file change imported shows in the designer).
 
 After a publish the served runtime is rebuilt from the published versions here (as a restart would);
 the page itself reloads everything from the builder API.
@@ -7,6 +8,7 @@ the page itself reloads everything from the builder API.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,7 +102,8 @@ def _publish(page: Any, expect: Any, plan_line: str, *, confirm: bool = False) -
     page.locator("#d-publish-close").click()
 
 
-def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, site: tuple[Runtime, str]) -> None:
+def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, site: tuple[Runtime, str],
+                                                                 tmp_path: Path) -> None:
     rt, url = site
     expect = pytest.importorskip("playwright.sync_api").expect
     with rt.db.write() as conn:
@@ -136,7 +139,6 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
                                      for line in draft.yaml.splitlines())
     # only the edited lines changed in the draft's text
     published = (Path(__file__).parent.parent / "apps" / "outsourcing.yaml").read_text(encoding="utf-8")
-    import difflib
     changed = [x for x in difflib.unified_diff(published.splitlines(), draft.yaml.splitlines(), lineterm="", n=0)
                if x[:1] in "+-" and not x.startswith(("+++", "---"))]
     assert len(changed) == 3, changed  # the new field, and the layout column (old and new line)
@@ -169,6 +171,21 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
     finally:
         served.db.dispose()
 
+    # --- Must-show 6: exported, the file keeps its comments and order (only the edited lines differ) ...
+    exported = rt.publisher.export("outsourcing", tmp_path / "outsourcing.yaml").read_text(encoding="utf-8")
+    changed = [x for x in difflib.unified_diff(published.splitlines(), exported.splitlines(), lineterm="", n=0)
+               if x[:1] in "+-" and not x.startswith(("+++", "---"))]
+    assert len(changed) == 3, changed
+    assert "# the overdue scan" in exported and exported.startswith("# yaml-language-server")
+    # ... and a change made in the file and imported (as jig import does) shows in the designer
+    line = next(x for x in exported.splitlines(keepends=True) if x.startswith("      plating_um:"))
+    from_file = exported.replace(line, line + "      coating: {type: text, label: {zh: 镀层, en: Coating}}  # from the file\n")
+    assert rt.publisher.publish("outsourcing", from_file, author="file", source="file",
+                                file=str(tmp_path / "outsourcing.yaml")).version is not None
+    page.reload()
+    page.locator("[data-entity=batch]").click()
+    expect(page.locator(".d-unplaced .d-card[data-key=coating]")).to_contain_text("镀层", timeout=SAVE)
+
     # --- rename a published field through the designer: the data is kept
     page.locator(".d-card[data-key=remark]").click()
     _prop(page, "字段标识").fill("note")
@@ -195,7 +212,7 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
 
     # --- version history with a diff
     page.locator("#d-versions").click()
-    expect(page.locator("#d-versions-list tr")).to_have_count(4, timeout=SAVE)
+    expect(page.locator("#d-versions-list tr")).to_have_count(5, timeout=SAVE)
     page.locator("#d-versions-list tr[data-number='2'] button", has_text="对比").click()
     expect(page.locator("#d-diff")).to_contain_text("plating_um", timeout=SAVE)
     assert problems == []
@@ -261,6 +278,15 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     page.get_by_role("button", name="添加流转").click()
     expect(page.locator(".d-wf-transitions tr[data-transition=to_recheck]")).to_contain_text("送复检", timeout=SAVE)
     expect(page.locator(".d-wf-diagram")).to_contain_text("送复检", timeout=SAVE)
+    # the permissions grid: qc may now also delete the batches it rejected
+    page.locator("#d-tab-perms").click()
+    expect(page.get_by_label("qc 修改", exact=True)).to_be_checked(timeout=SAVE)
+    expect(page.get_by_label("qc 删除", exact=True)).not_to_be_checked(timeout=SAVE)
+    page.get_by_label("qc 删除 行条件（可选）", exact=True).fill("qc_result == 'reject'")
+    page.get_by_label("qc 删除 行条件（可选）", exact=True).press("Tab")
+    expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"qc: \{[^}]*delete: \"?qc_result == 'reject'"),
+                                                       timeout=SAVE)
+    expect(page.get_by_label("qc 删除", exact=True)).to_be_checked(timeout=SAVE)
     _publish(page, expect, "数据库不需要变更")
     assert problems == []
     ctx.close()

@@ -6,6 +6,8 @@ import { errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutO
   pick, removeEdits, renameEdits } from "./model.js";
 import { renderWorkflow } from "./workflow.js";
 import { renderProps } from "./props.js";
+import { renderEntityProps } from "./entity.js";
+import { renderPermissions } from "./permissions.js";
 
 const root = document.getElementById("designer");
 const APP = root.dataset.app;
@@ -122,6 +124,7 @@ function render() {
   renderErrors();
   renderPropsPanel();
   if (!$("d-workflow").hidden) renderWorkflow($("d-workflow"), ctx());
+  if (!$("d-perms").hidden) renderPermissions($("d-perms"), ctx());
   const ta = $("d-yaml-text");
   if (!ta.dataset.dirty) ta.value = S.text;
   if (S.field && S.field !== S.shownField) {
@@ -317,7 +320,17 @@ function renderPropsPanel() {
 }
 
 function drawProps() {
-  renderProps($("d-props-body"), ctx(), {
+  const box = $("d-props-body");
+  if (!S.field && S.entity) {
+    box.replaceChildren();
+    renderEntityProps(box, ctx(), (edits, message, renamedTo) => {
+      if (renamedTo) S.entity = renamedTo;
+      edit(edits, message);
+    });
+    box.append(Object.assign(document.createElement("p"), { className: "d-hint", textContent: T.no_selection }));
+    return;
+  }
+  renderProps(box, ctx(), {
     rename(oldKey, key) {
       if (!KEY.test(key) || fieldsOf(S.data, S.entity)[key] !== undefined) return false;
       S.field = key;
@@ -499,8 +512,9 @@ function wire() {
   $("d-versions-close").addEventListener("click", () => $("d-versions-dialog").close());
   $("d-stale-reapply").addEventListener("click", () => reapply(true));
   $("d-stale-drop").addEventListener("click", () => reapply(false));
-  $("d-tab-form").addEventListener("click", () => tab(false));
-  $("d-tab-workflow").addEventListener("click", () => tab(true));
+  $("d-tab-form").addEventListener("click", () => tab("form"));
+  $("d-tab-workflow").addEventListener("click", () => tab("workflow"));
+  $("d-tab-perms").addEventListener("click", () => tab("perms"));
   $("d-new-entity").addEventListener("click", newEntity);
   const pal = $("d-palette");
   pal.querySelectorAll(".d-pal").forEach((item) => {
@@ -517,13 +531,15 @@ function wire() {
   });
 }
 
-function tab(workflow) {
-  $("d-form").hidden = workflow;
-  $("d-workflow").hidden = !workflow;
-  $("d-tab-form").setAttribute("aria-selected", String(!workflow));
-  $("d-tab-workflow").setAttribute("aria-selected", String(workflow));
-  document.querySelector(".d-body").classList.toggle("wf", workflow);
-  if (workflow) renderWorkflow($("d-workflow"), ctx());
+function tab(which) {
+  const panes = { form: $("d-form"), workflow: $("d-workflow"), perms: $("d-perms") };
+  Object.entries(panes).forEach(([name, pane]) => {
+    pane.hidden = name !== which;
+    $(`d-tab-${name}`).setAttribute("aria-selected", String(name === which));
+  });
+  document.querySelector(".d-body").classList.toggle("wf", which !== "form");
+  if (which === "workflow") renderWorkflow(panes.workflow, ctx());
+  if (which === "perms") renderPermissions(panes.perms, ctx());
 }
 
 function newEntity() {

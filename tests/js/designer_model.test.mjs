@@ -66,3 +66,25 @@ test("new keys, property values, undo and redo", () => {
   assert.equal(h.forward("b"), "c");
   assert.equal(h.forward("c"), null);
 });
+
+test("renaming an entity records renamed_from and follows links", async () => {
+  const { renameEntity } = await import("../../builder/static/entity.js");
+  const d = { entities: { partner: { title: { zh: "厂" }, fields: {} },
+    batch: { fields: { partner: { type: "link", to: "partner" } } } } };
+  const edits = renameEntity(d, d, "partner", "supplier");
+  assert.deepEqual(edits[0], { op: "rename", path: ["entities", "partner"], to: "supplier" });
+  assert.deepEqual(edits[1].path, ["entities", "supplier", "renamed_from"]);
+  assert.deepEqual(edits[2], { op: "set", path: ["entities", "batch", "fields", "partner", "to"], value: "supplier" });
+});
+
+test("permission grants as edits", async () => {
+  const { grantEdit, rolesOf } = await import("../../builder/static/permissions.js");
+  const d = { roles: { qc: {}, planner: {} }, entities: { batch: { permissions: { qc: { read: true } } } } };
+  assert.deepEqual(rolesOf(d, "batch"), ["qc", "planner"]);
+  assert.deepEqual(grantEdit(d, "batch", "qc", "update", "state == 'awaiting_qc'"),
+    { op: "set", path: ["entities", "batch", "permissions", "qc", "update"], value: "state == 'awaiting_qc'" });
+  assert.deepEqual(grantEdit(d, "batch", "planner", "read", true),
+    { op: "set", path: ["entities", "batch", "permissions", "planner"], value: { read: true } });
+  assert.deepEqual(grantEdit(d, "batch", "qc", "read", null), { op: "delete", path: ["entities", "batch", "permissions", "qc"] });
+  assert.equal(grantEdit(d, "batch", "planner", "read", null), null);
+});
