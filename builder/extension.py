@@ -26,6 +26,7 @@ class BuilderExtension:
         return None
 
     def init_web(self, app: Any, rt: Any) -> None:
+        from . import sheets  # noqa: F401 - its routes are on the API's blueprint
         from .api import bp
         app.register_blueprint(bp)
         if "jig_ui" in app.blueprints:  # the designer's pages use the web UI's sessions and page frame

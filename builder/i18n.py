@@ -134,6 +134,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "perm_transition": ("流转", "Transition"),
     "perm_filter": ("行条件（可选）", "Row filter (optional)"),
     "edit_msg_perm": ("修改 {role} 的权限", "Changed the permissions of {role}"),
+    "from_sheet": ("从 Excel / CSV 新建应用", "New app from Excel / CSV"),
+    "from_sheet_help": ("上传表格，系统根据每一列推断字段（类型、是否必填、选项），可调整后创建；发布后在“导入”页面导入这些行。",
+                        "Upload a sheet; each column suggests a field (type, required, options). Adjust, create, "
+                        "publish, then import the rows on the entity's import page."),
+    "sheet_file": ("表格文件（.xlsx 或 .csv）", "Spreadsheet (.xlsx or .csv)"),
+    "sheet_read": ("读取并推断字段", "Read and suggest fields"),
+    "sheet_column": ("列", "Column"),
+    "sheet_rows": ("共 {n} 行数据", "{n} rows"),
+    "sheet_create": ("创建应用", "Create the app"),
+    "import_rows": ("导入数据", "Import rows"),
     "builder_only": ("只有设计人员（builder 角色）或管理员可以使用设计器", "Only builders and admins may use the designer"),
 }
 

@@ -93,6 +93,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "en": "The draft was changed by {who} at {when} ({what}). Your change was not saved and is not "
                           "lost: load the latest draft, then apply your change again."},
     "draft_no_message": {"zh": "未写说明", "en": "no message"},
+    "sheet_too_big": {"zh": "文件不能超过 10 MB", "en": "The file may be at most 10 MB"},
+    "sheet_unreadable": {"zh": "无法读取文件，请上传 .xlsx 或 CSV（UTF-8 / GBK）文件",
+                         "en": "Cannot read the file; upload an .xlsx or a CSV (UTF-8 / GBK) file"},
+    "sheet_message": {"zh": "从表格创建", "en": "Created from a spreadsheet"},
 }
 
 

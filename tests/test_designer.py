@@ -176,3 +176,72 @@ def test_designer_pages_only_for_builders(database_url: str, tmp_path: Path) -> 
     r = maker.post("/api/builder/apps/outsourcing/validate", json={}, headers={"X-CSRF-Token": tok})
     assert r.status_code == 200 and r.get_json()["ok"]
     rt.db.dispose()
+
+
+def _spare_parts_xlsx(n: int = 200) -> bytes:
+    import datetime as dt
+    import io
+
+    import openpyxl
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["编号", "名称", "类别", "库存", "单价", "入库日期", "备注", "Supplier Code"])
+    for i in range(n):
+        ws.append([f"SP-{i:04d}", f"轴承 {i}", ["轴承", "密封件", "电机", "皮带"][i % 4], i % 50, 12.5 + i,
+                   f"2026年{i % 12 + 1}月{i % 28 + 1}日" if i % 2 else dt.datetime(2026, 1, 1 + i % 28),
+                   "" if i % 3 else "易损", f"0{i:03d}"])
+    bio = io.BytesIO()
+    wb.save(bio)
+    return bio.getvalue()
+
+
+def test_fields_inferred_from_a_spreadsheet_and_an_app_made_of_them(rt: Runtime) -> None:
+    import io
+    c = _client(rt, "li", ["builder"])
+    r = c.post("/api/builder/sheets/infer", data={"file": (io.BytesIO(_spare_parts_xlsx()), "备件.xlsx")},
+               content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["rows"] == 200 and len(body["sample"]) == 5
+    got = {f["label"]: (f["type"], f["required"], f["options"]) for f in body["fields"]}
+    assert got["编号"] == ("text", True, [])
+    assert got["类别"] == ("select", True, ["密封件", "电机", "皮带", "轴承"])
+    assert got["库存"][0] == "integer" and got["单价"][0] == "decimal"
+    assert got["入库日期"][0] == "date"  # spreadsheet dates and 2026年3月5日 alike
+    assert got["备注"][:2] == ("text", False)  # one repeated value is no choice
+    assert got["Supplier Code"][0] == "text"  # codes with leading zeros stay text
+    assert {f["key"] for f in body["fields"]} >= {"supplier_code", "col_1"}
+    fields = body["fields"]
+    fields[0]["key"] = "code"
+    r = c.post("/api/builder/sheets/app", json={"app": "spare_parts", "title": "备件管理", "entity": "part",
+                                                "entity_title": "备件", "fields": fields})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["ok"], r.get_json()["errors"]
+    r = c.post("/api/builder/apps/spare_parts/publish", json={"message": "从表格创建"})
+    assert r.status_code == 200, r.get_json()
+    assert "spare_parts__part" in inspect_tables(rt)
+    # bad input: 4xx with the error shape, never 500
+    for data in ({}, {"file": (io.BytesIO(b"\x00\x01garbage"), "x.xlsx")}, {"file": (io.BytesIO(b""), "x.csv")}):
+        r = c.post("/api/builder/sheets/infer", data=data, content_type="multipart/form-data")
+        assert r.status_code == 400 and set(r.get_json()["error"]) >= {"code", "message", "fields"}, data
+    for body in ({"app": "x1", "entity": "e", "fields": []}, {"app": "Bad", "entity": "e", "fields": fields},
+                 {"app": "x2", "entity": "e", "fields": [{"key": "a"}, {"key": "a"}]},
+                 {"app": "spare_parts", "entity": "part", "fields": fields}, [1]):
+        r = c.post("/api/builder/sheets/app", json=body)
+        assert 400 <= r.status_code < 500, body
+
+
+def inspect_tables(rt: Runtime) -> set[str]:
+    from sqlalchemy import inspect
+    return set(inspect(rt.db.engine).get_table_names())
+
+
+def test_dates_as_chinese_spreadsheets_write_them_are_accepted() -> None:
+    import datetime as dt
+
+    from runtime.fieldtypes import FieldValueError, parse_date
+    for text in ("2026-03-05", "2026/3/5", "2026-3-5", "2026.3.5", "2026年3月5日", "2026年03月05"):
+        assert parse_date(text) == dt.date(2026, 3, 5), text
+    for bad in ("2026年13月5日", "2026年2月30日", "3月5日", "2026-3"):
+        with pytest.raises(FieldValueError):
+            parse_date(bad)

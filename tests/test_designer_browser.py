@@ -1,6 +1,6 @@
 """The designer in Chromium: Must-show 1 (add a field by drag and drop, publish, rename keeping data), 2 (workflow
 state and transition), 4 (errors at the field, destructive change only when confirmed), 5 (two sessions, the later
-save refused) and 6 (export keeps comments and order; a file change imported shows in the designer).
+save refused), 3 (a new app from a sheet of 200 spare parts) and 6 (export keeps comments and order; a file change imported shows in the designer).
 
 After a publish the served runtime is rebuilt from the published versions here (as a restart would);
 the page itself reloads everything from the builder API.
@@ -23,7 +23,7 @@ from runtime import api
 from runtime.core import Runtime
 from runtime.loader import load_texts
 
-from .test_designer import record_shipped
+from .test_designer import _spare_parts_xlsx, record_shipped
 from .ui_support import build, launch_browser, serve
 
 pytestmark = pytest.mark.browser
@@ -306,6 +306,61 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
         expect(page.locator(".lane[data-state=recheck]")).to_be_visible(timeout=SAVE)
         page.goto(f"/a/outsourcing/batch/{some}")
         expect(page.locator("button.transition[data-transition=to_recheck]")).to_have_text("送复检", timeout=SAVE)
+        assert problems == []
+        ctx.close()
+    finally:
+        server.close()
+        served.db.dispose()
+
+
+def test_new_app_from_a_spreadsheet_of_200_spare_parts(browser: Any, site: tuple[Runtime, str], tmp_path: Path) -> None:
+    rt, url = site
+    expect = pytest.importorskip("playwright.sync_api").expect
+    sheet = _spare_parts_xlsx(200)
+    upload = {"name": "备件.xlsx", "mimeType": "application/octet-stream", "buffer": sheet}
+    ctx, page, problems = _page(browser, url)
+    page.goto("/builder")
+    form = page.locator("#sheet-app")
+    form.get_by_label("表格文件（.xlsx 或 .csv）").set_input_files(upload)
+    form.get_by_label("应用标识（小写字母、数字、下划线）").fill("spare_parts")
+    form.get_by_label("应用名称").fill("备件管理")
+    form.get_by_label("实体标识（小写字母、数字、下划线）").fill("part")
+    form.get_by_label("实体名称").fill("备件")
+    page.locator("#sheet-read").click()
+    expect(page.locator("#sheet-count")).to_have_text("共 200 行数据", timeout=SAVE)
+    expect(page.locator("#sheet-rows tr")).to_have_count(8)
+    expect(page.get_by_label("类型 3", exact=True)).to_have_value("select")
+    expect(page.get_by_label("类型 6", exact=True)).to_have_value("date")
+    page.get_by_label("字段标识 1", exact=True).fill("code")
+    page.get_by_label("字段标识 2", exact=True).fill("part_name")
+    page.get_by_label("字段标识 2", exact=True).press("Tab")
+    page.locator("#sheet-create").click()
+    page.wait_for_url(re.compile(r"/builder/spare_parts$"))
+    expect(page.locator(".d-card[data-key=part_name]")).to_contain_text("名称", timeout=SAVE)
+    _publish(page, expect, "新增表 备件")
+    expect(page.locator("#d-import-link")).to_have_attribute("href", "/a/spare_parts/part/import")
+    assert problems == []
+    ctx.close()
+    # the served app after the publish: the rows go in through the import page, the list shows them
+    from jig.app import create_app
+    from jig.config import Settings
+    served = _served(rt, web=True)
+    web = create_app(Settings(database_url=served.db.engine.url.render_as_string(hide_password=False),
+                              secret_key="ui-test-secret-" + "x" * 32, files_dir=str(tmp_path / "files")), served)
+    server, url2 = serve(web)
+    try:
+        ctx, page, problems = _page(browser, url2)
+        page.goto("/a/spare_parts/part/import")
+        page.get_by_label("文件（.csv 或 .xlsx）").set_input_files(upload)
+        page.get_by_role("button", name="预览").click()
+        page.locator("#run-import").click()
+        expect(page.locator("#import-done")).to_have_text("已导入 200 条记录", timeout=SAVE)
+        with rt.db.read() as conn:
+            rows = conn.execute(text("SELECT code, part_name, col_3, col_6 FROM spare_parts__part ORDER BY code")).all()
+        assert len(rows) == 200 and rows[0][0] == "SP-0000" and rows[1][2] == "密封件"
+        assert str(rows[1][3]) == "2026-02-02"  # written 2026年2月2日 in the sheet
+        page.goto("/a/spare_parts/part")
+        expect(page.locator("main")).to_contain_text(re.compile(r"SP-0\d{3}"), timeout=SAVE)
         assert problems == []
         ctx.close()
     finally:

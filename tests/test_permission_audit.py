@@ -191,6 +191,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/builder/apps/<app>/validate", "POST"): [Case("POST", "/api/builder/apps/plant/validate", json={})],
     ("/api/builder/apps/<app>/versions", "GET"): [Case("GET", "/api/builder/apps/plant/versions")],
     ("/api/builder/apps/<app>/versions/<int:number>", "GET"): [Case("GET", "/api/builder/apps/plant/versions/1")],
+    ("/api/builder/sheets/infer", "POST"): [Case("POST", "/api/builder/sheets/infer", form={"upload": True})],
+    ("/api/builder/sheets/app", "POST"): [Case("POST", "/api/builder/sheets/app",
+                                               json={"app": "evil", "entity": "e", "fields": [{"key": "a"}]})],
     # the designer's pages: builders and admins only
     ("/builder", "GET"): [Case("GET", "/builder")],
     ("/builder/<app>", "GET"): [Case("GET", "/builder/plant")],

@@ -431,6 +431,10 @@ async function publish() {
     return;
   }
   body.replaceChildren(el("p", { class: "d-ok", id: "d-published" }, T.published.replace("{n}", res.data.version.number)));
+  if (S.entity) {
+    const link = el("a", { href: `/a/${encodeURIComponent(APP)}/${encodeURIComponent(S.entity)}/import`, id: "d-import-link" }, T.import_rows);
+    body.append(el("p", {}), link);
+  }
   S.history = new History();
   await load();
 }
