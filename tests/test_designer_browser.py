@@ -8,6 +8,7 @@ the page itself reloads everything from the builder API.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from collections.abc import Iterator
@@ -86,6 +87,22 @@ def _served(rt: Runtime, *, web: bool = False) -> Runtime:
                    extensions=exts if web else [], definition_extensions=exts)
 
 
+@contextlib.contextmanager
+def _serving_published(rt: Runtime, tmp_path: Path) -> Iterator[str]:
+    """The web app as served after the publish (rebuilt from the published versions, as a restart does)."""
+    from jig.app import create_app
+    from jig.config import Settings
+    served = _served(rt, web=True)
+    web = create_app(Settings(database_url=served.db.engine.url.render_as_string(hide_password=False),
+                              secret_key="ui-test-secret-" + "x" * 32, files_dir=str(tmp_path / "files")), served)
+    server, url = serve(web)
+    try:
+        yield url
+    finally:
+        server.close()
+        served.db.dispose()
+
+
 def _prop(page: Any, label: str) -> Any:
     return page.locator("#d-props-body").get_by_label(label, exact=True)
 
@@ -131,6 +148,9 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
     _prop(page, "最小值").fill("0")
     _prop(page, "最小值").press("Tab")
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"电镀厚度 \(μm\).*min: 0"), timeout=SAVE)
+    _prop(page, "在列表中显示").check()
+    expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"columns: \[name, .*, qc_result, plating_um\]"),
+                                                       timeout=SAVE)
     card = page.locator(".d-col[data-section='0'][data-column='1'] .d-card[data-key=plating_um]")
     expect(card).to_contain_text("电镀厚度 (μm)", timeout=SAVE)
     with rt.db.read() as conn:
@@ -141,7 +161,7 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
     published = (Path(__file__).parent.parent / "apps" / "outsourcing.yaml").read_text(encoding="utf-8")
     changed = [x for x in difflib.unified_diff(published.splitlines(), draft.yaml.splitlines(), lineterm="", n=0)
                if x[:1] in "+-" and not x.startswith(("+++", "---"))]
-    assert len(changed) == 3, changed  # the new field, and the layout column (old and new line)
+    assert len(changed) == 5, changed  # the new field, the layout column and the list columns (old and new lines)
 
     # --- Must-show 4: an error is shown at the field and blocks publishing
     _prop(page, "校验条件（表达式）").fill("plating_um <= max_thickness")
@@ -170,12 +190,23 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
         assert (got.get_json()["customer"], got.get_json()["quantity"]) == before[some][:2]
     finally:
         served.db.dispose()
+    with _serving_published(rt, tmp_path) as url2:
+        c2, p2, probs = _page(browser, url2)
+        p2.goto("/a/outsourcing/batch")
+        expect(p2.locator("main table")).to_contain_text("电镀厚度 (μm)", timeout=SAVE)
+        p2.goto(f"/a/outsourcing/batch/{some}")
+        expect(p2.get_by_label("电镀厚度 (μm)")).to_be_visible(timeout=SAVE)
+        p2.set_viewport_size({"width": 390, "height": 844})  # the form on a phone
+        p2.goto("/a/outsourcing/batch/new")
+        expect(p2.get_by_label("电镀厚度 (μm)")).to_be_visible(timeout=SAVE)
+        assert probs == []
+        c2.close()
 
     # --- Must-show 6: exported, the file keeps its comments and order (only the edited lines differ) ...
     exported = rt.publisher.export("outsourcing", tmp_path / "outsourcing.yaml").read_text(encoding="utf-8")
     changed = [x for x in difflib.unified_diff(published.splitlines(), exported.splitlines(), lineterm="", n=0)
                if x[:1] in "+-" and not x.startswith(("+++", "---"))]
-    assert len(changed) == 3, changed
+    assert len(changed) == 5, changed
     assert "# the overdue scan" in exported and exported.startswith("# yaml-language-server")
     # ... and a change made in the file and imported (as jig import does) shows in the designer
     line = next(x for x in exported.splitlines(keepends=True) if x.startswith("      plating_um:"))
@@ -291,13 +322,7 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     assert problems == []
     ctx.close()
     # the served app after the publish (rebuilt from the published versions): a kanban column and the button
-    from jig.app import create_app
-    from jig.config import Settings
-    served = _served(rt, web=True)
-    web = create_app(Settings(database_url=served.db.engine.url.render_as_string(hide_password=False), secret_key="ui-test-secret-" + "x" * 32,
-                              files_dir=str(tmp_path / "files")), served)
-    server, url2 = serve(web)
-    try:
+    with _serving_published(rt, tmp_path) as url2:
         with rt.db.write() as conn:
             some = conn.execute(text("SELECT id FROM outsourcing__batch ORDER BY id LIMIT 1")).scalar()
             conn.execute(text("UPDATE outsourcing__batch SET state = 'awaiting_qc' WHERE id = :i"), {"i": some})
@@ -308,9 +333,6 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
         expect(page.locator("button.transition[data-transition=to_recheck]")).to_have_text("送复检", timeout=SAVE)
         assert problems == []
         ctx.close()
-    finally:
-        server.close()
-        served.db.dispose()
 
 
 def test_new_app_from_a_spreadsheet_of_200_spare_parts(browser: Any, site: tuple[Runtime, str], tmp_path: Path) -> None:
@@ -342,13 +364,7 @@ def test_new_app_from_a_spreadsheet_of_200_spare_parts(browser: Any, site: tuple
     assert problems == []
     ctx.close()
     # the served app after the publish: the rows go in through the import page, the list shows them
-    from jig.app import create_app
-    from jig.config import Settings
-    served = _served(rt, web=True)
-    web = create_app(Settings(database_url=served.db.engine.url.render_as_string(hide_password=False),
-                              secret_key="ui-test-secret-" + "x" * 32, files_dir=str(tmp_path / "files")), served)
-    server, url2 = serve(web)
-    try:
+    with _serving_published(rt, tmp_path) as url2:
         ctx, page, problems = _page(browser, url2)
         page.goto("/a/spare_parts/part/import")
         page.get_by_label("文件（.csv 或 .xlsx）").set_input_files(upload)
@@ -363,6 +379,3 @@ def test_new_app_from_a_spreadsheet_of_200_spare_parts(browser: Any, site: tuple
         expect(page.locator("main")).to_contain_text(re.compile(r"SP-0\d{3}"), timeout=SAVE)
         assert problems == []
         ctx.close()
-    finally:
-        server.close()
-        served.db.dispose()

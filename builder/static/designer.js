@@ -339,6 +339,9 @@ function drawProps() {
         T.edit_msg_rename.replace("{old}", oldKey).replace("{new}", key));
       return true;
     },
+    setPath(path, value, what) {
+      edit([{ op: "set", path, value }], T.edit_msg_set.replace("{label}", S.entity).replace("{prop}", what));
+    },
     remove(key) {
       const label = fieldLabel(S.data, S.entity, key, LANG);
       S.field = null;

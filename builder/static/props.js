@@ -87,6 +87,7 @@ export function renderProps(box, ctx, actions) {
     boolProp(T.index, "index");
     textProp(T.default, "default", "text");
   }
+  inListProp();
   if (NUMERIC.indexOf(f.type) >= 0) {
     textProp(T.min, "min", "number");
     textProp(T.max, "max", "number");
@@ -120,6 +121,21 @@ export function renderProps(box, ctx, actions) {
   const del = el("button", { type: "button", class: "danger", id: "d-delete-field" }, T.delete_field);
   del.addEventListener("click", () => actions.remove(key));
   box.append(del);
+
+  /* "Shown in the list": the field's place in the entity's list columns. */
+  function inListProp() {
+    const ent = S.data.entities[S.entity] || {};
+    const cols = ent.list && Array.isArray(ent.list.columns) ? ent.list.columns : null;
+    const input = el("input", { type: "checkbox", name: "in_list" });
+    input.checked = !!cols && cols.indexOf(key) >= 0;
+    input.addEventListener("change", () => {
+      const base = cols || Object.keys(fieldsOf(S.data, S.entity)).slice(0, 6).filter((k) => k !== key);
+      const value = input.checked ? base.concat([key]) : base.filter((k) => k !== key);
+      const path = cols ? ["entities", S.entity, "list", "columns"] : ["entities", S.entity, "list"];
+      actions.setPath(path, cols ? value : { columns: value }, T.in_list);
+    });
+    row(T.in_list, input, "in_list").classList.add("check");
+  }
 
   function optionsEditor() {
     const wrap = el("div", { class: "d-prop d-options", "data-prop": "options" });
