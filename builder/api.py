@@ -7,13 +7,21 @@ and column in the draft's text). Publishing goes through the runtime's one
 publishing path (validate, plan, migrate and record in one transaction) and
 refuses destructive migration steps unless ``confirm_destructive`` is sent.
 
+Saves never overwrite someone else's work: ``base`` is the ``sha256`` of the
+text a change was made to (the draft's, or the published version's when there
+is no draft); when the draft changed since, the save is refused with 409,
+naming who saved it, when and with which message, and nothing is written.
+With ``"plan": false`` a save is only validated (the designer's autosave:
+the migration plan is computed when publishing). Edits without ``base`` are applied to the latest draft (and are still refused
+if it changes between reading and writing).
+
 Routes (all under ``/api/builder``)::
 
     GET    /apps                           apps with their published and draft versions
     POST   /apps                           create an app: {"app", "yaml"?, "message"?} -> its first draft
     GET    /apps/<app>                     published and draft versions with their texts
-    PUT    /apps/<app>/draft               save the draft: {"yaml", "message"?} -> draft + errors
-    POST   /apps/<app>/draft/edits         apply edits to the draft (or the published text): {"edits": [...]}
+    PUT    /apps/<app>/draft               save the draft: {"yaml", "message"?, "base"?} -> draft + errors
+    POST   /apps/<app>/draft/edits         apply edits to the draft (or the published text): {"edits": [...], "base"?}
     DELETE /apps/<app>/draft               discard the draft
     POST   /apps/<app>/validate            {"yaml"?} (default: the draft) -> errors
     POST   /apps/<app>/plan                {"yaml"?} -> errors and migration steps
@@ -30,14 +38,17 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
 from runtime.api import current_actor, request_lang, runtime
 from runtime.auth import Actor
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from runtime.messages import t
 from runtime.publishing import Outcome, describe_steps
-from runtime.versions import Version, VersionNotFound
+from runtime.versions import StaleDraft, Version, VersionNotFound, sha256
+from runtime.yamlsource import load_text
 
+from .plan_text import plan_lines
 from .yamldoc import EditError, YamlDocument
 
 bp = Blueprint("jig_builder", __name__, url_prefix="/api/builder")
@@ -78,9 +89,25 @@ def _known(app: str, actor: Actor) -> None:
         raise NotFound(t("no_app", actor.language, name=app))
 
 
-def _outcome(outcome: Outcome) -> dict[str, Any]:
-    return {"ok": outcome.ok, "errors": [e.as_dict() for e in outcome.errors],
-            "steps": describe_steps(outcome.steps)}
+def _outcome(outcome: Outcome, app: str = "", text: str | None = None, lang: str = "zh") -> dict[str, Any]:
+    out: dict[str, Any] = {"ok": outcome.ok, "errors": [e.as_dict() for e in outcome.errors],
+                           "steps": describe_steps(outcome.steps)}
+    if outcome.steps and text is not None:
+        out["plan"] = plan_lines(outcome.steps, app, new=_data(text), old=_data(_published_text(app)), lang=lang)
+    return out
+
+
+def _published_text(app: str) -> str:
+    rt = runtime()
+    with rt.db.read() as conn:
+        current = rt.definitions.current(conn, app)
+    return current.yaml if current else ""
+
+
+def _data(text: str) -> Any:
+    """The plain data of a definition text (None when it cannot be read)."""
+    data, _smap, errors = load_text(text, "<draft>")
+    return None if errors else data
 
 
 def _version(v: Version | None, *, text: bool = False) -> dict[str, Any] | None:
@@ -89,7 +116,16 @@ def _version(v: Version | None, *, text: bool = False) -> dict[str, Any] | None:
     out = v.summary()
     if text:
         out["yaml"] = v.yaml
+        out["data"] = _data(v.yaml)
     return out
+
+
+def _base(data: dict[str, Any]) -> str | None:
+    value = data.get("base")
+    if value is not None and (not isinstance(value, str) or len(value) > 64):
+        raise BadRequest("'base' is the sha256 of the text the change was made to",
+                         {"base": t("not_text", request_lang() or "zh")})
+    return value
 
 
 def _working_text(app: str, actor: Actor, data: dict[str, Any]) -> str:
@@ -133,7 +169,7 @@ def create_app() -> tuple[Response, int]:
             raise Conflict(t("app_exists", actor.language, name=name))
         draft = rt.definitions.save_draft(conn, name, text, actor.username, _message(data))
     outcome = rt.publisher.check(name, text)
-    return jsonify({"draft": _version(draft, text=True), **_outcome(outcome)}), 201
+    return jsonify({"draft": _version(draft, text=True), **_outcome(outcome, name, text, actor.language)}), 201
 
 
 @bp.get("/apps/<app>")
@@ -157,17 +193,33 @@ def save_draft(app: str) -> Response:
     text = _text(data)
     if text is None:
         raise BadRequest("send the draft as 'yaml'", {"yaml": t("required", actor.language)})
-    return jsonify(_save(app, actor, text, _message(data)))
+    return jsonify(_save(app, actor, text, _message(data), _base(data), data.get("plan") is not False))
 
 
-def _save(app: str, actor: Actor, text: str, message: str) -> dict[str, Any]:
+def _save(app: str, actor: Actor, text: str, message: str, base: str | None, plan: bool = True) -> dict[str, Any]:
     rt = runtime()
-    outcome = rt.publisher.check(app, text)
-    with rt.db.write() as conn:
-        if rt.definitions.current(conn, app) is None and rt.definitions.draft(conn, app) is None:
-            raise NotFound(t("no_app", actor.language, name=app))
-        draft = rt.definitions.save_draft(conn, app, text, actor.username, message)
-    return {"draft": _version(draft, text=True), **_outcome(outcome)}
+    outcome = rt.publisher.check(app, text, plan=plan)
+    try:
+        with rt.db.write() as conn:
+            if rt.definitions.current(conn, app) is None and rt.definitions.draft(conn, app) is None:
+                raise NotFound(t("no_app", actor.language, name=app))
+            draft = rt.definitions.save_draft(conn, app, text, actor.username, message, base=base)
+    except StaleDraft as exc:
+        raise _stale(exc.current, actor) from None
+    except IntegrityError:  # two first drafts of the same app at once: the other one won
+        with rt.db.read() as conn:
+            there = rt.definitions.draft(conn, app)
+        if there is None:
+            raise
+        raise _stale(there, actor) from None
+    return {"draft": _version(draft, text=True), **_outcome(outcome, app, text, actor.language)}
+
+
+def _stale(there: Version, actor: Actor) -> Conflict:
+    when = there.created_at.strftime("%Y-%m-%d %H:%M:%S")
+    what = there.message or t("draft_no_message", actor.language)
+    return Conflict(t("draft_stale", actor.language, who=there.author or "?", when=when, what=what),
+                    current=_version(there))
 
 
 @bp.post("/apps/<app>/draft/edits")
@@ -179,13 +231,21 @@ def edit_draft(app: str) -> Response:
     edits = data.get("edits")
     if not isinstance(edits, list) or not edits or len(edits) > 200:
         raise BadRequest("'edits' must be a list of 1 to 200 edits", {"edits": t("list", actor.language)})
-    doc = YamlDocument(_working_text(app, actor, {}))
+    base = _base(data)
+    working = _working_text(app, actor, {})
+    if base is not None and sha256(working) != base:
+        with runtime().db.read() as conn:
+            there = runtime().definitions.draft(conn, app) or runtime().definitions.current(conn, app)
+        if there is not None:
+            raise _stale(there, actor)
+    doc = YamlDocument(working)
     for i, edit in enumerate(edits):
         try:
             _apply(doc, edit)
         except (EditError, KeyError, TypeError, ValueError) as exc:
             raise ValidationFailed(f"edit {i + 1}: {exc}", {f"edits[{i}]": str(exc)}) from None
-    return jsonify(_save(app, actor, doc.text(), _message(data)))
+    return jsonify(_save(app, actor, doc.text(), _message(data), base or sha256(working),
+                         data.get("plan") is not False))
 
 
 def _apply(doc: YamlDocument, edit: Any) -> None:
@@ -234,7 +294,7 @@ def plan(app: str) -> Response:
     actor = _builder()
     _known(app, actor)
     text = _working_text(app, actor, _json())
-    return jsonify(_outcome(runtime().publisher.check(app, text)))
+    return jsonify(_outcome(runtime().publisher.check(app, text), app, text, actor.language))
 
 
 @bp.post("/apps/<app>/publish")

@@ -1,7 +1,7 @@
 """The builder as a Jig extension: the JSON API that drafts, checks and publishes app definitions.
 
 It adds no definition sections; ``init_web`` registers the ``/api/builder``
-blueprint. The pages of the designer, the rule editor and connector setup
+blueprint and, with the web UI, the designer's pages under ``/builder``. The pages of the designer, the rule editor and connector setup
 build on this API.
 """
 
@@ -31,5 +31,9 @@ class BuilderExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
+        from . import sheets  # noqa: F401 - its routes are on the API's blueprint
         from .api import bp
         flask_app.register_blueprint(bp)
+        if "jig_ui" in flask_app.blueprints:  # the designer's pages use the web UI's sessions and page frame
+            from .pages import bp as pages
+            flask_app.register_blueprint(pages)

@@ -18,6 +18,7 @@ from .model import FieldDef
 
 PHONE = re.compile(r"^\+?[0-9][0-9\- ()]{4,30}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOOSE_DATE = re.compile(r"^(\d{4})[-.年](\d{1,2})[-.月](\d{1,2})日?$")
 MAX_DECIMAL_DIGITS = 18
 
 
@@ -190,6 +191,12 @@ def parse_date(value: Any, lang: str = "zh") -> dt.date:
             return dt.date.fromisoformat(text)
         except (ValueError, OverflowError):  # OverflowError: local time of 9999-12-31T23:59-12:00
             pass
+        m = LOOSE_DATE.match(text)  # 2026-3-5, 2026.3.5, 2026年3月5日 (as spreadsheets in China write them)
+        if m:
+            try:
+                return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                pass
     raise FieldValueError(t("date", lang))
 
 

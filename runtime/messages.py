@@ -107,6 +107,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "too_many_values": {"zh": "取值过多（最多 {max} 个）", "en": "Too many values (at most {max})"},
     "json_too_deep": {"zh": "JSON 嵌套过深（最多 {max} 层）", "en": "JSON nested too deep (at most {max} levels)"},
     "bad_text": {"zh": "含有空字符（NUL）或无效的 Unicode 字符", "en": "Contains a NUL character or invalid Unicode"},
+    # the designer: a save based on a draft someone else changed since
+    "draft_stale": {"zh": "草稿已被 {who} 于 {when} 修改（{what}）。"
+                          "您的这次修改没有保存，也没有丢失：请载入最新草稿，再应用您的修改。",
+                    "en": "The draft was changed by {who} at {when} ({what}). Your change was not saved and is not "
+                          "lost: load the latest draft, then apply your change again."},
+    "draft_no_message": {"zh": "未写说明", "en": "no message"},
+    "sheet_too_big": {"zh": "文件不能超过 10 MB", "en": "The file may be at most 10 MB"},
+    "sheet_unreadable": {"zh": "无法读取文件，请上传 .xlsx 或 CSV（UTF-8 / GBK）文件",
+                         "en": "Cannot read the file; upload an .xlsx or a CSV (UTF-8 / GBK) file"},
+    "sheet_message": {"zh": "从表格创建", "en": "Created from a spreadsheet"},
 }
 
 

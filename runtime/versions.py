@@ -112,6 +112,14 @@ class VersionNotFound(LookupError):
     pass
 
 
+class StaleDraft(Exception):
+    """A save based on a text that is no longer the draft (someone else saved in between)."""
+
+    def __init__(self, current: Version):
+        super().__init__(f"the draft of {current.app} changed: version {current.number} by {current.author}")
+        self.current = current
+
+
 class DefinitionStore:
     """Reads and writes versions; every method takes the caller's connection (one transaction)."""
 
@@ -181,15 +189,27 @@ class DefinitionStore:
         return int(conn.execute(select(func.max(v.c.number)).where(v.c.app == app)).scalar() or 0) + 1
 
     def save_draft(self, conn: Connection, app: str, yaml_text: str, author: str | None,
-                   message: str = "") -> Version:
-        """Save the app's draft (one per app: saving again replaces its text)."""
+                   message: str = "", *, base: str | None = None) -> Version:
+        """Save the app's draft (one per app: saving again replaces its text).
+
+        With ``base`` (the SHA-256 of the text the change was made to: the
+        draft's, or the published version's when there was no draft) a draft
+        that changed since is not overwritten: :class:`StaleDraft` is raised
+        naming the version that is there now.
+        """
         v = self.versions
         now = clock.now()
         existing = self.draft(conn, app)
+        if base is not None:
+            there = existing or self.current(conn, app)
+            if there is not None and there.sha256 != base:
+                raise StaleDraft(there)
         if existing is not None:
-            conn.execute(update(v).where(v.c.id == existing.id).values(
+            done = conn.execute(update(v).where(v.c.id == existing.id, v.c.sha256 == existing.sha256).values(
                 yaml=yaml_text, sha256=sha256(yaml_text), message=message or existing.message, author=author,
                 created_at=now))
+            if done.rowcount != 1:  # changed between our read and our write
+                raise StaleDraft(self.draft(conn, app) or existing)
             return self.get(conn, app, existing.number)
         current = self.current(conn, app)
         number = self._next_number(conn, app)

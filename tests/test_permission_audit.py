@@ -200,6 +200,12 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/builder/apps/<app>/validate", "POST"): [Case("POST", "/api/builder/apps/plant/validate", json={})],
     ("/api/builder/apps/<app>/versions", "GET"): [Case("GET", "/api/builder/apps/plant/versions")],
     ("/api/builder/apps/<app>/versions/<int:number>", "GET"): [Case("GET", "/api/builder/apps/plant/versions/1")],
+    ("/api/builder/sheets/infer", "POST"): [Case("POST", "/api/builder/sheets/infer", form={"upload": True})],
+    ("/api/builder/sheets/app", "POST"): [Case("POST", "/api/builder/sheets/app",
+                                               json={"app": "evil", "entity": "e", "fields": [{"key": "a"}]})],
+    # the designer's pages: builders and admins only
+    ("/builder", "GET"): [Case("GET", "/builder")],
+    ("/builder/<app>", "GET"): [Case("GET", "/builder/plant")],
     # the last case: signing out ends only the caller's own session
     # shared links: staff pages need a reader (or updater) of the record; token pages need a live token
     ("/a/<app>/<entity>/<int:record_id>/links", "GET"): [Case("GET", "/a/plant/batch/{a}/links")],
@@ -217,7 +223,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
 }
 # Open to everyone by design: sign-in, language switch, static assets (no data).
 PUBLIC = {("/login", "GET"), ("/login", "POST"), ("/lang/<code>", "GET"), ("/static/<path:filename>", "GET"),
-          ("/ui/static/<path:filename>", "GET")}
+          ("/ui/static/<path:filename>", "GET"), ("/builder/static/<path:filename>", "GET")}
 
 
 @pytest.fixture

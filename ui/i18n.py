@@ -170,6 +170,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "link_sign": ("签字/日期", "Sign / date"),
     "link_print_hint": ("用浏览器的“打印”即可（Ctrl+P），纸张选 A4/A5。", "Print with the browser (Ctrl+P); choose A4/A5 paper."),
     "link_via": ("经链接", "via link"),
+    # the designer: its link in the top bar (the designer's own texts are in builder/i18n.py)
+    "designer": ("设计器", "Designer"),
 }
 
 

@@ -1,0 +1,68 @@
+"""Screenshots of the designer (canvas and property panel, workflow diagram, publish plan) into docs/screenshots/.
+
+    .venv/bin/python bench/designer_screenshots.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jig import demo  # noqa: E402
+from tests.test_designer import record_shipped  # noqa: E402
+from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, build, serve  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+THICKNESS = {"type": "decimal", "label": {"zh": "电镀厚度 (μm)", "en": "Plating (μm)"}, "min": 0}
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+    tmp = Path(tempfile.mkdtemp(prefix="jig-shots-"))
+    rt, app = build(f"sqlite:///{tmp / 'shots.db'}", tmp)
+    demo.prepare(rt)
+    record_shipped(rt)
+    server, url = serve(app)
+    OUT.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1600, "height": 900}, base_url=url)
+            page.goto("/login")
+            page.fill("#username", "admin")
+            page.fill("#password", demo.DEMO_PASSWORD)
+            page.click("button.primary")
+            page.wait_for_url(url + "/")
+            csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+            page.request.post("/api/builder/apps/outsourcing/draft/edits", headers={"X-CSRF-Token": csrf or ""}, data={
+                "message": "新增字段 电镀厚度 (μm)", "edits": [
+                    {"op": "set", "path": ["entities", "batch", "fields", "plating_um"], "value": THICKNESS,
+                     "after": "process"},
+                    {"op": "set", "path": ["entities", "batch", "layout", "sections", 0, "columns", 1],
+                     "value": ["partner", "process", "plating_um"]}]})
+            page.goto("/builder/outsourcing?entity=batch")
+            page.locator(".d-card[data-key=plating_um]").click()
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(OUT / "designer-canvas.png"))
+            page.locator("#d-tab-workflow").click()
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(OUT / "designer-workflow.png"))
+            page.locator("#d-tab-form").click()
+            page.locator("#d-publish").click()
+            page.locator(".d-plan").wait_for()
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(OUT / "designer-publish.png"))
+            browser.close()
+    finally:
+        server.close()
+        rt.close()
+    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("designer-*.png"))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

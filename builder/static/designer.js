@@ -1,0 +1,453 @@
+/* The designer of one app: entities, the form canvas with its palette, the property panel, the YAML view,
+ * autosave through the builder API's edits, undo/redo, stale-draft protection, publish and versions.
+ * Texts from definitions never become HTML: they are set with textContent. */
+import { call, errorText } from "./api.js";
+import { errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits, parseProp,
+  pick, removeEdits, renameEdits } from "./model.js";
+import { renderWorkflow } from "./workflow.js";
+import { renderProps } from "./props.js";
+import { renderEntityProps } from "./entity.js";
+import { renderPermissions } from "./permissions.js";
+import { publishing } from "./publish.js";
+
+const root = document.getElementById("designer");
+const APP = root.dataset.app;
+const T = JSON.parse(document.getElementById("designer-texts").textContent);
+const PALETTE = JSON.parse(document.getElementById("designer-palette").textContent);
+const LANG = document.documentElement.lang === "en" ? "en" : "zh";
+const URL_APP = `/api/builder/apps/${encodeURIComponent(APP)}`;
+const $ = (id) => document.getElementById(id);
+
+const S = {
+  text: "", data: null, sha: null, published: null, errors: [], plan: [],
+  entity: null, field: null, pending: 0, failed: [], history: new History(), sortables: [],
+};
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  Object.entries(attrs || {}).forEach(([k, v]) => e.setAttribute(k, v));
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+function status(key, kind) {
+  const s = $("d-status");
+  s.textContent = T[key] || key;
+  s.className = `d-status ${kind || ""}`;
+}
+
+/* ------------------------------------------------------------------ loading and saving */
+
+async function load() {
+  const res = await call("GET", URL_APP);
+  if (!res.ok) { status(errorText(res), "bad"); return; }
+  const v = res.data.draft || res.data.published;
+  S.published = res.data.published ? res.data.published.data : null;
+  adopt(v);
+  const check = await call("POST", `${URL_APP}/validate`, {});
+  if (check.ok) S.errors = check.data.errors;
+  render();
+  status("saved", "ok");
+}
+
+function adopt(v) {
+  S.text = v.yaml;
+  S.data = v.data || S.data;
+  S.sha = v.sha256;
+  const ents = Object.keys((S.data && S.data.entities) || {});
+  if (!S.entity || ents.indexOf(S.entity) < 0) S.entity = new URLSearchParams(location.search).get("entity") || ents[0] || null;
+  if (ents.indexOf(S.entity) < 0) S.entity = ents[0] || null;
+}
+
+let chain = Promise.resolve();
+
+/* Queue one change (serially: each is based on the draft the previous one produced). */
+function send(kind, body, message) {
+  S.pending += 1;
+  status("saving");
+  const job = { kind, body, message };
+  chain = chain.then(() => run(job));
+  return chain;
+}
+
+async function run(job) {
+  if (S.failed.length) { S.failed.push(job); S.pending -= 1; showStale(null); return; }
+  const before = S.text;
+  const body = Object.assign({}, job.body, { base: S.sha, message: job.message || "", plan: false });
+  const res = job.kind === "edits" ? await call("POST", `${URL_APP}/draft/edits`, body)
+    : await call("PUT", `${URL_APP}/draft`, body);
+  S.pending -= 1;
+  if (res.status === 409) {
+    S.failed.push(job);
+    showStale(errorText(res));
+    status("save_failed", "bad");
+    return;
+  }
+  if (!res.ok) {
+    status(`${T.save_failed}: ${errorText(res)}`, "bad");
+    render();
+    return;
+  }
+  if (job.undoable !== false && res.data.draft.yaml !== before) {
+    if (job.kind !== "history") S.history.record(before);
+  }
+  adopt(res.data.draft);
+  S.errors = res.data.errors || [];
+  render();
+  if (!S.pending) status(S.errors.length ? `${T.saved} · ${T.errors}: ${S.errors.length}` : "saved", S.errors.length ? "warn" : "ok");
+}
+
+function edit(edits, message) {
+  if (edits.length) send("edits", { edits }, message);
+}
+
+function showStale(message) {
+  const box = $("d-stale");
+  if (message) $("d-stale-msg").textContent = message;
+  const list = $("d-stale-list");
+  list.replaceChildren(...S.failed.map((j) => el("li", {}, j.message || j.kind)));
+  box.hidden = false;
+}
+
+async function reapply(keep) {
+  const jobs = S.failed;
+  S.failed = [];
+  $("d-stale").hidden = true;
+  await load();
+  if (keep) jobs.forEach((j) => send(j.kind, j.body, j.message));
+}
+
+/* ------------------------------------------------------------------ rendering */
+
+function render() {
+  renderEntities();
+  renderCanvas();
+  renderErrors();
+  renderPropsPanel();
+  if (!$("d-workflow").hidden) renderWorkflow($("d-workflow"), ctx());
+  if (!$("d-perms").hidden) renderPermissions($("d-perms"), ctx());
+  const ta = $("d-yaml-text");
+  if (!ta.dataset.dirty) ta.value = S.text;
+  if (S.field && S.field !== S.shownField) {
+    S.shownField = S.field;
+    const at = S.text.split("\n").findIndex((line) => line.startsWith(`      ${S.field}:`));
+    if (at >= 0) ta.scrollTop = Math.max(0, at - 3) * (ta.scrollHeight / Math.max(1, S.text.split("\n").length));
+  }
+  $("d-undo").disabled = !S.history.undo.length;
+  $("d-redo").disabled = !S.history.redo.length;
+  const title = S.data && S.data.title;
+  $("d-app-title").textContent = pick(title, LANG) || APP;
+}
+
+function ctx() {
+  return { S, T, LANG, PALETTE, edit, el, render, select };
+}
+
+function renderEntities() {
+  const ul = $("d-entities");
+  ul.replaceChildren();
+  Object.entries((S.data && S.data.entities) || {}).forEach(([key, ent]) => {
+    const li = el("li", {});
+    const b = el("button", { type: "button", "data-entity": key, "aria-current": key === S.entity ? "true" : "false" },
+      pick(ent && ent.title, LANG) || key);
+    b.addEventListener("click", () => { S.entity = key; S.field = null; render(); });
+    li.append(b);
+    ul.append(li);
+  });
+}
+
+function fieldCard(key) {
+  const f = fieldsOf(S.data, S.entity)[key] || {};
+  const errs = errorsByField(S.errors).byField[`${S.entity}/${key}`] || [];
+  const li = el("li", { class: `d-card${key === S.field ? " selected" : ""}${errs.length ? " invalid" : ""}`,
+    "data-key": key, tabindex: "0" });
+  li.append(el("span", { class: "d-card-label" }, pick(f.label, LANG) || key));
+  li.append(el("span", { class: "d-card-meta" }, `${key} · ${f.type || "?"}${f.required === true ? " · *" : ""}`));
+  errs.forEach((e) => li.append(el("span", { class: "d-card-error" }, e.message)));
+  li.addEventListener("click", () => select(key));
+  li.addEventListener("keydown", (ev) => { if (ev.key === "Enter") select(key); });
+  return li;
+}
+
+function select(key) {
+  S.field = key;
+  render();
+}
+
+function renderCanvas() {
+  S.sortables.forEach((s) => s.destroy());
+  S.sortables = [];
+  const box = $("d-form");
+  box.replaceChildren();
+  if (!S.entity) return;
+  const lay = layoutOf(S.data, S.entity);
+  lay.sections.forEach((s, i) => {
+    const sec = el("fieldset", { class: "d-section", "data-section": String(i) });
+    const legend = el("legend", {}, (s.tab ? `${pick(s.tab, LANG)} › ` : "") + (pick(s.label, LANG) || T.section));
+    sec.append(legend);
+    const cols = el("div", { class: "d-columns" });
+    s.columns.forEach((col, j) => {
+      const ul = el("ul", { class: "d-col", "data-section": String(i), "data-column": String(j), "data-empty": T.empty_column });
+      col.forEach((k) => ul.append(fieldCard(k)));
+      cols.append(ul);
+    });
+    sec.append(cols);
+    const tools = el("div", { class: "d-section-tools" });
+    if (s.columns.length < 4) {
+      const add = el("button", { type: "button", class: "link" }, T.add_column);
+      add.addEventListener("click", () => edit([{ op: "append", path: s.path.concat(["columns"]), value: [] }], T.edit_msg_layout));
+      tools.append(add);
+    }
+    const lab = el("input", { "aria-label": `${T.section} ${T.label_zh}`, value: pick(s.label, "zh"), class: "d-section-label" });
+    lab.addEventListener("change", () => edit([{ op: "set", path: s.path.concat(["label"]),
+      value: { zh: lab.value.trim() || T.new_section, en: pick(s.label, "en") || lab.value.trim() } }], T.edit_msg_layout));
+    tools.prepend(lab);
+    sec.append(tools);
+    box.append(sec);
+  });
+  const rest = el("div", { class: "d-unplaced" });
+  if (lay.hasLayout) rest.append(el("h3", {}, T.unplaced));
+  const ul = el("ul", { class: "d-col", "data-unplaced": "1", "data-empty": T.empty_column });
+  lay.unplaced.forEach((k) => ul.append(fieldCard(k)));
+  rest.append(ul);
+  box.append(rest);
+  const addSec = el("button", { type: "button", id: "d-add-section" }, T.add_section);
+  addSec.addEventListener("click", addSection);
+  box.append(addSec);
+  if (window.Sortable) {
+    box.querySelectorAll(".d-col").forEach((list) => {
+      S.sortables.push(window.Sortable.create(list, { group: "fields", animation: 120, forceFallback: true,
+        fallbackTolerance: 3, onEnd: dropped, onAdd: dropped }));
+    });
+  }
+}
+
+function addSection() {
+  const lay = layoutOf(S.data, S.entity);
+  const section = { label: { zh: T.new_section, en: "New section" }, columns: [[]] };
+  if (!lay.hasLayout) {
+    const first = { label: { zh: pick(S.data.entities[S.entity].title, "zh") || T.section, en: "Details" },
+      columns: [Object.keys(fieldsOf(S.data, S.entity))] };
+    edit([{ op: "set", path: ["entities", S.entity, "layout"], value: { sections: [first, section] } }], T.edit_msg_layout);
+    return;
+  }
+  const path = lay.sections[lay.sections.length - 1].path.slice(0, -1);
+  edit([{ op: "append", path, value: section }], T.edit_msg_layout);
+}
+
+let dropping = false;
+
+/* After any drop: read the arrangement off the canvas and save what changed (a palette item is a new field). */
+function dropped(ev) {
+  if (dropping) return;
+  dropping = true;
+  setTimeout(() => { dropping = false; }, 0);
+  const lay = layoutOf(S.data, S.entity);
+  const edits = [];
+  let message = T.edit_msg_layout;
+  const fields = fieldsOf(S.data, S.entity);
+  const item = ev.item;
+  if (item && item.dataset.type) {
+    const p = PALETTE.find((x) => x.type === item.dataset.type);
+    const key = newKey(fields, p.type === "decimal" || p.type === "integer" ? "number" : p.type);
+    item.dataset.key = key;
+    const value = Object.assign({ type: p.type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${p.type}` } },
+      JSON.parse(JSON.stringify(p.start)));
+    if (p.type === "link") value.to = Object.keys(S.data.entities).find((k) => k !== S.entity) || S.entity;
+    const keys = Object.keys(fields);
+    edits.push({ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] });
+    message = T.edit_msg_add_field.replace("{label}", value.label[LANG] || key);
+    S.field = key;
+  }
+  const canvas = $("d-form");
+  if (lay.hasLayout) {
+    const after = lay.sections.map((s, i) => Object.assign({}, s, { columns: s.columns.map((_c, j) => {
+      const list = canvas.querySelector(`.d-col[data-section="${i}"][data-column="${j}"]`);
+      return Array.from(list.querySelectorAll(".d-card, .d-pal")).map((n) => n.dataset.key).filter(Boolean);
+    }) }));
+    edits.push(...layoutEdits(lay.sections, after));
+  } else {
+    const list = canvas.querySelector(".d-col[data-unplaced]");
+    const order = Array.from(list.querySelectorAll(".d-card, .d-pal")).map((n) => n.dataset.key).filter(Boolean);
+    const current = Object.keys(fields);
+    if (item && item.dataset.type) current.push(item.dataset.key);
+    edits.push(...orderEdits(S.entity, current, order));
+  }
+  if (item && item.dataset.type) item.remove();
+  if (edits.length) edit(edits, message); else render();
+}
+
+function addFromPalette(type) {
+  const p = PALETTE.find((x) => x.type === type);
+  const fields = fieldsOf(S.data, S.entity);
+  const key = newKey(fields, type === "decimal" || type === "integer" ? "number" : type);
+  const value = Object.assign({ type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${type}` } }, JSON.parse(JSON.stringify(p.start)));
+  if (type === "link") value.to = Object.keys(S.data.entities).find((k) => k !== S.entity) || S.entity;
+  const keys = Object.keys(fields);
+  const edits = [{ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] }];
+  const lay = layoutOf(S.data, S.entity);
+  if (lay.hasLayout) {
+    const last = lay.sections[lay.sections.length - 1];
+    const j = last.columns.length - 1;
+    edits.push({ op: "set", path: last.path.concat(["columns", j]), value: last.columns[j].concat([key]) });
+  }
+  S.field = key;
+  edit(edits, T.edit_msg_add_field.replace("{label}", value.label[LANG]));
+}
+
+function renderErrors() {
+  const { other } = errorsByField(S.errors);
+  const ul = $("d-errors");
+  ul.replaceChildren(...other.map((e) => el("li", {}, `${e.path || "(top)"}: ${e.message}${e.hint ? ` — ${T.hint}: ${e.hint}` : ""}`)));
+  ul.hidden = !other.length;
+}
+
+/* Re-rendering the panel keeps what the user is typing: the focused input gets its text and focus back. */
+function keepTyping(box, draw) {
+  const a = document.activeElement;
+  const inside = a && box.contains(a) && a.getAttribute("aria-label");
+  const typed = inside && a.tagName === "INPUT" && a.type !== "checkbox" && a.value !== a.defaultValue ? a.value : null;
+  const field = S.field;
+  draw();
+  if (!inside || field !== S.field) return;
+  const again = Array.from(box.querySelectorAll("[aria-label]")).find((n) => n.getAttribute("aria-label") === inside);
+  if (!again) return;
+  if (typed !== null) again.value = typed;
+  again.focus();
+}
+
+function renderPropsPanel() {
+  keepTyping($("d-props-body"), () => drawProps());
+}
+
+function drawProps() {
+  const box = $("d-props-body");
+  if (!S.field && S.entity) {
+    box.replaceChildren();
+    renderEntityProps(box, ctx(), (edits, message, renamedTo) => {
+      if (renamedTo) S.entity = renamedTo;
+      edit(edits, message);
+    });
+    box.append(Object.assign(document.createElement("p"), { className: "d-hint", textContent: T.no_selection }));
+    return;
+  }
+  renderProps(box, ctx(), {
+    rename(oldKey, key) {
+      if (!KEY.test(key) || fieldsOf(S.data, S.entity)[key] !== undefined) return false;
+      S.field = key;
+      edit(renameEdits(S.data, S.published, S.entity, oldKey, key),
+        T.edit_msg_rename.replace("{old}", oldKey).replace("{new}", key));
+      return true;
+    },
+    setPath(path, value, what) {
+      edit([{ op: "set", path, value }], T.edit_msg_set.replace("{label}", S.entity).replace("{prop}", what));
+    },
+    remove(key) {
+      const label = fieldLabel(S.data, S.entity, key, LANG);
+      S.field = null;
+      edit(removeEdits(S.data, S.entity, key), T.edit_msg_delete.replace("{label}", label));
+    },
+    set(key, prop, kind, raw) {
+      const value = parseProp(kind, raw);
+      const path = ["entities", S.entity, "fields", key].concat(prop);
+      const f = fieldsOf(S.data, S.entity)[key] || {};
+      const msg = T.edit_msg_set.replace("{label}", pick(f.label, LANG) || key).replace("{prop}", prop.join("."));
+      if (value === null) {
+        let node = f;
+        for (const p of prop) node = node == null ? undefined : node[p];
+        if (node !== undefined) edit([{ op: "delete", path }], msg);
+        return;
+      }
+      if (prop[0] === "label" && prop.length === 2 && (typeof f.label !== "object" || f.label === null)) {
+        const label = { zh: pick(f.label, "zh") || key, en: pick(f.label, "en") || key };
+        label[prop[1]] = value;
+        edit([{ op: "set", path: path.slice(0, -1), value: label }], msg);
+        return;
+      }
+      edit([{ op: "set", path, value }], msg);
+    },
+  });
+}
+
+/* ------------------------------------------------------------------ wiring */
+
+async function historyStep(back) {
+  await chain;
+  const target = back ? S.history.back(S.text) : S.history.forward(S.text);
+  if (target === null) return;
+  send("history", { yaml: target }, T.edit_msg_undo);
+}
+
+const P = publishing({ S, T, LANG, URL: URL_APP, APP, el, render, select, status, load, settled: () => chain, $ });
+
+function wire() {
+  $("d-undo").addEventListener("click", () => historyStep(true));
+  $("d-redo").addEventListener("click", () => historyStep(false));
+  document.addEventListener("keydown", (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey) || ev.target.closest("input, textarea")) return;
+    if (ev.key === "z" && !ev.shiftKey) { ev.preventDefault(); historyStep(true); }
+    if (ev.key === "y" || (ev.key === "z" && ev.shiftKey)) { ev.preventDefault(); historyStep(false); }
+  });
+  $("d-yaml-toggle").addEventListener("click", (ev) => {
+    const on = ev.target.getAttribute("aria-pressed") !== "true";
+    ev.target.setAttribute("aria-pressed", String(on));
+    $("d-yaml").hidden = !on;
+  });
+  const ta = $("d-yaml-text");
+  ta.addEventListener("input", () => { ta.dataset.dirty = "1"; status("unsaved", "warn"); });
+  $("d-yaml-apply").addEventListener("click", () => {
+    delete ta.dataset.dirty;
+    send("put", { yaml: ta.value }, T.edit_msg_yaml);
+  });
+  $("d-publish").addEventListener("click", P.openPublish);
+  $("d-publish-go").addEventListener("click", P.publish);
+  $("d-publish-close").addEventListener("click", () => $("d-publish-dialog").close());
+  $("d-versions").addEventListener("click", P.openVersions);
+  $("d-versions-close").addEventListener("click", () => $("d-versions-dialog").close());
+  $("d-stale-reapply").addEventListener("click", () => reapply(true));
+  $("d-stale-drop").addEventListener("click", () => reapply(false));
+  $("d-tab-form").addEventListener("click", () => tab("form"));
+  $("d-tab-workflow").addEventListener("click", () => tab("workflow"));
+  $("d-tab-perms").addEventListener("click", () => tab("perms"));
+  $("d-new-entity").addEventListener("click", newEntity);
+  const pal = $("d-palette");
+  pal.querySelectorAll(".d-pal").forEach((item) => {
+    item.addEventListener("click", () => addFromPalette(item.dataset.type));
+    item.addEventListener("keydown", (ev) => { if (ev.key === "Enter") addFromPalette(item.dataset.type); });
+  });
+  if (window.Sortable) {
+    window.Sortable.create(pal, { group: { name: "fields", pull: "clone", put: false }, sort: false, forceFallback: true,
+      fallbackTolerance: 3 });
+  }
+  window.addEventListener("beforeunload", (ev) => {
+    if (S.pending || S.failed.length || ta.dataset.dirty) { ev.preventDefault(); ev.returnValue = T.leave_warning; return T.leave_warning; }
+    return undefined;
+  });
+}
+
+function tab(which) {
+  const panes = { form: $("d-form"), workflow: $("d-workflow"), perms: $("d-perms") };
+  Object.entries(panes).forEach(([name, pane]) => {
+    pane.hidden = name !== which;
+    $(`d-tab-${name}`).setAttribute("aria-selected", String(name === which));
+  });
+  document.querySelector(".d-body").classList.toggle("wf", which !== "form");
+  if (which === "workflow") renderWorkflow(panes.workflow, ctx());
+  if (which === "perms") renderPermissions(panes.perms, ctx());
+}
+
+function newEntity() {
+  const key = (window.prompt(T.entity_key) || "").trim();
+  if (!key) return;
+  if (!KEY.test(key) || (S.data.entities || {})[key]) { status(T.entity_key, "bad"); return; }
+  const title = (window.prompt(T.entity_title) || key).trim();
+  const keys = Object.keys(S.data.entities || {});
+  S.entity = key;
+  S.field = null;
+  edit([{ op: "set", path: ["entities", key], after: keys[keys.length - 1], value: {
+    title: { zh: title, en: key }, fields: { name: { type: "text", label: { zh: "名称", en: "Name" }, required: true } },
+  } }], T.edit_msg_entity.replace("{label}", title));
+}
+
+wire();
+load();

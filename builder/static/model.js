@@ -1,0 +1,176 @@
+/* The designer's model: pure functions over a definition's data (no DOM), so they can be tested in Node.
+ * Every change the designer makes is a list of edits for POST /api/builder/apps/<app>/draft/edits:
+ * {op: "set"|"delete"|"rename"|"move"|"append", path: [...], value?, after?, to?, index?}. */
+
+export function pick(label, lang) {
+  if (label && typeof label === "object") return label[lang] || label.zh || label.en || "";
+  return typeof label === "string" ? label : "";
+}
+
+export function entityOf(data, ent) {
+  return (data && data.entities && data.entities[ent]) || null;
+}
+
+export function fieldsOf(data, ent) {
+  const e = entityOf(data, ent);
+  return (e && e.fields && typeof e.fields === "object") ? e.fields : {};
+}
+
+export function fieldLabel(data, ent, key, lang) {
+  const f = fieldsOf(data, ent)[key];
+  return (f && pick(f.label, lang)) || key;
+}
+
+/* The sections of an entity's layout as [{path, label, columns: [[keys]]}] (tabs flattened), and the fields
+ * no section places. Without a layout there are no sections and every field is "unplaced" in its own order. */
+export function layoutOf(data, ent) {
+  const e = entityOf(data, ent) || {};
+  const sections = [];
+  const layout = e.layout || {};
+  const base = ["entities", ent, "layout"];
+  if (Array.isArray(layout.sections)) {
+    layout.sections.forEach((s, i) => sections.push({ path: base.concat(["sections", i]), label: s.label, tab: null,
+      columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) }));
+  } else if (Array.isArray(layout.tabs)) {
+    layout.tabs.forEach((tab, ti) => (tab.sections || []).forEach((s, i) => sections.push({
+      path: base.concat(["tabs", ti, "sections", i]), label: s.label, tab: tab.label,
+      columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) })));
+  }
+  const placed = new Set();
+  sections.forEach((s) => s.columns.forEach((c) => c.forEach((k) => placed.add(k))));
+  const unplaced = Object.keys(fieldsOf(data, ent)).filter((k) => !placed.has(k));
+  return { sections, unplaced, hasLayout: sections.length > 0 };
+}
+
+export function newKey(fields, base) {
+  const stem = (base || "field").replace(/[^a-z0-9_]/g, "_").replace(/^[^a-z]+/, "") || "field";
+  let n = 1;
+  while (fields[`${stem}_${n}`] !== undefined) n += 1;
+  return `${stem}_${n}`;
+}
+
+export const KEY = /^[a-z][a-z0-9_]{0,47}$/;
+
+/* Edits that make every column of ``after`` (same shape as layoutOf's sections) what it now holds. */
+export function layoutEdits(before, after) {
+  const edits = [];
+  after.forEach((s, i) => {
+    s.columns.forEach((col, j) => {
+      const old = (before[i] && before[i].columns[j]) || null;
+      if (!old || old.join(",") !== col.join(",")) {
+        edits.push({ op: "set", path: s.path.concat(["columns", j]), value: col });
+      }
+    });
+  });
+  return edits;
+}
+
+/* Edits that move field keys in the fields mapping into ``order`` (used when the entity has no layout). */
+export function orderEdits(ent, current, order) {
+  const edits = [];
+  const now = current.slice();
+  order.forEach((key, index) => {
+    if (now[index] !== key && now.indexOf(key) >= 0) {
+      edits.push({ op: "move", path: ["entities", ent, "fields", key], index });
+      now.splice(now.indexOf(key), 1);
+      now.splice(index, 0, key);
+    }
+  });
+  return edits;
+}
+
+/* Rename a field: the key changes in place; a field that is published gets renamed_from (the data is kept);
+ * every layout column and list setting naming it follows. */
+export function renameEdits(data, published, ent, oldKey, newKeyName) {
+  const edits = [{ op: "rename", path: ["entities", ent, "fields", oldKey], to: newKeyName }];
+  const pubFields = fieldsOf(published, ent);
+  const f = fieldsOf(data, ent)[oldKey] || {};
+  const origin = f.renamed_from || (pubFields[oldKey] !== undefined ? oldKey : null);
+  if (origin && origin !== newKeyName) {
+    edits.push({ op: "set", path: ["entities", ent, "fields", newKeyName, "renamed_from"], value: origin });
+  } else if (f.renamed_from && origin === newKeyName) {
+    edits.push({ op: "delete", path: ["entities", ent, "fields", newKeyName, "renamed_from"] });
+  }
+  layoutOf(data, ent).sections.forEach((s) => s.columns.forEach((col, j) => {
+    if (col.indexOf(oldKey) >= 0) {
+      edits.push({ op: "set", path: s.path.concat(["columns", j]), value: col.map((k) => (k === oldKey ? newKeyName : k)) });
+    }
+  }));
+  const list = (entityOf(data, ent) || {}).list || {};
+  ["columns", "search"].forEach((name) => {
+    if (Array.isArray(list[name]) && list[name].indexOf(oldKey) >= 0) {
+      edits.push({ op: "set", path: ["entities", ent, "list", name], value: list[name].map((k) => (k === oldKey ? newKeyName : k)) });
+    }
+  });
+  return edits;
+}
+
+/* Removing a field takes it out of the layout and list settings too (its column and data stay in the database). */
+export function removeEdits(data, ent, key) {
+  const edits = [];
+  layoutOf(data, ent).sections.forEach((s) => s.columns.forEach((col, j) => {
+    if (col.indexOf(key) >= 0) edits.push({ op: "set", path: s.path.concat(["columns", j]), value: col.filter((k) => k !== key) });
+  }));
+  const list = (entityOf(data, ent) || {}).list || {};
+  ["columns", "search"].forEach((name) => {
+    if (Array.isArray(list[name]) && list[name].indexOf(key) >= 0) {
+      edits.push({ op: "set", path: ["entities", ent, "list", name], value: list[name].filter((k) => k !== key) });
+    }
+  });
+  edits.push({ op: "delete", path: ["entities", ent, "fields", key] });
+  return edits;
+}
+
+/* The errors of a check, grouped: by "entity/field" (with the property they concern) and the rest. */
+export function errorsByField(errors) {
+  const byField = {};
+  const other = [];
+  (errors || []).forEach((e) => {
+    const p = String(e.path || "").split(".");
+    if (p[0] === "entities" && p.length >= 4 && p[2] === "fields") {
+      const k = `${p[1]}/${p[3]}`;
+      (byField[k] = byField[k] || []).push(Object.assign({ prop: p[4] || "" }, e));
+    } else {
+      other.push(e);
+    }
+  });
+  return { byField, other };
+}
+
+/* Undo/redo as texts: every saved change pushes the text it replaced. */
+export class History {
+  constructor(limit = 100) { this.undo = []; this.redo = []; this.limit = limit; }
+  record(previousText) {
+    this.undo.push(previousText);
+    if (this.undo.length > this.limit) this.undo.shift();
+    this.redo = [];
+  }
+  back(currentText) {
+    if (!this.undo.length) return null;
+    this.redo.push(currentText);
+    return this.undo.pop();
+  }
+  forward(currentText) {
+    if (!this.redo.length) return null;
+    this.undo.push(currentText);
+    return this.redo.pop();
+  }
+}
+
+/* Value typed in a property input -> the value stored in the definition (null: remove the key). */
+export function parseProp(kind, raw) {
+  if (kind === "raw") return raw;
+  if (kind === "bool") return raw ? true : null;
+  const text = String(raw == null ? "" : raw).trim();
+  if (text === "") return null;
+  if (kind === "number") {
+    const n = Number(text);
+    return Number.isFinite(n) ? n : text;
+  }
+  if (kind === "boolexpr") {
+    if (text === "true") return true;
+    if (text === "false") return null;
+    return text;
+  }
+  return text;
+}

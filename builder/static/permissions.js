@@ -1,0 +1,75 @@
+/* Permissions per role as a grid: create/read/update/delete/transition, each allowed, not, or allowed for the rows
+ * a filter expression selects (e.g. "partner == user.partner"). */
+import { entityOf } from "./model.js";
+
+const ACTIONS = ["read", "create", "update", "delete", "transition"];
+
+export function rolesOf(data, ent) {
+  const declared = data && data.roles;
+  const names = Array.isArray(declared) ? declared.slice() : Object.keys(declared || {});
+  Object.keys((entityOf(data, ent) || {}).permissions || {}).forEach((r) => { if (names.indexOf(r) < 0) names.push(r); });
+  return names;
+}
+
+/* The edit that gives ``role`` the grant ``value`` (true, an expression, or null: not allowed) for ``action``. */
+export function grantEdit(data, ent, role, action, value) {
+  const perms = (entityOf(data, ent) || {}).permissions;
+  const base = ["entities", ent, "permissions"];
+  if (value === null) {
+    if (perms && perms[role] && perms[role][action] !== undefined) {
+      const left = Object.keys(perms[role]).filter((a) => a !== action);
+      return left.length ? { op: "delete", path: base.concat([role, action]) } : { op: "delete", path: base.concat([role]) };
+    }
+    return null;
+  }
+  if (!perms) return { op: "set", path: base, value: { [role]: { [action]: value } } };
+  if (!perms[role]) return { op: "set", path: base.concat([role]), value: { [action]: value } };
+  return { op: "set", path: base.concat([role, action]), value };
+}
+
+export function renderPermissions(box, ctx) {
+  const { S, T, el, edit } = ctx;
+  box.replaceChildren();
+  const ent = entityOf(S.data, S.entity);
+  if (!ent) return;
+  const perms = ent.permissions || {};
+  box.append(el("p", { class: "d-hint" }, T.perm_help));
+  const table = el("table", { class: "d-perms" });
+  const head = el("tr", {});
+  head.append(el("th", {}, T.roles));
+  ACTIONS.forEach((a) => head.append(el("th", {}, T[`perm_${a}`])));
+  table.append(head);
+  rolesOf(S.data, S.entity).forEach((role) => {
+    const tr = el("tr", { "data-role": role });
+    tr.append(el("th", {}, role));
+    ACTIONS.forEach((action) => {
+      const td = el("td", { "data-action": action });
+      const grant = (perms[role] || {})[action];
+      const cb = el("input", { type: "checkbox", "aria-label": `${role} ${T[`perm_${action}`]}` });
+      cb.checked = grant !== undefined && grant !== false;
+      td.append(cb);
+      let expr = null;
+      if (action !== "create") {
+        expr = el("input", { type: "text", class: "d-perm-expr", placeholder: T.perm_filter,
+          "aria-label": `${role} ${T[`perm_${action}`]} ${T.perm_filter}`,
+          value: typeof grant === "string" ? grant : Array.isArray(grant) ? grant.join(", ") : "" });
+        td.append(expr);
+      }
+      const save = () => {
+        let value = null;
+        if (cb.checked) {
+          const text = expr ? expr.value.trim() : "";
+          value = text ? (action === "transition" && /^[a-z_][a-z0-9_]*(\s*,\s*[a-z_][a-z0-9_]*)*$/.test(text) && !/\s(and|or|in)\s/.test(text)
+            ? text.split(/\s*,\s*/) : text) : true;
+        }
+        const e = grantEdit(S.data, S.entity, role, action, value);
+        if (e) edit([e], T.edit_msg_perm.replace("{role}", role));
+      };
+      cb.addEventListener("change", save);
+      if (expr) expr.addEventListener("change", () => { if (expr.value.trim()) cb.checked = true; save(); });
+      tr.append(td);
+    });
+    table.append(tr);
+  });
+  box.append(table);
+}

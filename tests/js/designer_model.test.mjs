@@ -1,0 +1,90 @@
+// The designer's model (builder/static/model.js) in Node: edits for layouts, order, renames, removals; errors; undo.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { errorsByField, History, layoutEdits, layoutOf, newKey, orderEdits, parseProp, removeEdits,
+  renameEdits } from "../../builder/static/model.js";
+
+const data = { entities: { batch: {
+  fields: { customer: { type: "text" }, qty: { type: "integer", label: { zh: "数量" } }, remark: { type: "longtext" } },
+  layout: { sections: [{ label: { zh: "基本" }, columns: [["customer"], ["qty"]] }] },
+  list: { columns: ["customer", "qty"], search: ["customer"] },
+} } };
+const published = JSON.parse(JSON.stringify(data));
+
+test("layout sections, columns and unplaced fields", () => {
+  const lay = layoutOf(data, "batch");
+  assert.equal(lay.hasLayout, true);
+  assert.deepEqual(lay.sections[0].columns, [["customer"], ["qty"]]);
+  assert.deepEqual(lay.sections[0].path, ["entities", "batch", "layout", "sections", 0]);
+  assert.deepEqual(lay.unplaced, ["remark"]);
+});
+
+test("a drop changes only the columns that changed", () => {
+  const lay = layoutOf(data, "batch");
+  const after = [Object.assign({}, lay.sections[0], { columns: [["customer", "remark"], ["qty"]] })];
+  assert.deepEqual(layoutEdits(lay.sections, after), [
+    { op: "set", path: ["entities", "batch", "layout", "sections", 0, "columns", 0], value: ["customer", "remark"] }]);
+});
+
+test("reordering fields without a layout moves keys", () => {
+  const edits = orderEdits("batch", ["customer", "qty", "remark"], ["remark", "customer", "qty"]);
+  assert.deepEqual(edits, [{ op: "move", path: ["entities", "batch", "fields", "remark"], index: 0 }]);
+});
+
+test("renaming a published field records renamed_from and follows layout and list", () => {
+  const edits = renameEdits(data, published, "batch", "qty", "sent_qty");
+  assert.deepEqual(edits[0], { op: "rename", path: ["entities", "batch", "fields", "qty"], to: "sent_qty" });
+  assert.deepEqual(edits[1], { op: "set", path: ["entities", "batch", "fields", "sent_qty", "renamed_from"], value: "qty" });
+  assert.ok(edits.some((e) => e.path.join(".") === "entities.batch.layout.sections.0.columns.1" && e.value[0] === "sent_qty"));
+  assert.ok(edits.some((e) => e.path.join(".") === "entities.batch.list.columns" && e.value[1] === "sent_qty"));
+  // a field that is only in the draft is renamed without renamed_from
+  assert.equal(renameEdits(data, { entities: {} }, "batch", "qty", "n").length, 3);
+});
+
+test("removing a field takes it out of layout and list", () => {
+  const edits = removeEdits(data, "batch", "customer");
+  assert.deepEqual(edits[edits.length - 1], { op: "delete", path: ["entities", "batch", "fields", "customer"] });
+  assert.equal(edits.length, 4);
+});
+
+test("errors grouped by field with the property", () => {
+  const g = errorsByField([{ path: "entities.batch.fields.qty.min", message: "m" }, { path: "roles", message: "r" }]);
+  assert.equal(g.byField["batch/qty"][0].prop, "min");
+  assert.equal(g.other.length, 1);
+});
+
+test("new keys, property values, undo and redo", () => {
+  assert.equal(newKey({ number_1: {} }, "number"), "number_2");
+  assert.equal(parseProp("number", "0"), 0);
+  assert.equal(parseProp("number", ""), null);
+  assert.equal(parseProp("bool", false), null);
+  assert.equal(parseProp("boolexpr", "state == 'done'"), "state == 'done'");
+  const h = new History();
+  h.record("a");
+  h.record("b");
+  assert.equal(h.back("c"), "b");
+  assert.equal(h.forward("b"), "c");
+  assert.equal(h.forward("c"), null);
+});
+
+test("renaming an entity records renamed_from and follows links", async () => {
+  const { renameEntity } = await import("../../builder/static/entity.js");
+  const d = { entities: { partner: { title: { zh: "厂" }, fields: {} },
+    batch: { fields: { partner: { type: "link", to: "partner" } } } } };
+  const edits = renameEntity(d, d, "partner", "supplier");
+  assert.deepEqual(edits[0], { op: "rename", path: ["entities", "partner"], to: "supplier" });
+  assert.deepEqual(edits[1].path, ["entities", "supplier", "renamed_from"]);
+  assert.deepEqual(edits[2], { op: "set", path: ["entities", "batch", "fields", "partner", "to"], value: "supplier" });
+});
+
+test("permission grants as edits", async () => {
+  const { grantEdit, rolesOf } = await import("../../builder/static/permissions.js");
+  const d = { roles: { qc: {}, planner: {} }, entities: { batch: { permissions: { qc: { read: true } } } } };
+  assert.deepEqual(rolesOf(d, "batch"), ["qc", "planner"]);
+  assert.deepEqual(grantEdit(d, "batch", "qc", "update", "state == 'awaiting_qc'"),
+    { op: "set", path: ["entities", "batch", "permissions", "qc", "update"], value: "state == 'awaiting_qc'" });
+  assert.deepEqual(grantEdit(d, "batch", "planner", "read", true),
+    { op: "set", path: ["entities", "batch", "permissions", "planner"], value: { read: true } });
+  assert.deepEqual(grantEdit(d, "batch", "qc", "read", null), { op: "delete", path: ["entities", "batch", "permissions", "qc"] });
+  assert.equal(grantEdit(d, "batch", "planner", "read", null), null);
+});

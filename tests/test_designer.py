@@ -1,0 +1,247 @@
+"""The designer without a browser: stale drafts refused, the plan in plain words, the palette, the pages' gate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder.extension import BuilderExtension
+from builder.palette import field_palette
+from builder.plan_text import plan_lines
+from runtime import api
+from runtime.core import Runtime
+from runtime.schema import FIELD_TYPES
+from runtime.yamlsource import load_text
+
+from .conftest import APPS
+from .test_permission_audit import signed_in
+from .ui_support import build
+
+OUTSOURCING = (APPS / "outsourcing.yaml").read_text(encoding="utf-8")
+QTY = "      quantity: {type: integer, label: {zh: 数量, en: Quantity}, required: true, min: 1}\n"
+THICKNESS = ("      plating_um: {type: decimal, label: {zh: 电镀厚度 (μm), en: Plating (μm)}, min: 0}\n")
+
+
+def record_shipped(runtime: Runtime) -> None:
+    """What a start-up import does for the shipped files: they become the apps' published versions."""
+    with runtime.db.write() as conn:
+        runtime.publisher.record_imports(conn, [(name, str(APPS / f"{name}.yaml"),
+                                                 (APPS / f"{name}.yaml").read_text(encoding="utf-8"))
+                                                for name in runtime.apps])
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    runtime = make_runtime()
+    record_shipped(runtime)
+    return runtime
+
+
+def _client(rt: Runtime, name: str, roles: list[str]) -> Any:
+    app = api.create_app(rt, {"TESTING": True})
+    BuilderExtension().init_web(app, rt)
+    rt.users.add(name, "secret-pass", roles)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {rt.users.create_token(name)}"
+    return client
+
+
+def _add_field(key: str) -> dict[str, Any]:
+    return {"op": "set", "path": ["entities", "batch", "fields", key], "after": "quantity",
+            "value": {"type": "text", "label": {"zh": key, "en": key}}}
+
+
+def test_a_save_based_on_a_stale_draft_is_refused_naming_who_when_and_what(rt: Runtime) -> None:
+    li, wang = _client(rt, "li", ["builder"]), _client(rt, "wang", ["admin"])
+    start = li.get("/api/builder/apps/outsourcing").get_json()["published"]
+    base = start["sha256"]
+    assert start["data"]["entities"]["batch"]["fields"]["quantity"]["type"] == "integer"
+    # both start from the published version; li saves first
+    r = li.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("li_field")], "base": base,
+                                                                    "message": "新增字段 李的字段"})
+    assert r.status_code == 200, r.get_json()
+    li_sha = r.get_json()["draft"]["sha256"]
+    # wang's edit is based on the published text: refused, naming li, the time and li's message
+    r = wang.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("wang_field")],
+                                                                      "base": base, "message": "王的修改"})
+    assert r.status_code == 409, r.get_json()
+    err = r.get_json()["error"]
+    assert err["code"] == "conflict" and "li" in err["message"] and "新增字段 李的字段" in err["message"]
+    assert err["current"]["author"] == "li" and err["current"]["sha256"] == li_sha
+    # a whole-text save based on the old text too
+    r = wang.put("/api/builder/apps/outsourcing/draft", json={"yaml": OUTSOURCING, "base": base})
+    assert r.status_code == 409 and "li" in r.get_json()["error"]["message"]
+    # nothing lost: li's draft is intact; wang re-applies on the latest draft and both changes are there
+    draft = wang.get("/api/builder/apps/outsourcing").get_json()["draft"]
+    assert "li_field:" in draft["yaml"] and "wang_field" not in draft["yaml"]
+    r = wang.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("wang_field")],
+                                                                      "base": draft["sha256"]})
+    assert r.status_code == 200
+    text = r.get_json()["draft"]["yaml"]
+    assert "li_field:" in text and "wang_field:" in text
+    # and li, whose base is now stale, is refused in turn
+    r = li.put("/api/builder/apps/outsourcing/draft", json={"yaml": OUTSOURCING, "base": li_sha})
+    assert r.status_code == 409 and "wang" in r.get_json()["error"]["message"]
+    assert r.get_json()["error"]["fields"] == {}
+    # bad bases are 4xx, not 500
+    for bad in (5, "x" * 65, ["a"]):
+        r = li.put("/api/builder/apps/outsourcing/draft", json={"yaml": OUTSOURCING, "base": bad})
+        assert r.status_code == 400, bad
+
+
+def test_a_save_without_base_still_works_and_edits_follow_the_latest_draft(rt: Runtime) -> None:
+    c = _client(rt, "li", ["builder"])
+    assert c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("a_field")]}).status_code == 200
+    r = c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("b_field")]})
+    assert r.status_code == 200
+    assert "a_field:" in r.get_json()["draft"]["yaml"] and "b_field:" in r.get_json()["draft"]["yaml"]
+
+
+def test_the_plan_in_plain_chinese_and_english(rt: Runtime) -> None:
+    c = _client(rt, "li", ["builder"])
+    text = OUTSOURCING.replace(QTY, QTY + THICKNESS)
+    text = text.replace("      remark: {type: longtext, label: {zh: 备注, en: Remark}}",
+                        "      note: {type: longtext, renamed_from: remark, label: {zh: 说明, en: Note}}")
+    text = text.replace("- [photos, remark]", "- [photos, note]")
+    r = c.post("/api/builder/apps/outsourcing/plan", json={"yaml": text})
+    body = r.get_json()
+    assert body["ok"], body["errors"]
+    lines = [p["text"] for p in body["plan"]]
+    assert "新增列 电镀厚度 (μm)（外发单）" in lines
+    assert "字段改名 备注 → 说明（数据保留）" in lines
+    assert all(p["safe"] for p in body["plan"])
+    # a type change that may not convert: worded, marked unsafe, with why
+    risky = OUTSOURCING.replace("remark: {type: longtext", "remark: {type: integer")
+    body = c.post("/api/builder/apps/outsourcing/plan", json={"yaml": risky}).get_json()
+    assert body["ok"], body["errors"]
+    [line] = [p for p in body["plan"] if p["kind"] == "change_type"]
+    assert not line["safe"] and "备注" in line["text"] and "remark__was_longtext" in line["warning"]
+    en = plan_lines([], "outsourcing", new=None, old=None, lang="en")
+    assert en == []
+
+
+def test_plan_words_for_every_step_kind() -> None:
+    from runtime.migrations import Step
+    data, _s, _e = load_text(OUTSOURCING, "o.yaml")
+    steps = [Step("create_table", "outsourcing__batch", "entity outsourcing.batch (3 fields)", data={"entity": "x"}),
+             Step("create_table", "jig_history", "system table"),
+             Step("add_column", "outsourcing__batch", "state", data={"column": "state", "fill": "shipped"}),
+             Step("keep_column", "outsourcing__batch", "old: kept", data={"column": "old"}),
+             Step("create_index", "outsourcing__batch", "uq_x on product_no (unique)", False, "dups"),
+             Step("drop_index", "outsourcing__batch", "ix_y", data={}),
+             Step("rename_table", "outsourcing__lot", "-> outsourcing__batch", data={"to": "outsourcing__batch"}),
+             Step("strange", "t", "d", False, "why")]
+    for lang in ("zh", "en"):
+        lines = plan_lines(steps, "outsourcing", new=data, old=data, lang=lang)
+        assert len(lines) == len(steps) and all(line["text"] for line in lines)
+    zh = plan_lines(steps, "outsourcing", new=data, old=data)
+    assert zh[0]["text"] == "新增表 外发单" and zh[4]["text"] == "新增唯一约束 产品编号（外发单）"
+    assert "重复" in zh[4]["warning"] and zh[-1]["warning"] == "why"
+
+
+def test_the_palette_has_every_field_type_once() -> None:
+    zh, en = field_palette("zh"), field_palette("en")
+    assert [p["type"] for p in zh] == FIELD_TYPES
+    assert {p["type"]: p["label"] for p in zh}["decimal"] == "小数"
+    assert {p["type"]: p["label"] for p in en}["decimal"] == "Decimal"
+
+
+def test_designer_pages_only_for_builders(database_url: str, tmp_path: Path) -> None:
+    rt, app = build(database_url, tmp_path)
+    record_shipped(rt)
+    rt.users.add("maker", "maker-pass-1", ["builder"])
+    rt.users.add("planner", "planner-pass-1", ["planner"])
+    anonymous = app.test_client()
+    r = anonymous.get("/builder/outsourcing")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    planner, _tok = signed_in(app, "planner")
+    assert planner.get("/builder").status_code == 403
+    assert planner.get("/builder/outsourcing").status_code == 403
+    maker, tok = signed_in(app, "maker")
+    page = maker.get("/builder")
+    assert page.status_code == 200 and "/builder/outsourcing" in page.get_data(as_text=True)
+    page = maker.get("/builder/outsourcing")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-app="outsourcing"' in html and "script-src 'self'" in \
+        page.headers["Content-Security-Policy"]
+    assert 'data-type="decimal"' in html and "<script>" not in html
+    assert maker.get("/builder/nope").status_code == 404
+    assert maker.get("/builder/Bad-Name").status_code == 404
+    assert maker.get("/builder/static/vendor/Sortable.min.js").status_code == 200
+    # the session (with its CSRF token) may call the builder API; without the token it may not
+    assert maker.put("/api/builder/apps/outsourcing/draft", json={"yaml": "x"}).status_code == 401
+    r = maker.post("/api/builder/apps/outsourcing/validate", json={}, headers={"X-CSRF-Token": tok})
+    assert r.status_code == 200 and r.get_json()["ok"]
+    rt.db.dispose()
+
+
+def _spare_parts_xlsx(n: int = 200) -> bytes:
+    import datetime as dt
+    import io
+
+    import openpyxl
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["编号", "名称", "类别", "库存", "单价", "入库日期", "备注", "Supplier Code"])
+    for i in range(n):
+        ws.append([f"SP-{i:04d}", f"轴承 {i}", ["轴承", "密封件", "电机", "皮带"][i % 4], i % 50, 12.5 + i,
+                   f"2026年{i % 12 + 1}月{i % 28 + 1}日" if i % 2 else dt.datetime(2026, 1, 1 + i % 28),
+                   "" if i % 3 else "易损", f"0{i:03d}"])
+    bio = io.BytesIO()
+    wb.save(bio)
+    return bio.getvalue()
+
+
+def test_fields_inferred_from_a_spreadsheet_and_an_app_made_of_them(rt: Runtime) -> None:
+    import io
+    c = _client(rt, "li", ["builder"])
+    r = c.post("/api/builder/sheets/infer", data={"file": (io.BytesIO(_spare_parts_xlsx()), "备件.xlsx")},
+               content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["rows"] == 200 and len(body["sample"]) == 5
+    got = {f["label"]: (f["type"], f["required"], f["options"]) for f in body["fields"]}
+    assert got["编号"] == ("text", True, [])
+    assert got["类别"] == ("select", True, ["密封件", "电机", "皮带", "轴承"])
+    assert got["库存"][0] == "integer" and got["单价"][0] == "decimal"
+    assert got["入库日期"][0] == "date"  # spreadsheet dates and 2026年3月5日 alike
+    assert got["备注"][:2] == ("text", False)  # one repeated value is no choice
+    assert got["Supplier Code"][0] == "text"  # codes with leading zeros stay text
+    assert {f["key"] for f in body["fields"]} >= {"supplier_code", "col_1"}
+    fields = body["fields"]
+    fields[0]["key"] = "code"
+    r = c.post("/api/builder/sheets/app", json={"app": "spare_parts", "title": "备件管理", "entity": "part",
+                                                "entity_title": "备件", "fields": fields})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["ok"], r.get_json()["errors"]
+    r = c.post("/api/builder/apps/spare_parts/publish", json={"message": "从表格创建"})
+    assert r.status_code == 200, r.get_json()
+    assert "spare_parts__part" in inspect_tables(rt)
+    # bad input: 4xx with the error shape, never 500
+    for data in ({}, {"file": (io.BytesIO(b"\x00\x01garbage"), "x.xlsx")}, {"file": (io.BytesIO(b""), "x.csv")}):
+        r = c.post("/api/builder/sheets/infer", data=data, content_type="multipart/form-data")
+        assert r.status_code == 400 and set(r.get_json()["error"]) >= {"code", "message", "fields"}, data
+    for body in ({"app": "x1", "entity": "e", "fields": []}, {"app": "Bad", "entity": "e", "fields": fields},
+                 {"app": "x2", "entity": "e", "fields": [{"key": "a"}, {"key": "a"}]},
+                 {"app": "spare_parts", "entity": "part", "fields": fields}, [1]):
+        r = c.post("/api/builder/sheets/app", json=body)
+        assert 400 <= r.status_code < 500, body
+
+
+def inspect_tables(rt: Runtime) -> set[str]:
+    from sqlalchemy import inspect
+    return set(inspect(rt.db.engine).get_table_names())
+
+
+def test_dates_as_chinese_spreadsheets_write_them_are_accepted() -> None:
+    import datetime as dt
+
+    from runtime.fieldtypes import FieldValueError, parse_date
+    for text in ("2026-03-05", "2026/3/5", "2026-3-5", "2026.3.5", "2026年3月5日", "2026年03月05"):
+        assert parse_date(text) == dt.date(2026, 3, 5), text
+    for bad in ("2026年13月5日", "2026年2月30日", "3月5日", "2026-3"):
+        with pytest.raises(FieldValueError):
+            parse_date(bad)
