@@ -102,7 +102,24 @@ export function renameEdits(data, published, ent, oldKey, newKeyName) {
       edits.push({ op: "set", path: ["entities", ent, "list", name], value: list[name].map((k) => (k === oldKey ? newKeyName : k)) });
     }
   });
+  fieldLists(data, ent).forEach(([path, keys]) => {
+    if (keys.indexOf(oldKey) >= 0) edits.push({ op: "set", path, value: keys.map((k) => (k === oldKey ? newKeyName : k)) });
+  });
   return edits;
+}
+
+/* Other lists of this entity's field names: what shared links show and edit, what transitions require. */
+function fieldLists(data, ent) {
+  const out = [];
+  Object.entries((data && data.links) || {}).forEach(([name, link]) => {
+    if (!link || link.entity !== ent) return;
+    ["show", "edit"].forEach((k) => { if (Array.isArray(link[k])) out.push([["links", name, k], link[k]]); });
+  });
+  const transitions = (((entityOf(data, ent) || {}).workflow || {}).transitions) || {};
+  Object.entries(transitions).forEach(([name, tr]) => {
+    if (tr && Array.isArray(tr.require)) out.push([["entities", ent, "workflow", "transitions", name, "require"], tr.require]);
+  });
+  return out;
 }
 
 /* Removing a field takes it out of the layout and list settings too (its column and data stay in the database). */
@@ -116,6 +133,9 @@ export function removeEdits(data, ent, key) {
     if (Array.isArray(list[name]) && list[name].indexOf(key) >= 0) {
       edits.push({ op: "set", path: ["entities", ent, "list", name], value: list[name].filter((k) => k !== key) });
     }
+  });
+  fieldLists(data, ent).forEach(([path, keys]) => {
+    if (keys.indexOf(key) >= 0) edits.push({ op: "set", path, value: keys.filter((k) => k !== key) });
   });
   edits.push({ op: "delete", path: ["entities", ent, "fields", key] });
   return edits;

@@ -88,3 +88,15 @@ test("permission grants as edits", async () => {
   assert.deepEqual(grantEdit(d, "batch", "qc", "read", null), { op: "delete", path: ["entities", "batch", "permissions", "qc"] });
   assert.equal(grantEdit(d, "batch", "planner", "read", null), null);
 });
+
+test("renaming or removing a field follows the shared links and transitions that name it", () => {
+  const d = JSON.parse(JSON.stringify(data));
+  d.links = { upd: { entity: "batch", show: ["customer"], edit: ["qty", "remark"] }, other: { entity: "x", edit: ["qty"] } };
+  d.entities.batch.workflow = { transitions: { ret: { require: ["qty"] } } };
+  const renamed = renameEdits(d, published, "batch", "qty", "sent_qty");
+  assert.ok(renamed.some((e) => e.path.join(".") === "links.upd.edit" && e.value[0] === "sent_qty"));
+  assert.ok(renamed.some((e) => e.path.join(".") === "entities.batch.workflow.transitions.ret.require" && e.value[0] === "sent_qty"));
+  assert.ok(!renamed.some((e) => e.path[1] === "other"));
+  const removed = removeEdits(d, "batch", "remark");
+  assert.ok(removed.some((e) => e.path.join(".") === "links.upd.edit" && e.value.length === 1));
+});
