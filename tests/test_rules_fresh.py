@@ -1,0 +1,142 @@
+"""Issue 18: write answers reflect what rules did, rule updates see each other, links respect read rights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime import api, workflow
+from runtime.auth import SYSTEM
+
+APP = """
+app: tl
+roles: [operator]
+entities:
+  tool:
+    fields:
+      code: {type: text, required: true}
+      shots: {type: integer}
+      owner: {type: text}
+      status_note: {type: text}
+    workflow:
+      initial: active
+      states: {active: {}, worn: {}, scrapped: {final: true}}
+      transitions:
+        wear: {from: active, to: worn}
+        scrap: {from: worn, to: scrapped}
+    permissions:
+      operator: {read: "owner == user.username", transition: true}
+  log:
+    fields:
+      tool: {type: link, to: tool}
+      shots: {type: integer}
+      note: {type: text}
+      checked: {type: text}
+    permissions:
+      operator: {read: true, create: true, update: true}
+rules:
+  stamp:
+    on: {event: created, entity: log}
+    do:
+      - set: {note: "'logged'"}
+  stamp_again:
+    on: {event: updated, entity: log, fields: [checked]}
+    do:
+      - set: {note: "'checked ' + checked"}
+  twice:
+    on: {event: created, entity: log}
+    when: "shots == 5"
+    do:
+      - update: {link: tool, set: {shots: "tool.shots + 5"}}
+      - update: {link: tool, set: {shots: "tool.shots + 5"}}
+  on_wear:
+    on: {event: transitioned, entity: tool, transition: wear}
+    do:
+      - set: {status_note: "'worn'"}
+"""
+
+
+def _world(make_runtime: Any) -> Any:
+    rt = make_runtime(texts={"tl.yaml": APP}, extensions=True)
+    app = api.create_app(rt, {"TESTING": True})
+    rt.users.add("op", "secret-pass", ["operator"])
+    rt.users.add("boss", "secret-pass", ["admin"])
+    return rt, app
+
+
+def _client(rt: Any, app: Any, user: str) -> Any:
+    c = app.test_client()
+    token = rt.users.create_token(user)
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return c
+
+
+def test_create_answer_includes_what_the_created_rule_wrote(make_runtime: Any) -> None:
+    rt, app = _world(make_runtime)
+    boss = _client(rt, app, "boss")
+    tool = boss.post("/api/tl/tool", json={"code": "T1", "shots": 0, "owner": "op"}).get_json()
+    r = boss.post("/api/tl/log", json={"tool": tool["id"], "shots": 1})
+    assert r.status_code == 201
+    created = r.get_json()
+    fetched = boss.get(f"/api/tl/log/{created['id']}").get_json()
+    assert created["note"] == "logged" and created["version"] == 2
+    assert created == fetched
+    # the answer's version is the one to send next: no 409
+    r = boss.patch(f"/api/tl/log/{created['id']}", json={"version": created["version"], "checked": "ok"})
+    assert r.status_code == 200, r.get_json()
+    updated = r.get_json()
+    assert updated["note"] == "checked ok" and updated["version"] == 4
+    assert updated == boss.get(f"/api/tl/log/{created['id']}").get_json()
+
+
+def test_transition_answer_includes_what_the_transition_rule_wrote(make_runtime: Any) -> None:
+    rt, app = _world(make_runtime)
+    boss = _client(rt, app, "boss")
+    tool = boss.post("/api/tl/tool", json={"code": "T1", "shots": 7, "owner": "op"}).get_json()
+    r = boss.post(f"/api/tl/tool/{tool['id']}/transitions/wear", json={"version": tool["version"]})
+    assert r.status_code == 200, r.get_json()
+    answer = r.get_json()
+    assert answer["state"] == "worn" and answer["status_note"] == "worn" and answer["version"] == 3
+    assert answer == boss.get(f"/api/tl/tool/{tool['id']}").get_json()
+    # the same through the services a form or a link submit calls
+    ent = rt.entity("tl", "log")
+    made = rt.records.create(SYSTEM, ent, {"tool": tool["id"], "shots": 1})
+    assert made == rt.records.get(SYSTEM, ent, made["id"]) and made["note"] == "logged"
+    back = workflow.take(rt.records, SYSTEM, rt.entity("tl", "tool"), tool["id"], "scrap", {}, answer["version"])
+    assert back["state"] == "scrapped" and back["version"] == 4
+
+
+def test_two_updates_through_one_link_in_one_firing_add_up(make_runtime: Any) -> None:
+    rt, _ = _world(make_runtime)
+    tool = rt.records.create(SYSTEM, rt.entity("tl", "tool"), {"code": "T1", "shots": 100})
+    rt.records.create(SYSTEM, rt.entity("tl", "log"), {"tool": tool["id"], "shots": 5})
+    after = rt.records.get(SYSTEM, rt.entity("tl", "tool"), tool["id"])
+    assert after["shots"] == 110 and after["version"] == 3
+    rt.records.create(SYSTEM, rt.entity("tl", "log"), {"tool": tool["id"], "shots": 5})
+    assert rt.records.get(SYSTEM, rt.entity("tl", "tool"), tool["id"])["shots"] == 120
+
+
+def test_a_link_field_accepts_only_records_the_user_may_read(make_runtime: Any) -> None:
+    rt, app = _world(make_runtime)
+    boss = _client(rt, app, "boss")
+    op = _client(rt, app, "op")
+    mine = boss.post("/api/tl/tool", json={"code": "T1", "shots": 0, "owner": "op"}).get_json()
+    other = boss.post("/api/tl/tool", json={"code": "T2", "shots": 0, "owner": "someone"}).get_json()
+    assert op.get(f"/api/tl/tool/{other['id']}").status_code == 404
+    r = op.post("/api/tl/log", json={"tool": other["id"], "shots": 1})
+    assert r.status_code == 422
+    body = r.get_json()["error"]
+    assert body["code"] == "validation_failed" and set(body["fields"]) == {"tool"}
+    # the same answer as for a record that does not exist: nothing is told about records one may not read
+    missing = op.post("/api/tl/log", json={"tool": 999999, "shots": 1}).get_json()["error"]
+    assert missing["fields"] == body["fields"]
+    # relinking an own log to another's tool is refused the same way; a readable tool is fine
+    own = op.post("/api/tl/log", json={"tool": mine["id"], "shots": 1})
+    assert own.status_code == 201, own.get_json()
+    log = own.get_json()
+    r = op.patch(f"/api/tl/log/{log['id']}", json={"version": log["version"], "tool": other["id"]})
+    assert r.status_code == 422 and set(r.get_json()["error"]["fields"]) == {"tool"}
+    # rules, connectors and the system still link anything
+    ent = rt.entity("tl", "log")
+    assert rt.records.create(SYSTEM, ent, {"tool": other["id"], "shots": 1})["tool"] == other["id"]
+    assert rt.records.create(SYSTEM.using("connector"), ent, {"tool": other["id"], "shots": 1})["tool"] == other["id"]
+    assert rt.records.create(SYSTEM.using("rule"), ent, {"tool": other["id"], "shots": 1})["tool"] == other["id"]
