@@ -198,7 +198,14 @@ class ActionRunner:
     def _transition(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
                     ctx: RecordContext | None, key: str) -> None:
         assert rule.entity is not None
-        self._guarded(lambda: workflow.take(self.rt.records, RULE_ACTOR, rule.entity, record_id,
+        ent, target_id = rule.entity, record_id
+        if action.spec.get("link"):  # a transition of the linked record (through the same system actor)
+            assert ctx is not None and action.target is not None
+            ref = ctx.get(action.spec["link"])
+            if ref is None:
+                return
+            ent, target_id = action.target, int(ref)
+        self._guarded(lambda: workflow.take(self.rt.records, RULE_ACTOR, ent, target_id,
                                             action.spec["name"], {}, None, conn=conn), rule, "transition")
 
     def _create(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,

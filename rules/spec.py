@@ -49,7 +49,13 @@ ACTION_SCHEMA: dict[str, Any] = {
             "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
             "body": _EXPR_MAP}},
         "set": _EXPR_MAP,
-        "transition": {"type": "string", "pattern": IDENT},
+        "transition": {"oneOf": [
+            {"type": "string", "pattern": IDENT, "description": "A transition of the rule's record"},
+            {"type": "object", "required": ["link", "name"], "additionalProperties": False,
+             "description": "A transition of the record a link field points to (a failed calibration "
+                            "puts its instrument out of service)",
+             "properties": {"link": {"type": "string", "pattern": IDENT},
+                            "name": {"type": "string", "pattern": IDENT}}}]},
         "update": {"type": "object", "required": ["link", "set"], "additionalProperties": False, "properties": {
             "link": {"type": "string", "pattern": IDENT}, "set": _EXPR_MAP}},
         "create": {"type": "object", "required": ["entity"], "additionalProperties": False, "properties": {
@@ -299,10 +305,21 @@ class _RuleCompiler:
         elif kind == "set" and ent is not None:
             act.exprs = self._exprs(spec, scope, apath, ent)
         elif kind == "transition" and ent is not None:
-            if ent.workflow is None or spec not in ent.workflow.transitions:
-                ctx.error(apath, f"unknown transition '{spec}'", suggest(str(spec), ent.workflow.transitions
-                                                                           if ent.workflow else {}))
-            act.spec = {"name": spec}
+            on, name, tpath = ent, spec, apath
+            if isinstance(spec, dict):  # {link: instrument, name: take_out}: on the linked record
+                link = ent.fields.get(str(spec.get("link", "")))
+                if link is None or link.type != "link":
+                    ctx.error((*apath, "link"), f"'{spec.get('link')}' is not a link field",
+                              suggest(str(spec.get("link")), [f for f, d in ent.fields.items() if d.type == "link"]))
+                    on = None
+                else:
+                    on = self.app.entities.get(link.to or "")
+                    act.target = on
+                name, tpath = spec.get("name"), (*apath, "name")
+            if on is not None and (on.workflow is None or name not in on.workflow.transitions):
+                ctx.error(tpath, f"unknown transition '{name}'", suggest(str(name), on.workflow.transitions
+                                                                          if on.workflow else {}))
+            act.spec = {"name": name, "link": spec.get("link")} if isinstance(spec, dict) else {"name": spec}
         elif kind == "update" and ent is not None:
             link = ent.fields.get(spec.get("link", ""))
             if link is None or link.type != "link":

@@ -140,3 +140,67 @@ def test_a_link_field_accepts_only_records_the_user_may_read(make_runtime: Any) 
     assert rt.records.create(SYSTEM, ent, {"tool": other["id"], "shots": 1})["tool"] == other["id"]
     assert rt.records.create(SYSTEM.using("connector"), ent, {"tool": other["id"], "shots": 1})["tool"] == other["id"]
     assert rt.records.create(SYSTEM.using("rule"), ent, {"tool": other["id"], "shots": 1})["tool"] == other["id"]
+
+
+LINKED = """
+app: cal
+entities:
+  instrument:
+    fields:
+      code: {type: text, required: true}
+      reason: {type: text}
+    workflow:
+      initial: in_service
+      states: {in_service: {}, out_of_service: {}}
+      transitions:
+        take_out: {from: in_service, to: out_of_service, set: {reason: "'calibration failed'"}}
+        put_back: {from: out_of_service, to: in_service}
+  calibration:
+    fields:
+      instrument: {type: link, to: instrument, required: true}
+      passed: {type: boolean}
+rules:
+  failed:
+    on: {event: created, entity: calibration}
+    when: "not passed"
+    do:
+      - transition: {link: instrument, name: take_out}
+      - update: {link: instrument, set: {code: "instrument.code + '-X'"}}
+"""
+
+
+def test_a_rule_takes_a_transition_on_the_linked_record(make_runtime: Any) -> None:
+    rt = make_runtime(texts={"cal.yaml": LINKED}, extensions=True)
+    inst, cal = rt.entity("cal", "instrument"), rt.entity("cal", "calibration")
+    meter = rt.records.create(SYSTEM, inst, {"code": "M1"})
+    rt.records.create(SYSTEM, cal, {"instrument": meter["id"], "passed": True})
+    assert rt.records.get(SYSTEM, inst, meter["id"])["state"] == "in_service"
+    rt.records.create(SYSTEM, cal, {"instrument": meter["id"], "passed": False})
+    now = rt.records.get(SYSTEM, inst, meter["id"])
+    # the transition ran with its own set, and the next action saw its effect (the state moved, version 2 -> 3)
+    assert (now["state"], now["reason"], now["code"], now["version"]) == ("out_of_service", "calibration failed",
+                                                                        "M1-X", 3)
+    hist = rt.records.history(SYSTEM, inst, meter["id"])
+    assert [(h["action"], h["via"], h.get("transition")) for h in hist] == [
+        ("create", "system", None), ("transition", "rule", "take_out"), ("update", "rule", None)]
+    # not allowed from the state it is in: skipped (and logged), the firing's other actions still run
+    rt.records.create(SYSTEM, cal, {"instrument": meter["id"], "passed": False})
+    again = rt.records.get(SYSTEM, inst, meter["id"])
+    assert (again["state"], again["code"]) == ("out_of_service", "M1-X-X")
+
+
+def test_a_linked_transition_names_a_link_and_a_transition_of_its_target() -> None:
+    import pytest
+
+    from jig.plugins import default_extensions
+    from runtime.errors import DefinitionErrors
+    from runtime.loader import load_texts
+    for wrong, said in [("{link: instrumen, name: take_out}", "transition.link: 'instrumen' is not a link field"),
+                        ("{link: instrument, name: take_outt}", "transition.name: unknown transition 'take_outt'"),
+                        ("{link: instrument}", "transition: ")]:
+        with pytest.raises(DefinitionErrors) as err:
+            load_texts({"cal.yaml": LINKED.replace("{link: instrument, name: take_out}", wrong)},
+                       default_extensions())
+        assert said in err.value.format()
+    assert "did you mean 'take_out'" in str(pytest.raises(DefinitionErrors, load_texts, {
+        "cal.yaml": LINKED.replace("name: take_out}", "name: take_outt}")}, default_extensions()).value.format())
