@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.compiler import CompileContext, label
-from runtime.expressions import Expr, suggest
+from runtime.expressions import Expr, NameInfo, Scope, suggest
 from runtime.model import AppDef, EntityDef, Label
 
 from .explode import EXPLODE_SCHEMA, compile_explode
@@ -213,7 +213,7 @@ class _RuleCompiler:
             return None
         scope = rule.entity.scope if rule.entity is not None else None
         if "when" in spec and scope is not None:
-            rule.when = ctx.expr(spec["when"], scope, (*path, "when"), want="bool")
+            rule.when = ctx.expr(spec["when"], _with_before(rule, scope), (*path, "when"), want="bool")
         self._once(rule, scope)
         if "batch_by" in spec:
             if rule.entity is None or spec["batch_by"] not in rule.entity.fields:
@@ -366,3 +366,15 @@ class _RuleCompiler:
         for i, r in enumerate(roles or []):
             if r not in self.app.roles:
                 self.ctx.error((*path, i), f"unknown role '{r}'", suggest(r, self.app.roles))
+
+
+BEFORE = "before"
+BEFORE_EVENTS = ("updated", "transitioned")
+
+
+def _with_before(rule: RuleDef, scope: Any) -> Any:
+    """An updated/transitioned rule's condition also sees the record as it was: ``before.shots``."""
+    if rule.event not in BEFORE_EVENTS or rule.entity is None or BEFORE in rule.entity.fields:
+        return scope
+    return Scope(label=scope.label, names={**scope.names, BEFORE: NameInfo("any", target=scope, sql=False)},
+                 user=scope.user, entity=scope.entity)

@@ -204,3 +204,67 @@ def test_a_linked_transition_names_a_link_and_a_transition_of_its_target() -> No
         assert said in err.value.format()
     assert "did you mean 'take_out'" in str(pytest.raises(DefinitionErrors, load_texts, {
         "cal.yaml": LINKED.replace("name: take_out}", "name: take_outt}")}, default_extensions()).value.format())
+
+
+THRESHOLD = """
+app: th
+entities:
+  tool:
+    fields:
+      code: {type: text}
+      shots: {type: integer}
+      life: {type: integer}
+      alerts: {type: integer}
+      before_note: {type: text}
+rules:
+  nearly_worn:
+    on: {event: updated, entity: tool, fields: [shots]}
+    when: "before.shots < life * 0.9 and shots >= life * 0.9"
+    do:
+      - set: {alerts: "coalesce(alerts, 0) + 1", before_note: "'was ' + code"}
+"""
+
+
+def test_an_updated_rule_compares_before_and_after_and_fires_at_the_crossing(make_runtime: Any) -> None:
+    rt = make_runtime(texts={"th.yaml": THRESHOLD}, extensions=True)
+    ent = rt.entity("th", "tool")
+    tool = rt.records.create(SYSTEM, ent, {"code": "T1", "shots": 50, "life": 100})
+    seen = []
+    for shots in (85, 95, 99, 80, 91):
+        tool = rt.records.update(SYSTEM, ent, tool["id"], {"shots": shots}, tool["version"])
+        seen.append(tool["alerts"])
+    # below, crossing, still above, back below (a reset), crossing again
+    assert seen == [None, 1, 1, 1, 2]
+
+
+def test_before_is_only_for_updated_and_transitioned_rules() -> None:
+    import pytest
+
+    from jig.plugins import default_extensions
+    from runtime.errors import DefinitionErrors
+    from runtime.loader import load_texts
+    with pytest.raises(DefinitionErrors) as err:
+        load_texts({"th.yaml": THRESHOLD.replace("event: updated", "event: created")}, default_extensions())
+    assert "unknown name 'before'" in err.value.format()
+    with pytest.raises(DefinitionErrors) as err:
+        load_texts({"th.yaml": THRESHOLD.replace("before.shots", "before.shotz")}, default_extensions())
+    assert "unknown name 'shotz' of before" in err.value.format()
+
+
+def test_a_transitioned_rule_sees_the_state_it_left(make_runtime: Any) -> None:
+    text = LINKED + """
+  back:
+    on: {event: transitioned, entity: instrument}
+    when: "before.state == 'out_of_service' and before.reason == 'calibration failed'"
+    do:
+      - set: {reason: "'back after ' + before_code"}
+"""
+    text = text.replace("reason: {type: text}", "reason: {type: text}\n      before_code: {type: text}")
+    rt = make_runtime(texts={"cal.yaml": text}, extensions=True)
+    inst, cal = rt.entity("cal", "instrument"), rt.entity("cal", "calibration")
+    meter = rt.records.create(SYSTEM, inst, {"code": "M1", "before_code": "M1"})
+    rt.records.create(SYSTEM, cal, {"instrument": meter["id"], "passed": False})
+    out = rt.records.get(SYSTEM, inst, meter["id"])
+    assert (out["state"], out["reason"]) == ("out_of_service", "calibration failed")
+    back = workflow.take(rt.records, SYSTEM, inst, meter["id"], "put_back", {}, out["version"])
+    assert (back["state"], back["reason"]) == ("in_service", "back after M1")
