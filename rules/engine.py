@@ -90,7 +90,8 @@ class RuleEngine:
                 cond = _WithBefore(rule.entity, dict(ctx), ctx.user, ctx.loader, before=was)
             if not _true(rule.when, cond):
                 return
-        occurrence = f"v{ev.record.get('version', 0)}:{ev.name}"
+        occurrence = f"v{ev.record.get('version', 0)}:{ev.name}" if rule.once == "per_event" \
+            else self._occurrence(rule, ctx)  # once: per_record, per_day, per_state, {per: ...}, repeat
         if self._record_firing(ev.conn, rule, ev.record_id, occurrence):
             self.actions.run(ev.conn, rule, [(ev.record_id, ctx)], occurrence)
 

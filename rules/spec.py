@@ -232,8 +232,9 @@ class _RuleCompiler:
         if once is None:
             return
         if isinstance(once, str):
-            if rule.event and once != "per_event":
-                self.ctx.error((*self.path, "once"), "event rules fire once per event", "remove 'once'")
+            if rule.event and once == "always":
+                self.ctx.error((*self.path, "once"), "an event rule fires once per event at most",
+                               "use per_event (the default), or per_record, per_day, per_state, {per: ...}")
             if once == "per_state" and (rule.entity is None or rule.entity.workflow is None):
                 self.ctx.error((*self.path, "once"), "per_state needs an entity with a workflow")
             rule.once = once

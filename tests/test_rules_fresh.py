@@ -268,3 +268,24 @@ def test_a_transitioned_rule_sees_the_state_it_left(make_runtime: Any) -> None:
     assert (out["state"], out["reason"]) == ("out_of_service", "calibration failed")
     back = workflow.take(rt.records, SYSTEM, inst, meter["id"], "put_back", {}, out["version"])
     assert (back["state"], back["reason"]) == ("in_service", "back after M1")
+
+
+def test_once_works_for_event_rules(make_runtime: Any) -> None:
+    text = THRESHOLD.replace('    when: "before.shots < life * 0.9 and shots >= life * 0.9"\n',
+                             '    when: "shots >= life * 0.9"\n    once: per_record\n')
+    rt = make_runtime(texts={"th.yaml": text}, extensions=True)
+    ent = rt.entity("th", "tool")
+    tool = rt.records.create(SYSTEM, ent, {"code": "T1", "shots": 50, "life": 100})
+    seen = []
+    for shots in (95, 99, 80, 91):
+        tool = rt.records.update(SYSTEM, ent, tool["id"], {"shots": shots}, tool["version"])
+        seen.append(tool["alerts"])
+    assert seen == [1, 1, 1, 1]  # per_record: once for the record, whatever events follow
+    import pytest
+
+    from jig.plugins import default_extensions
+    from runtime.errors import DefinitionErrors
+    from runtime.loader import load_texts
+    with pytest.raises(DefinitionErrors) as err:
+        load_texts({"th.yaml": text.replace("once: per_record", "once: always")}, default_extensions())
+    assert "rules.nearly_worn.once: an event rule fires once per event at most" in err.value.format()
