@@ -43,6 +43,7 @@ def _plain(v: Any) -> Any:
     return to_json(v) if not isinstance(v, (str, int)) else v
 
 
+WRITES = frozenset({"set", "update", "transition", "create", "explode"})  # actions that may change records
 LINK_PLACEHOLDER = "[[jig-link]]"  # replaced by the record's shared-link URL(s) at delivery
 
 
@@ -54,13 +55,32 @@ class ActionRunner:
     def run(self, conn: Connection, rule: RuleDef, items: list[tuple[int, RecordContext | None]], occurrence: str,
             occ_by_id: dict[int, str] | None = None) -> None:
         occ_by_id = occ_by_id or {}
+        items = list(items)
+        last = len(rule.actions) - 1
         for index, action in enumerate(rule.actions):
             if action.kind == "sms":
                 self._sms(conn, rule, action, index, items, occurrence, occ_by_id)
                 continue
-            for record_id, ctx in items:
+            for pos, (record_id, ctx) in enumerate(items):
                 key = f"{rule.key}:{record_id}:{occ_by_id.get(record_id, occurrence)}:{index}"
                 getattr(self, "_" + action.kind)(conn, rule, action, record_id, ctx, key)
+                if action.kind in WRITES and index < last and ctx is not None:
+                    items[pos] = (record_id, self._fresh(conn, rule, record_id, ctx))
+
+    def _fresh(self, conn: Connection, rule: RuleDef, record_id: int, ctx: RecordContext) -> RecordContext:
+        """The firing's record as it is now, after an action changed it or a record it links to.
+
+        A context caches linked records and computed values; the next action must see the changes
+        the previous ones made (two ``+5`` updates through one link add 10), in order.
+        """
+        ent = ctx.ent
+        values = {k: v for k, v in ctx.items() if not (k in ent.fields and ent.fields[k].type == "computed")}
+        if ent.parent is None and record_id:
+            table = self.rt.tables.for_entity(ent)
+            row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
+            if row is not None:
+                values.update(row)
+        return RecordContext(ent, values, ctx.user, ctx.loader)
 
     # ---- outside world (through the outbox) ----------------------------------
 
@@ -178,7 +198,14 @@ class ActionRunner:
     def _transition(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
                     ctx: RecordContext | None, key: str) -> None:
         assert rule.entity is not None
-        self._guarded(lambda: workflow.take(self.rt.records, RULE_ACTOR, rule.entity, record_id,
+        ent, target_id = rule.entity, record_id
+        if action.spec.get("link"):  # a transition of the linked record (through the same system actor)
+            assert ctx is not None and action.target is not None
+            ref = ctx.get(action.spec["link"])
+            if ref is None:
+                return
+            ent, target_id = action.target, int(ref)
+        self._guarded(lambda: workflow.take(self.rt.records, RULE_ACTOR, ent, target_id,
                                             action.spec["name"], {}, None, conn=conn), rule, "transition")
 
     def _create(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,

@@ -28,7 +28,7 @@ from runtime.evaluate import EvaluationError, evaluate, holds
 from runtime.hooks import RecordEvent
 
 from .actions import ActionRunner
-from .spec import RuleDef
+from .spec import BEFORE, BEFORE_EVENTS, RuleDef
 
 log = logging.getLogger("jig.rules")
 CHUNK = 500  # records per transaction in a scheduled run (JIG_RULE_CHUNK overrides)
@@ -83,9 +83,15 @@ class RuleEngine:
             return
         assert rule.entity is not None
         ctx = self._context(ev.conn, rule, _raw(rule, ev))
-        if rule.when is not None and not _true(rule.when, ctx):
-            return
-        occurrence = f"v{ev.record.get('version', 0)}:{ev.name}"
+        if rule.when is not None:
+            cond = ctx
+            if ev.before is not None and rule.event in BEFORE_EVENTS:
+                was = self._context(ev.conn, rule, _raw(rule, ev, ev.before))
+                cond = _WithBefore(rule.entity, dict(ctx), ctx.user, ctx.loader, before=was)
+            if not _true(rule.when, cond):
+                return
+        occurrence = f"v{ev.record.get('version', 0)}:{ev.name}" if rule.once == "per_event" \
+            else self._occurrence(rule, ctx)  # once: per_record, per_day, per_state, {per: ...}, repeat
         if self._record_firing(ev.conn, rule, ev.record_id, occurrence):
             self.actions.run(ev.conn, rule, [(ev.record_id, ctx)], occurrence)
 
@@ -181,13 +187,27 @@ def _chunk() -> int:
     return int(os.environ.get("JIG_RULE_CHUNK", CHUNK))
 
 
-def _raw(rule: RuleDef, ev: RecordEvent) -> dict[str, Any]:
-    """The event's record as typed values (events carry JSON forms)."""
+class _WithBefore(RecordContext):
+    """A record in an updated/transitioned rule's condition: ``before.x`` is the value before the change."""
+
+    def __init__(self, *args: Any, before: RecordContext):
+        super().__init__(*args)
+        self.before = before
+
+    def linked(self, field_name: str) -> RecordContext | None:
+        if field_name == BEFORE and BEFORE not in self.ent.fields:
+            return self.before
+        return super().linked(field_name)
+
+
+def _raw(rule: RuleDef, ev: RecordEvent, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event's record (or ``record``: its before image) as typed values (events carry JSON forms)."""
     from runtime.fieldtypes import FieldValueError, coerce
     assert rule.entity is not None
-    out: dict[str, Any] = {k: ev.record.get(k) for k in ("id", "name", "state", "version")}
+    record = ev.record if record is None else record
+    out: dict[str, Any] = {k: record.get(k) for k in ("id", "name", "state", "version")}
     for f in rule.entity.fields.values():
-        value = ev.record.get(f.name)
+        value = record.get(f.name)
         if f.stored and value is not None:
             try:
                 out[f.name] = coerce(f, value)

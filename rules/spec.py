@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.compiler import CompileContext, label
-from runtime.expressions import Expr, suggest
+from runtime.expressions import Expr, NameInfo, Scope, suggest
 from runtime.model import AppDef, EntityDef, Label
 
 from .explode import EXPLODE_SCHEMA, compile_explode
@@ -49,7 +49,13 @@ ACTION_SCHEMA: dict[str, Any] = {
             "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
             "body": _EXPR_MAP}},
         "set": _EXPR_MAP,
-        "transition": {"type": "string", "pattern": IDENT},
+        "transition": {"oneOf": [
+            {"type": "string", "pattern": IDENT, "description": "A transition of the rule's record"},
+            {"type": "object", "required": ["link", "name"], "additionalProperties": False,
+             "description": "A transition of the record a link field points to (a failed calibration "
+                            "puts its instrument out of service)",
+             "properties": {"link": {"type": "string", "pattern": IDENT},
+                            "name": {"type": "string", "pattern": IDENT}}}]},
         "update": {"type": "object", "required": ["link", "set"], "additionalProperties": False, "properties": {
             "link": {"type": "string", "pattern": IDENT}, "set": _EXPR_MAP}},
         "create": {"type": "object", "required": ["entity"], "additionalProperties": False, "properties": {
@@ -207,7 +213,7 @@ class _RuleCompiler:
             return None
         scope = rule.entity.scope if rule.entity is not None else None
         if "when" in spec and scope is not None:
-            rule.when = ctx.expr(spec["when"], scope, (*path, "when"), want="bool")
+            rule.when = ctx.expr(spec["when"], _with_before(rule, scope), (*path, "when"), want="bool")
         self._once(rule, scope)
         if "batch_by" in spec:
             if rule.entity is None or spec["batch_by"] not in rule.entity.fields:
@@ -226,8 +232,9 @@ class _RuleCompiler:
         if once is None:
             return
         if isinstance(once, str):
-            if rule.event and once != "per_event":
-                self.ctx.error((*self.path, "once"), "event rules fire once per event", "remove 'once'")
+            if rule.event and once == "always":
+                self.ctx.error((*self.path, "once"), "an event rule fires once per event at most",
+                               "use per_event (the default), or per_record, per_day, per_state, {per: ...}")
             if once == "per_state" and (rule.entity is None or rule.entity.workflow is None):
                 self.ctx.error((*self.path, "once"), "per_state needs an entity with a workflow")
             rule.once = once
@@ -299,10 +306,21 @@ class _RuleCompiler:
         elif kind == "set" and ent is not None:
             act.exprs = self._exprs(spec, scope, apath, ent)
         elif kind == "transition" and ent is not None:
-            if ent.workflow is None or spec not in ent.workflow.transitions:
-                ctx.error(apath, f"unknown transition '{spec}'", suggest(str(spec), ent.workflow.transitions
-                                                                           if ent.workflow else {}))
-            act.spec = {"name": spec}
+            on, name, tpath = ent, spec, apath
+            if isinstance(spec, dict):  # {link: instrument, name: take_out}: on the linked record
+                link = ent.fields.get(str(spec.get("link", "")))
+                if link is None or link.type != "link":
+                    ctx.error((*apath, "link"), f"'{spec.get('link')}' is not a link field",
+                              suggest(str(spec.get("link")), [f for f, d in ent.fields.items() if d.type == "link"]))
+                    on = None
+                else:
+                    on = self.app.entities.get(link.to or "")
+                    act.target = on
+                name, tpath = spec.get("name"), (*apath, "name")
+            if on is not None and (on.workflow is None or name not in on.workflow.transitions):
+                ctx.error(tpath, f"unknown transition '{name}'", suggest(str(name), on.workflow.transitions
+                                                                          if on.workflow else {}))
+            act.spec = {"name": name, "link": spec.get("link")} if isinstance(spec, dict) else {"name": spec}
         elif kind == "update" and ent is not None:
             link = ent.fields.get(spec.get("link", ""))
             if link is None or link.type != "link":
@@ -349,3 +367,15 @@ class _RuleCompiler:
         for i, r in enumerate(roles or []):
             if r not in self.app.roles:
                 self.ctx.error((*path, i), f"unknown role '{r}'", suggest(r, self.app.roles))
+
+
+BEFORE = "before"
+BEFORE_EVENTS = ("updated", "transitioned")
+
+
+def _with_before(rule: RuleDef, scope: Any) -> Any:
+    """An updated/transitioned rule's condition also sees the record as it was: ``before.shots``."""
+    if rule.event not in BEFORE_EVENTS or rule.entity is None or BEFORE in rule.entity.fields:
+        return scope
+    return Scope(label=scope.label, names={**scope.names, BEFORE: NameInfo("any", target=scope, sql=False)},
+                 user=scope.user, entity=scope.entity)

@@ -168,7 +168,7 @@ class Records:
             now = clock.now()
             if ent.workflow is not None:
                 ctx["state"] = ent.workflow.initial
-            validate(c, self.rt, ent, ctx, errors, lang)
+            validate(c, self.rt, ent, ctx, errors, lang, actor=actor)
             if errors:
                 raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
             table = self.rt.tables.for_entity(ent)
@@ -196,7 +196,7 @@ class Records:
                           record_id=record_id, action="create", actor=actor, changes=changes, version=1)
             result = self.serialize(ent, ctx)
             self._emit("record.created", ent, record_id, result, None, changes, actor, c)
-            return result
+            return self._as_committed(c, ent, record_id, result, actor, "record.created")
 
     def update(self, actor: Actor, ent: EntityDef, record_id: int, data: dict[str, Any],
                version: int | None, conn: Connection | None = None) -> dict[str, Any]:
@@ -238,7 +238,8 @@ class Records:
             after["state"] = new_state
         ctx = self.context(c, ent, after, actor)
         changed = {k for k in values if to_json(values[k]) != to_json(before.get(k))}
-        validate(c, self.rt, ent, ctx, errors, lang, record_id=record_id, changed=changed)
+        validate(c, self.rt, ent, ctx, errors, lang, record_id=record_id, changed=changed, actor=actor,
+                 before=before)
         if errors:
             raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
         table = self.rt.tables.for_entity(ent)
@@ -267,7 +268,7 @@ class Records:
         event = "record.transitioned" if transition else "record.updated"
         self._emit(event, ent, record_id, result, self.serialize(ent, self.context(c, ent, before, actor)),
                    changes, actor, c, transition)
-        return result
+        return self._as_committed(c, ent, record_id, result, actor, event)
 
     def delete(self, actor: Actor, ent: EntityDef, record_id: int, version: int | None = None,
                conn: Connection | None = None) -> None:
@@ -349,6 +350,26 @@ class Records:
             if f.unique and f.name in text:
                 return ValidationFailed(t("validation_failed", lang, n=1), {f.name: t("unique", lang, value="")})
         return Conflict(str(exc.orig).splitlines()[0])
+
+    def _as_committed(self, c: Connection, ent: EntityDef, record_id: int, result: dict[str, Any],
+                      actor: Actor, event: str) -> dict[str, Any]:
+        """The answer to a write: the record as it will commit, with what event handlers (rules) wrote on it.
+
+        Handlers run inside the write's transaction and may change the record itself (a ``created`` rule
+        setting a field); each such change bumps the version, so the version tells whether to read it again.
+        """
+        if not self.rt.hooks.has(event):
+            return result
+        table = self.rt.tables.for_entity(ent)
+        version = c.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+        if version is None or version == result.get("version"):
+            return result
+        row = c.execute(select(table).where(table.c.id == record_id)).mappings().first()
+        assert row is not None
+        record = dict(row)
+        for f in ent.child_fields():
+            record[f.name] = self._children(c, f.child, record_id)  # type: ignore[arg-type]
+        return self.serialize(ent, self.for_json(c, ent, record, actor))
 
     def _emit(self, name: str, ent: EntityDef, record_id: int, record: dict[str, Any],
               before: dict[str, Any] | None, changes: dict[str, Any], actor: Actor, conn: Connection,

@@ -67,8 +67,18 @@ def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) ->
 
 
 def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: FieldErrors, lang: str, *,
-             record_id: int | None = None, changed: set[str] | None = None, prefix: str = "") -> None:
-    """Check a complete record (values in ``ctx``); add messages to ``errors``."""
+             record_id: int | None = None, changed: set[str] | None = None, prefix: str = "",
+             actor: Any = None, before: dict[str, Any] | None = None,
+             known: dict[str, set[Any]] | None = None) -> None:
+    """Check a complete record (values in ``ctx``); add messages to ``errors``.
+
+    With ``actor``, a link must name a record the actor may read (row filters included); the answer
+    is the same as for a record that does not exist. Links already stored (``before``: the record as
+    loaded, child rows included; ``known``: for child rows, the targets the stored rows name) are not
+    re-checked, and rules, connectors and the system link anything.
+    """
+    reader = actor if actor is not None and not (actor.is_admin or actor.via in _PRIVILEGED) \
+        and actor.link is None else None
     for f in ent.fields.values():
         key = prefix + f.name
         if f.type == "computed":
@@ -89,10 +99,12 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             if f.max_rows is not None and len(rows) > f.max_rows:
                 errors.add(key, t("max_rows", lang, max=f.max_rows))
             assert f.child is not None
+            kept = _stored_links(f.child, (before or {}).get(f.name)) if reader is not None else {}
             for i, row in enumerate(rows):
                 from .context import RecordContext
                 rctx = RecordContext(f.child, row, ctx.user, ctx.loader)
-                validate(conn, runtime, f.child, rctx, errors, lang, prefix=f"{key}[{i}].")
+                validate(conn, runtime, f.child, rctx, errors, lang, prefix=f"{key}[{i}].", actor=reader,
+                         known=kept)
             continue
         if empty(value):
             if required and visible:
@@ -101,8 +113,17 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
         if changed is not None and f.name not in changed:
             continue  # unchanged values were valid when saved; re-check only checks below
         if f.type == "link" and f.to:
-            target = runtime.tables.for_entity(ent_by_name(runtime, ent, f.to))
-            if conn.execute(select(target.c.id).where(target.c.id == value)).first() is None:
+            target_ent = ent_by_name(runtime, ent, f.to)
+            target = runtime.tables.for_entity(target_ent)
+            q = select(target.c.id).where(target.c.id == value)
+            params: dict[str, Any] = {}
+            if reader is not None and value not in (known or {}).get(f.name, ()):
+                from . import permissions
+                flt = permissions.read_filter(reader, target_ent, target, runtime.sql)
+                if flt is not None:
+                    q = q.where(flt)
+                    params = permissions.filter_params(reader, target_ent)
+            if conn.execute(q, params).first() is None:
                 errors.add(key, t("link_missing", lang))
         elif f.type == "user":
             users = runtime.tables.system["jig_users"]
@@ -124,6 +145,18 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
         if f.check is not None and f.name not in errors.errors and _holds(f.check, ctx, prefix + f.name, lang) is False:
             msg = pick(f.check_message, lang) if f.check_message else t("check", lang, expr=f.check.source)
             errors.add(prefix + f.name, msg)
+
+
+_PRIVILEGED = ("rule", "connector", "system")  # as records.PRIVILEGED_VIA: they act for the system
+
+
+def _stored_links(child: EntityDef, rows: Any) -> dict[str, set[Any]]:
+    """Per link field of a child table, the targets its stored rows already name."""
+    out: dict[str, set[Any]] = {}
+    for cf in child.fields.values():
+        if cf.type == "link":
+            out[cf.name] = {r.get(cf.name) for r in rows or [] if isinstance(r, dict)}
+    return out
 
 
 def _holds(expr: Any, ctx: Any, key: str, lang: str) -> bool | None:

@@ -305,6 +305,10 @@ def snapshot(rt: Any) -> dict[str, list[tuple[Any, ...]]]:
 def _refused(kind: str, r: Any) -> bool:
     if r.status_code == 302:
         return "/login" in r.headers.get("Location", "")
+    if r.status_code == 422:  # a link to a record one may not read: answered as for one that does not exist
+        from runtime.messages import t
+        fields = ((r.get_json(silent=True) or {}).get("error") or {}).get("fields") or {}
+        return bool(fields) and set(fields.values()) <= {t("link_missing", "zh"), t("link_missing", "en")}
     return r.status_code in (401, 403, 404)
 
 

@@ -220,7 +220,7 @@ def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str
     if ent.workflow is not None:
         ctx["state"] = ent.workflow.initial
     try:
-        validate(conn, runtime, ent, ctx, errors, lang)
+        validate(conn, runtime, ent, ctx, errors, lang, actor=actor)
     except LimitExceeded as exc:  # a bound passed: this row's error, not the whole import's
         errors.errors.update(exc.fields)
     ctx.update(created_by=actor.username, updated_by=actor.username)
