@@ -437,6 +437,8 @@ LINK_CASES = [
          "'3 weeks' does not have the expected form", "links.scan.expires", 32, 14, None),
     Case("link_unknown_key", "    transitions: [finish]\n", "    transitions: [finish]\n    expire: 30d\n",
          "unknown key 'expire'", "links.scan.expire", 32, 5, "did you mean 'expires'?"),
+    Case("link_edits_a_link_field", "edit: [qty, note]", "edit: [qty, partner]",
+         "field 'partner' cannot be written through a link (link)", "links.scan.edit[1]", 30, 17, "show:"),
     Case("link_on_other_record", "    entity: order\n    edit: [qty, note]", "    entity: order\n    on: partner\n    edit: [qty, note]",
          "a link that edits one record is on that record", "links.scan.on", 30, 9, "creates: true"),
 ]

@@ -22,7 +22,7 @@ from runtime.model import AppDef, EntityDef, Label
 
 IDENT = r"^[a-z][a-z0-9_]{0,47}$"
 DURATION = r"^(never|[1-9][0-9]{0,3}[hd])$"
-UNEDITABLE = ("computed", "table")
+UNEDITABLE = ("computed", "table", "link")  # a link field: a link cannot list records to pick one
 
 
 @dataclass
