@@ -299,10 +299,13 @@ def _index_columns(i: Index) -> tuple[str, ...]:
 
 
 def _without_prefixes(idx: list[Index]) -> list[Index]:
-    """Drop a plain index whose columns lead another index: the longer one serves its lookups too."""
+    """Drop a plain index on (c...) when another is on (c..., id): it serves the same lookups and orders.
+
+    Only then: (state) also hands out a state's rows in id order (every index ends in the row id on
+    SQLite; the UI's bounded count reads ``ORDER BY id DESC``), which (state, created_at, id) does not.
+    """
     cols = [_index_columns(i) for i in idx]
-    return [i for i, c in zip(idx, cols, strict=True)
-            if i.unique or not any(len(o) > len(c) and o[:len(c)] == c for o in cols)]
+    return [i for i, c in zip(idx, cols, strict=True) if i.unique or (*c, "id") not in cols]
 
 
 def entity_table(ent: EntityDef, md: MetaData) -> Table:
