@@ -8,6 +8,10 @@ per page. Target: every page < 100 ms.
     .venv/bin/python bench/pages.py --rows 200000 --check # exit 1 when a page misses the target
     .venv/bin/python bench/pages.py --database postgresql+psycopg://...   (a throwaway database!)
     .venv/bin/python bench/pages.py --smoke               # a few hundred rows, two requests a page (tests)
+    .venv/bin/python bench/pages.py --without-list-indexes   # drop the planned list indexes (as before issue 14)
+
+Also times the API's list query (``listquery.run``, in process, limit 20) for the filter shapes the
+UI offers on the batch list, and shows the plan SQLite/PostgreSQL takes for each.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from sqlalchemy import insert, text  # noqa: E402
 
 from jig.app import build_runtime, create_app  # noqa: E402
 from jig.config import Settings  # noqa: E402
-from runtime import clock  # noqa: E402
+from runtime import clock, listquery  # noqa: E402
 from runtime.auth import SYSTEM  # noqa: E402
 from runtime.core import Runtime  # noqa: E402
+from runtime.tables import index_name, list_indexes  # noqa: E402
 
 TARGET_MS = 100.0
 
@@ -80,6 +85,8 @@ def main() -> int:
     ap.add_argument("--database")
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--without-list-indexes", action="store_true",
+                    help="drop the indexes planned for list shapes (runtime.tables.list_indexes) before measuring")
     ap.add_argument("--smoke", action="store_true", default=os.environ.get("JIG_BENCH_SMOKE") == "1",
                     help="a tiny run that only shows the script works (the test suite runs this)")
     args = ap.parse_args()
@@ -94,6 +101,8 @@ def main() -> int:
                         files_dir=str(tmp / "files"), var_dir=str(tmp))
     rt = build_runtime(settings)
     seed(rt, args.rows)
+    if args.without_list_indexes:
+        drop_list_indexes(rt)
     rt.users.add("bench", "bench-pass-1", ["planner"])
     app = create_app(settings, rt)
     c = app.test_client()
@@ -126,8 +135,57 @@ def main() -> int:
         ok = med < TARGET_MS
         failed |= not ok
         print(f"| {label} (`{path.split('?')[0]}`) | {med:.1f} | {p90:.1f} | {'PASS' if ok else 'FAIL'} |")
+    api_list_queries(rt, args.repeat)
     rt.close()
     return 1 if failed and args.check else 0
+
+
+def drop_list_indexes(rt: Runtime) -> None:
+    """The batch table's indexes as they were before the list indexes were planned (issue 14)."""
+    ent = rt.entity("outsourcing", "batch")
+    t = ent.table_name
+    with rt.db.write() as conn:
+        for cols in list_indexes(ent):
+            conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index_name("ix", t, *cols)}"')
+        conn.exec_driver_sql(f'CREATE INDEX "{index_name("ix", t, "partner", "state", "created_at")}" '
+                             f'ON "{t}" (partner, state, created_at)')
+        conn.execute(text("ANALYZE"))
+    print("planned list indexes dropped (the declared (partner, state, created_at) put back)")
+
+
+API_SHAPES = [{}, {"state": "done"}, {"state": "shipped"}, {"partner": "3"}, {"process": "plating"},
+              {"partner": "3", "state": "processing"}]
+
+
+def api_list_queries(rt: Runtime, repeat: int) -> None:
+    """Median time of the API's list query (first page, limit 20) per filter shape, and its plan."""
+    ent = rt.entity("outsourcing", "batch")
+    print(f"\nAPI list query (listquery.run in process, limit 20, sort {ent.list_sort}); median of {repeat}\n")
+    print("| filter | median ms | plan |\n|---|---:|---|")
+    for args in API_SHAPES:
+        q = listquery.parse_args(ent, {**args, "limit": "20"})
+        for _ in range(2):
+            listquery.run(rt, SYSTEM, ent, q)
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            listquery.run(rt, SYSTEM, ent, q)
+            times.append((time.perf_counter() - t0) * 1000)
+        label = "&".join(f"{k}={v}" for k, v in args.items()) or "(none)"
+        print(f"| `?{label}` | {statistics.median(times):.2f} | {explain(rt, ent, q)} |")
+
+
+def explain(rt: Runtime, ent: object, q: listquery.ListQuery) -> str:
+    cached = listquery._cached_page(rt, SYSTEM, ent, q)  # type: ignore[arg-type]
+    if cached is None:
+        return "?"
+    stmt, params = cached
+    sql = str(stmt.params(**params).compile(dialect=rt.db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    with rt.db.read() as conn:
+        if rt.db.dialect == "sqlite":
+            return "; ".join(str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        lines = [str(r[0]).strip().lstrip("-> ") for r in conn.exec_driver_sql("EXPLAIN " + sql)]
+        return "; ".join(ln.split("  (cost")[0] for ln in lines if "Scan" in ln or "Sort" in ln)
 
 
 if __name__ == "__main__":
