@@ -5,12 +5,15 @@
 Serves the shipped apps (waitress, SQLite in a temp folder), opens each mobile form in Chromium on a
 390×844 phone viewport and adds up every response except images (HTML, CSS, JS). The limit from
 issue 13 is 50 KB transferred; gzip sizes are shown too (a reverse proxy usually compresses).
-Screenshots go to docs/screenshots/ (link-*.png, traveller-a4.png, machine-label.png).
+Screenshots go to docs/screenshots/ (link-*.png, traveller-a4.png, machine-label.png); with --smoke
+(the test suite runs it) to a temp dir, without the printed traveller and label.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -60,12 +63,18 @@ def _data(rt: Any) -> dict[str, tuple[str, int]]:
 
 def main() -> int:
     from playwright.sync_api import expect, sync_playwright
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, help=f"where the PNGs go (default {OUT.relative_to(ROOT)}; --smoke: a temp dir)")
+    ap.add_argument("--smoke", action="store_true", default=os.environ.get("JIG_BENCH_SMOKE") == "1",
+                    help="page weights only, screenshots into a temp dir (the test suite runs this)")
+    args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jig-links-"))
+    out = args.out or (tmp / "screenshots" if args.smoke else OUT)
     rt, app = build(f"sqlite:///{tmp / 'links.db'}", tmp)
     rt.users.add("admin", "admin-pass-1", ["admin"], display_name="管理员")
     data = _data(rt)
     server, url = serve(app)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
         with sync_playwright() as p:
@@ -92,13 +101,16 @@ def main() -> int:
                     if sel.count():
                         sel.select_option(index=1)
                 if name == "operation_scan":
-                    page.screenshot(path=str(OUT / "link-operation-start.png"))
+                    page.screenshot(path=str(out / "link-operation-start.png"))
                     page.get_by_role("button", name="开工").tap()
                     expect(page.locator("#state")).to_have_text("进行中")
                     page.get_by_label("合格数量").fill("480")
                     page.get_by_label("不良数量").fill("20")
-                page.screenshot(path=str(OUT / f"link-{name.replace('_', '-')}.png"), full_page=True)
+                page.screenshot(path=str(out / f"link-{name.replace('_', '-')}.png"), full_page=True)
                 ctx.close()
+            if args.smoke:  # the printed traveller and label: only in a full run
+                browser.close()
+                return _report(rows)
             staff = browser.new_page(viewport={"width": 1000, "height": 1300}, base_url=url)
             staff.goto("/login")
             staff.fill("#username", "admin")
@@ -106,14 +118,18 @@ def main() -> int:
             staff.click("button.primary")
             staff.emulate_media(media="print")
             staff.goto(f"/a/work_order_tracking/work_order/{data['operation_scan'][1]}/print?size=a4")
-            staff.screenshot(path=str(OUT / "traveller-a4.png"), full_page=True)
+            staff.screenshot(path=str(out / "traveller-a4.png"), full_page=True)
             staff.set_viewport_size({"width": 420, "height": 260})
             staff.goto(f"/a/maintenance/equipment/{data['repair_from_label'][1]}/print?size=label")
-            staff.screenshot(path=str(OUT / "machine-label.png"))
+            staff.screenshot(path=str(out / "machine-label.png"))
             browser.close()
     finally:
         server.close()
         rt.close()
+    return _report(rows)
+
+
+def _report(rows: list[tuple[str, int, int, int]]) -> int:
     print("| Mobile form | Requests (no images) | Transferred | gzip | Limit |")
     print("|---|---:|---:|---:|---|")
     for name, n, raw, gz in rows:

@@ -1,10 +1,13 @@
 """Screenshots of the main pages (demo data, Chromium headless) into docs/screenshots/.
 
     .venv/bin/python bench/screenshots.py
+    .venv/bin/python bench/screenshots.py --smoke   # sign in and shoot one page into a temp dir (tests)
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,17 +23,23 @@ OUT = ROOT / "docs" / "screenshots"
 
 def main() -> int:
     from playwright.sync_api import sync_playwright
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, help=f"where the PNGs go (default {OUT.relative_to(ROOT)}; --smoke: a temp dir)")
+    ap.add_argument("--smoke", action="store_true", default=os.environ.get("JIG_BENCH_SMOKE") == "1",
+                    help="only the list page, into a temp dir (the test suite runs this)")
+    args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jig-shots-"))
+    out = args.out or (tmp / "screenshots" if args.smoke else OUT)
     rt, app = build(f"sqlite:///{tmp / 'shots.db'}", tmp)
     demo.prepare(rt)
     server, url = serve(app)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1366, "height": 768}, base_url=url)
             page.goto("/login")
-            page.screenshot(path=str(OUT / "login.png"))
+            page.screenshot(path=str(out / "login.png"))
             page.fill("#username", "admin")
             page.fill("#password", demo.DEMO_PASSWORD)
             page.click("button.primary")
@@ -38,23 +47,34 @@ def main() -> int:
             shots = [("home", "/"), ("list", "/a/outsourcing/batch"), ("form", "/a/outsourcing/batch/1"),
                      ("new-repair", "/a/maintenance/repair_request/new"), ("kanban", "/a/outsourcing/batch/kanban"),
                      ("dashboard", "/d/outsourcing/board"), ("dashboard-maintenance", "/d/maintenance/overview")]
+            if args.smoke:
+                shots = [("list", "/a/outsourcing/batch")]
             for name, path in shots:
                 page.goto(path)
                 page.wait_for_load_state("networkidle")
                 page.wait_for_timeout(300)
-                page.screenshot(path=str(OUT / f"{name}.png"), full_page=name in ("form", "dashboard"))
+                page.screenshot(path=str(out / f"{name}.png"), full_page=name in ("form", "dashboard"))
+            if args.smoke:
+                browser.close()
+                return _report(out)
             tv = browser.new_page(viewport={"width": 1920, "height": 1080}, base_url=url)
             tv.context.add_cookies(page.context.cookies())
             tv.goto("/board/outsourcing/board")
             tv.wait_for_timeout(500)
-            tv.screenshot(path=str(OUT / "board.png"))
+            tv.screenshot(path=str(out / "board.png"))
             page.goto("/lang/en?next=/a/outsourcing/batch")
-            page.screenshot(path=str(OUT / "list-en.png"))
+            page.screenshot(path=str(out / "list-en.png"))
             browser.close()
     finally:
         server.close()
         rt.close()
-    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
+    return _report(out)
+
+
+def _report(out: Path) -> int:
+    print("| screenshot | size |\n|---|---:|")
+    for p in sorted(out.glob("*.png")):
+        print(f"| {p.relative_to(ROOT) if p.is_relative_to(ROOT) else p} | {p.stat().st_size / 1024:.0f} KB |")
     return 0
 
 

@@ -11,6 +11,7 @@ FBillNo with history) and prints records/s (target >= 5,000/s on SQLite).
 Part 2 loads --base orders straight into the tables (as if synced before), changes
 100 of them in the ERP and times one incremental sync (target < 1 s).
 The simulator runs in a separate process so it does not compete for the GIL.
+--smoke: 100 orders, 300 synced, 5 changed; checks the counts, not the time (the test suite runs it).
 """
 
 from __future__ import annotations
@@ -56,12 +57,14 @@ def start_sim(orders: int, lines: int, when: dt.datetime) -> tuple[Any, Any, Any
     return proc, port_q, cmd_q, url
 
 
-def runtime(url: str) -> Any:
+def runtime(url: str, fresh: bool = False) -> Any:
     from connectors.extension import extension
     from jig.plugins import default_extensions
     from runtime.core import Runtime
     from runtime.loader import load_apps
     rt = Runtime(load_apps([ROOT / "apps"], default_extensions()), url, extensions=[extension])
+    if fresh and rt.db.dialect != "sqlite":  # one throwaway database for both parts: start from empty tables
+        rt.tables.metadata.drop_all(rt.db.engine)
     rt.migrate()
     extension.attach(rt)
     return rt
@@ -120,7 +123,14 @@ def main() -> int:
     ap.add_argument("--database", help="database URL (default: a temp SQLite file)")
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--skip-incremental", action="store_true")
+    ap.add_argument("--smoke", action="store_true", default=os.environ.get("JIG_BENCH_SMOKE") == "1",
+                    help="a tiny run that only shows the script works (the test suite runs this)")
     args = ap.parse_args()
+    if args.smoke:
+        args.orders, args.base, args.changed = min(args.orders, 100), min(args.base, 300), 5
+    if args.database and args.database.startswith("postgresql://"):
+        args.database = "postgresql+psycopg://" + args.database[len("postgresql://"):]
+    timed = not args.smoke  # a smoke run checks the counts only
     from connectors.pull import find, sync
     from runtime import clock
     os.environ["KINGDEE_APP_SECRET"] = "sim-secret"
@@ -139,7 +149,7 @@ def main() -> int:
         rate = res.fetched / took
         print(f"  {res.summary()}\n  {took:.2f} s, {rate:,.0f} records/s ({res.rows / took:,.0f} rows/s)  "
               f"target >= 5,000/s: {'PASS' if rate >= 5000 else 'FAIL'}")
-        ok &= res.status == "ok" and res.created == args.orders and rate >= 5000
+        ok &= res.status == "ok" and res.created == args.orders and (rate >= 5000 or not timed)
         cmd.put("stop")
         proc.join(10)
         rt.db.dispose()
@@ -148,7 +158,7 @@ def main() -> int:
         proc, q, cmd, url = start_sim(args.base, args.lines, past)
         os.environ["KINGDEE_URL"] = url
         db = args.database or f"sqlite:///{tmp}/incr.db"
-        rt = runtime(db)
+        rt = runtime(db, fresh=True)
         t0 = time.perf_counter()
         seed_synced(rt, args.base, args.lines, past)
         print(f"  loaded in {time.perf_counter() - t0:.0f} s")
@@ -165,7 +175,7 @@ def main() -> int:
         res = sync(rt, conn)
         took = time.perf_counter() - started
         print(f"  {res.summary()}\n  {took * 1000:.0f} ms  target < 1 s: {'PASS' if took < 1 else 'FAIL'}")
-        ok &= res.status == "ok" and res.updated == args.changed and took < 1
+        ok &= res.status == "ok" and res.updated == args.changed and (took < 1 or not timed)
         cmd.put("stop")
         proc.join(10)
         rt.db.dispose()

@@ -244,7 +244,68 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
         if name not in names:  # a one-column index may already exist for a link or unique field
             idx.append(Index(name, *cols))
             names.add(name)
-    return idx
+    if not ent.is_child:
+        for cols in list_indexes(ent):
+            name = index_name("ix", t, *cols)
+            if name not in names:
+                idx.append(Index(name, *cols))
+                names.add(name)
+    return _without_prefixes(idx)
+
+
+def list_sort_columns(ent: EntityDef) -> list[str]:
+    """The columns of the list's default sort, as listquery.parse_args orders by them (``id`` comes last)."""
+    out: list[str] = []
+    for part in (ent.list_sort or "-id").split(","):
+        name = part.strip().lstrip("-+")
+        if name and name != "id" and name not in out:
+            out.append(name)
+    return out
+
+
+def list_filter_fields(ent: EntityDef) -> list[str]:
+    """The fields a list is filtered on by equality: the workflow state and every select or link column it shows."""
+    out = ["state"] if ent.workflow else []
+    for name in ent.list_columns:
+        f = ent.fields.get(name)
+        if f is not None and f.stored and f.type in ("select", "link") and name not in out:
+            out.append(name)
+    return out
+
+
+def list_indexes(ent: EntityDef) -> list[tuple[str, ...]]:
+    """Composite indexes planned from the definition for the list shapes the UI uses.
+
+    ``?state=X`` (or any select/link column shown in the list) with the default sort: an index on
+    (field, sort columns..., id) finds the matches already in list order, so the first page reads
+    ``limit`` index entries instead of sorting every match. A link column combined with the state
+    (``?partner=Y&state=X``, the usual "a partner's open batches" shape) gets (link, state, sort..., id).
+    Sorts on a nullable column (``NULLS FIRST/LAST``) are served on SQLite; PostgreSQL may still sort.
+    """
+    sort = list_sort_columns(ent)
+    known = {f.name for f in ent.stored_fields()} | {"created_at", "updated_at", "name", "state"}
+    if any(c not in known for c in sort):
+        return []
+    fields = list_filter_fields(ent)
+    out = [(f, *[c for c in sort if c != f], "id") for f in fields]
+    if ent.workflow:
+        out += [(f, "state", *[c for c in sort if c not in (f, "state")], "id")
+                for f in fields if ent.fields.get(f) is not None and ent.fields[f].type == "link"]
+    return out
+
+
+def _index_columns(i: Index) -> tuple[str, ...]:
+    return tuple(c if isinstance(c, str) else c.name for c in i.expressions)  # type: ignore[attr-defined]
+
+
+def _without_prefixes(idx: list[Index]) -> list[Index]:
+    """Drop a plain index on (c...) when another is on (c..., id): it serves the same lookups and orders.
+
+    Only then: (state) also hands out a state's rows in id order (every index ends in the row id on
+    SQLite; the UI's bounded count reads ``ORDER BY id DESC``), which (state, created_at, id) does not.
+    """
+    cols = [_index_columns(i) for i in idx]
+    return [i for i, c in zip(idx, cols, strict=True) if i.unique or (*c, "id") not in cols]
 
 
 def entity_table(ent: EntityDef, md: MetaData) -> Table:

@@ -1,0 +1,61 @@
+"""Every script in bench/ runs, in its tiny smoke mode, so that none can rot unnoticed.
+
+Each script honours ``--smoke`` (or ``JIG_BENCH_SMOKE=1``): a few hundred rows, fractions of a second
+per measurement, the Python client instead of wrk, screenshots into a temp dir. The test asserts that it
+exits 0 and prints its table -- never a timing: the figures of a smoke run mean nothing.
+
+On PostgreSQL (``JIG_TEST_DB=postgresql``) the database scripts get a fresh throwaway database each; the
+two browser scripts (links, screenshots) build their own SQLite database and run in the SQLite run only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import BACKEND
+from .ui_support import CHROMIUM
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+# script -> a line its table prints
+SCRIPTS = {
+    "crud.py": "jig req/s",
+    "pages.py": "| page | median ms | p90 ms | result |",
+    "rules.py": "SQL and Python agree on the sample",
+    "sync.py": "kingdee.sales_orders: ok",
+    "links.py": "| Mobile form |",
+    "screenshots.py": "| screenshot | size |",
+}
+DATABASE = {"crud.py", "pages.py", "rules.py", "sync.py"}  # take --database
+BROWSER = {"links.py", "screenshots.py"}
+
+
+def test_every_bench_script_is_covered() -> None:
+    assert sorted(p.name for p in BENCH.glob("*.py")) == sorted(SCRIPTS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_bench_script_smoke(script: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    args = [sys.executable, str(BENCH / script), "--smoke"]
+    if script in BROWSER:
+        if BACKEND != "sqlite":
+            pytest.skip("the browser scripts serve their own SQLite database: run in the SQLite run")
+        if not os.path.exists(CHROMIUM):
+            pytest.skip(f"{CHROMIUM} not installed")
+        pytest.importorskip("playwright.sync_api")
+    if script in DATABASE and BACKEND != "sqlite":
+        args += ["--database", request.getfixturevalue("database_url")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path), JIG_BENCH_SMOKE="1")
+    docs = sorted((ROOT / "docs" / "screenshots").glob("*.png"))
+    stamps = [p.stat().st_mtime_ns for p in docs]
+    out = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, f"{script} exited {out.returncode}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    assert SCRIPTS[script] in out.stdout, out.stdout[-3000:]
+    assert [p.stat().st_mtime_ns for p in docs] == stamps, "a smoke run must not overwrite docs/screenshots"
