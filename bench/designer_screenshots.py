@@ -1,10 +1,12 @@
 """Screenshots of the designer (canvas and property panel, workflow diagram, publish plan) into docs/screenshots/.
 
-    .venv/bin/python bench/designer_screenshots.py
+    .venv/bin/python bench/designer_screenshots.py           # into docs/screenshots/
+    .venv/bin/python bench/designer_screenshots.py --smoke   # into a temp dir (the test suite's smoke run)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -23,11 +25,13 @@ THICKNESS = {"type": "decimal", "label": {"zh": "电镀厚度 (μm)", "en": "Pla
 def main() -> int:
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="jig-shots-"))
+    smoke = "--smoke" in sys.argv[1:] or os.environ.get("JIG_BENCH_SMOKE") == "1"
+    out = tmp / "shots" if smoke else OUT
     rt, app = build(f"sqlite:///{tmp / 'shots.db'}", tmp)
     demo.prepare(rt)
     record_shipped(rt)
     server, url = serve(app)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -47,20 +51,22 @@ def main() -> int:
             page.goto("/builder/outsourcing?entity=batch")
             page.locator(".d-card[data-key=plating_um]").click()
             page.wait_for_timeout(400)
-            page.screenshot(path=str(OUT / "designer-canvas.png"))
+            page.screenshot(path=str(out / "designer-canvas.png"))
             page.locator("#d-tab-workflow").click()
             page.wait_for_timeout(400)
-            page.screenshot(path=str(OUT / "designer-workflow.png"))
+            page.screenshot(path=str(out / "designer-workflow.png"))
             page.locator("#d-tab-form").click()
             page.locator("#d-publish").click()
             page.locator(".d-plan").wait_for()
             page.wait_for_timeout(300)
-            page.screenshot(path=str(OUT / "designer-publish.png"))
+            page.screenshot(path=str(out / "designer-publish.png"))
             browser.close()
     finally:
         server.close()
         rt.close()
-    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("designer-*.png"))))
+    print("| screenshot | size |\n|---|---:|")
+    for shot in sorted(out.glob("designer-*.png")):
+        print(f"| {shot.name} | {shot.stat().st_size:,} B |")
     return 0
 
 

@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the default request counts")
+    ap.add_argument("--smoke", action="store_true", help="a few hundred rows and requests (the test suite's run)")
     args = ap.parse_args(argv)
+    if args.smoke or os.environ.get("JIG_BENCH_SMOKE") == "1":
+        args.rows, args.rounds, args.scale = 300, 1, 0.02
     trees = [ROOT] + ([Path(args.against).resolve()] if args.against else [])
     best: dict[Path, dict[str, float]] = {t: {} for t in trees}
     for _ in range(args.rounds):

@@ -31,9 +31,11 @@ SCRIPTS = {
     "sync.py": "kingdee.sales_orders: ok",
     "links.py": "| Mobile form |",
     "screenshots.py": "| screenshot | size |",
+    "designer_screenshots.py": "| screenshot | size |",
+    "request_cost.py": "CPU microseconds per request",
 }
 DATABASE = {"crud.py", "pages.py", "rules.py", "sync.py"}  # take --database
-BROWSER = {"links.py", "screenshots.py"}
+BROWSER = {"links.py", "screenshots.py", "designer_screenshots.py"}
 
 
 def test_every_bench_script_is_covered() -> None:
