@@ -368,7 +368,7 @@ class Records:
         assert row is not None
         record = dict(row)
         for f in ent.child_fields():
-            record[f.name] = self._children(c, f.child, record_id)  # type: ignore[arg-type]
+            record[f.name] = self.children(c, f.child, record_id)  # type: ignore[arg-type]
         return self.serialize(ent, self.for_json(c, ent, record, actor))
 
     def _emit(self, name: str, ent: EntityDef, record_id: int, record: dict[str, Any],

@@ -49,6 +49,8 @@ entities:
     fields:
       name: {type: text}
       phone: {type: phone}
+    permissions:
+      clerk: {read: true}  # a clerk links batches to partners, so may read them
   batch:
     naming: "WF{####}"
     fields:

@@ -7,6 +7,7 @@ const COLORS = { grey: "#8a8f98", blue: "#2f6fde", green: "#2e9d50", yellow: "#d
 
 export function renderWorkflow(box, ctx) {
   const { S, T, el, edit, LANG } = ctx;
+  const typed = typedValues(box);  // a re-render (e.g. an autosave finishing) must not wipe what is being typed
   box.replaceChildren();
   const ent = entityOf(S.data, S.entity);
   if (!ent) return;
@@ -55,10 +56,13 @@ export function renderWorkflow(box, ctx) {
     const key = sk.value.trim();
     if (!KEY.test(key) || states[key]) { sk.setCustomValidity(T.state_key); sk.reportValidity(); return; }
     const keys = Object.keys(states);
+    const label = sl.value.trim() || key;
+    sk.value = sl.value = "";
     edit([{ op: "set", path: base.concat(["states", key]), after: keys[keys.length - 1],
-      value: { label: { zh: sl.value.trim() || key, en: key } } }], T.edit_msg_workflow);
+      value: { label: { zh: label, en: key } } }], T.edit_msg_workflow);
   });
   box.append(addState);
+  restore(addState, typed);
 
   box.append(el("h3", {}, T.transitions));
   const tt = el("table", { class: "d-wf-transitions" });
@@ -86,9 +90,28 @@ export function renderWorkflow(box, ctx) {
     const roles = troles.value.split(/[,，\s]+/).filter(Boolean);
     if (roles.length) value.roles = roles;
     const keys = Object.keys(transitions);
+    tk.value = tl.value = troles.value = "";
     edit([{ op: "set", path: base.concat(["transitions", key]), after: keys[keys.length - 1], value }], T.edit_msg_workflow);
   });
   box.append(addT);
+  restore(addT, typed);
+}
+
+/* What the user has typed into the "add" forms, by form id and input name. */
+function typedValues(box) {
+  const out = {};
+  box.querySelectorAll("form.d-wf-add").forEach((form) => {
+    out[form.id] = {};
+    form.querySelectorAll("input[name], select[name]").forEach((i) => { out[form.id][i.name] = i.value; });
+  });
+  return out;
+}
+
+function restore(form, typed) {
+  const values = typed[form.id] || {};
+  form.querySelectorAll("input[name], select[name]").forEach((i) => {
+    if (values[i.name]) i.value = values[i.name];
+  });
 }
 
 function headRow(el, names) {
