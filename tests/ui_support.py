@@ -48,6 +48,8 @@ def serve(app: Any) -> tuple[Any, str]:
 
 
 def launch_browser() -> Iterator[Any]:
+    if os.environ.get("JIG_TEST_DB", "sqlite") != "sqlite":
+        pytest.skip("browser tests drive the pages once, in the SQLite pass (the pages are the same on PostgreSQL)")
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed")
     sync_api = pytest.importorskip("playwright.sync_api")
