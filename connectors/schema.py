@@ -6,7 +6,7 @@ from typing import Any
 
 IDENT = r"^[a-z][a-z0-9_]{0,47}$"
 
-_ANY = {}
+_ANY: dict[str, object] = {"description": "any JSON value"}
 _STR = {"type": "string", "minLength": 1}
 _NUM = {"type": "number", "exclusiveMinimum": 0}
 

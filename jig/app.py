@@ -54,8 +54,9 @@ class Jig:
         migrating = migrate if migrate is not None else settings.auto_migrate
         try:
             store = DefinitionStore(system_tables(MetaData()))
+            read = {a.file: (files[a.file].decode("utf-8"), name) for name, a in file_apps.items() if a.file in files}
             served = Publisher(self.db, store, self.extensions).sync_files(settings.apps, force=force_import,
-                                                                           write=migrating)
+                                                                           write=migrating, read=read)
             if served.texts and all(files.get(name) == text.encode("utf-8") for name, text in served.texts.values()):
                 apps = file_apps  # what is served is what the files say (the usual case): loaded once
             elif served.texts:

@@ -30,8 +30,7 @@ def worker(ctx: click.Context, burst: bool) -> None:
     if not url:
         raise click.ClickException("set JIG_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to use RQ workers")
     from . import jobs
-    jobs._runtime = ctx.obj.jig(embedded_jobs=False)  # noqa: SLF001 - the worker process's runtime source
-    jobs.run_worker(url, burst=burst)
+    jobs.run_worker(ctx.obj.jig(embedded_jobs=False), url, burst=burst)
 
 
 @click.command()

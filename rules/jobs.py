@@ -100,14 +100,36 @@ class EmbeddedJobs:
 # ---- RQ backend --------------------------------------------------------------
 
 QUEUE = "jig"
-_runtime: Any = None  # set by `jig worker` (or a test) to the worker's runtime source
+
+
+def worker_class() -> Any:
+    """RQ's in-process worker that hands its runtime source to the jobs it performs.
+
+    The source (a running Jig, or a runtime) is an attribute of the worker, not a module global: a job finds
+    it on the RQ job being performed (``rq.get_current_job()``), so two workers in one process with two
+    runtimes never see each other's.
+    """
+    from rq import SimpleWorker
+
+    class JigWorker(SimpleWorker):
+        def __init__(self, *args: Any, runtime_source: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.runtime_source = runtime_source
+
+        def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
+            job.jig_runtime_source = self.runtime_source  # not saved to Redis: lives while the job runs here
+            return bool(super().perform_job(job, queue, *args, **kwargs))
+
+    return JigWorker
 
 
 def _rt() -> Any:
-    """The runtime serving this RQ job: the worker's source's current one (it follows publishes)."""
-    if _runtime is None:
+    """The runtime serving this RQ job: the performing worker's source's current one (it follows publishes)."""
+    from rq import get_current_job
+    source = getattr(get_current_job(), "jig_runtime_source", None)
+    if source is None:
         raise RuntimeError("Jig's RQ jobs run inside `jig worker`, which provides their runtime")
-    return _runtime.current()
+    return source.current()
 
 
 def run_schedule(name: str) -> Any:
@@ -210,7 +232,7 @@ def scheduler_loop(rt: Any, redis_url: str, stop: threading.Event | None = None,
             time.sleep(poll_seconds())
 
 
-def run_worker(redis_url: str, burst: bool = False) -> None:
+def run_worker(source: Any, redis_url: str, burst: bool = False) -> None:
     """`jig worker`: an RQ worker that outlives Redis outages.
 
     RQ's worker quits when Redis drops in the middle of a job ("found an unhandled exception, quitting").
@@ -223,7 +245,7 @@ def run_worker(redis_url: str, burst: bool = False) -> None:
 
     from redis import Redis
     from redis.exceptions import RedisError
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     stopping = threading.Event()
     delay, down_since = 1.0, None
@@ -235,7 +257,7 @@ def run_worker(redis_url: str, burst: bool = False) -> None:
             if down_since is not None:
                 log.warning("worker: Redis is back after %.0f s; working again", time.monotonic() - down_since)
                 down_since, delay = None, 1.0
-            w = SimpleWorker([Queue(QUEUE, connection=conn)], connection=conn)
+            w = worker_class()([Queue(QUEUE, connection=conn)], connection=conn, runtime_source=source)
             w.work(burst=burst, logging_level=os.environ.get("JIG_LOG_LEVEL", "INFO"))
             if burst or w._shutdown_requested_date is not None or w._stop_requested:  # noqa: SLF001
                 return

@@ -172,7 +172,8 @@ class Publisher:
 
     # ------------------------------------------------------------------ files
 
-    def sync_files(self, paths: Iterable[str | Path], *, force: bool = False, write: bool = True) -> Served:
+    def sync_files(self, paths: Iterable[str | Path], *, force: bool = False, write: bool = True,
+                   read: dict[str, tuple[str, str]] | None = None) -> Served:
         """Decide, for each definition file, whether it or the database's published version is served.
 
         A file is imported when its app has no published version, when its
@@ -181,7 +182,10 @@ class Publisher:
         was also published from the browser raises :class:`DefinitionConflict`.
         Files that cannot be read or parsed raise the loader's DefinitionErrors.
         With ``write=False`` (a dry run) nothing is written, not even the store's tables.
+        ``read`` maps file paths the caller has already read and loaded to their (text, app name), so start-up
+        reads and parses each file once.
         """
+        read = read or {}
         files = find_definition_files(paths)
         with (self.db.exclusive(migrations.LOCK) if write else self.db.read()) as conn:
             present = self.store.exists(conn)
@@ -192,8 +196,10 @@ class Publisher:
             conflicts: list[tuple[str, Path, Version]] = []
             unreadable: list[Path] = []
             for path in files:
-                text = _read(path)
-                app = app_name_of(text) if text is not None else None
+                text, app = read[str(path)] if str(path) in read else (None, None)
+                if text is None:
+                    text = _read(path)
+                    app = app_name_of(text) if text is not None else None
                 if text is None or app is None:
                     unreadable.append(path)
                     continue

@@ -7,7 +7,8 @@
 # missing (PostgreSQL, Redis, Chromium, CJK fonts, python3-venv), creates
 # .venv, installs the project with its "test" extra, runs ruff, starts a
 # throwaway PostgreSQL and Redis, then runs the test suite twice: on SQLite
-# and on PostgreSQL. Both runs must pass. Servers and their temporary
+# and on PostgreSQL, both at once (JIG_TEST_SERIAL=1: one after the other).
+# Both runs must pass. Servers and their temporary
 # directory are removed on exit, whatever happens.
 #
 # Environment seen by the tests:
@@ -69,10 +70,11 @@ if ! .venv/bin/ruff check .; then
 fi
 
 # ------------------------------------------------------------ services
-# pytest runs in the background while this shell waits for it, so that a
-# SIGTERM/SIGINT sent to this script alone (CI cancel, `timeout`) is handled
-# at once: cleanup stops pytest (and what it started), then the servers.
-pytest_pid=
+# The two passes run at the same time (each pytest in the background while
+# this shell waits), so that a SIGTERM/SIGINT sent to this script alone (CI
+# cancel, `timeout`) is handled at once: cleanup stops both pytests (and what
+# they started), then the servers.
+pytest_pids=()
 # shellcheck disable=SC2317  # functions only called from traps
 descendants() { # descendants PID: print PID's descendants' pids
     local child kids
@@ -85,19 +87,23 @@ descendants() { # descendants PID: print PID's descendants' pids
 }
 # shellcheck disable=SC2317
 cleanup() {
-    local i pids
-    if [ -n "$pytest_pid" ] && kill -0 "$pytest_pid" 2>/dev/null; then
+    local i pid pids=""
+    for pid in "${pytest_pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null && pids="$pids $pid $(descendants "$pid" | tr '\n' ' ')"
+    done
+    if [ -n "${pids// /}" ]; then
         echo "== stopping pytest ==" >&2
-        pids="$pytest_pid $(descendants "$pytest_pid" | tr '\n' ' ')"
         # shellcheck disable=SC2086
         kill -TERM $pids 2>/dev/null || true
         for ((i = 0; i < 100; i++)); do
-            kill -0 "$pytest_pid" 2>/dev/null || break
+            local alive=0
+            for pid in "${pytest_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+            [ "$alive" -eq 0 ] && break
             sleep 0.1
         done
         # shellcheck disable=SC2086
         kill -KILL $pids 2>/dev/null || true
-        wait "$pytest_pid" 2>/dev/null || true
+        for pid in "${pytest_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     fi
     stop_services
 }
@@ -108,27 +114,60 @@ trap 'exit 129' HUP
 start_postgres jig_test
 start_redis
 export JIG_TEST_CHROMIUM=${JIG_TEST_CHROMIUM:-/usr/bin/chromium}
+redis_base=${JIG_TEST_REDIS_URL%/*}
 
 # ------------------------------------------------------------ tests
-run_suite() { # run_suite DB LABEL PYTEST-ARGS...
-    local db=$1 label=$2 t0=$SECONDS rc=0
-    shift 2
-    echo
-    echo "== tests on $label =="
-    # <&0 keeps the terminal as stdin (for --pdb); a background job would
-    # otherwise get /dev/null.
-    JIG_TEST_DB=$db .venv/bin/python -m pytest -q -p no:cacheprovider "$@" <&0 &
-    pytest_pid=$!
-    wait "$pytest_pid" || rc=$?
-    pytest_pid=
-    echo "-- $label: $([ "$rc" -eq 0 ] && echo passed || echo "FAILED (pytest exit $rc)") in $((SECONDS - t0))s"
+# Both passes run at once by default (the machine's cores are shared; most
+# tests wait on processes and the network more than they compute). Each has
+# its own Redis database and its own pytest temporary directory; the
+# PostgreSQL pass creates a database per test. The SQLite pass prints as it
+# goes, the PostgreSQL pass's output follows when it ends.
+# JIG_TEST_SERIAL=1 (or --pdb among the arguments) runs them one after the other.
+serial=${JIG_TEST_SERIAL:-0}
+for arg in "$@"; do [ "$arg" = --pdb ] && serial=1; done
+start_suite() { # start_suite DB LABEL REDIS-DB LOG PYTEST-ARGS...; sets suite_pid
+    local db=$1 label=$2 rdb=$3 log=$4
+    shift 4
+    mkdir -p "$JIG_SVC_DIR/pytest-$db"
+    if [ -n "$log" ]; then
+        JIG_TEST_DB=$db JIG_TEST_REDIS_URL="$redis_base/$rdb" .venv/bin/python -m pytest -q -p no:cacheprovider \
+            --basetemp="$JIG_SVC_DIR/pytest-$db" "$@" >"$log" 2>&1 </dev/null &
+    else
+        # <&0 keeps the terminal as stdin (for --pdb); a background job would otherwise get /dev/null.
+        JIG_TEST_DB=$db JIG_TEST_REDIS_URL="$redis_base/$rdb" .venv/bin/python -m pytest -q -p no:cacheprovider \
+            --basetemp="$JIG_SVC_DIR/pytest-$db" "$@" <&0 &
+    fi
+    suite_pid=$!
+    pytest_pids+=("$suite_pid")
+    echo "== tests on $label started =="
+}
+finish_suite() { # finish_suite PID LABEL T0; returns pytest's exit code
+    local rc=0
+    wait "$1" || rc=$?
+    echo "-- $2: $([ "$rc" -eq 0 ] && echo passed || echo "FAILED (pytest exit $rc)") in $((SECONDS - $3))s"
     return "$rc"
 }
 
 rc_sqlite=0
 rc_pg=0
-run_suite sqlite SQLite "$@" || rc_sqlite=$?
-run_suite postgresql PostgreSQL "$@" || rc_pg=$?
+t0=$SECONDS
+if [ "$serial" = 1 ]; then
+    start_suite sqlite SQLite 0 "" "$@"
+    finish_suite "$suite_pid" SQLite "$t0" || rc_sqlite=$?
+    t0=$SECONDS
+    start_suite postgresql PostgreSQL 1 "" "$@"
+    finish_suite "$suite_pid" PostgreSQL "$t0" || rc_pg=$?
+else
+    pg_log=$JIG_SVC_DIR/pytest-postgresql.log
+    start_suite postgresql PostgreSQL 1 "$pg_log" "$@"
+    pg_pid=$suite_pid
+    start_suite sqlite SQLite 0 "" "$@"
+    finish_suite "$suite_pid" SQLite "$t0" || rc_sqlite=$?
+    echo
+    echo "== tests on PostgreSQL (waiting for it to end) =="
+    finish_suite "$pg_pid" PostgreSQL "$t0" >"$pg_log.rc" || rc_pg=$?
+    cat "$pg_log" "$pg_log.rc"
+fi
 
 echo
 if [ "$rc_sqlite" -eq 0 ] && [ "$rc_pg" -eq 0 ]; then

@@ -152,3 +152,13 @@ def batch_body(partner: int, **over: Any) -> dict[str, Any]:
             "ship_date": "2026-11-18", "expected_return": "2026-11-25"}
     body.update(over)
     return body
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.one_pass("sqlite" | "postgresql", reason=...)``: a slow test whose subject does not depend
+    on the database runs in one pass of scripts/test.sh only (the suite's time is a budget)."""
+    for item in items:
+        mark = item.get_closest_marker("one_pass")
+        if mark is not None and mark.args[0] != BACKEND:
+            why = mark.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"runs in the {mark.args[0]} pass{': ' + why if why else ''}"))

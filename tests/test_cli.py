@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +32,7 @@ def test_check_ok_on_shipped_apps(database_url: str) -> None:
     assert "3 app(s)" in r.stdout
 
 
+@pytest.mark.one_pass("sqlite", reason="the commands are the same on both databases")
 def test_users_tokens_and_serve(database_url: str, tmp_path: Path) -> None:
     assert _jig(database_url, "migrate").returncode == 0
     r = _jig(database_url, "user", "add", "wang", "--password", "s3cret-pass", "--role", "planner",

@@ -155,6 +155,7 @@ def _hang_next_send(sim: Any, rt: Any, create: Any, before: int, then: Any = Non
     return row
 
 
+@pytest.mark.one_pass("postgresql", reason="RQ workers scale out on PostgreSQL")
 @pytest.mark.slow
 def test_worker_killed_holding_a_row_and_redis_restarted_empty_delivers_every_sms_once(
         make_runtime: Any, tmp_path: Path, database_url: str) -> None:
@@ -239,6 +240,7 @@ def test_worker_killed_holding_a_row_and_redis_restarted_empty_delivers_every_sm
         stop_sim()
 
 
+@pytest.mark.one_pass("postgresql", reason="RQ workers scale out on PostgreSQL")
 @pytest.mark.slow
 def test_redis_stopped_and_started_under_running_workers(make_runtime: Any, tmp_path: Path,
                                                          database_url: str) -> None:
@@ -292,6 +294,7 @@ LEADER_APP = APP.replace("""rules:
 """)
 
 
+@pytest.mark.one_pass("sqlite", reason="the embedded jobs are the one-PC default")
 @pytest.mark.slow
 def test_gunicorn_without_redis_runs_the_jobs_in_one_process_and_another_takes_over(
         make_runtime: Any, tmp_path: Path, database_url: str) -> None:

@@ -81,6 +81,7 @@ def _boot_gunicorn(tmp_path: Path, database_url: str, apps: Path, tag: str) -> N
         stop(proc)
 
 
+@pytest.mark.one_pass("postgresql", reason="several web processes are a PostgreSQL deployment")
 @pytest.mark.slow
 def test_three_web_processes_boot_together_on_a_fresh_database(database_url: str, tmp_path: Path) -> None:
     _boot_gunicorn(tmp_path, database_url, _apps(tmp_path), "fresh")

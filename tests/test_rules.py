@@ -60,17 +60,16 @@ def _tick(rt: Any, at: dt.datetime) -> dict[str, Any]:
     with clock.frozen(at):
         if BACKEND["name"] == "embedded":
             return rules_of(rt).jobs.run_once()
-        from rq import Queue, SimpleWorker
+        from rq import Queue
 
         from rules import jobs
-        jobs._runtime = rt  # the worker's runtime is this test's runtime
         queue = Queue(jobs.QUEUE, connection=BACKEND["redis"])
         totals: dict[str, int] = {}
         for _ in range(4):  # schedules first, then the outbox rows their runs wrote
             counts = jobs.enqueue_due(rt, queue)
             if not counts["schedules"] and not counts["outbox"]:
                 break
-            SimpleWorker([queue], connection=BACKEND["redis"]).work(burst=True)
+            jobs.worker_class()([queue], connection=BACKEND["redis"], runtime_source=rt).work(burst=True)
             for k, v in counts.items():
                 totals[k] = totals.get(k, 0) + v
         return totals

@@ -13,9 +13,11 @@ web process. It stays all or nothing:
 
 While the write transaction is open no other connection could see a progress
 row it wrote (and on SQLite a second writer would wait for it), so live
-progress is kept in ``PROGRESS`` (per process) and the table is updated
-between phases and with the final status. ``/imports/<id>.json`` reads the
-dictionary first, then the table.
+progress is kept in memory by the web app that runs the job (a
+:class:`Progress` in ``flask_app.extensions``, not a module global) and the
+table is updated after every 1,000 checked rows, between phases and with the
+final status. ``/imports/<id>.json`` reads the live progress first, then the
+table (so a poll answered by another web process still sees the stored one).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import os
 import threading
 from typing import Any
 
-from flask import abort, jsonify
+from flask import abort, current_app, jsonify
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select, update
 
 from runtime import clock, permissions
@@ -69,9 +71,34 @@ imports = Table(
     Column("finished_at", LocalDateTime),
 )
 
-# import id -> {"status", "phase", "processed", "total", "created"}; live progress of jobs of this process
-PROGRESS: dict[int, dict[str, Any]] = {}
-_lock = threading.Lock()
+
+
+class Progress:
+    """Live progress of the import jobs one web app runs: import id -> {status, phase, processed, created}."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[int, dict[str, Any]] = {}
+
+    def set(self, job_id: int, **values: Any) -> None:
+        with self._lock:
+            self._jobs.setdefault(job_id, {}).update(values)
+
+    def get(self, job_id: int) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._jobs.get(job_id) or {})
+
+    def drop(self, job_id: int) -> None:
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+
+def progress() -> Progress:
+    """The live progress of the serving web app's import jobs."""
+    found = current_app.extensions.get("jig_import_progress")
+    if found is None:
+        found = current_app.extensions.setdefault("jig_import_progress", Progress())
+    return found  # type: ignore[no-any-return]
 
 
 def define_tables(md: MetaData) -> list[Table]:
@@ -102,16 +129,11 @@ def start(actor: Actor, ent: EntityDef, rows: list[list[Any]], mapping: list[str
         job_id = int(conn.execute(imports.insert().values(
             username=actor.username, app=ent.app, entity=ent.name, filename=(filename or "")[:255], status="queued",
             total=len(rows), processed=0, created=0, created_at=clock.now())).inserted_primary_key[0])
-    with _lock:
-        PROGRESS[job_id] = {"status": "queued", "phase": "checking", "processed": 0, "total": len(rows), "created": 0}
-    threading.Thread(target=run_job, args=(runtime, job_id, actor, ent, rows, mapping),
+    live = progress()
+    live.set(job_id, status="queued", phase="checking", processed=0, total=len(rows), created=0)
+    threading.Thread(target=run_job, args=(runtime, live, job_id, actor, ent, rows, mapping),
                      name=f"jig-import-{job_id}", daemon=True).start()
     return job_id
-
-
-def _set(job_id: int, **values: Any) -> None:
-    with _lock:
-        PROGRESS.setdefault(job_id, {}).update(values)
 
 
 def _persist(runtime: Any, job_id: int, **values: Any) -> None:
@@ -119,29 +141,29 @@ def _persist(runtime: Any, job_id: int, **values: Any) -> None:
         conn.execute(update(imports).where(imports.c.id == job_id).values(**values))
 
 
-def run_job(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]],
+def run_job(runtime: Any, live: Progress, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]],
             mapping: list[str]) -> None:
     try:
-        _run(runtime, job_id, actor, ent, rows, mapping)
+        _run(runtime, live, job_id, actor, ent, rows, mapping)
     except Exception as exc:  # noqa: BLE001 - a job must always end with a status
         log.exception("import %s failed", job_id)
-        _set(job_id, status="failed")
+        live.set(job_id, status="failed")
         try:
             _persist(runtime, job_id, status="failed", finished_at=clock.now(),
                      errors=json.dumps([{"row": 0, "field": "", "message": str(exc)[:500]}], ensure_ascii=False))
         except Exception:  # noqa: BLE001
             log.exception("import %s: could not record the failure", job_id)
     finally:
-        with _lock:
-            PROGRESS.pop(job_id, None)  # the table has the final status now
+        live.drop(job_id)  # the table has the final status now
 
 
-def _run(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]], mapping: list[str]) -> None:
+def _run(runtime: Any, live: Progress, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]],
+         mapping: list[str]) -> None:
     from .transfer import row_data
     lang = actor.language
     importer = actor.using("import")
     total = len(rows)
-    _set(job_id, status="running", phase="checking", processed=0)
+    live.set(job_id, status="running", phase="checking", processed=0)
     _persist(runtime, job_id, status="running", started_at=clock.now())
     cache: dict[str, dict[str, Any]] = {}
     unique = [f.name for f in ent.fields.values() if f.unique]
@@ -172,15 +194,15 @@ def _run(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[lis
                 if not found:
                     prepared.append((rownum, data))
         done = min(start_ + PROGRESS_EVERY, total)
-        _set(job_id, processed=done)
+        live.set(job_id, processed=done)
         _persist(runtime, job_id, processed=done)  # no write transaction of ours is open here
         if len(errors) >= MAX_ERRORS:
             break
     if errors:
-        _finish(runtime, job_id, "failed", 0, errors)
+        _finish(runtime, live, job_id, "failed", 0, errors)
         return
     # ---- phase 2: insert everything in one transaction
-    _set(job_id, phase="importing", processed=0)
+    live.set(job_id, phase="importing", processed=0)
     count = 0
     failed: list[dict[str, Any]] = []
     try:
@@ -193,11 +215,11 @@ def _run(runtime: Any, job_id: int, actor: Actor, ent: EntityDef, rows: list[lis
                     raise
                 count += 1
                 if n % PROGRESS_EVERY == 0:
-                    _set(job_id, processed=n, created=count)
+                    live.set(job_id, processed=n, created=count)
     except RecordError:
-        _finish(runtime, job_id, "failed", 0, failed)
+        _finish(runtime, live, job_id, "failed", 0, failed)
         return
-    _finish(runtime, job_id, "done", count, [])
+    _finish(runtime, live, job_id, "done", count, [])
 
 
 def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str, Any], lang: str) -> list[dict[str, str]]:
@@ -232,7 +254,7 @@ def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str
     return [{"field": k, "message": m} for k, m in errors.errors.items()]
 
 
-def _finish(runtime: Any, job_id: int, status: str, created: int, errors: list[dict[str, Any]]) -> None:
+def _finish(runtime: Any, live: Progress, job_id: int, status: str, created: int, errors: list[dict[str, Any]]) -> None:
     # the table first: a reader that sees the final status in memory must find the errors stored
     with runtime.db.write() as conn:
         total = conn.execute(select(imports.c.total).where(imports.c.id == job_id)).scalar_one()
@@ -240,7 +262,7 @@ def _finish(runtime: Any, job_id: int, status: str, created: int, errors: list[d
             status=status, created=created, processed=total if status == "done" else imports.c.processed,
             errors=json.dumps(errors[:MAX_ERRORS], ensure_ascii=False, default=str) if errors else None,
             finished_at=clock.now()))
-    _set(job_id, status=status, created=created)
+    live.set(job_id, status=status, created=created)
 
 
 def state(job_id: int, actor: Actor) -> dict[str, Any]:
@@ -255,8 +277,7 @@ def state(job_id: int, actor: Actor) -> dict[str, Any]:
            "total": row["total"], "processed": row["processed"], "created": row["created"],
            "errors": json.loads(row["errors"]) if row["errors"] else [], "app": row["app"], "entity": row["entity"],
            "filename": row["filename"]}
-    with _lock:
-        live = dict(PROGRESS.get(job_id) or {})
+    live = progress().get(job_id)
     if live and out["status"] not in ("done", "failed"):
         out.update({k: live[k] for k in ("status", "phase", "processed", "created") if k in live})
     total = out["total"] or 0
