@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import soundness
+from . import rollups, soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
 from .model import (
@@ -137,6 +137,7 @@ class AppCompiler:
         for ent in app.entities.values():
             ent.owner = app  # link targets are found through the app, never through a process-wide registry
         soundness.check_app(app, self.ctx)
+        rollups.compile_rollups(app, self.ctx)
         return app
 
     # ---- entities ----------------------------------------------------------

@@ -23,6 +23,7 @@ from .notifications import Notifications
 from .outbox import Outbox
 from .publishing import Publisher, build_tables
 from .records import Records
+from .rollups import Keeper, added, backfill, of_app
 from .sqlcompile import SqlCompiler
 from .versions import DefinitionStore
 
@@ -45,6 +46,7 @@ class Runtime:
         self.statements: dict[tuple[str, str], dict[Any, Any]] = {}
         self.users = Users(self.db, self.tables.system)
         self.records = Records(self)
+        self.rollups = Keeper(self)
         self.files = FileStore(self.db, self.tables.system["jig_files"],
                                self.settings.get("files_dir") or "var/files")
         self.notifications = Notifications(self.db, self.tables.system)
@@ -81,6 +83,8 @@ class Runtime:
         with self.db.exclusive(migrations.LOCK) as conn:
             steps = migrations.plan(conn, self.tables)
             migrations.apply(conn, self.tables, steps, allow_destructive=allow_destructive)
+            backfill(conn, self.tables, self.sql, added([r for a in self.apps.values() for r in of_app(a)],
+                                                        self.tables, steps))
             self.users.ensure_system(conn)
             self.publisher.record_imports(conn, self.imports)
             self.imports = []

@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from . import migrations
+from . import migrations, rollups
 from .database import Database
 from .errors import DefinitionError, DefinitionErrors
 from .extensions import Extensions, ExtensionsLike
 from .loader import find_definition_files, load_apps, load_texts
 from .model import AppDef
+from .sqlcompile import SqlCompiler
 from .tables import Tables
 from .versions import DefinitionStore, Version, sha256
 from .yamlsource import load_text
@@ -156,6 +157,8 @@ class Publisher:
             apps = self.load(self._with(conn, app, text))
             tables = build_tables(apps, self.table_extensions)
             migrations.apply(conn, tables, outcome.steps, allow_destructive=allow_destructive)
+            # the definition may have changed what a roll-up counts: refill them all (publishing is rare)
+            rollups.backfill(conn, tables, SqlCompiler(tables, self.db.dialect), rollups.of_app(apps[app]))
             outcome.version = self.store.mark_published(conn, app, text, author=author, message=message,
                                                         source=source, file=file)
             if file is not None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import clock, history, naming, permissions
-from .auth import Actor
+from .auth import SYSTEM, Actor
 from .context import RecordContext, row_loader
 from .errors import BadRequest, Conflict, FieldErrors, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .evaluate import EvaluationError, evaluate
@@ -177,6 +177,7 @@ class Records:
                        updated_by=actor.username)
             if ent.workflow is not None:
                 row["state"] = ent.workflow.initial
+            row.update({name: 0 for name in ent.extra.get("rollups", ())})  # nothing counted yet
             # the read filter must hold for the row as it will be stored (no creating into another's scope)
             permissions.refuse_outside(actor, ent, "create", self.context(c, ent, {**values, **row}, actor),
                                        values, lang)
@@ -189,6 +190,8 @@ class Records:
             row["id"] = record_id
             for f in ent.child_fields():
                 row[f.name] = self._write_children(c, f.child, record_id, values.get(f.name) or [])  # type: ignore[arg-type]
+            row.update(self.rt.rollups.own_children(c, ent, record_id))
+            self.rt.rollups.after_write(c, ent, None, row)
             ctx = self.context(c, ent, row, actor)
             changes = history.diff(None, row, [*SYSTEM_COLUMNS[1:3], *(f.name for f in ent.fields.values()
                                                                            if f.type != "computed")])
@@ -259,6 +262,9 @@ class Records:
         for f in ent.child_fields():
             if f.name in values:
                 after[f.name] = self._write_children(c, f.child, record_id, values[f.name])  # type: ignore[arg-type]
+        if any(f.name in values for f in ent.child_fields()):
+            after.update(self.rt.rollups.own_children(c, ent, record_id))
+        self.rt.rollups.after_write(c, ent, before, after)
         after.update(version=current + 1, updated_at=now, updated_by=actor.username)
         keys = ["state", *(f.name for f in ent.fields.values() if f.type != "computed")]
         changes = history.diff(before, after, keys)
@@ -287,6 +293,7 @@ class Records:
                 child = self.rt.tables.for_entity(f.child)
                 c.execute(delete(child).where(child.c.parent_id == record_id))
             c.execute(delete(table).where(table.c.id == record_id))
+            self.rt.rollups.after_write(c, ent, before, None)
             changes = {k: [v, None] for k, v in snapshot.items() if v not in (None, [], "")}
             history.write(c, self.rt.tables.system["jig_history"], app=ent.app, entity=ent.name,
                           record_id=record_id, action="delete", actor=actor, changes=changes,
@@ -316,6 +323,9 @@ class Records:
 
     def _refuse_readonly(self, actor: Actor, ent: EntityDef, values: dict[str, Any], errors: FieldErrors,
                          lang: str, *, creating: bool = False, before_ctx: RecordContext | None = None) -> None:
+        for key in values:  # roll-ups are kept by the engine alone: nobody writes them
+            if key in ent.extra.get("rollups", ()):
+                errors.add(key, t("readonly", lang))
         if actor.is_admin or actor.via in PRIVILEGED_VIA:
             return
         for key in values:
@@ -370,6 +380,19 @@ class Records:
         for f in ent.child_fields():
             record[f.name] = self.children(c, f.child, record_id)  # type: ignore[arg-type]
         return self.serialize(ent, self.for_json(c, ent, record, actor))
+
+    def announce_engine_update(self, c: Connection, ent: EntityDef, before: dict[str, Any],
+                               after: dict[str, Any], changes: dict[str, Any]) -> None:
+        """A value the engine keeps (a roll-up) changed on a record: ``record.updated`` by the ``rollup``
+        actor, with the record before and after. Its version does not move (no one's edit collides)."""
+        if not self.rt.hooks.has("record.updated"):
+            return
+        actor = SYSTEM.using("rollup")
+        record_id = int(after["id"])
+        for f in ent.child_fields():
+            before[f.name] = after[f.name] = self.children(c, f.child, record_id)  # type: ignore[arg-type]
+        self._emit("record.updated", ent, record_id, self.serialize(ent, self.context(c, ent, after, actor)),
+                   self.serialize(ent, self.context(c, ent, before, actor)), changes, actor, c)
 
     def _emit(self, name: str, ent: EntityDef, record_id: int, record: dict[str, Any],
               before: dict[str, Any] | None, changes: dict[str, Any], actor: Actor, conn: Connection,

@@ -69,6 +69,7 @@ class Widget:
     unit: Label | None = None
     decimals: int = 1
     width: int = 1
+    roles: frozenset[str] | None = None  # who may see it (besides reading its entity); None: everyone who reads
 
 
 @dataclass
@@ -121,6 +122,8 @@ def schema_defs() -> dict[str, dict[str, Any]]:
             "unit": _label_ref(),
             "decimals": {"type": "integer", "minimum": 0, "maximum": 6},
             "width": {"type": "integer", "minimum": 1, "maximum": 4},
+            "roles": {"type": "array", "minItems": 1, "uniqueItems": True, "items": ident,
+                      "description": "Only users with one of these roles see the widget (admins always do)."},
         },
     }
     return {
@@ -194,6 +197,11 @@ def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any
                     decimals=int(w.get("decimals", 1)), width=int(w.get("width", 2 if wtype in ROWS else 1)))
     if "filter" in w:
         widget.filter = ctx.expr(w["filter"], ent.scope, (*path, "filter"), want="bool")
+    if isinstance(w.get("roles"), list):
+        for j, role in enumerate(w["roles"]):
+            if role not in app.roles:
+                ctx.error((*path, "roles", j), f"unknown role '{role}'", suggest(str(role), app.roles))
+        widget.roles = frozenset(str(r) for r in w["roles"])
     value = w.get("value", "count")
     if isinstance(value, dict) and len(value) == 1:
         agg, source = next(iter(value.items()))
@@ -235,9 +243,9 @@ def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any
             part = part.strip()
             col = part.lstrip("-+")
             kind = _kind(ent, col)
-            if kind is None or kind in ("computed", "table", "multiselect", "images", "files", "image", "file"):
+            if kind is None or kind in ("table", "multiselect", "images", "files", "image", "file"):
                 ctx.error((*path, "sort"), f"cannot sort by '{col}'",
-                          suggest(col, [c for c in _columns_of(ent) if _kind(ent, c) not in ("computed", "table")]))
+                          suggest(col, [c for c in _columns_of(ent) if _kind(ent, c) != "table"]))
             else:
                 widget.sort.append((col, part.startswith("-")))
     elif wtype in ROWS:
@@ -371,7 +379,8 @@ def compute_widget(rt: Any, actor: Actor, w: Widget, lang: str) -> dict[str, Any
         return out
     # table / board: rows, coloured by rules
     cols = list(w.columns)
-    order = [table.c[c].desc().nulls_last() if d else table.c[c].asc().nulls_first() for c, d in w.sort]
+    order = [_sort_key(rt, w, table, c).desc().nulls_last() if d else _sort_key(rt, w, table, c).asc().nulls_first()
+             for c, d in w.sort]
     stmt, params = _base(rt, actor, w, select(table))
     stmt = stmt.order_by(*order, table.c.id.desc()).limit(w.limit if w.type == "table" else w.limit * 10)
     with rt.db.read() as conn:
@@ -424,13 +433,29 @@ def column_label(ent: EntityDef, name: str, lang: str) -> str:
     return (zh if lang == "zh" else en).get(name, name)
 
 
+def _sort_key(rt: Any, w: Widget, table: Any, name: str) -> Any:
+    """A sort column: a stored column, or a computed field compiled to SQL ("top 10 by % of life used")."""
+    f = w.entity.fields.get(name)
+    if f is not None and f.type == "computed" and f.expr is not None:
+        return rt.sql.value(f.expr, table)
+    return table.c[name]
+
+
+def may_see(actor: Actor, w: Widget) -> bool:
+    """The widget is shown to users who may read its entity and, when it names roles, have one of them."""
+    if not permissions.may_at_all(actor, w.entity, "read"):
+        return False
+    return w.roles is None or actor.is_admin or bool(actor.roles & w.roles)
+
+
 def may_open(actor: Actor, dash: Dashboard) -> bool:
-    return all(permissions.may_at_all(actor, w.entity, "read") for w in dash.widgets)
+    """A dashboard opens for whoever may see one of its widgets (and shows them those)."""
+    return any(may_see(actor, w) for w in dash.widgets)
 
 
 def compute(rt: Any, actor: Actor, dash: Dashboard, lang: str) -> dict[str, Any]:
     t0 = time.perf_counter()
-    widgets = [compute_widget(rt, actor, w, lang) for w in dash.widgets]
+    widgets = [compute_widget(rt, actor, w, lang) for w in dash.widgets if may_see(actor, w)]
     return {"title": pick(dash.title, lang), "widgets": widgets, "refresh": dash.refresh,
             "ms": round((time.perf_counter() - t0) * 1000, 1)}
 

@@ -90,6 +90,19 @@ def _field_schema() -> dict[str, Any]:
             "returns": {"enum": ["text", "integer", "decimal", "boolean", "date", "datetime"]},
             "max_size_mb": {"type": "number", "exclusiveMinimum": 0, "maximum": 50},
             "renamed_from": {"type": "string", "pattern": IDENT, "description": "Previous name; keeps the data."},
+            "rollup": {
+                "type": "object",
+                "required": ["from"],
+                "additionalProperties": False,
+                "description": "Kept equal to the sum or count of the records that belong to this one.",
+                "properties": {
+                    "from": {"type": "string", "pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)?$",
+                             "description": "A child table of this entity, or entity.link of records linking here."},
+                    "sum": {"type": "string", "pattern": IDENT, "description": "The number field summed."},
+                    "count": {"const": True, "description": "Count the records instead."},
+                    "where": _expr("Only the records for which this is true."),
+                },
+            },
         },
     }
 
