@@ -185,20 +185,36 @@ def export(ctx: click.Context, apps: tuple[str, ...], output: str | None) -> Non
 @cli.command()
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
-@click.option("--threads", default=None, type=int)
+@click.option("--workers", default=None, type=int, help="Worker processes (gunicorn; default: the cores, 2 to 8).")
+@click.option("--threads", default=None, type=int, help="Request threads per process (default 4; waitress: 8).")
+@click.option("--server", type=click.Choice(["gunicorn", "waitress"]), default=None,
+              help="Default: gunicorn where it runs (Linux, macOS), waitress on Windows.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, threads: int | None) -> None:
-    """Serve every app with the production WSGI server (waitress)."""
-    import waitress
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, threads: int | None,
+          server: str | None) -> None:
+    """Serve every app with the production server (see jig/serving.py and docs/deploy.md)."""
+    import os
+
+    from . import serving
 
     s = _settings(ctx)
-    jig = ctx.obj.jig()
+    h, p = host or s.host, port or s.port
+    kind = serving.choose_server(server or os.environ.get("JIG_SERVER"))
+    jig = ctx.obj.jig()  # definitions checked and the database migrated once, before any worker starts
+    names = ", ".join(sorted(jig.runtime.apps))
+    if kind == "gunicorn":
+        jig.close()
+        n = workers or int(os.environ.get("JIG_WORKERS", 0)) or serving.default_workers()
+        t = threads or (int(os.environ["JIG_THREADS"]) if "JIG_THREADS" in os.environ else serving.DEFAULT_THREADS)
+        click.echo(f"Jig serving {names} on http://{h}:{p}/  (gunicorn, {n} processes x {t} threads; "
+                   f"database: {jig.db.dialect})")
+        serving.run_gunicorn(s, h, p, n, t)
+        return
     app = jig.wsgi()
     jig.start()
-    h, p = host or s.host, port or s.port
-    click.echo(f"Jig serving {', '.join(sorted(jig.runtime.apps))} on http://{h}:{p}/  (database: {jig.db.dialect})")
+    click.echo(f"Jig serving {names} on http://{h}:{p}/  (waitress; database: {jig.db.dialect})")
     try:
-        waitress.serve(app, host=h, port=p, threads=threads or s.threads, ident="jig")
+        serving.run_waitress(app, h, p, threads or s.threads)
     finally:
         jig.close()
 

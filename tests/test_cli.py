@@ -60,7 +60,7 @@ def test_users_tokens_and_serve(database_url: str, tmp_path: Path) -> None:
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
         assert "外发加工跟踪" in page
         server = urllib.request.urlopen(req, timeout=2).headers["Server"]
-        assert server == "jig"  # waitress, not the Flask development server
+        assert server.startswith("gunicorn")  # Linux: worker processes, not the Flask development server
     finally:
         proc.terminate()
         proc.wait(timeout=10)
