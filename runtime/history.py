@@ -25,10 +25,11 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list
 
 def write(conn: Connection, table: Table, *, app: str, entity: str, record_id: int, action: str, actor: Actor,
           changes: dict[str, Any], version: int | None, transition: str | None = None) -> None:
-    conn.execute(table.insert().values(
-        app=app, entity=entity, record_id=record_id, action=action, transition=transition, via=actor.via,
-        username=actor.username, at=clock.now(), version=version,
-        diff=json.dumps(changes, ensure_ascii=False, separators=(",", ":"))))
+    # values as parameters of a plain INSERT: its compiled form is cached, no literal is coerced per write
+    conn.execute(table.insert(), {
+        "app": app, "entity": entity, "record_id": record_id, "action": action, "transition": transition,
+        "via": actor.via, "username": actor.username, "at": clock.now(), "version": version,
+        "diff": json.dumps(changes, ensure_ascii=False, separators=(",", ":"))})
 
 
 def read(conn: Connection, table: Table, app: str, entity: str, record_id: int,

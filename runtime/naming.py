@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 COUNTER = re.compile(r"\{(#+)\}")
@@ -31,7 +31,7 @@ def next_name(conn: Connection, naming_table: Table, entity_key: str, series: st
     key = f"{entity_key}:{COUNTER.sub('#', text)}"
     dialect = conn.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(naming_table).values(key=key, value=1)
+    stmt = insert(naming_table).values(key=bindparam("k"), value=1)
     stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": naming_table.c.value + 1})
-    value = conn.execute(stmt.returning(naming_table.c.value)).scalar_one()
+    value = conn.execute(stmt.returning(naming_table.c.value), {"k": key}).scalar_one()
     return COUNTER.sub(lambda m: str(value).zfill(width), text, count=1)

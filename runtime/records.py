@@ -184,7 +184,7 @@ class Records:
             if ent.naming:
                 row["name"] = naming.next_name(c, self.rt.tables.system["jig_naming"], ent.key, ent.naming, now.date())
             try:
-                record_id = int(c.execute(table.insert().values(**row)).inserted_primary_key[0])
+                record_id = int(c.execute(table.insert(), row).inserted_primary_key[0])  # values as parameters
             except IntegrityError as exc:
                 raise self._integrity(ent, exc, lang) from None
             row["id"] = record_id
@@ -252,8 +252,9 @@ class Records:
             row["state"] = new_state
         row.update(version=current + 1, updated_at=now, updated_by=actor.username)
         try:
-            n = c.execute(update(table).where(table.c.id == record_id, table.c.version == current)
-                          .values(**row)).rowcount
+            # the SET columns are the parameters' keys (a compiled form per set of columns, cached)
+            n = c.execute(update(table).where(table.c.id == bindparam("jig_id"), table.c.version == bindparam("jig_v")),
+                          {**row, "jig_id": record_id, "jig_v": current}).rowcount
         except IntegrityError as exc:
             raise self._integrity(ent, exc, lang) from None
         if n == 0:
