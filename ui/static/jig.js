@@ -376,6 +376,7 @@
         opt.grid = { left: 48, right: 16, top: 16, bottom: 48, containLabel: true };
         opt.xAxis = { type: "category", data: labels, axisLabel: { interval: 0, rotate: labels.length > 6 ? 30 : 0 } };
         opt.yAxis = { type: "value" };
+        if (w.integer) opt.yAxis.minInterval = 1;  // counted things: 0, 1, 2 ... never 0.5
         opt.series = [{ type: w.type, data: values, label: { show: true, position: "top" }, itemStyle: { color: "#1677ff" } }];
       }
       chart.setOption(opt);
