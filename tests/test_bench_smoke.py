@@ -33,6 +33,7 @@ SCRIPTS = {
     "screenshots.py": "| screenshot | size |",
     "designer_screenshots.py": "| screenshot | size |",
     "request_cost.py": "CPU microseconds per request",
+    "weight.py": "| page | requests | uncompressed |",
 }
 DATABASE = {"crud.py", "pages.py", "rules.py", "sync.py"}  # take --database
 BROWSER = {"links.py", "screenshots.py", "designer_screenshots.py"}
