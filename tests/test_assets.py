@@ -38,6 +38,7 @@ def test_pages_send_fingerprinted_compressed_assets(database_url: str, tmp_path:
             r = c.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
             assert r.status_code == 200, url
             assert r.headers["Cache-Control"] == assets.IMMUTABLE, url
+            assert "Set-Cookie" not in r.headers, url  # a publicly cacheable response must not refresh a session
             plain = c.get(url.split("?")[0])
             assert plain.headers["Cache-Control"] == "no-cache" and plain.headers.get("Content-Encoding") is None
             if len(plain.data) >= assets.MIN_GZIP:

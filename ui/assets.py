@@ -46,6 +46,13 @@ class Asset:
     modified: float
 
 
+class StaticResponse(Response):
+    """A static file's response: never carries a cookie (a session refresh), since shared caches keep it."""
+
+    def set_cookie(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class AssetCache:
     """Read-once, per process: the bytes, hash and gzip of each static file served."""
 
@@ -123,7 +130,7 @@ def serve_static() -> Any:
     if use_gzip:
         assert asset.gz is not None
         body, etag = asset.gz, asset.digest + "-gz"
-    resp = Response(mimetype=asset.mimetype)
+    resp = StaticResponse(mimetype=asset.mimetype)
     resp.headers["Cache-Control"] = IMMUTABLE if request.args.get("v") == asset.digest else REVALIDATE
     resp.set_etag(etag)
     resp.headers["Last-Modified"] = formatdate(asset.modified, usegmt=True)
