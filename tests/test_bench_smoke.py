@@ -33,9 +33,11 @@ SCRIPTS = {
     "screenshots.py": "| screenshot | size |",
     "designer_screenshots.py": "| screenshot | size |",
     "request_cost.py": "CPU microseconds per request",
+    "weight.py": "| page | requests | uncompressed |",
 }
 DATABASE = {"crud.py", "pages.py", "rules.py", "sync.py"}  # take --database
 BROWSER = {"links.py", "screenshots.py", "designer_screenshots.py"}
+OWN_SQLITE = {"weight.py"}  # serves its own SQLite database in process: the SQLite run only
 
 
 def test_every_bench_script_is_covered() -> None:
@@ -52,6 +54,8 @@ def test_bench_script_smoke(script: str, request: pytest.FixtureRequest, tmp_pat
         if not os.path.exists(CHROMIUM):
             pytest.skip(f"{CHROMIUM} not installed")
         pytest.importorskip("playwright.sync_api")
+    if script in OWN_SQLITE and BACKEND != "sqlite":
+        pytest.skip("serves its own SQLite database: run in the SQLite run")
     if script in DATABASE and BACKEND != "sqlite":
         if script not in ("crud.py", "sync.py"):  # the two whose PostgreSQL paths differ most; keeps the pass short
             pytest.skip("smoke-run in the SQLite pass")

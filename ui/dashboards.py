@@ -357,6 +357,9 @@ def compute_widget(rt: Any, actor: Actor, w: Widget, lang: str) -> dict[str, Any
     table = rt.tables.for_entity(w.entity)
     out: dict[str, Any] = {"type": w.type, "title": pick(w.title, lang), "width": w.width,
                            "unit": pick(w.unit, lang) if w.unit else "", "app": w.entity.app, "entity": w.entity.name}
+    # counts, and sums/min/max of whole numbers, are whole: chart axes step by 1, never 0.5 of a batch
+    out["integer"] = w.aggregate == "count" or (w.aggregate in ("sum", "min", "max")
+                                                and w.value is not None and w.value.type == "int")
     if w.type == "number":
         stmt, params = _base(rt, actor, w, select(_measure(rt, w)).select_from(table))
         with rt.db.read(snapshot=False) as conn:

@@ -39,9 +39,10 @@ class UiExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
-        from . import admin, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
+        from . import admin, assets, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
         session.configure(flask_app)
         flask_app.register_blueprint(web.bp)
+        assets.install(flask_app)  # every blueprint's static files: fingerprinted, cached, gzip
         if "jig_index" in flask_app.view_functions:
             flask_app.view_functions["jig_index"] = web.home
         else:

@@ -80,6 +80,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "big_screen": ("大屏", "Big screen"),
     "fullscreen": ("全屏", "Full screen"),
     "refreshed": ("更新于", "Updated"),
+    "no_data": ("暂无数据", "No data"),
     "import_title": ("从 CSV / Excel 导入", "Import from CSV / Excel"),
     "import_file": ("文件（.csv 或 .xlsx）", "File (.csv or .xlsx)"),
     "preview": ("预览", "Preview"),

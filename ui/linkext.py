@@ -44,8 +44,9 @@ class LinksExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
-        from . import linkweb
+        from . import assets, linkweb
         from .linkstore import LinkStore
+        assets.install(flask_app)  # the link pages link their styles with asset_url
         if LinkStore not in runtime.services:
             runtime.settings.setdefault("secret_key", flask_app.secret_key)
             runtime.services.put(LinkStore(runtime, runtime.settings["secret_key"] or ""))

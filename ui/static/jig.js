@@ -371,11 +371,14 @@
       var values = w.series.map(function (s) { return { value: s.value, name: s.label, itemStyle: s.color ? { color: PALETTE[s.color] } : undefined }; });
       var opt = { backgroundColor: "transparent", tooltip: { trigger: w.type === "pie" ? "item" : "axis" }, animation: false,
         textStyle: { fontSize: dark ? 18 : 12 } };
-      if (w.type === "pie") opt.series = [{ type: "pie", radius: ["35%", "70%"], data: values, label: { formatter: "{b}: {c}" } }];
+      var narrow = node.clientWidth < 560;  // a phone: a smaller ring leaves room for the labels beside it
+      if (w.type === "pie") opt.series = [{ type: "pie", radius: narrow ? ["25%", "50%"] : ["35%", "70%"], data: values,
+        label: { formatter: narrow ? "{b}\n{c}" : "{b}: {c}", overflow: "break" } }];
       else {
         opt.grid = { left: 48, right: 16, top: 16, bottom: 48, containLabel: true };
         opt.xAxis = { type: "category", data: labels, axisLabel: { interval: 0, rotate: labels.length > 6 ? 30 : 0 } };
         opt.yAxis = { type: "value" };
+        if (w.integer) opt.yAxis.minInterval = 1;  // counted things: 0, 1, 2 ... never 0.5
         opt.series = [{ type: w.type, data: values, label: { show: true, position: "top" }, itemStyle: { color: "#1677ff" } }];
       }
       chart.setOption(opt);
