@@ -39,7 +39,7 @@ class UiExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
-        from . import admin, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
+        from . import admin, delivery_log, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
         session.configure(flask_app)
         flask_app.register_blueprint(web.bp)
         if "jig_index" in flask_app.view_functions:
