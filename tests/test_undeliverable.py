@@ -7,6 +7,7 @@ second run of the rule sends nothing twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from runtime import clock
 from runtime.auth import SYSTEM
 
 APP = """
@@ -121,3 +123,11 @@ def test_unreachable_recipients_are_kept_reported_and_retried(make_runtime: Any,
     first = rt.outbox.search(limit=3)
     assert [r["id"] for r in rt.outbox.search(before=first[-1]["id"], limit=100)] == [
         r["id"] for r in _rows(rt)[::-1][3:]]
+
+    # a scheduled run that kept undeliverable messages records a warning, not "ok", as its last status
+    from rules.service import rules_of
+    rt.records.create(SYSTEM, job, {"code": "J-2", "contact": ""})
+    with clock.frozen(clock.now() + dt.timedelta(days=1)):
+        rules_of(rt).scheduler.tick("w")
+    state = {s["name"]: s for s in rules_of(rt).scheduler.state()}["rule:dl.late"]
+    assert state["last_status"].startswith("warning: 2 undeliverable, 0 error(s): dl.late: 用户 dan: 没有手机号")
