@@ -257,23 +257,33 @@ def user_list(ctx: click.Context) -> None:
     rt = _runtime(ctx)
     for u in rt.users.all():
         state = "" if u["active"] else " (disabled)"
-        click.echo(f"{u['username']:20} {','.join(u['roles']):30} {u['attributes']}{state}")
+        click.echo(f"{u['username']:20} {u['display_name'] or '':12} {u['phone'] or '-':14} "
+                   f"{','.join(u['roles']):30} {u['attributes']}{state}")
 
 
 @user.command("set")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True)
-@click.option("--attr", "attrs", multiple=True)
+@click.option("--role", "roles", multiple=True, help="Role name (replaces the roles); repeat for several.")
+@click.option("--attr", "attrs", multiple=True, help="Attribute key=value, kept with the others; key= removes it.")
+@click.option("--name", "--display-name", "display_name", default=None, help="Display name (e.g. 李四).")
+@click.option("--phone", default=None, help="Mobile number for SMS; --phone '' removes it.")
 @click.option("--password", default=None)
 @click.option("--disable", is_flag=True)
 @click.option("--enable", is_flag=True)
 @click.pass_context
 def user_set(ctx: click.Context, username: str, roles: tuple[str, ...], attrs: tuple[str, ...],
-             password: str | None, disable: bool, enable: bool) -> None:
+             display_name: str | None, phone: str | None, password: str | None, disable: bool, enable: bool) -> None:
     rt = _runtime(ctx)
     try:
-        rt.users.update(username, roles=list(roles) or None, attributes=_parse_attrs(attrs) if attrs else None,
-                        password=password, active=False if disable else (True if enable else None))
+        attributes = None
+        if attrs:
+            row = rt.users.get(username)
+            if row is None:
+                raise click.ClickException(f"no user '{username}'")
+            attributes = {**json.loads(row["attributes"] or "{}"), **_parse_attrs(attrs)}
+            attributes = {k: v for k, v in attributes.items() if v != ""}
+        rt.users.update(username, roles=list(roles) or None, attributes=attributes, display_name=display_name,
+                        phone=phone, password=password, active=False if disable else (True if enable else None))
     except RecordError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"user {username} updated")

@@ -23,7 +23,9 @@ from runtime.context import RecordContext, row_loader
 from runtime.errors import RecordError
 from runtime.evaluate import EvaluationError, evaluate
 from runtime.fieldtypes import to_json
+from runtime.model import pick
 
+from .recipients import Recipient, from_value, role_labels, user_recipients
 from .spec import Action, RuleDef, Template
 
 log = logging.getLogger("jig.rules")
@@ -48,24 +50,32 @@ LINK_PLACEHOLDER = "[[jig-link]]"  # replaced by the record's shared-link URL(s)
 
 
 class ActionRunner:
-    def __init__(self, rt: Any, templates: dict[str, dict[str, Template]]):
+    def __init__(self, rt: Any, templates: dict[str, dict[str, Template]], rules: list[RuleDef] | None = None):
         self.rt = rt
         self.templates = templates
+        self.rules = rules or []
 
     def run(self, conn: Connection, rule: RuleDef, items: list[tuple[int, RecordContext | None]], occurrence: str,
-            occ_by_id: dict[int, str] | None = None) -> None:
+            occ_by_id: dict[int, str] | None = None) -> list[str]:
+        """Run the rule's actions for its firing records; returns why recipients could not be reached."""
         occ_by_id = occ_by_id or {}
         items = list(items)
         last = len(rule.actions) - 1
+        problems: list[str] = []
         for index, action in enumerate(rule.actions):
             if action.kind == "sms":
-                self._sms(conn, rule, action, index, items, occurrence, occ_by_id)
+                problems += self._sms(conn, rule, action, index, items, occurrence, occ_by_id)
                 continue
             for pos, (record_id, ctx) in enumerate(items):
                 key = f"{rule.key}:{record_id}:{occ_by_id.get(record_id, occurrence)}:{index}"
                 getattr(self, "_" + action.kind)(conn, rule, action, record_id, ctx, key)
                 if action.kind in WRITES and index < last and ctx is not None:
                     items[pos] = (record_id, self._fresh(conn, rule, record_id, ctx))
+        if problems:  # the admins are told once per firing (or chunk of a scheduled run)
+            self.rt.notifications.add(conn, title=f"短信无法送达：{pick(rule.label, 'zh')}"[:200],
+                                      body="\n".join(problems)[:4000], roles=["admin"], app=rule.app,
+                                      link="/admin/deliveries?state=undeliverable", source=f"rule:{rule.name}")
+        return problems
 
     def _fresh(self, conn: Connection, rule: RuleDef, record_id: int, ctx: RecordContext) -> RecordContext:
         """The firing's record as it is now, after an action changed it or a record it links to.
@@ -85,16 +95,28 @@ class ActionRunner:
     # ---- outside world (through the outbox) ----------------------------------
 
     def _sms(self, conn: Connection, rule: RuleDef, action: Action, index: int,
-             items: list[tuple[int, RecordContext | None]], occurrence: str, occ_by_id: dict[int, str]) -> None:
+             items: list[tuple[int, RecordContext | None]], occurrence: str, occ_by_id: dict[int, str]) -> list[str]:
+        """One outbox row per recipient and batch; a recipient that cannot be reached gets an
+        ``undeliverable`` row with the reason (never dropped), and the admins a notification.
+        Returns the reasons, for the run's report."""
         tpl = self.templates.get(rule.app, {}).get(action.spec["template"])
         if tpl is None:
-            return
+            return []
         groups: dict[tuple[str, Any], list[tuple[int, RecordContext | None]]] = defaultdict(list)
+        whom: dict[str, Recipient] = {}
         for record_id, ctx in items:
-            for phone in self._phones(conn, action, ctx):
+            refs: set[str] = set()
+            for rcpt in self.recipients(conn, rule, action, ctx, record_id):
+                ref = rcpt.phone if rcpt.phone and rcpt.reachable else rcpt.ref
+                if ref in refs:
+                    continue  # one message per number (a user may also be the record's contact)
+                refs.add(ref)
+                whom.setdefault(ref, rcpt)
                 group = ctx.get(rule.batch_by) if (rule.batch_by and ctx is not None) else record_id
-                groups[(phone, group)].append((record_id, ctx))
-        for (phone, group), members in groups.items():
+                groups[(ref, group)].append((record_id, ctx))
+        problems: list[str] = []
+        for (ref, group), members in groups.items():
+            rcpt = whom[ref]
             params = self._params(action, members)
             link = None
             if action.spec.get("link"):  # the URL is made when the message is delivered (see delivery.py)
@@ -103,14 +125,18 @@ class ActionRunner:
             ids = ",".join(str(r) for r, _ in members)
             occ = ",".join(sorted({occ_by_id.get(r, occurrence) for r, _ in members}))
             digest = hashlib.sha1(f"{ids}|{occ}".encode()).hexdigest()[:16]
-            key = f"sms:{rule.key}:{index}:{phone}:{group if rule.batch_by else ''}:{digest}"
-            payload = {"app": rule.app, "rule": rule.name, "to": phone, "template": tpl.name,
+            key = f"sms:{rule.key}:{index}:{ref}:{group if rule.batch_by else ''}:{digest}"
+            payload = {"app": rule.app, "rule": rule.name, "action": index, "to": rcpt.phone, "template": tpl.name,
                        "provider_template": tpl.provider_template, "params": params,
                        "text": render(tpl.text, params), "limit_per_day": tpl.limit_per_day,
-                       "records": [r for r, _ in members]}
+                       "records": [r for r, _ in members], "recipient": {**rcpt.who, "label": rcpt.label}}
             if link is not None:
                 payload["link"] = link
-            self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}")
+            added = self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}",
+                                       undeliverable=rcpt.problem)
+            if rcpt.problem and added:
+                problems.append(f"{rule.key}: {rcpt.problem}")
+        return problems
 
     def _params(self, action: Action, members: list[tuple[int, RecordContext | None]]) -> dict[str, Any]:
         """Template values; for a batch, each value lists every record's value (、-joined)."""
@@ -128,23 +154,47 @@ class ActionRunner:
         params["count"] = len(members)
         return params
 
-    def _phones(self, conn: Connection, action: Action, ctx: RecordContext | None) -> list[str]:
-        phones: list[str] = []
+    def recipients(self, conn: Connection, rule: RuleDef, action: Action, ctx: RecordContext | None,
+                   record_id: int | None = None) -> list[Recipient]:
+        """Everyone an SMS action addresses for one record: the ``to`` expression's number, the named users
+        and the holders of the roles, each with a phone number or the reason it cannot be reached."""
+        found: list[Recipient] = []
         if "to" in action.exprs and ctx is not None:
             try:
                 value = evaluate(action.exprs["to"], ctx)
             except EvaluationError:
                 value = None
-            if value:
-                phones.append(str(value))
-        users = self.rt.tables.system["jig_users"]
-        names = self.rt.notifications.recipients(conn, users=action.spec.get("to_users") or [],
-                                                 roles=action.spec.get("to_roles") or [])
-        if names:
-            for phone in conn.execute(select(users.c.phone).where(users.c.username.in_(names))).scalars():
-                if phone:
-                    phones.append(phone)
-        return list(dict.fromkeys(phones))
+            found.append(from_value(value, str(action.spec.get("to")), record_id))
+        found += user_recipients(conn, self.rt.tables.system["jig_users"], users=action.spec.get("to_users") or [],
+                                 roles=action.spec.get("to_roles") or [],
+                                 role_labels=role_labels(self.rt.apps, rule.app))
+        return found
+
+    def readdress(self, conn: Connection, payload: dict[str, Any]) -> list[Recipient]:
+        """Who an outbox SMS recorded as undeliverable goes to now (its recipient resolved again: the user
+        may have a phone number by now, the role a holder, the record's phone field a value)."""
+        who = payload.get("recipient") or {}
+        if "user" in who:
+            return user_recipients(conn, self.rt.tables.system["jig_users"], users=[who["user"]])
+        if "role" in who:
+            return user_recipients(conn, self.rt.tables.system["jig_users"], roles=[who["role"]],
+                                   role_labels=role_labels(self.rt.apps, payload.get("app") or ""))
+        rule = next((r for r in self.rules if r.app == payload.get("app") and r.name == payload.get("rule")), None)
+        index = payload.get("action")
+        if rule is None or rule.entity is None or not isinstance(index, int) or index >= len(rule.actions):
+            return [Recipient(None, who, str(who.get("field", "?")),
+                              f"规则 {payload.get('rule')} 已不存在或已修改 (the rule changed; cancel this message)")]
+        table = self.rt.tables.for_entity(rule.entity)
+        found: list[Recipient] = []
+        for record_id in payload.get("records") or []:
+            row = conn.execute(select(table).where(table.c.id == int(record_id))).mappings().first()
+            if row is None:
+                found.append(Recipient(None, who, str(who.get("field")), f"记录 #{record_id} 已删除 (record deleted)"))
+                continue
+            ctx = RecordContext(rule.entity, dict(row), RULE_ACTOR.context(), row_loader(conn, self.rt.tables))
+            found += [r for r in self.recipients(conn, rule, rule.actions[index], ctx, int(record_id))
+                      if r.who.get("field") == who.get("field")]
+        return found
 
     def _webhook(self, conn: Connection, rule: RuleDef, action: Action, record_id: int,
                  ctx: RecordContext | None, key: str) -> None:

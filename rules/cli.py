@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from runtime.outbox import STATES
+
 from .service import rules_of
 
 
@@ -60,7 +62,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", type=click.Choice(["pending", "retry", "sending", "sent", "dead"]), default=None)
+@click.option("--status", type=click.Choice(list(STATES)), default=None)
 @click.option("--limit", default=50)
 @click.pass_context
 def outbox_list(ctx: click.Context, status: str | None, limit: int) -> None:
@@ -75,7 +77,7 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int) -> None:
 
 @outbox.command("retry")
 @click.argument("item_id", type=int, required=False)
-@click.option("--all", "all_dead", is_flag=True, help="Retry every dead row.")
+@click.option("--all", "all_dead", is_flag=True, help="Retry every dead or undeliverable row.")
 @click.pass_context
 def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool) -> None:
     """Send a row again now: a dead one, one waiting for its next attempt, or a `sending` one whose worker died."""
@@ -94,6 +96,18 @@ def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool) -> Non
         if row["status"] == "sent":
             raise click.ClickException(f"row {item_id} was sent at {row['sent_at']:%Y-%m-%d %H:%M:%S}")
         raise click.ClickException(f"row {item_id} is {row['status']}, already due")
+
+
+@outbox.command("cancel")
+@click.argument("item_id", type=int)
+@click.pass_context
+def outbox_cancel(ctx: click.Context, item_id: int) -> None:
+    """Give up on a row not sent yet (dead, undeliverable or waiting): it stays in the log, cancelled."""
+    rt = _runtime(ctx)
+    if not rt.outbox.cancel(item_id, "cancelled from the command line"):
+        row = rt.outbox.get(item_id)
+        raise click.ClickException(f"no outbox row {item_id}" if row is None else f"row {item_id} is {row['status']}")
+    click.echo(f"row {item_id} cancelled")
 
 
 @click.group()
@@ -127,7 +141,17 @@ def rules_run(ctx: click.Context, name: str) -> None:
     from .jobs import drain_outbox, worker_id
     report = engine.run_scheduled(rule, worker_id("cli"))
     click.echo(f"scanned {report.scanned}, fired {report.fired}, already fired {report.skipped}")
-    click.echo(f"delivered: {drain_outbox(rt, worker_id('cli'))}")
+    delivered = drain_outbox(rt, worker_id("cli"))
+    click.echo(f"delivered: {delivered}")
+    for problem in report.undeliverable:
+        click.echo(f"undeliverable: {problem}", err=True)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    failed = {k: v for k, v in delivered.items() if k in ("dead", "alert", "undeliverable")}
+    if report.undeliverable or report.errors or failed:
+        raise click.ClickException(
+            f"{len(report.undeliverable)} recipient(s) could not be reached, {len(report.errors)} error(s), "
+            f"failed deliveries {failed or '{}'}; kept in the delivery log (/admin/deliveries, jig outbox list)")
 
 
 @rules.command("preview")

@@ -14,15 +14,16 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 from sqlalchemy import Table, func, select
 
 from runtime import clock
-from runtime.outbox import Item, Outcome
+from runtime.outbox import DeliveryLimits, Item, Outcome
 
+from .recipients import Recipient
 from .sms.base import SmsStatus, build_gateway
 
 OUTCOME_BY_STATUS = {
@@ -31,17 +32,23 @@ OUTCOME_BY_STATUS = {
 }
 
 
+Readdress = Callable[[Any, dict[str, Any]], list[Recipient]]
+
+
 class LinkUnavailable(Exception):
     """A message that should carry a shared link cannot get one (configuration)."""
 
 
-class SmsDelivery:
+class SmsDelivery(DeliveryLimits):
     def __init__(self, rt: Any, log_table: Table, settings: dict[str, dict[str, Any]],
-                 env: Mapping[str, str] | None = None):
+                 env: Mapping[str, str] | None = None, readdress: Readdress | None = None,
+                 limits: dict[tuple[str, str], int | None] | None = None):
         self.rt = rt
         self.log = log_table
         self.settings = settings  # app -> sms settings
         self.env = env if env is not None else os.environ
+        self.readdress = readdress  # who an undeliverable row goes to now (ActionRunner.readdress)
+        self.limits = limits or {}  # (app, template) -> messages per number and day
         self._gateways: dict[str, Any] = {}
 
     def gateway(self, app: str) -> Any:
@@ -50,6 +57,11 @@ class SmsDelivery:
         return self._gateways[app]
 
     def __call__(self, item: Item) -> Outcome:
+        if not item.payload.get("to"):  # recorded undeliverable, retried by an admin: who is it now?
+            found = self._resolve(item)
+            if isinstance(found, Outcome):
+                return found
+            item = found
         if item.payload.get("link"):
             try:
                 item = self._with_link(item)
@@ -84,6 +96,45 @@ class SmsDelivery:
         if kind == "retry":
             return Outcome.retry(detail, after=result.retry_after)
         return Outcome(kind, detail)
+
+    def _resolve(self, item: Item) -> Item | Outcome:
+        """Resolve the recipient of an undeliverable row again. One number: this row is sent to it (and the
+        number remembered on the row). Several (a role now held by people): a row for each is added, keyed
+        after this one, and this row is settled as forwarded. None: it stays undeliverable, with the reason."""
+        from dataclasses import replace
+        if self.readdress is None:
+            return Outcome.undeliverable("no recipient and no way to resolve one")
+        with self.rt.db.write() as conn:
+            found = self.readdress(conn, item.payload)
+            reachable = list({r.phone: r for r in found if r.reachable and r.phone}.values())
+            problems = [r.problem for r in found if r.problem]
+            if not reachable:
+                return Outcome.undeliverable("; ".join(p for p in problems if p) or "no recipient")
+            if len(reachable) == 1 and not problems:
+                self._remember_to(conn, item, reachable[0].phone or "")
+                return replace(item, payload={**item.payload, "to": reachable[0].phone})
+            for r in [*reachable, *(r for r in found if r.problem)]:
+                self.rt.outbox.add(conn, "sms", {**item.payload, "to": r.phone, "recipient": {**r.who, "label": r.label}},
+                                   key=f"{item.key}>{r.ref if r.problem else r.phone}"[:200], app=item.app,
+                                   source=item.source, undeliverable=r.problem)
+        return Outcome.sent(f"forwarded to {len(found)} recipient(s)", forwarded=[r.label for r in found])
+
+    def _remember_to(self, conn: Any, item: Item, phone: str) -> None:
+        """The number the row goes to from now on (the payload said nobody): the log shows it, retries use it."""
+        from sqlalchemy import update
+        t = self.rt.outbox.table
+        conn.execute(update(t).where(t.c.id == item.id).values(
+            payload=json.dumps({**item.payload, "to": phone}, ensure_ascii=False, default=str)))
+
+    def usage(self, day: Any) -> list[dict[str, Any]]:
+        """SMS sent on ``day`` per number and template, with the template's daily limit per number."""
+        with self.rt.db.read(snapshot=False) as conn:
+            rows = conn.execute(select(self.log.c.app, self.log.c.to, self.log.c.template, func.count())
+                                .where(self.log.c.day == day, self.log.c.status == SmsStatus.SENT)
+                                .group_by(self.log.c.app, self.log.c.to, self.log.c.template)
+                                .order_by(func.count().desc()).limit(200)).all()
+        return [{"app": a, "to": to, "template": tpl, "sent": int(n), "limit": self.limits.get((a or "", tpl))}
+                for a, to, tpl, n in rows]
 
     def _with_link(self, item: Item) -> Item:
         """Put each record's shared-link URL into the message (issued, or reused if live, at delivery).

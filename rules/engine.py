@@ -43,6 +43,7 @@ class RunReport:
     fired: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    undeliverable: list[str] = field(default_factory=list)  # recipients that could not be reached (kept)
 
 
 class RuleEngine:
@@ -104,7 +105,7 @@ class RuleEngine:
             with self.rt.db.write() as conn:
                 occurrence = self._occurrence(rule, None)
                 if self._record_firing(conn, rule, 0, occurrence):
-                    self.actions.run(conn, rule, [(0, None)], occurrence)
+                    report.undeliverable += self.actions.run(conn, rule, [(0, None)], occurrence)
                     report.fired = 1
             return report
         table = self.rt.tables.for_entity(rule.entity)
@@ -120,6 +121,7 @@ class RuleEngine:
             if constant and rule.once != "always":
                 q = q.where(~exists().where(and_(firings.c.rule == rule.key, firings.c.record_id == table.c.id,
                                                  firings.c.occurrence == occurrence)))
+            problems: list[str] = []
             try:
                 with self.rt.db.write() as conn:
                     rows = [dict(r) for r in conn.execute(q).mappings()]
@@ -138,8 +140,9 @@ class RuleEngine:
                         else:
                             report.skipped += 1
                     if due:
-                        self.actions.run(conn, rule, due, occurrence or "", occ_by_id)
+                        problems = self.actions.run(conn, rule, due, occurrence or "", occ_by_id)
                         report.fired += len(due)
+                report.undeliverable += problems  # after the commit: the undeliverable rows are kept
             except Exception as exc:  # noqa: BLE001 - one bad chunk must not stop the others
                 # the chunk's firings rolled back with its effects: the next run tries these records again
                 report.errors.append(f"{type(exc).__name__}: {exc}")

@@ -103,7 +103,7 @@ class RulesExtension:
         system = rt.tables.system
         rules = [r for app in rt.apps.values() for r in app.sections.get("rules", [])]
         templates = {name: app.sections.get("templates", {}) for name, app in rt.apps.items()}
-        runner = ActionRunner(rt, templates)
+        runner = ActionRunner(rt, templates, rules)
         engine = RuleEngine(rt, rules, runner, system["jig_rule_firings"])
         for event in ("record.created", "record.updated", "record.transitioned", "record.deleted"):
             rt.hooks.subscribe(event, engine.on_event)
@@ -113,7 +113,10 @@ class RulesExtension:
                 scheduler.add(Job(f"rule:{rule.key}", rule.schedule,
                                   lambda worker, renew, r=rule: engine.run_scheduled(r, worker, renew)))
         sms_settings = {name: app.sections.get("sms") or {"provider": "log"} for name, app in rt.apps.items()}
-        rt.outbox.register("sms", SmsDelivery(rt, system["jig_sms_log"], sms_settings))
+        sms = SmsDelivery(rt, system["jig_sms_log"], sms_settings, readdress=runner.readdress,
+                          limits={(a, n): t.limit_per_day for a, ts in templates.items() for n, t in ts.items()})
+        rt.outbox.register("sms", sms)
+        rt.services.put(sms)  # a runtime.outbox.DeliveryLimits: today's use of each number's daily limit
         rt.outbox.register("webhook", WebhookDelivery())
         service = rt.services.put(RulesService(engine, scheduler, rules))
         if not rt.settings.get("redis_url") and rt.settings.get("embedded_jobs", True):

@@ -130,6 +130,11 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - recorded, and retried at the next due time
             status = f"error: {type(exc).__name__}: {exc}"[:500]
             log.exception("scheduler: %s failed", name)
+        unreached, errors = _listed(report, "undeliverable"), _listed(report, "errors")
+        if status == "ok" and (unreached or errors):
+            # a run that kept something it could not handle says so (the rows are in the delivery log)
+            status = (f"warning: {len(unreached)} undeliverable, {len(errors)} error(s): "
+                      + "; ".join(map(str, [*errors, *unreached])))[:500]
         t = self.table
         after = clock.now()
         with self.db.write() as conn:
@@ -137,7 +142,7 @@ class Scheduler:
                 next_run_at=job.schedule.next_after(after), last_run_at=started, lease_until=None, leased_by=None,
                 last_status=status, last_ms=int((time.perf_counter() - t0) * 1000),
                 missed_total=t.c.missed_total + missed, runs=t.c.runs + 1))
-        return report if status == "ok" else status
+        return report if not status.startswith("error") else status
 
     def tick(self, worker: str) -> dict[str, Any]:
         """Run every due schedule once (in this thread); returns reports by schedule name."""
@@ -146,3 +151,9 @@ class Scheduler:
     def state(self) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             return [dict(r) for r in conn.execute(select(self.table).order_by(self.table.c.name)).mappings()]
+
+
+def _listed(report: Any, name: str) -> list[Any]:
+    """A rule run's report list (``undeliverable``, ``errors``); other jobs' reports may have neither."""
+    value = getattr(report, name, None)
+    return list(value) if isinstance(value, list) else []

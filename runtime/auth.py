@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -59,6 +60,20 @@ class Actor:
 SYSTEM = Actor("system", frozenset({"admin"}), display_name="系统", via="system")
 
 
+PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")  # digits, optionally +country code (spaces and dashes stripped)
+
+
+def normal_phone(phone: str | None) -> str | None:
+    """A phone number as stored: spaces, dashes and brackets stripped, empty as None; BadRequest if it is not
+    a number (an SMS to it could never be delivered)."""
+    if phone is None or not phone.strip():
+        return None
+    n = re.sub(r"[\s\-()]", "", phone)
+    if not PHONE_RE.match(n):
+        raise BadRequest(f"手机号“{phone}”无效 / not a phone number: {phone!r}", {"phone": "invalid"})
+    return n
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -85,7 +100,7 @@ class Users:
                 username=username, display_name=display_name or username,
                 password_hash=generate_password_hash(password) if password else None,
                 roles=sorted(set(roles)), attributes=json.dumps(attributes or {}, ensure_ascii=False),
-                phone=phone, language=language, active=True, failed_logins=0, created_at=clock.now()))
+                phone=normal_phone(phone), language=language, active=True, failed_logins=0, created_at=clock.now()))
             return int(result.inserted_primary_key[0])
 
     def ensure_system(self, conn: Any) -> None:
@@ -111,8 +126,8 @@ class Users:
             values["active"] = active
         if display_name is not None:
             values["display_name"] = display_name
-        if phone is not None:
-            values["phone"] = phone
+        if phone is not None:  # "" clears the number
+            values["phone"] = normal_phone(phone)
         if not values:
             return
         with self.db.write() as conn:

@@ -7,6 +7,9 @@ rows with a lease (one worker at a time per row, whatever the number of
 processes or machines), call the handler registered for the row's kind, and
 settle the row: sent, retried later with exponential backoff and jitter, or
 dead after too many attempts (an admin can list and retry dead rows).
+A row whose recipient cannot be reached (a user without a phone number, a
+role nobody holds) is kept as ``undeliverable`` with the reason, never
+dropped: an admin fixes the cause and retries it, or cancels it.
 Every row has a unique idempotency key, so adding the same intention twice
 is a no-op and handlers pass the key on to providers that honour it.
 """
@@ -31,6 +34,9 @@ from . import clock
 log = logging.getLogger("jig.outbox")
 
 PENDING, SENDING, RETRY, SENT, DEAD = "pending", "sending", "retry", "sent", "dead"
+UNDELIVERABLE, CANCELLED = "undeliverable", "cancelled"  # no way to reach the recipient; given up by an admin
+STATES = (PENDING, SENDING, RETRY, SENT, DEAD, UNDELIVERABLE, CANCELLED)
+STUCK = (DEAD, UNDELIVERABLE)  # waiting for an admin: retried or cancelled from the delivery log
 BACKOFF_BASE = 30.0      # seconds before the first retry
 BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between attempts
 LEASE_SECONDS = 120  # how long a claimed row stays with its worker (JIG_LEASE_SECONDS overrides)
@@ -44,7 +50,8 @@ def lease_seconds() -> int:
 class Outcome:
     """What a handler says about one delivery attempt."""
 
-    status: str  # "sent", "retry" (transient), "dead" (never retry), "alert" (dead and tell the admins)
+    status: str  # "sent", "retry" (transient), "dead" (never retry), "alert" (dead and tell the admins),
+    # "undeliverable" (the recipient cannot be reached until someone fixes it: kept, admins told)
     detail: str = ""
     retry_after: float | None = None
     result: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +71,10 @@ class Outcome:
     @classmethod
     def alert(cls, detail: str) -> Outcome:
         return cls("alert", detail)
+
+    @classmethod
+    def undeliverable(cls, detail: str) -> Outcome:
+        return cls(UNDELIVERABLE, detail)
 
 
 @dataclass
@@ -97,6 +108,15 @@ def backoff(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
+class DeliveryLimits:
+    """Today's use of each number's daily SMS limit, for the delivery log: the rules extension offers it
+    through ``runtime.services`` (look it up with ``rt.services.find(DeliveryLimits)``)."""
+
+    def usage(self, day: dt.date) -> list[dict[str, Any]]:
+        """Rows of ``app``, ``to``, ``template``, ``sent`` (that day) and ``limit`` (per number and day, or None)."""
+        raise NotImplementedError
+
+
 class Outbox:
     def __init__(self, db: Any, tables: dict[str, Any], notifications: Any = None):
         self.db = db
@@ -111,14 +131,17 @@ class Outbox:
     # ---- writing -----------------------------------------------------------
 
     def add(self, conn: Connection, kind: str, payload: dict[str, Any], *, key: str, app: str | None = None,
-            source: str | None = None, delay: float = 0, max_attempts: int = 8) -> bool:
-        """Record an intention in ``conn``'s transaction; False when ``key`` was already recorded."""
+            source: str | None = None, delay: float = 0, max_attempts: int = 8,
+            undeliverable: str | None = None) -> bool:
+        """Record an intention in ``conn``'s transaction; False when ``key`` was already recorded.
+        With ``undeliverable`` (the reason), the row is kept in that state, not attempted until retried."""
         now = clock.now()
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         stmt = insert(self.table).values(
-            key=key[:200], kind=kind, payload=json.dumps(payload, ensure_ascii=False, default=str), status=PENDING,
-            attempts=0, max_attempts=max_attempts, available_at=now + dt.timedelta(seconds=delay), app=app,
-            source=source, created_at=now).on_conflict_do_nothing(index_elements=["key"])
+            key=key[:200], kind=kind, payload=json.dumps(payload, ensure_ascii=False, default=str),
+            status=UNDELIVERABLE if undeliverable else PENDING, last_error=(undeliverable or None) and
+            undeliverable[:2000], attempts=0, max_attempts=max_attempts, available_at=now + dt.timedelta(seconds=delay),
+            app=app, source=source, created_at=now).on_conflict_do_nothing(index_elements=["key"])
         return conn.execute(stmt.returning(self.table.c.id)).first() is not None
 
     # ---- delivering --------------------------------------------------------
@@ -179,6 +202,8 @@ class Outbox:
         elif status == "retry" and item.attempts < item.max_attempts:
             wait = outcome.retry_after if outcome.retry_after is not None else backoff(item.attempts)
             values.update(status=RETRY, available_at=now + dt.timedelta(seconds=wait))
+        elif status == UNDELIVERABLE:
+            values.update(status=UNDELIVERABLE)
         else:
             values.update(status=DEAD)
             status = "alert" if status == "alert" else DEAD
@@ -186,7 +211,7 @@ class Outbox:
             n = conn.execute(update(t).where(self._leased(item, worker)).values(**values)).rowcount
             if not n:
                 return "stale"  # another worker took the row over after this lease ran out
-            if status in ("alert", DEAD) and self.notifications is not None:
+            if status in ("alert", DEAD, UNDELIVERABLE) and self.notifications is not None:
                 self.notifications.add(conn, title=f"发送失败：{item.kind} {item.key}"[:200],
                                        body=outcome.detail, roles=["admin"], app=item.app, source="outbox")
         return values.get("status", status)
@@ -242,13 +267,13 @@ class Outbox:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def retry(self, item_id: int | None = None) -> int:
-        """Put rows back in the queue, due now: dead rows (one, or all) with a fresh attempt budget; with an
-        id, also a row waiting for its (next) attempt and a ``sending`` row whose lease ran out (its worker
-        died). A row being sent under a live lease, or already sent, is left alone."""
+        """Put rows back in the queue, due now: dead and undeliverable rows (one, or all) with a fresh attempt
+        budget; with an id, also a row waiting for its (next) attempt and a ``sending`` row whose lease ran out
+        (its worker died). A row being sent under a live lease, already sent or cancelled, is left alone."""
         t = self.table
         now = clock.now()
         with self.db.write() as conn:
-            dead = update(t).where(t.c.status == DEAD)
+            dead = update(t).where(t.c.status.in_(STUCK))
             if item_id is None:
                 return int(conn.execute(dead.values(status=PENDING, attempts=0, available_at=now,
                                                      last_error=None)).rowcount)
@@ -260,6 +285,34 @@ class Outbox:
                 t.c.status.in_([PENDING, RETRY]), and_(t.c.status == SENDING, t.c.lease_until < now))).values(
                 status=PENDING, available_at=now, lease_until=None, leased_by=None)).rowcount
             return int(n)
+
+    def cancel(self, item_id: int, reason: str = "") -> bool:
+        """Give up on a row that has not been sent (dead, undeliverable, or still waiting): it stays, cancelled."""
+        t = self.table
+        with self.db.write() as conn:
+            return bool(conn.execute(update(t).where(t.c.id == item_id, t.c.status.in_([*STUCK, PENDING, RETRY]))
+                                     .values(status=CANCELLED, available_at=clock.now(),
+                                             last_error=(reason or "cancelled")[:2000])).rowcount)
+
+    def search(self, *, status: str | None = None, kind: str | None = None, source: str | None = None,
+               text: str | None = None, before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Rows newest first, filtered; ``text`` matches inside the payload (a phone number, a user name, a
+        URL); ``before`` is the last id of the previous page (keyset paging: constant cost on any page)."""
+        t = self.table
+        q = select(t).order_by(t.c.id.desc()).limit(limit)
+        if status:
+            q = q.where(t.c.status == status)
+        if kind:
+            q = q.where(t.c.kind == kind)
+        if source:
+            q = q.where(t.c.source == source)
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            q = q.where(t.c.payload.like(pattern, escape="\\"))
+        if before is not None:
+            q = q.where(t.c.id < before)
+        with self.db.read(snapshot=False) as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     def get(self, item_id: int) -> dict[str, Any] | None:
         with self.db.read() as conn:

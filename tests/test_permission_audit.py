@@ -145,6 +145,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
                                       Case("GET", "/a/plant/partner/new")],
     ("/admin/displays", "GET"): [Case("GET", "/admin/displays")],
     ("/admin/displays", "POST"): [Case("POST", "/admin/displays", form={"board": "plant/overview", "label": "x"})],
+    ("/admin/deliveries", "GET"): [Case("GET", "/admin/deliveries"), Case("GET", "/admin/deliveries?recipient=138")],
+    ("/admin/deliveries/<int:item_id>/retry", "POST"): [Case("POST", "/admin/deliveries/{dead}/retry", form={})],
+    ("/admin/deliveries/<int:item_id>/cancel", "POST"): [Case("POST", "/admin/deliveries/{dead}/cancel", form={})],
     ("/admin/tokens", "GET"): [Case("GET", "/admin/tokens")],
     ("/admin/tokens", "POST"): [Case("POST", "/admin/tokens", form={"username": "pa", "label": "x"})],
     ("/admin/users", "GET"): [Case("GET", "/admin/users")],
@@ -244,11 +247,14 @@ def env(database_url: str, tmp_path: Path) -> Env:
         job = conn.execute(imports.insert().values(username="pa", app="plant", entity="batch",
                                                    filename="华新电镀.csv", status="done", total=1, processed=1,
                                                    created=1, created_at=clock.now())).inserted_primary_key[0]
+        rt.outbox.add(conn, "sms", {"to": "13800001111", "text": "给华新的通知"}, key="audit-sms",
+                      undeliverable="test")  # a row the delivery log could retry or cancel
+        dead = conn.execute(text("SELECT max(id) FROM jig_outbox")).scalar_one()
         link = rt.services.get(LinkStore).issue(conn, rt.apps["plant"].sections["links"]["partner_update"], a["id"], "pl")
     token = rt.services.get(LinkStore).token_of(link)
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     return Env(rt, app, {"a": a["id"], "pa": pa, "pb": pb, "key": key, "job": job, "link": link["id"],
-                         "ltampered": tampered})
+                         "ltampered": tampered, "dead": dead})
 
 
 def _csrf(client: Any, path: str = "/login") -> str:

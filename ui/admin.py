@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from typing import Any
 
@@ -16,16 +17,19 @@ from flask import abort, request, url_for
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, select, update
 
 from runtime import clock
-from runtime.auth import Actor
+from runtime.auth import SYSTEM, Actor
 from runtime.bounds import MAX_ID, MAX_INT32
 from runtime.errors import RecordError
+from runtime.model import pick
 from runtime.sqltypes import LocalDateTime
 
 from . import session as sess
+from .dashboards import title_column
 from .i18n import tr
 from .web import actor_or_login, bp, page, rt
 
 DISPLAY_PREFIX = "jigd_"
+MAX_CHOICES = 500  # records offered for a link attribute (e.g. the partner a partner user belongs to)
 MAX_TOKEN_DAYS = 36_500  # an API token may be made to expire in at most 100 years
 _md = MetaData()
 displays = Table(
@@ -85,6 +89,59 @@ def all_roles() -> list[str]:
     return sorted(roles)
 
 
+def role_labels(lang: str) -> dict[str, str]:
+    """Each role's label from the definitions in ``lang`` (a role several apps define: their labels joined)."""
+    found: dict[str, list[str]] = {"admin": [tr("role_admin", lang)]}
+    for app in rt().apps.values():
+        for name, label in app.roles.items():
+            text = pick(label, lang) or name
+            if text not in found.setdefault(name, []):
+                found[name].append(text)
+    return {name: " / ".join(texts) for name, texts in found.items()}
+
+
+def user_attributes(lang: str) -> list[dict[str, Any]]:
+    """The user attributes the apps declare (``user_attributes:``), with the choices of link attributes."""
+    out: dict[str, dict[str, Any]] = {}
+    for app in rt().apps.values():
+        for name, f in app.user_attributes.items():
+            if name in out:
+                continue
+            choices = None
+            if f.type == "link" and f.to in app.entities:
+                target = app.entities[f.to]
+                table, col = rt().tables.for_entity(target), title_column(target)
+                with rt().db.read() as conn:
+                    choices = [(str(i), str(t or f"#{i}")) for i, t in conn.execute(
+                        select(table.c.id, table.c[col]).order_by(table.c[col]).limit(MAX_CHOICES))]
+            elif f.options:
+                choices = [(o.value, pick(o.label, lang)) for o in f.options]
+            out[name] = {"name": name, "label": pick(f.label, lang) or name, "type": f.type, "choices": choices}
+    return list(out.values())
+
+
+def _attributes_from_form(current: str | None) -> dict[str, Any] | None:
+    """The user's attributes after the form: declared ones set from ``attr.NAME`` fields (empty removes),
+    undeclared ones kept; None when the form has no attribute fields."""
+    given = {k[5:]: v.strip() for k, v in request.form.items() if k.startswith("attr.")}
+    if not given:
+        return None
+    declared = {a["name"]: a for a in user_attributes("zh")}
+    attrs = json.loads(current or "{}")
+    for name, value in given.items():
+        if name not in declared or len(value) > 200:
+            abort(400)
+        if not value:
+            attrs.pop(name, None)
+        elif declared[name]["type"] in ("link", "integer"):
+            if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_ID)):
+                abort(400)
+            attrs[name] = int(value)
+        else:
+            attrs[name] = value
+    return attrs
+
+
 def _form_int(name: str, maximum: int = MAX_ID) -> int:
     """A whole number from 1 to ``maximum`` in form field ``name``; anything else is a 400 page."""
     raw = (request.form.get(name) or "").strip()
@@ -103,14 +160,24 @@ def admin_users() -> Any:
         try:
             if f.get("action") == "add":
                 rt().users.add(f.get("username", "").strip(), f.get("password") or None, roles,
-                               display_name=f.get("display_name") or None)
+                               display_name=f.get("display_name") or None, phone=f.get("phone") or None,
+                               attributes=_attributes_from_form(None))
             else:
-                rt().users.update(f.get("username", ""), roles=roles, password=f.get("password") or None,
-                                  active=f.get("active") == "on", display_name=f.get("display_name") or None)
+                username = f.get("username", "")
+                if username == SYSTEM.username:
+                    abort(400)  # the built-in account rules act as: not edited here
+                row = rt().users.get(username)
+                rt().users.update(username, roles=roles, password=f.get("password") or None,
+                                  active=f.get("active") == "on", display_name=f.get("display_name") or None,
+                                  phone=f.get("phone"),
+                                  attributes=_attributes_from_form(row["attributes"]) if row else None)
             message = tr("saved", actor.language)
         except RecordError as exc:
             error = exc.message
-    return page("admin_users.html", actor=actor, users=rt().users.all(), roles=all_roles(), message=message, error=error)
+    users = [{**u, "attrs": json.loads(u["attributes"] or "{}")} for u in rt().users.all()
+             if u["username"] != SYSTEM.username]
+    return page("admin_users.html", actor=actor, users=users, roles=all_roles(), role_labels=role_labels(actor.language),
+                attributes=user_attributes(actor.language), message=message, error=error)
 
 
 @bp.route("/admin/tokens", methods=["GET", "POST"])

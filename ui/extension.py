@@ -39,7 +39,7 @@ class UiExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
-        from . import admin, assets, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
+        from . import admin, assets, delivery_log, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
         session.configure(flask_app)
         flask_app.register_blueprint(web.bp)
         assets.install(flask_app)  # every blueprint's static files: fingerprinted, cached, gzip
