@@ -23,6 +23,7 @@ from runtime.context import RecordContext, row_loader
 from runtime.errors import RecordError
 from runtime.evaluate import EvaluationError, evaluate
 from runtime.fieldtypes import to_json
+from runtime.limits import LimitExceeded
 from runtime.model import pick
 
 from .recipients import Recipient, from_value, role_labels, user_recipients
@@ -222,8 +223,17 @@ class ActionRunner:
         users = list(action.spec.get("users") or [])
         if action.spec.get("user_field") and ctx is not None and ctx.get(action.spec["user_field"]):
             users.append(str(ctx.get(action.spec["user_field"])))
-        message = render(action.spec["message"], values)
-        title = render(action.spec.get("title") or message[:60], values)
+        texts = action.texts or {}
+        if ctx is not None:  # each {{ ... }} was compiled as an expression: link paths follow their links
+            for key, expr in action.exprs.items():
+                if key.startswith("tpl."):
+                    try:
+                        values["jig_t" + key[4:]] = evaluate(expr, ctx)
+                    except (EvaluationError, LimitExceeded):
+                        values["jig_t" + key[4:]] = ""
+        message = render(texts.get("message", action.spec["message"]), values)
+        title = render(texts["title"], values) if "title" in texts else \
+            render(action.spec.get("title") or "", values) or message[:60]
         link = f"/{rule.app}/{rule.entity.name}/{record_id}" if rule.entity is not None and record_id else None
         self.rt.notifications.add(conn, title=title, body=message, users=users, roles=action.spec.get("roles") or [],
                                   app=rule.app, link=link, source=f"rule:{rule.name}")

@@ -23,6 +23,7 @@ IDENT = r"^[a-z][a-z0-9_]{0,47}$"
 EVENTS = ("created", "updated", "transitioned", "deleted")
 ONCE = ("per_record", "per_day", "per_state", "per_event", "always")
 TEMPLATE_VAR = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+TEMPLATE_ANY = re.compile(r"\{\{\s*(.*?)\s*\}\}")  # any {{ ... }}: a name, or a link path such as partner.name
 
 _EXPR = {"type": "string", "minLength": 1, "maxLength": 2000}
 _EXPR_MAP = {"type": "object", "propertyNames": {"pattern": IDENT},
@@ -101,6 +102,7 @@ class Action:
     spec: dict[str, Any]
     exprs: dict[str, Expr] = field(default_factory=dict)
     target: EntityDef | None = None
+    texts: dict[str, str] | None = None  # notify: message/title with each {{ path }} as {{ jig_tN }} (exprs tpl.N)
 
 
 @dataclass
@@ -140,6 +142,11 @@ def compile_templates(app: AppDef, ctx: CompileContext) -> dict[str, Template]:
     for name, spec in (app.raw.get("templates") or {}).items():
         if not isinstance(spec, dict) or not isinstance(spec.get("text"), str):
             continue
+        for var in TEMPLATE_ANY.findall(spec["text"]):
+            if not TEMPLATE_VAR.fullmatch("{{ " + var + " }}"):
+                ctx.error(("templates", name, "text"), f"'{{{{ {var} }}}}' is not a template variable",
+                          "an SMS template's variables are plain names given by the rule's params, e.g. "
+                          "{{ partner_name }} with params: {partner_name: partner.name}")
         out[name] = Template(name, spec["text"], spec.get("provider_template"), spec.get("limit_per_day"),
                              set(TEMPLATE_VAR.findall(spec["text"])))
     return out
@@ -296,11 +303,11 @@ class _RuleCompiler:
             self._roles(spec.get("roles"), (*apath, "roles"))
             if not any(k in spec for k in ("roles", "users", "user_field")):
                 ctx.error(apath, "notify needs roles, users or user_field")
-            if ent is not None:
-                for var in TEMPLATE_VAR.findall(spec.get("message", "")):
-                    if var not in ent.scope.names:  # type: ignore[union-attr]
-                        ctx.error((*apath, "message"), f"unknown name '{var}' in message",
-                                  suggest(var, ent.scope.names))  # type: ignore[union-attr]
+            if ent is not None and scope is not None:
+                act.texts = {}
+                for key in ("message", "title"):
+                    if isinstance(spec.get(key), str):
+                        act.texts[key] = self._message(spec[key], scope, (*apath, key), act.exprs)
         elif kind == "webhook" and scope is not None:
             act.exprs = self._exprs(spec.get("body") or {}, scope, (*apath, "body"))
         elif kind == "set" and ent is not None:
@@ -362,6 +369,18 @@ class _RuleCompiler:
         elif ent is None or (spec.get("on") or spec.get("entity")) != ent.name:
             self.ctx.error(path, f"link '{name}' is not on this rule's records",
                            "send a link declared on the entity the rule runs for")
+
+    def _message(self, text: str, scope: Any, path: tuple[Any, ...], exprs: dict[str, Expr]) -> str:
+        """A notification text whose ``{{ ... }}`` are expressions on the record (``{{ partner.name }}``
+        follows the link), each checked now; returns the text with them as ``{{ jig_tN }}``."""
+        def one(m: re.Match[str]) -> str:
+            n = len([k for k in exprs if k.startswith("tpl.")])
+            e = self.ctx.expr(m.group(1), scope, path)
+            if e is None:
+                return m.group(0)
+            exprs[f"tpl.{n}"] = e
+            return "{{ jig_t" + str(n) + " }}"
+        return TEMPLATE_ANY.sub(one, text)
 
     def _roles(self, roles: Any, path: tuple[str | int, ...]) -> None:
         for i, r in enumerate(roles or []):

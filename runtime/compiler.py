@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import rollups, soundness
+from . import naming, rollups, soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
+from .functions import FUNCTIONS
 from .model import (
     FILE_TYPES,
     RESERVED_FIELD_NAMES,
@@ -138,6 +139,7 @@ class AppCompiler:
             ent.owner = app  # link targets are found through the app, never through a process-wide registry
         soundness.check_app(app, self.ctx)
         rollups.compile_rollups(app, self.ctx)
+        naming.compile_fields(app, self.ctx, self._check_naming)
         return app
 
     # ---- entities ----------------------------------------------------------
@@ -156,6 +158,9 @@ class AppCompiler:
             if fname in RESERVED_FIELD_NAMES:
                 self.ctx.error(fpath, f"'{fname}' is a reserved name (system column or API word)",
                                f"rename the field, e.g. '{fname}_no'", key=True)
+            elif fname in FUNCTIONS or fname in ("user", "before", "true", "false", "none"):
+                self.ctx.error(fpath, f"'{fname}' is the name of a function or word of expressions, so no "
+                               "expression could read this field", f"rename the field, e.g. '{fname}_qty'", key=True)
             elif fname == "name" and spec.get("naming") and parent is None:
                 self.ctx.error(fpath, "a field called 'name' clashes with the naming series, which fills 'name'",
                                "rename the field, or remove naming:", key=True)
@@ -312,7 +317,9 @@ class AppCompiler:
             names["name"] = NameInfo("text")
         spec = self._raw_entity(ent)
         if isinstance(spec.get("workflow"), dict):
-            names["state"] = NameInfo("text")
+            states = spec["workflow"].get("states")
+            names["state"] = NameInfo("text", choices=frozenset(str(k) for k in states)
+                                      if isinstance(states, dict) and states else None)
         user: dict[str, NameInfo] = {"username": NameInfo("text"), "display_name": NameInfo("text")}
         for aname, a in self.app.user_attributes.items():
             user[aname] = NameInfo(EXPR_TYPES.get(a.type, "any"), scale=a.scale)
@@ -323,7 +330,8 @@ class AppCompiler:
                 names[f.name] = NameInfo(rt, sql=True)
             else:
                 info = NameInfo(EXPR_TYPES.get(f.type, "any"), scale=f.scale if f.type == "decimal" else None,
-                                sql=f.stored and f.type not in FILE_TYPES)
+                                sql=f.stored and f.type not in FILE_TYPES,
+                                choices=frozenset(f.option_values) if f.options else None)
                 names[f.name] = info
             if f.child is not None:
                 self._build_child_scope(f.child, ent)
@@ -339,7 +347,8 @@ class AppCompiler:
                             entity=child.key)
         for f in child.fields.values():
             names[f.name] = NameInfo(EXPR_TYPES.get(f.type, "any"), scale=f.scale if f.type == "decimal" else None,
-                                     sql=f.stored and f.type not in FILE_TYPES)
+                                     sql=f.stored and f.type not in FILE_TYPES,
+                                     choices=frozenset(f.option_values) if f.options else None)
             if f.type == "link" and f.to in self.app.entities:
                 names[f.name].target = _LazyScope(self, self.app.entities[f.to])  # type: ignore[assignment]
 

@@ -43,6 +43,7 @@ class NameInfo:
     computed: Expr | None = None
     scale: int | None = None
     sql: bool = True  # False when the value does not live in a column (tables, files)
+    choices: frozenset[str] | None = None  # the only values it can hold: a select's options, a workflow's states
 
 
 @dataclass
@@ -356,6 +357,10 @@ class _Checker:
         lt = self.check(left, expr)
         for op, right in zip(node.ops, node.comparators, strict=True):
             rt = self.check(right, expr)
+            if isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+                self._known_literals(left, right, col)
+                if isinstance(op, (ast.Eq, ast.NotEq)):
+                    self._known_literals(right, left, col)
             if isinstance(op, (ast.Is, ast.IsNot)):
                 if not (isinstance(right, ast.Constant) and right.value is None):
                     raise ExpressionError("'is' may only compare with None", "use '==' to compare values", col=col)
@@ -374,6 +379,41 @@ class _Checker:
                                       col=col)
             left, lt = right, rt
         return "bool"
+
+    def _info_of(self, node: ast.expr) -> tuple[str, NameInfo] | None:
+        """The field a name or link path reads (not user attributes), if it is one."""
+        chain: list[str] = []
+        cur: ast.expr = node
+        while isinstance(cur, ast.Attribute):
+            chain.append(cur.attr)
+            cur = cur.value
+        if not isinstance(cur, ast.Name) or cur.id == "user":
+            return None
+        chain.append(cur.id)
+        chain.reverse()
+        scope, info = self.scope, None
+        for part in chain:
+            if scope is None:
+                return None
+            info = scope.names.get(part)
+            if info is None:
+                return None
+            scope = info.target
+        return (".".join(chain), info) if info is not None else None
+
+    def _known_literals(self, field: ast.expr, other: ast.expr, col: int) -> None:
+        """``state == 'opn'`` is refused: a quoted text compared with a state or option must be one of them."""
+        found = self._info_of(field)
+        if found is None or not found[1].choices:
+            return
+        name, info = found
+        assert info.choices is not None
+        items = other.elts if isinstance(other, (ast.Tuple, ast.List)) else [other]
+        for item in items:
+            if isinstance(item, ast.Constant) and isinstance(item.value, str) and item.value not in info.choices:
+                known = ", ".join(sorted(info.choices)[:12])
+                raise ExpressionError(f"'{item.value}' is not a value of {name} ({known})",
+                                      suggest(item.value, info.choices), col=col)
 
     def _call(self, node: ast.Call, expr: Expr, col: int) -> str:
         if not isinstance(node.func, ast.Name):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,3 +37,26 @@ def next_name(conn: Connection, naming_table: Table, entity_key: str, series: st
     stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": naming_table.c.value + 1})
     value = conn.execute(stmt.returning(naming_table.c.value), {"k": key}).scalar_one()
     return COUNTER.sub(lambda m: str(value).zfill(width), text, count=1)
+
+
+def compile_fields(app: Any, ctx: Any, check_series: Callable[[str, tuple[Any, ...]], None]) -> None:
+    """Text fields numbered by their own series (``serial_no: {type: text, naming: "LOT{YY}{MM}-{###}"}``).
+
+    Each gets the next number of its series when a record is created (the entity's ``naming:`` keeps
+    filling ``name``); nobody writes it afterwards. The series go to ``entity.extra["naming_fields"]``.
+    """
+    ents = app.raw.get("entities") if isinstance(app.raw.get("entities"), dict) else {}
+    for ename, ent in app.entities.items():
+        espec = ents.get(ename)
+        fields_raw = espec.get("fields") if isinstance(espec, dict) else None
+        for fname, spec in (fields_raw or {}).items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("naming"), str) or fname not in ent.fields:
+                continue
+            path = ("entities", ename, "fields", fname, "naming")
+            f = ent.fields[fname]
+            if f.type != "text":
+                ctx.error(path, f"a naming series fills a text field: '{fname}' is {f.type}", "use type: text")
+                continue
+            check_series(spec["naming"], path)
+            f.readonly = True
+            ent.extra.setdefault("naming_fields", {})[fname] = spec["naming"]

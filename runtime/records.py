@@ -153,7 +153,7 @@ class Records:
         if not permissions.may_create(actor, ent):
             raise Forbidden(t("no_create", lang, entity=pick(ent.title, lang)))
         errors = FieldErrors()
-        values = coerce_input(ent, _strip_system(ent, data, errors, lang), errors, lang)
+        values = coerce_input(ent, _strip_system(ent, data, errors, lang, creating=True), errors, lang)
         self._refuse_readonly(actor, ent, values, errors, lang, creating=True)
         with self._tx(conn) as c:
             ctx = self.context(c, ent, values, actor)
@@ -168,6 +168,9 @@ class Records:
             now = clock.now()
             if ent.workflow is not None:
                 ctx["state"] = ent.workflow.initial
+            for fname, series in ent.extra.get("naming_fields", {}).items():  # numbered in this transaction
+                ctx[fname] = values[fname] = naming.next_name(c, self.rt.tables.system["jig_naming"],
+                                                              f"{ent.key}.{fname}", series, now.date())
             validate(c, self.rt, ent, ctx, errors, lang, actor=actor)
             if errors:
                 raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
@@ -241,6 +244,9 @@ class Records:
             after["state"] = new_state
         ctx = self.context(c, ent, after, actor)
         changed = {k for k in values if to_json(values[k]) != to_json(before.get(k))}
+        if not changed and new_state is None and transition is None and not errors:
+            # nothing changes: no new version, no empty history entry, no event; the record as it is
+            return self.serialize(ent, self.context(c, ent, before, actor))
         validate(c, self.rt, ent, ctx, errors, lang, record_id=record_id, changed=changed, actor=actor,
                  before=before)
         if errors:
@@ -324,8 +330,8 @@ class Records:
 
     def _refuse_readonly(self, actor: Actor, ent: EntityDef, values: dict[str, Any], errors: FieldErrors,
                          lang: str, *, creating: bool = False, before_ctx: RecordContext | None = None) -> None:
-        for key in values:  # roll-ups are kept by the engine alone: nobody writes them
-            if key in ent.extra.get("rollups", ()):
+        for key in values:  # roll-ups and series numbers are the engine's alone: nobody writes them
+            if key in ent.extra.get("rollups", ()) or (creating and key in ent.extra.get("naming_fields", ())):
                 errors.add(key, t("readonly", lang))
         if actor.is_admin or actor.via in PRIVILEGED_VIA:
             return
@@ -337,7 +343,6 @@ class Records:
                 locked = holds(f.readonly_if, before_ctx) is True
             if locked:
                 errors.add(key, t("readonly", lang))
-        del creating
 
     def _refuse_if_referenced(self, c: Connection, ent: EntityDef, record_id: int, lang: str) -> None:
         for other in self.rt.tables.entities.values():
@@ -437,13 +442,19 @@ def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
     return ent.extra["json_plan"]  # type: ignore[no-any-return]
 
 
-def _strip_system(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str) -> dict[str, Any]:
+def _strip_system(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str, *,
+                  creating: bool = False) -> dict[str, Any]:
+    """The body without system columns. Creating, any system column is refused (the state comes from the
+    workflow, the number from the naming series); updating, the ``id``, ``version`` and ``name`` a client
+    echoes back from a read are ignored (``state`` is refused by :meth:`Records.update`)."""
     if not isinstance(data, dict):
         raise BadRequest(t("bad_json", lang))
     out = {}
     for k, v in data.items():
         if k in SYSTEM_COLUMNS and k not in ent.fields:
-            if k not in ("id", "version", "state", "name"):
+            if creating and k == "state":
+                errors.add(k, t("state_field", lang))
+            elif creating or k not in ("id", "version", "state", "name"):
                 errors.add(k, t("system_field", lang))
             continue
         out[k] = v

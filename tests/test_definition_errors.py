@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -375,12 +374,10 @@ def test_jig_check_cli_ok(tmp_path: Path) -> None:
     assert proc.stdout.startswith("ok: 3 app(s)")
 
 
-def test_shipped_apps_load_fast_and_clean() -> None:
-    start = time.perf_counter()
+def test_shipped_apps_load_clean() -> None:
+    # how fast is a benchmark's question (bench/crud.py prints the load time), never a test's
     apps = load_apps([ROOT / "apps"], default_extensions())
-    elapsed = time.perf_counter() - start
     assert len(apps) == 3
-    assert elapsed < 1.0, f"loading the shipped apps took {elapsed:.2f}s"
 
 
 def test_computed_fields_in_a_circle_are_refused() -> None:

@@ -90,6 +90,8 @@ def _field_schema() -> dict[str, Any]:
             "returns": {"enum": ["text", "integer", "decimal", "boolean", "date", "datetime"]},
             "max_size_mb": {"type": "number", "exclusiveMinimum": 0, "maximum": 50},
             "renamed_from": {"type": "string", "pattern": IDENT, "description": "Previous name; keeps the data."},
+            "naming": {"type": "string", "minLength": 1, "maxLength": 64,
+                       "description": "Text fields: numbered on create by this series, e.g. LOT{YY}{MM}-{###}."},
             "rollup": {
                 "type": "object",
                 "required": ["from"],
