@@ -35,7 +35,6 @@ from .model import (
 from .yamlsource import PathKey, SourceMap
 
 BUILTIN_ROLES = ("admin",)
-NAMING_TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|#+)\}")
 EXPR_TYPES = {
     "text": "text", "longtext": "text", "phone": "text", "email": "text", "select": "text", "user": "text",
     "integer": "int", "decimal": "dec", "boolean": "bool", "date": "date", "datetime": "datetime",
@@ -139,7 +138,7 @@ class AppCompiler:
             ent.owner = app  # link targets are found through the app, never through a process-wide registry
         soundness.check_app(app, self.ctx)
         rollups.compile_rollups(app, self.ctx)
-        naming.compile_fields(app, self.ctx, self._check_naming)
+        naming.compile_fields(app, self.ctx)
         return app
 
     # ---- entities ----------------------------------------------------------
@@ -168,7 +167,7 @@ class AppCompiler:
             ent.fields[fname] = f
         ent.naming = spec.get("naming")
         if ent.naming is not None and parent is None:
-            self._check_naming(ent.naming, (*path, "naming"))
+            naming.check_series(ent.naming, (*path, "naming"), self.ctx)
         return ent
 
     def _field_shell(self, name: str, spec: dict[str, Any], path: PathKey, ent: EntityDef) -> FieldDef:
@@ -276,20 +275,6 @@ class AppCompiler:
             seen.add(value)
             result.append(opt)
         return result
-
-    def _check_naming(self, naming: str, path: PathKey) -> None:
-        counters = re.findall(r"\{(#+)\}", naming)
-        if len(counters) != 1:
-            self.ctx.error(path, "a naming series needs exactly one counter such as {####}",
-                           "e.g. WF{YYYY}{MM}-{####}")
-        leftover = NAMING_TOKEN.sub("", naming)
-        bad = re.findall(r"\{[^}]*\}", leftover)
-        if bad:
-            self.ctx.error(path, f"unknown placeholder {bad[0]} in naming series",
-                           "placeholders: {YYYY} {YY} {MM} {DD} and a counter like {####}")
-        if "{" in leftover.replace(bad[0] if bad else "", "") or "}" in leftover.replace(bad[0] if bad else "", ""):
-            if not bad:
-                self.ctx.error(path, "unbalanced braces in naming series", "e.g. WF{YYYY}{MM}-{####}")
 
     def _user_attributes(self) -> dict[str, FieldDef]:
         raw = self.raw.get("user_attributes")

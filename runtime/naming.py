@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
@@ -39,7 +38,23 @@ def next_name(conn: Connection, naming_table: Table, entity_key: str, series: st
     return COUNTER.sub(lambda m: str(value).zfill(width), text, count=1)
 
 
-def compile_fields(app: Any, ctx: Any, check_series: Callable[[str, tuple[Any, ...]], None]) -> None:
+TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|#+)\}")
+
+
+def check_series(series: str, path: tuple[Any, ...], ctx: Any) -> None:
+    """Errors for a series without exactly one counter, with unknown placeholders or unbalanced braces."""
+    if len(COUNTER.findall(series)) != 1:
+        ctx.error(path, "a naming series needs exactly one counter such as {####}", "e.g. WF{YYYY}{MM}-{####}")
+    leftover = TOKEN.sub("", series)
+    bad = re.findall(r"\{[^}]*\}", leftover)
+    if bad:
+        ctx.error(path, f"unknown placeholder {bad[0]} in naming series",
+                  "placeholders: {YYYY} {YY} {MM} {DD} and a counter like {####}")
+    elif "{" in leftover or "}" in leftover:
+        ctx.error(path, "unbalanced braces in naming series", "e.g. WF{YYYY}{MM}-{####}")
+
+
+def compile_fields(app: Any, ctx: Any) -> None:
     """Text fields numbered by their own series (``serial_no: {type: text, naming: "LOT{YY}{MM}-{###}"}``).
 
     Each gets the next number of its series when a record is created (the entity's ``naming:`` keeps
@@ -57,6 +72,6 @@ def compile_fields(app: Any, ctx: Any, check_series: Callable[[str, tuple[Any, .
             if f.type != "text":
                 ctx.error(path, f"a naming series fills a text field: '{fname}' is {f.type}", "use type: text")
                 continue
-            check_series(spec["naming"], path)
+            check_series(spec["naming"], path, ctx)
             f.readonly = True
             ent.extra.setdefault("naming_fields", {})[fname] = spec["naming"]
