@@ -246,3 +246,27 @@ def test_dates_as_chinese_spreadsheets_write_them_are_accepted() -> None:
     for bad in ("2026年13月5日", "2026年2月30日", "3月5日", "2026-3"):
         with pytest.raises(FieldValueError):
             parse_date(bad)
+
+
+def test_publish_is_refused_when_the_draft_changed_since_the_text_looked_at(rt: Runtime) -> None:
+    li, wang = _client(rt, "li", ["builder"]), _client(rt, "wang", ["admin"])
+    r = li.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("li_field")],
+                                                                    "message": "新增字段 李的字段"})
+    seen = r.get_json()["draft"]["sha256"]
+    # wang changes the draft after li looked at it
+    r = wang.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("wang_field")],
+                                                                      "base": seen, "message": "王的修改"})
+    assert r.status_code == 200
+    r = li.post("/api/builder/apps/outsourcing/publish", json={"message": "发布", "base": seen})
+    assert r.status_code == 409, r.get_json()
+    err = r.get_json()["error"]
+    assert "wang" in err["message"] and "王的修改" in err["message"] and err["current"]["author"] == "wang"
+    with rt.db.read() as conn:  # nothing published
+        assert "wang_field" not in rt.definitions.current(conn, "outsourcing").yaml
+    assert li.post("/api/builder/apps/outsourcing/publish", json={"base": 7}).status_code == 400
+    # based on the latest text, it publishes
+    latest = li.get("/api/builder/apps/outsourcing").get_json()["draft"]["sha256"]
+    r = li.post("/api/builder/apps/outsourcing/publish", json={"message": "发布", "base": latest})
+    assert r.status_code == 200, r.get_json()
+    with rt.db.read() as conn:
+        assert "wang_field:" in rt.definitions.current(conn, "outsourcing").yaml
