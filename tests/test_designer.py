@@ -270,3 +270,48 @@ def test_publish_is_refused_when_the_draft_changed_since_the_text_looked_at(rt: 
     assert r.status_code == 200, r.get_json()
     with rt.db.read() as conn:
         assert "wang_field:" in rt.definitions.current(conn, "outsourcing").yaml
+
+
+def test_round_trip_with_the_real_commands(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                           make_runtime: Callable[..., Runtime]) -> None:
+    """A designer change exported with `jig export` keeps the file's comments and order; a change made in the
+    file and imported with `jig import` shows in the designer."""
+    import difflib
+
+    from .test_definition_versions import _jig
+    monkeypatch.chdir(tmp_path)
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    target = apps / "outsourcing.yaml"
+    target.write_text(OUTSOURCING, encoding="utf-8")
+    assert _jig(database_url, apps, "migrate").returncode == 0
+    rt = make_runtime(apps=[apps], migrate=False)
+    c = _client(rt, "li", ["builder"])
+    # in the designer: a new decimal field after quantity, its label changed, then published
+    add = {"op": "set", "path": ["entities", "batch", "fields", "plating_um"], "after": "quantity",
+           "value": {"type": "decimal", "label": {"zh": "电镀厚度", "en": "Plating"}, "min": 0}}
+    r = c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [add]})
+    assert r.status_code == 200 and r.get_json()["ok"], r.get_json()
+    label = {"op": "set", "path": ["entities", "batch", "fields", "plating_um", "label", "zh"], "value": "电镀厚度 (μm)"}
+    r = c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [label], "base": r.get_json()["draft"]["sha256"]})
+    r = c.post("/api/builder/apps/outsourcing/publish", json={"message": "电镀厚度", "base": r.get_json()["draft"]["sha256"]})
+    assert r.status_code == 200, r.get_json()
+    out = _jig(database_url, apps, "export", "outsourcing")
+    assert out.returncode == 0, out.stderr
+    exported = target.read_text(encoding="utf-8")
+    changed = [line for line in difflib.unified_diff(OUTSOURCING.splitlines(), exported.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert len(changed) == 1 and changed[0].startswith("+      plating_um:") and "电镀厚度 (μm)" in changed[0], changed
+    comments = [line for line in OUTSOURCING.splitlines() if "#" in line]
+    assert [line for line in exported.splitlines() if "#" in line and "plating_um" not in line] == comments
+    lines = exported.splitlines()
+    assert lines[lines.index(QTY.rstrip("\n")) + 1].startswith("      plating_um:")  # where it was dropped
+    # in the file: a label changed by hand, imported with `jig import`, shown by the designer's API and page
+    target.write_text(exported.replace("{zh: 备注, en: Remark}", "{zh: 备注说明, en: Remark}"), encoding="utf-8")
+    imported = _jig(database_url, apps, "import")
+    assert imported.returncode == 0 and "outsourcing: published version" in imported.stdout, imported.stderr
+    body = c.get("/api/builder/apps/outsourcing").get_json()
+    assert body["draft"] is None
+    fields = body["published"]["data"]["entities"]["batch"]["fields"]
+    assert fields["remark"]["label"]["zh"] == "备注说明" and "plating_um" in fields
+    assert "# 外发加工跟踪" in body["published"]["yaml"]
