@@ -36,4 +36,6 @@ class BuilderExtension:
         flask_app.register_blueprint(bp)
         if "jig_ui" in flask_app.blueprints:  # the designer's pages use the web UI's sessions and page frame
             from .pages import bp as pages
+            from .preview import bp as preview
             flask_app.register_blueprint(pages)
+            flask_app.register_blueprint(preview)

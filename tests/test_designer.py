@@ -315,3 +315,38 @@ def test_round_trip_with_the_real_commands(tmp_path: Path, database_url: str, mo
     fields = body["published"]["data"]["entities"]["batch"]["fields"]
     assert fields["remark"]["label"]["zh"] == "备注说明" and "plating_um" in fields
     assert "# 外发加工跟踪" in body["published"]["yaml"]
+
+
+def test_preview_renders_the_draft_with_the_ui_templates_without_publishing(database_url: str, tmp_path: Path) -> None:
+    rt, app = build(database_url, tmp_path)
+    record_shipped(rt)
+    rt.users.add("maker", "maker-pass-1", ["builder"])
+    rt.users.add("planner", "planner-pass-1", ["planner"])
+    maker, tok = signed_in(app, "maker")
+    r = maker.post("/api/builder/apps/outsourcing/draft/edits", headers={"X-CSRF-Token": tok}, json={"edits": [
+        {"op": "set", "path": ["entities", "batch", "fields", "plating_um"], "after": "quantity",
+         "value": {"type": "decimal", "label": {"zh": "电镀厚度 (μm)", "en": "Plating"}, "min": 0}},
+        {"op": "set", "path": ["links", "partner_update", "edit"], "value": ["returned_qty", "plating_um", "remark"]}]})
+    assert r.status_code == 200 and r.get_json()["ok"], r.get_json()
+    page = maker.get("/builder/outsourcing/preview/batch")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="record-form"' in html and 'data-field="plating_um"' in html
+    assert "电镀厚度 (μm)" in html and 'id="fld-quantity"' in html  # the form page's own markup
+    assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
+    assert maker.get("/a/outsourcing/batch/new").get_data(as_text=True).count("plating_um") == 0  # not published
+    link = maker.get("/builder/outsourcing/preview/batch/links/partner_update")
+    html = link.get_data(as_text=True)
+    assert link.status_code == 200 and 'id="in-plating_um"' in html and "外协进度更新" in html
+    assert 'data-action="start"' in html  # the link's transitions as buttons
+    for url in ("/builder/outsourcing/preview/nope", "/builder/outsourcing/preview/batch/links/nope",
+                "/builder/Bad/preview/batch", "/builder/nothing/preview/batch"):
+        assert maker.get(url).status_code == 404, url
+    planner, _t = signed_in(app, "planner")
+    assert planner.get("/builder/outsourcing/preview/batch").status_code == 403
+    assert app.test_client().get("/builder/outsourcing/preview/batch").status_code == 302
+    # a draft with errors: a 422 naming them, not a 500
+    r = maker.post("/api/builder/apps/outsourcing/draft/edits", headers={"X-CSRF-Token": tok}, json={"edits": [
+        {"op": "set", "path": ["entities", "batch", "fields", "plating_um", "type"], "value": "nonsense"}]})
+    bad = maker.get("/builder/outsourcing/preview/batch")
+    assert bad.status_code == 422 and "plating_um" in bad.get_data(as_text=True)
+    rt.db.dispose()

@@ -141,8 +141,18 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
     _prop(page, "字段标识").fill("plating_um")
     _prop(page, "字段标识").press("Tab")
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"plating_um: \{type: decimal"), timeout=SAVE)
+    # the preview: the draft's form as the web UI renders it, desktop and phone side by side, and the link form
+    page.locator("#d-preview-toggle").click()
+    for frame in ("#d-preview-desktop", "#d-preview-phone"):
+        expect(page.frame_locator(frame).locator("[data-field=plating_um] input")).to_be_visible(timeout=SAVE)
+    expect(page.frame_locator("#d-preview-link-partner_update").locator("h1")).to_contain_text("外协进度更新",
+                                                                                                timeout=SAVE)
     _prop(page, "中文名称").fill("电镀厚度 (μm)")
     _prop(page, "中文名称").press("Tab")
+    for frame in ("#d-preview-desktop", "#d-preview-phone"):  # updated after the autosave, no page reload
+        expect(page.frame_locator(frame).locator("label[for=fld-plating_um]")).to_contain_text("电镀厚度 (μm)",
+                                                                                             timeout=SAVE)
+    page.locator("#d-preview-toggle").click()
     _prop(page, "英文名称").fill("Plating (μm)")
     _prop(page, "英文名称").press("Tab")
     _prop(page, "最小值").fill("0")

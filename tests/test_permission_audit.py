@@ -206,6 +206,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
     # the designer's pages: builders and admins only
     ("/builder", "GET"): [Case("GET", "/builder")],
     ("/builder/<app>", "GET"): [Case("GET", "/builder/plant")],
+    ("/builder/<app>/preview/<entity>", "GET"): [Case("GET", "/builder/plant/preview/batch")],
+    ("/builder/<app>/preview/<entity>/links/<link>", "GET"): [Case("GET", "/builder/plant/preview/batch/links/partner_update")],
     # the last case: signing out ends only the caller's own session
     # shared links: staff pages need a reader (or updater) of the record; token pages need a live token
     ("/a/<app>/<entity>/<int:record_id>/links", "GET"): [Case("GET", "/a/plant/batch/{a}/links")],

@@ -9,6 +9,7 @@ import { renderProps } from "./props.js";
 import { renderEntityProps } from "./entity.js";
 import { renderPermissions } from "./permissions.js";
 import { publishing } from "./publish.js";
+import { renderPreview } from "./preview.js";
 
 const root = document.getElementById("designer");
 const APP = root.dataset.app;
@@ -126,6 +127,7 @@ function render() {
   renderPropsPanel();
   if (!$("d-workflow").hidden) renderWorkflow($("d-workflow"), ctx());
   if (!$("d-perms").hidden) renderPermissions($("d-perms"), ctx());
+  if (!$("d-preview").hidden) renderPreview($("d-preview"), { S, T, LANG, APP, el, pick });
   const ta = $("d-yaml-text");
   if (!ta.dataset.dirty) ta.value = S.text;
   if (S.field && S.field !== S.shownField) {
@@ -392,6 +394,12 @@ function wire() {
     const on = ev.target.getAttribute("aria-pressed") !== "true";
     ev.target.setAttribute("aria-pressed", String(on));
     $("d-yaml").hidden = !on;
+  });
+  $("d-preview-toggle").addEventListener("click", (ev) => {
+    const on = ev.target.getAttribute("aria-pressed") !== "true";
+    ev.target.setAttribute("aria-pressed", String(on));
+    $("d-preview").hidden = !on;
+    if (on) renderPreview($("d-preview"), { S, T, LANG, APP, el, pick });
   });
   const ta = $("d-yaml-text");
   ta.addEventListener("input", () => { ta.dataset.dirty = "1"; status("unsaved", "warn"); });
