@@ -328,6 +328,17 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"qc: \{[^}]*delete: \"?qc_result == 'reject'"),
                                                        timeout=SAVE)
     expect(page.get_by_label("qc 删除", exact=True)).to_be_checked(timeout=SAVE)
+    # tabs: add one (the sections become the first tab), name it, drag a field into it
+    page.locator("#d-tab-form").click()
+    page.locator("#d-add-tab").click()
+    expect(page.locator(".d-tab-block")).to_have_count(2, timeout=SAVE)
+    page.get_by_label("标签页 2 中文名称", exact=True).fill("质检记录")
+    page.get_by_label("标签页 2 中文名称", exact=True).press("Tab")
+    expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"tabs:.*质检记录", re.S), timeout=SAVE)
+    _drag(page, page.locator(".d-card[data-key=remark]"), page.locator(".d-tab-block[data-tab='1'] .d-col"))
+    expect(page.locator(".d-tab-block[data-tab='1'] .d-card[data-key=remark]")).to_be_visible(timeout=SAVE)
+    expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"质检记录.*columns: \[\[remark\]\]", re.S),
+                                                       timeout=SAVE)
     _publish(page, expect, "数据库不需要变更")
     assert problems == []
     ctx.close()
@@ -341,6 +352,8 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
         expect(page.locator(".lane[data-state=recheck]")).to_be_visible(timeout=SAVE)
         page.goto(f"/a/outsourcing/batch/{some}")
         expect(page.locator("button.transition[data-transition=to_recheck]")).to_have_text("送复检", timeout=SAVE)
+        page.get_by_role("tab", name="质检记录").click()
+        expect(page.get_by_label("备注")).to_be_visible(timeout=SAVE)
         assert problems == []
         ctx.close()
 

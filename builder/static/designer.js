@@ -2,8 +2,8 @@
  * autosave through the builder API's edits, undo/redo, stale-draft protection, publish and versions.
  * Texts from definitions never become HTML: they are set with textContent. */
 import { call, errorText } from "./api.js";
-import { errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits, parseProp,
-  pick, removeEdits, renameEdits } from "./model.js";
+import { addTabEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits,
+  parseProp, pick, removeEdits, removeTabEdits, renameEdits } from "./model.js";
 import { renderWorkflow } from "./workflow.js";
 import { renderProps } from "./props.js";
 import { renderEntityProps } from "./entity.js";
@@ -183,45 +183,89 @@ function renderCanvas() {
   box.replaceChildren();
   if (!S.entity) return;
   const lay = layoutOf(S.data, S.entity);
+  const blocks = lay.tabs.map((tab) => tabBlock(tab, lay));
   lay.sections.forEach((s, i) => {
-    const sec = el("fieldset", { class: "d-section", "data-section": String(i) });
-    const legend = el("legend", {}, (s.tab ? `${pick(s.tab, LANG)} › ` : "") + (pick(s.label, LANG) || T.section));
-    sec.append(legend);
-    const cols = el("div", { class: "d-columns" });
-    s.columns.forEach((col, j) => {
-      const ul = el("ul", { class: "d-col", "data-section": String(i), "data-column": String(j), "data-empty": T.empty_column });
-      col.forEach((k) => ul.append(fieldCard(k)));
-      cols.append(ul);
-    });
-    sec.append(cols);
-    const tools = el("div", { class: "d-section-tools" });
-    if (s.columns.length < 4) {
-      const add = el("button", { type: "button", class: "link" }, T.add_column);
-      add.addEventListener("click", () => edit([{ op: "append", path: s.path.concat(["columns"]), value: [] }], T.edit_msg_layout));
-      tools.append(add);
-    }
-    const lab = el("input", { "aria-label": `${T.section} ${T.label_zh}`, value: pick(s.label, "zh"), class: "d-section-label" });
-    lab.addEventListener("change", () => edit([{ op: "set", path: s.path.concat(["label"]),
-      value: { zh: lab.value.trim() || T.new_section, en: pick(s.label, "en") || lab.value.trim() } }], T.edit_msg_layout));
-    tools.prepend(lab);
-    sec.append(tools);
-    box.append(sec);
+    const sec = sectionBox(s, i);
+    if (s.tabIndex !== undefined && blocks[s.tabIndex]) blocks[s.tabIndex].querySelector(".d-tab-body").append(sec);
+    else box.append(sec);
   });
+  blocks.forEach((b) => box.append(b));
   const rest = el("div", { class: "d-unplaced" });
   if (lay.hasLayout) rest.append(el("h3", {}, T.unplaced));
   const ul = el("ul", { class: "d-col", "data-unplaced": "1", "data-empty": T.empty_column });
   lay.unplaced.forEach((k) => ul.append(fieldCard(k)));
   rest.append(ul);
   box.append(rest);
-  const addSec = el("button", { type: "button", id: "d-add-section" }, T.add_section);
-  addSec.addEventListener("click", addSection);
-  box.append(addSec);
+  const tools = el("div", { class: "d-canvas-tools" });
+  if (!lay.tabs.length) {
+    const addSec = el("button", { type: "button", id: "d-add-section" }, T.add_section);
+    addSec.addEventListener("click", addSection);
+    tools.append(addSec);
+  }
+  const addTab = el("button", { type: "button", id: "d-add-tab" }, T.add_tab);
+  addTab.addEventListener("click", () => edit(addTabEdits(S.data, S.entity, {
+    first: { zh: T.first_tab_zh, en: "Details" }, tab: { zh: T.new_tab_zh, en: "New tab" },
+    section: { zh: T.new_section, en: "New section" } }), T.edit_msg_tab));
+  tools.append(addTab);
+  box.append(tools);
   if (window.Sortable) {
     box.querySelectorAll(".d-col").forEach((list) => {
       S.sortables.push(window.Sortable.create(list, { group: "fields", animation: 120, forceFallback: true,
         fallbackTolerance: 3, onEnd: dropped, onAdd: dropped }));
     });
   }
+}
+
+/* One tab of the layout: its label (zh/en, renamed in place), remove (its fields move to the neighbouring tab),
+ * add a section to it; its sections are appended into .d-tab-body. Fields are dragged between tabs' columns. */
+function tabBlock(tab, lay) {
+  const block = el("div", { class: "d-tab-block", "data-tab": String(tab.index) });
+  const head = el("div", { class: "d-tab-head" });
+  ["zh", "en"].forEach((lang) => {
+    const inp = el("input", { class: "d-tab-label", value: pick(tab.label, lang),
+      "aria-label": `${T.tab} ${tab.index + 1} ${lang === "zh" ? T.label_zh : T.label_en}` });
+    inp.addEventListener("change", () => {
+      const label = { zh: pick(tab.label, "zh") || inp.value.trim(), en: pick(tab.label, "en") || inp.value.trim() };
+      label[lang] = inp.value.trim() || label[lang] || T.new_tab_zh;
+      edit([{ op: "set", path: tab.path.concat(["label"]), value: label }], T.edit_msg_tab);
+    });
+    head.append(inp);
+  });
+  const addSec = el("button", { type: "button", class: "link d-tab-add-section" }, T.add_section);
+  addSec.addEventListener("click", () => edit([{ op: "append", path: tab.path.concat(["sections"]),
+    value: { label: { zh: T.new_section, en: "New section" }, columns: [[]] } }], T.edit_msg_layout));
+  head.append(addSec);
+  if (lay.tabs.length > 1) {
+    const del = el("button", { type: "button", class: "link d-tab-remove" }, T.remove_tab);
+    del.addEventListener("click", () => edit(removeTabEdits(S.data, S.entity, tab.index), T.edit_msg_tab));
+    head.append(del);
+  }
+  block.append(head, el("div", { class: "d-tab-body" }));
+  return block;
+}
+
+function sectionBox(s, i) {
+  const sec = el("fieldset", { class: "d-section", "data-section": String(i) });
+  sec.append(el("legend", {}, pick(s.label, LANG) || T.section));
+  const cols = el("div", { class: "d-columns" });
+  s.columns.forEach((col, j) => {
+    const ul = el("ul", { class: "d-col", "data-section": String(i), "data-column": String(j), "data-empty": T.empty_column });
+    col.forEach((k) => ul.append(fieldCard(k)));
+    cols.append(ul);
+  });
+  sec.append(cols);
+  const tools = el("div", { class: "d-section-tools" });
+  if (s.columns.length < 4) {
+    const add = el("button", { type: "button", class: "link" }, T.add_column);
+    add.addEventListener("click", () => edit([{ op: "append", path: s.path.concat(["columns"]), value: [] }], T.edit_msg_layout));
+    tools.append(add);
+  }
+  const lab = el("input", { "aria-label": `${T.section} ${T.label_zh}`, value: pick(s.label, "zh"), class: "d-section-label" });
+  lab.addEventListener("change", () => edit([{ op: "set", path: s.path.concat(["label"]),
+    value: { zh: lab.value.trim() || T.new_section, en: pick(s.label, "en") || lab.value.trim() } }], T.edit_msg_layout));
+  tools.prepend(lab);
+  sec.append(tools);
+  return sec;
 }
 
 function addSection() {

@@ -21,25 +21,68 @@ export function fieldLabel(data, ent, key, lang) {
   return (f && pick(f.label, lang)) || key;
 }
 
-/* The sections of an entity's layout as [{path, label, columns: [[keys]]}] (tabs flattened), and the fields
- * no section places. Without a layout there are no sections and every field is "unplaced" in its own order. */
+/* The sections of an entity's layout as [{path, label, columns: [[keys]], tabIndex}] (tabs flattened), its tabs
+ * as [{label, path, index}] (none when the layout is plain sections), and the fields no section places. Without a layout there are no sections and every field is "unplaced" in its own order. */
 export function layoutOf(data, ent) {
   const e = entityOf(data, ent) || {};
   const sections = [];
+  const tabs = [];
   const layout = e.layout || {};
   const base = ["entities", ent, "layout"];
   if (Array.isArray(layout.sections)) {
     layout.sections.forEach((s, i) => sections.push({ path: base.concat(["sections", i]), label: s.label, tab: null,
       columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) }));
   } else if (Array.isArray(layout.tabs)) {
-    layout.tabs.forEach((tab, ti) => (tab.sections || []).forEach((s, i) => sections.push({
-      path: base.concat(["tabs", ti, "sections", i]), label: s.label, tab: tab.label,
-      columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) })));
+    layout.tabs.forEach((tab, ti) => {
+      tabs.push({ label: tab && tab.label, path: base.concat(["tabs", ti]), index: ti });
+      ((tab && tab.sections) || []).forEach((s, i) => sections.push({
+        path: base.concat(["tabs", ti, "sections", i]), label: s.label, tab: tab.label, tabIndex: ti,
+        columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) }));
+    });
   }
   const placed = new Set();
   sections.forEach((s) => s.columns.forEach((c) => c.forEach((k) => placed.add(k))));
   const unplaced = Object.keys(fieldsOf(data, ent)).filter((k) => !placed.has(k));
-  return { sections, unplaced, hasLayout: sections.length > 0 };
+  return { sections, tabs, unplaced, hasLayout: sections.length > 0 || tabs.length > 0 };
+}
+
+function clone(x) { return JSON.parse(JSON.stringify(x)); }
+
+/* Add a tab (names: {first, tab, section} labels {zh, en}). A layout of sections becomes the first tab; without a
+ * layout, every field goes into the first tab. The new tab starts with one empty section to drop fields into. */
+export function addTabEdits(data, ent, names) {
+  const lay = layoutOf(data, ent);
+  const fresh = { label: names.tab, sections: [{ label: names.section, columns: [[]] }] };
+  const base = ["entities", ent, "layout"];
+  if (lay.tabs.length) return [{ op: "append", path: base.concat(["tabs"]), value: fresh }];
+  const raw = (entityOf(data, ent) || {}).layout;
+  const first = lay.sections.length ? clone(raw.sections)
+    : [{ label: names.section, columns: [Object.keys(fieldsOf(data, ent))] }];
+  return [{ op: "set", path: base, value: { tabs: [{ label: names.first, sections: first }, fresh] } }];
+}
+
+/* Remove tab ``ti``: its fields move to the last column of the neighbouring tab (the one before, else after);
+ * the last tab is never removed (a form always has somewhere to put its fields). */
+export function removeTabEdits(data, ent, ti) {
+  const lay = layoutOf(data, ent);
+  if (lay.tabs.length < 2 || !lay.tabs[ti]) return [];
+  const moving = [];
+  lay.sections.filter((s) => s.tabIndex === ti).forEach((s) => s.columns.forEach((c) => moving.push(...c)));
+  const target = ti > 0 ? ti - 1 : 1;
+  const edits = [];
+  if (moving.length) {
+    const into = lay.sections.filter((s) => s.tabIndex === target);
+    if (into.length) {
+      const last = into[into.length - 1];
+      const j = Math.max(0, last.columns.length - 1);
+      edits.push({ op: "set", path: last.path.concat(["columns", j]), value: (last.columns[j] || []).concat(moving) });
+    } else {
+      edits.push({ op: "set", path: lay.tabs[target].path.concat(["sections"]),
+        value: [{ label: { zh: "其他", en: "Other" }, columns: [moving] }] });
+    }
+  }
+  edits.push({ op: "delete", path: lay.tabs[ti].path });
+  return edits;
 }
 
 export function newKey(fields, base) {
