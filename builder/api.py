@@ -27,6 +27,8 @@ Routes (all under ``/api/builder``)::
     POST   /apps/<app>/plan                {"yaml"?} -> errors and migration steps
     POST   /apps/<app>/publish             {"yaml"?, "message", "confirm_destructive"?, "base"?} -> the new version
                                            (409 naming who changed what when the draft is not ``base``'s text)
+    POST   /apps/<app>/expression          {"path", "expr"} -> the errors `jig check` gives there (builder/expressions.py)
+    GET    /functions                      functions expressions may call, with signatures (builder/expressions.py)
     GET    /apps/<app>/versions            every version, newest first
     GET    /apps/<app>/versions/<n>        one version with its text
     GET    /apps/<app>/diff?from=N&to=M    unified diff (to: default the draft, else the published version)

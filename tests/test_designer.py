@@ -350,3 +350,44 @@ def test_preview_renders_the_draft_with_the_ui_templates_without_publishing(data
     bad = maker.get("/builder/outsourcing/preview/batch")
     assert bad.status_code == 422 and "plating_um" in bad.get_data(as_text=True)
     rt.db.dispose()
+
+
+def test_one_expression_checked_in_its_place_with_the_message_and_hint_of_jig_check(rt: Runtime) -> None:
+    from runtime.errors import DefinitionErrors
+    from runtime.loader import load_texts
+    c = _client(rt, "li", ["builder"])
+    funcs = c.get("/api/builder/functions").get_json()["functions"]
+    assert {"name": "days_between", "signature": "days_between(date, date)"}.items() <= \
+        next(f for f in funcs if f["name"] == "days_between").items()
+    url = "/api/builder/apps/outsourcing/expression"
+    check = ["entities", "batch", "fields", "quantity", "check"]
+    ok = c.post(url, json={"path": check, "expr": "quantity <= returned_qty + 5 and partner.name != ''"}).get_json()
+    assert ok == {"ok": True, "errors": []}
+    bad = c.post(url, json={"path": check, "expr": "quantity <= max_thickness"}).get_json()
+    assert not bad["ok"] and len(bad["errors"]) == 1
+    [err] = bad["errors"]
+    # exactly what `jig check` reports for the same text
+    with pytest.raises(DefinitionErrors) as exc:
+        load_texts({"outsourcing.yaml": OUTSOURCING.replace(QTY, QTY.replace("min: 1}", 'min: 1, check: "quantity <= max_thickness"}'))}, default_exts())
+    [cli] = [e for e in exc.value.errors if e.path == "entities.batch.fields.quantity.check"]
+    assert (err["message"], err["hint"]) == (cli.message, cli.hint) and "max_thickness" in err["message"]
+    guard = ["entities", "batch", "workflow", "transitions", "inspect", "guard"]
+    assert c.post(url, json={"path": guard, "expr": "days_between(ship_date)"}).get_json()["ok"] is False
+    perm = ["entities", "batch", "permissions", "qc", "delete"]
+    assert c.post(url, json={"path": perm, "expr": "qc_result == 'reject'"}).get_json()["ok"] is True
+    new_role = ["entities", "batch", "permissions", "manager_two", "read"]  # parts that do not exist yet
+    assert c.post(url, json={"path": new_role, "expr": "qc_result == 'reject'"}).get_json()["ok"] is True
+    new_guard = ["entities", "batch", "workflow", "transitions", "recheck", "guard"]
+    r = c.post(url, json={"path": new_guard, "expr": "qc_resul == 'x'"}).get_json()
+    assert r["errors"][0]["hint"] == "did you mean 'qc_result'?", r
+    assert c.post(url, json={"path": check, "expr": "  "}).get_json() == {"ok": True, "errors": []}
+    with rt.db.read() as conn:  # nothing saved
+        assert rt.definitions.draft(conn, "outsourcing") is None
+    for body in ({"path": [], "expr": "x"}, {"path": check, "expr": 5}, {"path": check, "expr": "x" * 3000},
+                 {"path": ["entities", "nope", "fields", "x", "check"], "expr": "1"}, {"path": [True], "expr": "x"}, [1]):
+        assert c.post(url, json=body).status_code == 400, body
+
+
+def default_exts() -> Any:
+    from jig.plugins import default_extensions
+    return default_extensions()

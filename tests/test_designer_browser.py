@@ -173,8 +173,18 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
                if x[:1] in "+-" and not x.startswith(("+++", "---"))]
     assert len(changed) == 5, changed  # the new field, the layout column and the list columns (old and new lines)
 
+    # the expression picker inserts at the cursor; the server checks as one types (nothing saved until committed)
+    _prop(page, "校验条件（表达式）").fill("plating_um <= ")
+    page.locator(".d-prop[data-prop=check] .d-expr-pick").click()
+    expect(page.locator(".d-expr-menu [data-insert='partner.name']")).to_be_visible(timeout=SAVE)
+    expect(page.locator(".d-expr-menu")).to_contain_text("days_between(date, date)", timeout=SAVE)
+    expect(page.locator(".d-expr-menu")).to_contain_text("user.partner", timeout=SAVE)
+    page.locator(".d-expr-menu [data-insert='quantity']").click()
+    expect(_prop(page, "校验条件（表达式）")).to_have_value("plating_um <= quantity")
+    expect(page.locator(".d-prop[data-prop=check] .d-expr-ok")).to_be_visible(timeout=SAVE)
     # --- Must-show 4: an error is shown at the field and blocks publishing
     _prop(page, "校验条件（表达式）").fill("plating_um <= max_thickness")
+    expect(page.locator(".d-prop[data-prop=check] .d-expr-check")).to_contain_text("max_thickness", timeout=SAVE)
     _prop(page, "校验条件（表达式）").press("Tab")
     expect(card).to_have_class(re.compile("invalid"), timeout=SAVE)
     expect(page.locator(".d-prop[data-prop=check] .d-prop-error")).to_contain_text("max_thickness", timeout=SAVE)

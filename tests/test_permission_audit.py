@@ -197,6 +197,10 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/builder/apps/<app>/plan", "POST"): [Case("POST", "/api/builder/apps/plant/plan", json={})],
     ("/api/builder/apps/<app>/publish", "POST"): [Case("POST", "/api/builder/apps/plant/publish", json={})],
     ("/api/builder/apps/<app>/rollback", "POST"): [Case("POST", "/api/builder/apps/plant/rollback", json={"number": 1})],
+    ("/api/builder/apps/<app>/expression", "POST"): [
+        Case("POST", "/api/builder/apps/plant/expression", json={"path": ["entities", "batch", "fields", "qty", "check"],
+                                                                  "expr": "qty > 0"})],
+    ("/api/builder/functions", "GET"): [Case("GET", "/api/builder/functions")],
     ("/api/builder/apps/<app>/validate", "POST"): [Case("POST", "/api/builder/apps/plant/validate", json={})],
     ("/api/builder/apps/<app>/versions", "GET"): [Case("GET", "/api/builder/apps/plant/versions")],
     ("/api/builder/apps/<app>/versions/<int:number>", "GET"): [Case("GET", "/api/builder/apps/plant/versions/1")],

@@ -1,6 +1,7 @@
 /* The property panel of the selected field: key, labels, flags, limits, options with colours, link target,
  * expressions. Every change is saved at once; the server's check messages are shown at the property. */
 import { errorsByField, fieldsOf, pick } from "./model.js";
+import { attachExpr } from "./exprpicker.js";
 
 const COLORS = ["", "grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"];
 const NUMERIC = ["integer", "decimal"];
@@ -46,7 +47,7 @@ export function renderProps(box, ctx, actions) {
     return wrap;
   }
 
-  function textProp(label, prop, kind = "text", value) {
+  function textProp(label, prop, kind = "text", value, expr = false) {
     const path = Array.isArray(prop) ? prop : [prop];
     let current = value;
     if (current === undefined) { current = f; path.forEach((p) => { current = current == null ? undefined : current[p]; }); }
@@ -54,6 +55,7 @@ export function renderProps(box, ctx, actions) {
       step: "any", value: current == null ? "" : String(current) });
     commitOn(input, () => actions.set(key, path, kind, input.value));
     row(label, input, path[0]);
+    if (expr) attachExpr(input, ctx, ["entities", S.entity, "fields", key].concat(path));
   }
 
   function boolProp(label, prop) {
@@ -81,11 +83,11 @@ export function renderProps(box, ctx, actions) {
   textProp(T.label_en, ["label", "en"], "text", typeof f.label === "object" && f.label ? f.label.en : "");
   textProp(T.help_zh, ["help", "zh"], "text", pick(f.help, "zh"));
   if (f.type !== "computed") {
-    if (typeof f.required === "string") textProp(T.required_when, "required", "boolexpr");
+    if (typeof f.required === "string") textProp(T.required_when, "required", "boolexpr", undefined, true);
     else boolProp(T.required, "required");
     boolProp(T.unique, "unique");
     boolProp(T.index, "index");
-    textProp(T.default, "default", "text");
+    textProp(T.default, "default", "text", undefined, true);
   }
   inListProp();
   if (NUMERIC.indexOf(f.type) >= 0) {
@@ -108,11 +110,11 @@ export function renderProps(box, ctx, actions) {
     row(T.link_to, sel, "to");
   }
   if (f.type === "select" || f.type === "multiselect") optionsEditor();
-  if (f.type === "computed") textProp(T.expr, "expr", "text");
-  textProp(T.check, "check", "text");
+  if (f.type === "computed") textProp(T.expr, "expr", "text", undefined, true);
+  textProp(T.check, "check", "text", undefined, true);
   textProp(T.check_message, ["check_message", "zh"], "text", pick(f.check_message, "zh"));
-  textProp(T.visible, "visible", "text");
-  textProp(T.readonly_when, "readonly", "boolexpr", f.readonly === undefined ? "" : String(f.readonly));
+  textProp(T.visible, "visible", "text", undefined, true);
+  textProp(T.readonly_when, "readonly", "boolexpr", f.readonly === undefined ? "" : String(f.readonly), true);
   const left = errs.filter((e) => !shown.has(e));
   left.forEach((e) => {
     box.append(el("p", { class: "d-prop-error", role: "alert" }, `${e.path}: ${e.message}`));
