@@ -350,6 +350,21 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"质检记录.*columns: \[\[remark\]\]", re.S),
                                                        timeout=SAVE)
     _publish(page, expect, "数据库不需要变更")
+    # a child table edited as its own small form: select the table field, then one of its fields; add one
+    page.goto("/builder/work_order_tracking?entity=bom")
+    page.locator(".d-card[data-key=lines]").click()
+    expect(page.locator(".d-child .d-child-card")).to_have_count(5, timeout=SAVE)
+    page.locator(".d-child-card[data-key=unit]").click()
+    expect(page.locator("#d-props-body")).to_contain_text("用料明细", timeout=SAVE)
+    _prop(page, "中文名称").fill("计量单位")
+    _prop(page, "中文名称").press("Tab")
+    expect(page.locator(".d-child-card[data-key=unit]")).to_contain_text("计量单位", timeout=SAVE)
+    page.get_by_label("子表字段类型").select_option("decimal")
+    page.locator("#d-child-add").click()
+    expect(page.locator(".d-child-card[data-key=number_1]")).to_be_visible(timeout=SAVE)
+    expect(page.locator("#d-yaml-text")).to_have_value(
+        re.compile(r"unit: \{type: text, label: \{zh: 计量单位.*\n\s+sub_bom:.*scrap_rate: .*\n\s+number_1: \{type: decimal", re.S),
+        timeout=SAVE)
     assert problems == []
     ctx.close()
     # the served app after the publish (rebuilt from the published versions): a kanban column and the button

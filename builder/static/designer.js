@@ -4,6 +4,7 @@
 import { call, errorText } from "./api.js";
 import { addTabEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits,
   parseProp, pick, removeEdits, removeTabEdits, renameEdits } from "./model.js";
+import { childProps, renderChildTable } from "./childtable.js";
 import { renderWorkflow } from "./workflow.js";
 import { renderProps } from "./props.js";
 import { renderEntityProps } from "./entity.js";
@@ -142,7 +143,7 @@ function render() {
 }
 
 function ctx() {
-  return { S, T, LANG, PALETTE, edit, el, render, select };
+  return { S, T, LANG, PALETTE, edit, el, render, select, parseProp };
 }
 
 function renderEntities() {
@@ -173,6 +174,7 @@ function fieldCard(key) {
 
 function select(key) {
   S.field = key;
+  S.childField = null;
   render();
 }
 
@@ -190,6 +192,13 @@ function renderCanvas() {
     else box.append(sec);
   });
   blocks.forEach((b) => box.append(b));
+  const selected = fieldsOf(S.data, S.entity)[S.field];
+  if (selected && selected.type === "table") {
+    const child = renderChildTable(ctx());
+    const card = box.querySelector(`.d-card[data-key="${S.field}"]`);
+    const holder = card && card.closest(".d-section");
+    if (holder) holder.after(child); else box.append(child);
+  }
   const rest = el("div", { class: "d-unplaced" });
   if (lay.hasLayout) rest.append(el("h3", {}, T.unplaced));
   const ul = el("ul", { class: "d-col", "data-unplaced": "1", "data-empty": T.empty_column });
@@ -368,6 +377,7 @@ function renderPropsPanel() {
 
 function drawProps() {
   const box = $("d-props-body");
+  if (S.childField && S.field) { childProps(box, ctx()); return; }
   if (!S.field && S.entity) {
     box.replaceChildren();
     renderEntityProps(box, ctx(), (edits, message, renamedTo) => {

@@ -237,3 +237,36 @@ export function parseProp(kind, raw) {
   }
   return text;
 }
+
+/* ------------------------------------------------------------------ child tables (a table field's own small form) */
+
+export function childFieldsOf(data, ent, table) {
+  const f = fieldsOf(data, ent)[table];
+  return f && f.type === "table" && f.fields && typeof f.fields === "object" ? f.fields : {};
+}
+
+export function childBase(ent, table) {
+  return ["entities", ent, "fields", table, "fields"];
+}
+
+/* The errors of one child field, each with the property it concerns. */
+export function childErrors(errors, ent, table, key) {
+  const prefix = `entities.${ent}.fields.${table}.fields.${key}`;
+  return (errors || []).filter((e) => String(e.path || "") === prefix || String(e.path || "").startsWith(`${prefix}.`))
+    .map((e) => Object.assign({ prop: String(e.path).slice(prefix.length + 1).split(".")[0] || "" }, e));
+}
+
+/* Moves that put the child fields in ``order``. */
+export function childOrderEdits(ent, table, current, order) {
+  return orderEdits(ent, current, order).map((e) => Object.assign({}, e, { path: childBase(ent, table).concat([e.path[3]]) }));
+}
+
+/* Renaming or removing a child field (no layout or list refers to it; a published one gets renamed_from). */
+export function childRenameEdits(data, published, ent, table, oldKey, newKeyName) {
+  const base = childBase(ent, table);
+  const edits = [{ op: "rename", path: base.concat([oldKey]), to: newKeyName }];
+  const f = childFieldsOf(data, ent, table)[oldKey] || {};
+  const origin = f.renamed_from || (childFieldsOf(published, ent, table)[oldKey] !== undefined ? oldKey : null);
+  if (origin && origin !== newKeyName) edits.push({ op: "set", path: base.concat([newKeyName, "renamed_from"]), value: origin });
+  return edits;
+}

@@ -19,13 +19,16 @@ function commitOn(input, save) {
   input.addEventListener("blur", commit);
 }
 
-export function renderProps(box, ctx, actions) {
+/* ``scope`` (optional) is a child table's field: {key, fields, base (path of its fields mapping), errors}. */
+export function renderProps(box, ctx, actions, scope) {
   const { S, T, el } = ctx;
   box.replaceChildren();
-  const key = S.field;
-  const f = key && S.entity ? fieldsOf(S.data, S.entity)[key] : null;
+  const child = !!scope;
+  const key = child ? scope.key : S.field;
+  const f = key && S.entity ? (child ? scope.fields : fieldsOf(S.data, S.entity))[key] : null;
   if (!f) { box.append(el("p", { class: "d-hint" }, T.no_selection)); return; }
-  const errs = errorsByField(S.errors).byField[`${S.entity}/${key}`] || [];
+  const base = child ? scope.base : ["entities", S.entity, "fields"];
+  const errs = child ? scope.errors : (errorsByField(S.errors).byField[`${S.entity}/${key}`] || []);
   const shown = new Set();
 
   function errorsFor(prop, holder) {
@@ -55,7 +58,7 @@ export function renderProps(box, ctx, actions) {
       step: "any", value: current == null ? "" : String(current) });
     commitOn(input, () => actions.set(key, path, kind, input.value));
     row(label, input, path[0]);
-    if (expr) attachExpr(input, ctx, ["entities", S.entity, "fields", key].concat(path));
+    if (expr) attachExpr(input, ctx, base.concat([key], path));
   }
 
   function boolProp(label, prop) {
@@ -72,7 +75,7 @@ export function renderProps(box, ctx, actions) {
   });
   row(T.field_key, keyInput, "key").append(el("small", {}, T.field_key_help));
   const typeSel = el("select", { name: "type" });
-  ctx.PALETTE.forEach((p) => {
+  ctx.PALETTE.filter((p) => !child || p.type !== "table").forEach((p) => {
     const o = el("option", { value: p.type }, `${p.label} (${p.type})`);
     if (p.type === f.type) o.selected = true;
     typeSel.append(o);
@@ -89,7 +92,7 @@ export function renderProps(box, ctx, actions) {
     boolProp(T.index, "index");
     textProp(T.default, "default", "text", undefined, true);
   }
-  inListProp();
+  if (!child) inListProp();
   if (NUMERIC.indexOf(f.type) >= 0) {
     textProp(T.min, "min", "number");
     textProp(T.max, "max", "number");

@@ -122,3 +122,16 @@ test("tabs: a layout of sections becomes the first tab, tabs are added, removed 
   const bare = { entities: { e: { fields: { a: {}, b: {} } } } };
   assert.deepEqual(addTabEdits(bare, "e", names)[0].value.tabs[0].sections[0].columns, [["a", "b"]]);
 });
+
+test("child tables: their fields, errors, order, renames", async () => {
+  const { childErrors, childFieldsOf, childOrderEdits, childRenameEdits } = await import("../../builder/static/model.js");
+  const d = { entities: { wo: { fields: { lines: { type: "table", fields: { part: { type: "text" }, qty: { type: "integer" } } } } } } };
+  assert.deepEqual(Object.keys(childFieldsOf(d, "wo", "lines")), ["part", "qty"]);
+  assert.deepEqual(childOrderEdits("wo", "lines", ["part", "qty"], ["qty", "part"]),
+    [{ op: "move", path: ["entities", "wo", "fields", "lines", "fields", "qty"], index: 0 }]);
+  const errs = childErrors([{ path: "entities.wo.fields.lines.fields.qty.min", message: "m" },
+    { path: "entities.wo.fields.lines.fields.qtyx", message: "n" }], "wo", "lines", "qty");
+  assert.deepEqual(errs.map((e) => e.prop), ["min"]);
+  assert.deepEqual(childRenameEdits(d, d, "wo", "lines", "qty", "count")[1],
+    { op: "set", path: ["entities", "wo", "fields", "lines", "fields", "count", "renamed_from"], value: "qty" });
+});
