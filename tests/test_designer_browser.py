@@ -338,8 +338,19 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"qc: \{[^}]*delete: \"?qc_result == 'reject'"),
                                                        timeout=SAVE)
     expect(page.get_by_label("qc 删除", exact=True)).to_be_checked(timeout=SAVE)
-    # tabs: add one (the sections become the first tab), name it, drag a field into it
+    # the YAML view is CodeMirror: typing there and applying shows on the canvas (and canvas edits show there)
     page.locator("#d-tab-form").click()
+    expect(page.locator(".d-yaml .CodeMirror")).to_be_visible(timeout=SAVE)
+    page.evaluate("""() => {
+      const cm = document.querySelector('.d-yaml .CodeMirror').CodeMirror;
+      const line = cm.getValue().split('\\n').findIndex((l) => l.startsWith('      remark:'));
+      const ch = cm.getLine(line).indexOf('备注') + 2;
+      cm.replaceRange('说明', { line, ch }, { line, ch }, '+input');
+    }""")
+    expect(page.locator("#d-status")).to_contain_text("有未保存的修改")
+    page.locator("#d-yaml-apply").click()
+    expect(page.locator(".d-card[data-key=remark]")).to_contain_text("备注说明", timeout=SAVE)
+    # tabs: add one (the sections become the first tab), name it, drag a field into it
     page.locator("#d-add-tab").click()
     expect(page.locator(".d-tab-block")).to_have_count(2, timeout=SAVE)
     page.get_by_label("标签页 2 中文名称", exact=True).fill("质检记录")

@@ -11,6 +11,7 @@ import { renderEntityProps } from "./entity.js";
 import { renderPermissions } from "./permissions.js";
 import { publishing } from "./publish.js";
 import { renderPreview } from "./preview.js";
+import { yamlView } from "./yamlview.js";
 
 const root = document.getElementById("designer");
 const APP = root.dataset.app;
@@ -121,6 +122,8 @@ async function reapply(keep) {
 
 /* ------------------------------------------------------------------ rendering */
 
+let YAML = null;
+
 function render() {
   renderEntities();
   renderCanvas();
@@ -129,12 +132,12 @@ function render() {
   if (!$("d-workflow").hidden) renderWorkflow($("d-workflow"), ctx());
   if (!$("d-perms").hidden) renderPermissions($("d-perms"), ctx());
   if (!$("d-preview").hidden) renderPreview($("d-preview"), { S, T, LANG, APP, el, pick });
-  const ta = $("d-yaml-text");
-  if (!ta.dataset.dirty) ta.value = S.text;
+  if (!YAML) YAML = yamlView($("d-yaml-text"), () => status("unsaved", "warn"));
+  YAML.show(S.text);
   if (S.field && S.field !== S.shownField) {
     S.shownField = S.field;
     const at = S.text.split("\n").findIndex((line) => line.startsWith(`      ${S.field}:`));
-    if (at >= 0) ta.scrollTop = Math.max(0, at - 3) * (ta.scrollHeight / Math.max(1, S.text.split("\n").length));
+    if (at >= 0) YAML.toLine(at, S.text.split("\n").length);
   }
   $("d-undo").disabled = !S.history.undo.length;
   $("d-redo").disabled = !S.history.redo.length;
@@ -448,6 +451,7 @@ function wire() {
     const on = ev.target.getAttribute("aria-pressed") !== "true";
     ev.target.setAttribute("aria-pressed", String(on));
     $("d-yaml").hidden = !on;
+    if (on && YAML) YAML.refresh();
   });
   $("d-preview-toggle").addEventListener("click", (ev) => {
     const on = ev.target.getAttribute("aria-pressed") !== "true";
@@ -456,10 +460,11 @@ function wire() {
     if (on) renderPreview($("d-preview"), { S, T, LANG, APP, el, pick });
   });
   const ta = $("d-yaml-text");
-  ta.addEventListener("input", () => { ta.dataset.dirty = "1"; status("unsaved", "warn"); });
+  if (!YAML) YAML = yamlView(ta, () => status("unsaved", "warn"));
   $("d-yaml-apply").addEventListener("click", () => {
+    const text = YAML.text();
     delete ta.dataset.dirty;
-    send("put", { yaml: ta.value }, T.edit_msg_yaml);
+    send("put", { yaml: text }, T.edit_msg_yaml);
   });
   $("d-publish").addEventListener("click", P.openPublish);
   $("d-publish-go").addEventListener("click", P.publish);
