@@ -14,6 +14,7 @@ Only users with the ``admin`` or ``builder`` role may open them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template
@@ -31,6 +32,7 @@ from .i18n import tr
 from .pages import _builder
 
 bp = Blueprint("jig_preview", __name__)
+NOSCRIPT = re.compile(r"<noscript>.*?</noscript>", re.S)
 
 
 def draft_app(app: str) -> AppDef:
@@ -92,7 +94,9 @@ def link_preview(app: str, entity: str, link: str) -> Any:
         "save": bool(lk.edit) and not lk.creates and not ent.workflow, "other_lang": "en" if lang == "zh" else "zh",
         "finished": False,
     }
-    return render_template("link.html", t=lambda key, **p: ui_tr(key, lang, **p), lang=lang, **ctx)
+    html = render_template("link.html", t=lambda key, **p: ui_tr(key, lang, **p), lang=lang, **ctx)
+    # the frame runs no scripts (sandboxed): the page's "needs JavaScript" notice is not what users will see
+    return NOSCRIPT.sub("", html)
 
 
 @bp.after_request
