@@ -1,6 +1,8 @@
 """The designer in Chromium: Must-show 1 (add a field by drag and drop, publish, rename keeping data), 2 (workflow
 state and transition), 4 (errors at the field, destructive change only when confirmed), 5 (two sessions, the later
-save refused), 3 (a new app from a sheet of 200 spare parts) and 6 (export keeps comments and order; a file change imported shows in the designer).
+save refused), 3 (a new app from a sheet of 200 spare parts) and 6 (export keeps comments and order; a file change imported shows in the designer);
+also the side-by-side preview (updated after autosave), the expression picker with instant checks, tabs, a child
+table edited as its own small form and the CodeMirror YAML view.
 
 After a publish the served runtime is rebuilt from the published versions here (as a restart would);
 the page itself reloads everything from the builder API.
