@@ -15,12 +15,14 @@ Only users with the ``admin`` or ``builder`` role may open them.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, current_app, render_template
 
 from runtime.errors import DefinitionErrors
 from runtime.model import AppDef, pick
+from runtime.versions import sha256
 from ui import session as sess
 from ui.i18n import tr as ui_tr
 from ui.linkview import _input
@@ -33,6 +35,7 @@ from .pages import _builder
 
 bp = Blueprint("jig_preview", __name__)
 NOSCRIPT = re.compile(r"<noscript>.*?</noscript>", re.S)
+CACHED_DRAFTS = 4  # compiled drafts kept (by the hash of every text they were compiled with)
 
 
 def draft_app(app: str) -> AppDef:
@@ -43,11 +46,21 @@ def draft_app(app: str) -> AppDef:
         if v is None:
             abort(404)
         texts = rt.publisher._with(conn, app, v.yaml)
-    try:
-        apps = rt.publisher.load(texts)
-    except DefinitionErrors as exc:
-        lines = "\n".join(f"{e.path}: {e.message}" for e in exc.errors[:20])
-        abort(Response(f"{tr('preview_errors', sess.lang())}\n{lines}", 422, mimetype="text/plain"))
+    key = sha256("\x00".join(f"{name}\x01{text}" for name, text in sorted(texts.values())))
+    cache = current_app.extensions.setdefault("jig_preview_apps", OrderedDict())
+    apps = cache.get(key)
+    if apps is None:  # the frames of one draft (desktop, phone, link forms) compile it once
+        try:
+            apps = rt.publisher.load(texts)
+        except DefinitionErrors as exc:
+            lines = "\n".join(f"{e.path}: {e.message}" for e in exc.errors[:20])
+            abort(Response(f"{tr('preview_errors', sess.lang())}\n{lines}", 422, mimetype="text/plain"))
+        cache[key] = apps
+        while len(cache) > CACHED_DRAFTS:
+            try:
+                cache.popitem(last=False)
+            except KeyError:  # another request trimmed it meanwhile
+                break
     return apps[app]
 
 
