@@ -1,4 +1,5 @@
-"""Screenshots of the designer (canvas and property panel, workflow diagram, publish plan) into docs/screenshots/.
+"""Screenshots of the designer (canvas and property panel, field picker, side-by-side preview, workflow diagram,
+publish plan) into docs/screenshots/.
 
     .venv/bin/python bench/designer_screenshots.py           # into docs/screenshots/
     .venv/bin/python bench/designer_screenshots.py --smoke   # into a temp dir (the test suite's smoke run)
@@ -52,6 +53,27 @@ def main() -> int:
             page.locator(".d-card[data-key=plating_um]").click()
             page.wait_for_timeout(400)
             page.screenshot(path=str(out / "designer-canvas.png"))
+            check = page.locator("#d-props-body").get_by_label("校验条件（表达式）", exact=True)
+            check.fill("plating_um <= ")
+            page.locator(".d-prop[data-prop=check] .d-expr-pick").click()
+            page.locator(".d-expr-menu [data-insert='quantity']").click()
+            page.locator(".d-prop[data-prop=check] .d-expr-ok").wait_for()
+            check.press("End")
+            check.type(" / 10 + ")
+            page.locator(".d-prop[data-prop=check] .d-expr-pick").click()
+            page.locator(".d-expr-menu .d-expr-item").first.wait_for()
+            page.locator(".d-expr-menu").evaluate("m => { m.scrollTop = m.scrollHeight - 260; }")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(out / "designer-picker.png"))
+            page.locator(".d-prop[data-prop=check] .d-expr-pick").click()
+            check.fill("")
+            page.locator("#d-preview-toggle").click()
+            for frame in ("#d-preview-desktop", "#d-preview-phone", "#d-preview-link-partner_update"):
+                page.frame_locator(frame).locator("main").wait_for()
+            page.wait_for_timeout(500)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(out / "designer-preview.png"), full_page=True)
+            page.locator("#d-preview-toggle").click()
             page.locator("#d-tab-workflow").click()
             page.wait_for_timeout(400)
             page.screenshot(path=str(out / "designer-workflow.png"))

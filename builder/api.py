@@ -25,7 +25,10 @@ Routes (all under ``/api/builder``)::
     DELETE /apps/<app>/draft               discard the draft
     POST   /apps/<app>/validate            {"yaml"?} (default: the draft) -> errors
     POST   /apps/<app>/plan                {"yaml"?} -> errors and migration steps
-    POST   /apps/<app>/publish             {"yaml"?, "message", "confirm_destructive"?} -> the new version
+    POST   /apps/<app>/publish             {"yaml"?, "message", "confirm_destructive"?, "base"?} -> the new version
+                                           (409 naming who changed what when the draft is not ``base``'s text)
+    POST   /apps/<app>/expression          {"path", "expr"} -> the errors `jig check` gives there (builder/expressions.py)
+    GET    /functions                      functions expressions may call, with signatures (builder/expressions.py)
     GET    /apps/<app>/versions            every version, newest first
     GET    /apps/<app>/versions/<n>        one version with its text
     GET    /apps/<app>/diff?from=N&to=M    unified diff (to: default the draft, else the published version)
@@ -233,11 +236,8 @@ def edit_draft(app: str) -> Response:
         raise BadRequest("'edits' must be a list of 1 to 200 edits", {"edits": t("list", actor.language)})
     base = _base(data)
     working = _working_text(app, actor, {})
-    if base is not None and sha256(working) != base:
-        with runtime().db.read() as conn:
-            there = runtime().definitions.draft(conn, app) or runtime().definitions.current(conn, app)
-        if there is not None:
-            raise _stale(there, actor)
+    if base is not None:
+        _refuse_stale(app, actor, base, working)
     doc = YamlDocument(working)
     for i, edit in enumerate(edits):
         try:
@@ -246,6 +246,17 @@ def edit_draft(app: str) -> Response:
             raise ValidationFailed(f"edit {i + 1}: {exc}", {f"edits[{i}]": str(exc)}) from None
     return jsonify(_save(app, actor, doc.text(), _message(data), base or sha256(working),
                          data.get("plan") is not False))
+
+
+def _refuse_stale(app: str, actor: Actor, base: str, working: str | None = None) -> None:
+    """409 naming who changed what when the draft (else the published text) is not the text ``base`` names."""
+    working = _working_text(app, actor, {}) if working is None else working
+    if sha256(working) == base:
+        return
+    with runtime().db.read() as conn:
+        there = runtime().definitions.draft(conn, app) or runtime().definitions.current(conn, app)
+    if there is not None:
+        raise _stale(there, actor)
 
 
 def _apply(doc: YamlDocument, edit: Any) -> None:
@@ -302,7 +313,10 @@ def publish(app: str) -> Response:
     actor = _builder()
     _known(app, actor)
     data = _json()
+    base = _base(data)
     text = _working_text(app, actor, data)
+    if base is not None:
+        _refuse_stale(app, actor, base)
     rt = runtime()
     outcome = rt.publisher.publish(app, text, author=actor.username, message=_message(data), source="browser",
                                    allow_destructive=data.get("confirm_destructive") is True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -199,23 +200,47 @@ def _place(n_to_o: dict[int, int], i1: int, i2: int, n_len: int, o_len: int) -> 
 
 
 def _like_siblings(parent: Any, value: Any) -> Any:
-    """Give a new value the flow/block style of its siblings, so it reads like its neighbours."""
+    """Give a new value the flow/block style of its siblings, so it reads like its neighbours.
+
+    A large value (a whole layout, a long field) is written as a block whatever its siblings, with its
+    small parts (labels, lists of field names) in flow style, as people write them by hand; a list of
+    names stays in flow style however long.
+    """
     if not isinstance(value, (dict, list)) or isinstance(value, (CommentedMap, CommentedSeq)):
         return value
     kind = CommentedMap if isinstance(value, dict) else CommentedSeq
     siblings = list(parent.values()) if isinstance(parent, CommentedMap) else list(parent)
-    flow = any(isinstance(s, kind) and s.fa.flow_style() for s in siblings)
+    flow = any(isinstance(s, kind) and s.fa.flow_style() for s in siblings) and (
+        _small(value, FLOW_WIDTH) or _scalars(value))
     return _commented(value, flow)
+
+
+FLOW_WIDTH = 120  # a new value longer than this (as JSON) is written as a block
+PART_WIDTH = 100  # inside a block, parts up to this long are written in flow style
+
+
+def _small(value: Any, width: int) -> bool:
+    return len(json.dumps(value, ensure_ascii=False, default=str)) <= width
+
+
+def _scalars(value: Any) -> bool:
+    return isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value)
+
+
+def _part(value: Any) -> bool:
+    """A part of a block written in flow style: a list of names, or short and not a list of mappings."""
+    return _scalars(value) or (_small(value, PART_WIDTH) and
+                               not (isinstance(value, list) and any(isinstance(v, dict) for v in value)))
 
 
 def _commented(value: Any, flow: bool = False) -> Any:
     if isinstance(value, dict):
-        m = CommentedMap((k, _commented(v)) for k, v in value.items())
+        m = CommentedMap((k, _commented(v, flow or _part(v))) for k, v in value.items())
         if flow:
             m.fa.set_flow_style()
         return m
     if isinstance(value, list):
-        s = CommentedSeq(_commented(v) for v in value)
+        s = CommentedSeq(_commented(v, flow or _part(v)) for v in value)
         if flow:
             s.fa.set_flow_style()
         return s

@@ -181,7 +181,8 @@ class Publisher:
 
         A file is imported when its app has no published version, when its
         text changed since it was last imported and the app was not published
-        from elsewhere since (or ``force``). A file that changed while the app
+        from elsewhere since (or ``force``), or when the file was last exported from
+        (or imported as) the published version. A file that changed while the app
         was also published from the browser raises :class:`DefinitionConflict`.
         Files that cannot be read or parsed raise the loader's DefinitionErrors.
         With ``write=False`` (a dry run) nothing is written, not even the store's tables.
@@ -216,7 +217,8 @@ class Publisher:
                 unchanged_on_disk = known is not None and known[1] == sha256(text)
                 if current is not None and unchanged_on_disk:
                     continue  # the file is as last imported: the database's newer version is served
-                if current is not None and current.source != "file" and not force:
+                synced_with_current = known is not None and known[1] == current.sha256 if current else False
+                if current is not None and current.source != "file" and not force and not synced_with_current:
                     conflicts.append((app, path, current))
                     continue
                 served.texts[app] = (str(path), text)

@@ -246,3 +246,148 @@ def test_dates_as_chinese_spreadsheets_write_them_are_accepted() -> None:
     for bad in ("2026年13月5日", "2026年2月30日", "3月5日", "2026-3"):
         with pytest.raises(FieldValueError):
             parse_date(bad)
+
+
+def test_publish_is_refused_when_the_draft_changed_since_the_text_looked_at(rt: Runtime) -> None:
+    li, wang = _client(rt, "li", ["builder"]), _client(rt, "wang", ["admin"])
+    r = li.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("li_field")],
+                                                                    "message": "新增字段 李的字段"})
+    seen = r.get_json()["draft"]["sha256"]
+    # wang changes the draft after li looked at it
+    r = wang.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [_add_field("wang_field")],
+                                                                      "base": seen, "message": "王的修改"})
+    assert r.status_code == 200
+    r = li.post("/api/builder/apps/outsourcing/publish", json={"message": "发布", "base": seen})
+    assert r.status_code == 409, r.get_json()
+    err = r.get_json()["error"]
+    assert "wang" in err["message"] and "王的修改" in err["message"] and err["current"]["author"] == "wang"
+    with rt.db.read() as conn:  # nothing published
+        assert "wang_field" not in rt.definitions.current(conn, "outsourcing").yaml
+    assert li.post("/api/builder/apps/outsourcing/publish", json={"base": 7}).status_code == 400
+    # based on the latest text, it publishes
+    latest = li.get("/api/builder/apps/outsourcing").get_json()["draft"]["sha256"]
+    r = li.post("/api/builder/apps/outsourcing/publish", json={"message": "发布", "base": latest})
+    assert r.status_code == 200, r.get_json()
+    with rt.db.read() as conn:
+        assert "wang_field:" in rt.definitions.current(conn, "outsourcing").yaml
+
+
+def test_round_trip_with_the_real_commands(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                           make_runtime: Callable[..., Runtime]) -> None:
+    """A designer change exported with `jig export` keeps the file's comments and order; a change made in the
+    file and imported with `jig import` shows in the designer."""
+    import difflib
+
+    from .test_definition_versions import _jig
+    monkeypatch.chdir(tmp_path)
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    target = apps / "outsourcing.yaml"
+    target.write_text(OUTSOURCING, encoding="utf-8")
+    assert _jig(database_url, apps, "migrate").returncode == 0
+    rt = make_runtime(apps=[apps], migrate=False)
+    c = _client(rt, "li", ["builder"])
+    # in the designer: a new decimal field after quantity, its label changed, then published
+    add = {"op": "set", "path": ["entities", "batch", "fields", "plating_um"], "after": "quantity",
+           "value": {"type": "decimal", "label": {"zh": "电镀厚度", "en": "Plating"}, "min": 0}}
+    r = c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [add]})
+    assert r.status_code == 200 and r.get_json()["ok"], r.get_json()
+    label = {"op": "set", "path": ["entities", "batch", "fields", "plating_um", "label", "zh"], "value": "电镀厚度 (μm)"}
+    r = c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [label], "base": r.get_json()["draft"]["sha256"]})
+    r = c.post("/api/builder/apps/outsourcing/publish", json={"message": "电镀厚度", "base": r.get_json()["draft"]["sha256"]})
+    assert r.status_code == 200, r.get_json()
+    out = _jig(database_url, apps, "export", "outsourcing")
+    assert out.returncode == 0, out.stderr
+    exported = target.read_text(encoding="utf-8")
+    changed = [line for line in difflib.unified_diff(OUTSOURCING.splitlines(), exported.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert len(changed) == 1 and changed[0].startswith("+      plating_um:") and "电镀厚度 (μm)" in changed[0], changed
+    comments = [line for line in OUTSOURCING.splitlines() if "#" in line]
+    assert [line for line in exported.splitlines() if "#" in line and "plating_um" not in line] == comments
+    lines = exported.splitlines()
+    assert lines[lines.index(QTY.rstrip("\n")) + 1].startswith("      plating_um:")  # where it was dropped
+    # in the file: a label changed by hand, imported with `jig import`, shown by the designer's API and page
+    target.write_text(exported.replace("{zh: 备注, en: Remark}", "{zh: 备注说明, en: Remark}"), encoding="utf-8")
+    imported = _jig(database_url, apps, "import")
+    assert imported.returncode == 0 and "outsourcing: published version" in imported.stdout, imported.stderr
+    body = c.get("/api/builder/apps/outsourcing").get_json()
+    assert body["draft"] is None
+    fields = body["published"]["data"]["entities"]["batch"]["fields"]
+    assert fields["remark"]["label"]["zh"] == "备注说明" and "plating_um" in fields
+    assert "# 外发加工跟踪" in body["published"]["yaml"]
+
+
+def test_preview_renders_the_draft_with_the_ui_templates_without_publishing(database_url: str, tmp_path: Path) -> None:
+    rt, app = build(database_url, tmp_path)
+    record_shipped(rt)
+    rt.users.add("maker", "maker-pass-1", ["builder"])
+    rt.users.add("planner", "planner-pass-1", ["planner"])
+    maker, tok = signed_in(app, "maker")
+    r = maker.post("/api/builder/apps/outsourcing/draft/edits", headers={"X-CSRF-Token": tok}, json={"edits": [
+        {"op": "set", "path": ["entities", "batch", "fields", "plating_um"], "after": "quantity",
+         "value": {"type": "decimal", "label": {"zh": "电镀厚度 (μm)", "en": "Plating"}, "min": 0}},
+        {"op": "set", "path": ["links", "partner_update", "edit"], "value": ["returned_qty", "plating_um", "remark"]}]})
+    assert r.status_code == 200 and r.get_json()["ok"], r.get_json()
+    page = maker.get("/builder/outsourcing/preview/batch")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="record-form"' in html and 'data-field="plating_um"' in html
+    assert "电镀厚度 (μm)" in html and 'id="fld-quantity"' in html  # the form page's own markup
+    assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
+    assert maker.get("/a/outsourcing/batch/new").get_data(as_text=True).count("plating_um") == 0  # not published
+    link = maker.get("/builder/outsourcing/preview/batch/links/partner_update")
+    html = link.get_data(as_text=True)
+    assert link.status_code == 200 and 'id="in-plating_um"' in html and "外协进度更新" in html
+    assert 'data-action="start"' in html  # the link's transitions as buttons
+    for url in ("/builder/outsourcing/preview/nope", "/builder/outsourcing/preview/batch/links/nope",
+                "/builder/Bad/preview/batch", "/builder/nothing/preview/batch"):
+        assert maker.get(url).status_code == 404, url
+    planner, _t = signed_in(app, "planner")
+    assert planner.get("/builder/outsourcing/preview/batch").status_code == 403
+    assert app.test_client().get("/builder/outsourcing/preview/batch").status_code == 302
+    # a draft with errors: a 422 naming them, not a 500
+    r = maker.post("/api/builder/apps/outsourcing/draft/edits", headers={"X-CSRF-Token": tok}, json={"edits": [
+        {"op": "set", "path": ["entities", "batch", "fields", "plating_um", "type"], "value": "nonsense"}]})
+    bad = maker.get("/builder/outsourcing/preview/batch")
+    assert bad.status_code == 422 and "plating_um" in bad.get_data(as_text=True)
+    rt.db.dispose()
+
+
+def test_one_expression_checked_in_its_place_with_the_message_and_hint_of_jig_check(rt: Runtime) -> None:
+    from runtime.errors import DefinitionErrors
+    from runtime.loader import load_texts
+    c = _client(rt, "li", ["builder"])
+    funcs = c.get("/api/builder/functions").get_json()["functions"]
+    assert {"name": "days_between", "signature": "days_between(date, date)"}.items() <= \
+        next(f for f in funcs if f["name"] == "days_between").items()
+    url = "/api/builder/apps/outsourcing/expression"
+    check = ["entities", "batch", "fields", "quantity", "check"]
+    ok = c.post(url, json={"path": check, "expr": "quantity <= returned_qty + 5 and partner.name != ''"}).get_json()
+    assert ok == {"ok": True, "errors": []}
+    bad = c.post(url, json={"path": check, "expr": "quantity <= max_thickness"}).get_json()
+    assert not bad["ok"] and len(bad["errors"]) == 1
+    [err] = bad["errors"]
+    # exactly what `jig check` reports for the same text
+    with pytest.raises(DefinitionErrors) as exc:
+        load_texts({"outsourcing.yaml": OUTSOURCING.replace(QTY, QTY.replace("min: 1}", 'min: 1, check: "quantity <= max_thickness"}'))}, default_exts())
+    [cli] = [e for e in exc.value.errors if e.path == "entities.batch.fields.quantity.check"]
+    assert (err["message"], err["hint"]) == (cli.message, cli.hint) and "max_thickness" in err["message"]
+    guard = ["entities", "batch", "workflow", "transitions", "inspect", "guard"]
+    assert c.post(url, json={"path": guard, "expr": "days_between(ship_date)"}).get_json()["ok"] is False
+    perm = ["entities", "batch", "permissions", "qc", "delete"]
+    assert c.post(url, json={"path": perm, "expr": "qc_result == 'reject'"}).get_json()["ok"] is True
+    new_role = ["entities", "batch", "permissions", "manager_two", "read"]  # parts that do not exist yet
+    assert c.post(url, json={"path": new_role, "expr": "qc_result == 'reject'"}).get_json()["ok"] is True
+    new_guard = ["entities", "batch", "workflow", "transitions", "recheck", "guard"]
+    r = c.post(url, json={"path": new_guard, "expr": "qc_resul == 'x'"}).get_json()
+    assert r["errors"][0]["hint"] == "did you mean 'qc_result'?", r
+    assert c.post(url, json={"path": check, "expr": "  "}).get_json() == {"ok": True, "errors": []}
+    with rt.db.read() as conn:  # nothing saved
+        assert rt.definitions.draft(conn, "outsourcing") is None
+    for body in ({"path": [], "expr": "x"}, {"path": check, "expr": 5}, {"path": check, "expr": "x" * 3000},
+                 {"path": ["entities", "nope", "fields", "x", "check"], "expr": "1"}, {"path": [True], "expr": "x"}, [1]):
+        assert c.post(url, json=body).status_code == 400, body
+
+
+def default_exts() -> Any:
+    from jig.plugins import default_extensions
+    return default_extensions()

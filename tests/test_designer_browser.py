@@ -1,6 +1,8 @@
 """The designer in Chromium: Must-show 1 (add a field by drag and drop, publish, rename keeping data), 2 (workflow
 state and transition), 4 (errors at the field, destructive change only when confirmed), 5 (two sessions, the later
-save refused), 3 (a new app from a sheet of 200 spare parts) and 6 (export keeps comments and order; a file change imported shows in the designer).
+save refused), 3 (a new app from a sheet of 200 spare parts) and 6 (export keeps comments and order; a file change imported shows in the designer);
+also the side-by-side preview (updated after autosave), the expression picker with instant checks, tabs, a child
+table edited as its own small form and the CodeMirror YAML view.
 
 After a publish the served runtime is rebuilt from the published versions here (as a restart would);
 the page itself reloads everything from the builder API.
@@ -141,8 +143,18 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
     _prop(page, "字段标识").fill("plating_um")
     _prop(page, "字段标识").press("Tab")
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"plating_um: \{type: decimal"), timeout=SAVE)
+    # the preview: the draft's form as the web UI renders it, desktop and phone side by side, and the link form
+    page.locator("#d-preview-toggle").click()
+    for frame in ("#d-preview-desktop", "#d-preview-phone"):
+        expect(page.frame_locator(frame).locator("[data-field=plating_um] input")).to_be_visible(timeout=SAVE)
+    expect(page.frame_locator("#d-preview-link-partner_update").locator("h1")).to_contain_text("外协进度更新",
+                                                                                                timeout=SAVE)
     _prop(page, "中文名称").fill("电镀厚度 (μm)")
     _prop(page, "中文名称").press("Tab")
+    for frame in ("#d-preview-desktop", "#d-preview-phone"):  # updated after the autosave, no page reload
+        expect(page.frame_locator(frame).locator("label[for=fld-plating_um]")).to_contain_text("电镀厚度 (μm)",
+                                                                                             timeout=SAVE)
+    page.locator("#d-preview-toggle").click()
     _prop(page, "英文名称").fill("Plating (μm)")
     _prop(page, "英文名称").press("Tab")
     _prop(page, "最小值").fill("0")
@@ -163,8 +175,18 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
                if x[:1] in "+-" and not x.startswith(("+++", "---"))]
     assert len(changed) == 5, changed  # the new field, the layout column and the list columns (old and new lines)
 
+    # the expression picker inserts at the cursor; the server checks as one types (nothing saved until committed)
+    _prop(page, "校验条件（表达式）").fill("plating_um <= ")
+    page.locator(".d-prop[data-prop=check] .d-expr-pick").click()
+    expect(page.locator(".d-expr-menu [data-insert='partner.name']")).to_be_visible(timeout=SAVE)
+    expect(page.locator(".d-expr-menu")).to_contain_text("days_between(date, date)", timeout=SAVE)
+    expect(page.locator(".d-expr-menu")).to_contain_text("user.partner", timeout=SAVE)
+    page.locator(".d-expr-menu [data-insert='quantity']").click()
+    expect(_prop(page, "校验条件（表达式）")).to_have_value("plating_um <= quantity")
+    expect(page.locator(".d-prop[data-prop=check] .d-expr-ok")).to_be_visible(timeout=SAVE)
     # --- Must-show 4: an error is shown at the field and blocks publishing
     _prop(page, "校验条件（表达式）").fill("plating_um <= max_thickness")
+    expect(page.locator(".d-prop[data-prop=check] .d-expr-check")).to_contain_text("max_thickness", timeout=SAVE)
     _prop(page, "校验条件（表达式）").press("Tab")
     expect(card).to_have_class(re.compile("invalid"), timeout=SAVE)
     expect(page.locator(".d-prop[data-prop=check] .d-prop-error")).to_contain_text("max_thickness", timeout=SAVE)
@@ -318,7 +340,44 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"qc: \{[^}]*delete: \"?qc_result == 'reject'"),
                                                        timeout=SAVE)
     expect(page.get_by_label("qc 删除", exact=True)).to_be_checked(timeout=SAVE)
+    # the YAML view is CodeMirror: typing there and applying shows on the canvas (and canvas edits show there)
+    page.locator("#d-tab-form").click()
+    expect(page.locator(".d-yaml .CodeMirror")).to_be_visible(timeout=SAVE)
+    page.evaluate("""() => {
+      const cm = document.querySelector('.d-yaml .CodeMirror').CodeMirror;
+      const line = cm.getValue().split('\\n').findIndex((l) => l.startsWith('      remark:'));
+      const ch = cm.getLine(line).indexOf('备注') + 2;
+      cm.replaceRange('说明', { line, ch }, { line, ch }, '+input');
+    }""")
+    expect(page.locator("#d-status")).to_contain_text("有未保存的修改")
+    page.locator("#d-yaml-apply").click()
+    expect(page.locator(".d-card[data-key=remark]")).to_contain_text("备注说明", timeout=SAVE)
+    # tabs: add one (the sections become the first tab), name it, drag a field into it
+    page.locator("#d-add-tab").click()
+    expect(page.locator(".d-tab-block")).to_have_count(2, timeout=SAVE)
+    page.get_by_label("标签页 2 中文名称", exact=True).fill("质检记录")
+    page.get_by_label("标签页 2 中文名称", exact=True).press("Tab")
+    expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"tabs:.*质检记录", re.S), timeout=SAVE)
+    _drag(page, page.locator(".d-card[data-key=remark]"), page.locator(".d-tab-block[data-tab='1'] .d-col"))
+    expect(page.locator(".d-tab-block[data-tab='1'] .d-card[data-key=remark]")).to_be_visible(timeout=SAVE)
+    expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"质检记录.*columns: \[\[remark\]\]", re.S),
+                                                       timeout=SAVE)
     _publish(page, expect, "数据库不需要变更")
+    # a child table edited as its own small form: select the table field, then one of its fields; add one
+    page.goto("/builder/work_order_tracking?entity=bom")
+    page.locator(".d-card[data-key=lines]").click()
+    expect(page.locator(".d-child .d-child-card")).to_have_count(5, timeout=SAVE)
+    page.locator(".d-child-card[data-key=unit]").click()
+    expect(page.locator("#d-props-body")).to_contain_text("用料明细", timeout=SAVE)
+    _prop(page, "中文名称").fill("计量单位")
+    _prop(page, "中文名称").press("Tab")
+    expect(page.locator(".d-child-card[data-key=unit]")).to_contain_text("计量单位", timeout=SAVE)
+    page.get_by_label("子表字段类型").select_option("decimal")
+    page.locator("#d-child-add").click()
+    expect(page.locator(".d-child-card[data-key=number_1]")).to_be_visible(timeout=SAVE)
+    expect(page.locator("#d-yaml-text")).to_have_value(
+        re.compile(r"unit: \{type: text, label: \{zh: 计量单位.*\n\s+sub_bom:.*scrap_rate: .*\n\s+number_1: \{type: decimal", re.S),
+        timeout=SAVE)
     assert problems == []
     ctx.close()
     # the served app after the publish (rebuilt from the published versions): a kanban column and the button
@@ -331,6 +390,8 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
         expect(page.locator(".lane[data-state=recheck]")).to_be_visible(timeout=SAVE)
         page.goto(f"/a/outsourcing/batch/{some}")
         expect(page.locator("button.transition[data-transition=to_recheck]")).to_have_text("送复检", timeout=SAVE)
+        page.get_by_role("tab", name="质检记录").click()
+        expect(page.get_by_label("备注")).to_be_visible(timeout=SAVE)
         assert problems == []
         ctx.close()
 

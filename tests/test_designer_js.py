@@ -1,4 +1,4 @@
-"""The designer's JavaScript model, run by Node's test runner (skipped where Node is not installed)."""
+"""The designer's JavaScript modules (model, preview, expression picker), run by Node's test runner (skipped where Node is not installed)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,6 @@ def test_designer_model_in_node() -> None:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node not installed")
-    r = subprocess.run([node, "--test", str(ROOT / "tests" / "js" / "designer_model.test.mjs")],
+    r = subprocess.run([node, "--test", *sorted(str(p) for p in (ROOT / "tests" / "js").glob("*.test.mjs"))],
                        capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

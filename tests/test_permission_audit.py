@@ -200,6 +200,10 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/builder/apps/<app>/plan", "POST"): [Case("POST", "/api/builder/apps/plant/plan", json={})],
     ("/api/builder/apps/<app>/publish", "POST"): [Case("POST", "/api/builder/apps/plant/publish", json={})],
     ("/api/builder/apps/<app>/rollback", "POST"): [Case("POST", "/api/builder/apps/plant/rollback", json={"number": 1})],
+    ("/api/builder/apps/<app>/expression", "POST"): [
+        Case("POST", "/api/builder/apps/plant/expression", json={"path": ["entities", "batch", "fields", "qty", "check"],
+                                                                  "expr": "qty > 0"})],
+    ("/api/builder/functions", "GET"): [Case("GET", "/api/builder/functions")],
     ("/api/builder/apps/<app>/validate", "POST"): [Case("POST", "/api/builder/apps/plant/validate", json={})],
     ("/api/builder/apps/<app>/versions", "GET"): [Case("GET", "/api/builder/apps/plant/versions")],
     ("/api/builder/apps/<app>/versions/<int:number>", "GET"): [Case("GET", "/api/builder/apps/plant/versions/1")],
@@ -209,6 +213,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
     # the designer's pages: builders and admins only
     ("/builder", "GET"): [Case("GET", "/builder")],
     ("/builder/<app>", "GET"): [Case("GET", "/builder/plant")],
+    ("/builder/<app>/preview/<entity>", "GET"): [Case("GET", "/builder/plant/preview/batch")],
+    ("/builder/<app>/preview/<entity>/links/<link>", "GET"): [Case("GET", "/builder/plant/preview/batch/links/partner_update")],
     # the last case: signing out ends only the caller's own session
     # shared links: staff pages need a reader (or updater) of the record; token pages need a live token
     ("/a/<app>/<entity>/<int:record_id>/links", "GET"): [Case("GET", "/a/plant/batch/{a}/links")],

@@ -274,16 +274,19 @@ def _filter_link_titles(actor: Actor, ent: EntityDef, args: dict[str, str], lang
 
 # ---------------------------------------------------------------- forms
 
-def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None) -> str:
+def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None, *, app_def: Any = None,
+               preview: bool = False) -> str:
+    """The form of a record (or a new one); the designer's preview passes a draft's ``app_def`` and ``preview``."""
     lang = actor.language
     r = rt()
+    app_def = app_def if app_def is not None else r.apps[ent.app]
     with r.db.read() as conn:
         values = typed(ent, record, lang) if record else _defaults(actor, ent)
         ctx = context(r, conn, actor, ent, values)
         states = field_states(ent, ctx)
         if record is None:
             record = {k: r.records.serialize(ent, ctx).get(k) for k in ent.fields}
-            editable = may(actor, ent, "create")
+            editable = preview or may(actor, ent, "create")
             transitions = []
         else:
             editable = permissions.allows(actor, ent, "update", ctx)
@@ -317,8 +320,8 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None) -> s
     hist = _history_view(actor, ent, history, lang)
     if any(h.get("via") == "link" for h in hist):
         _name_links(r, ent, record, hist, lang)
-    has_links = bool(record.get("id")) and any(lk.on == ent.name for lk in r.apps[ent.app].sections.get("links", {}).values())
-    return page("form.html", has_links=has_links, actor=actor, ent=ent, app_def=r.apps[ent.app], record=record, states=states,
+    has_links = bool(record.get("id")) and any(lk.on == ent.name for lk in app_def.sections.get("links", {}).values())
+    return page("form.html", has_links=has_links, actor=actor, ent=ent, app_def=app_def, record=record, states=states,
                 layout=layout, editable=editable, transitions=transitions, history=hist, links=links,
                 child_links=child_links, dynamic=has_dynamic_rules(ent), input_value=input_value,
                 may_delete=bool(record.get("id")) and may(actor, ent, "delete"))

@@ -2,13 +2,16 @@
  * autosave through the builder API's edits, undo/redo, stale-draft protection, publish and versions.
  * Texts from definitions never become HTML: they are set with textContent. */
 import { call, errorText } from "./api.js";
-import { errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits, parseProp,
-  pick, removeEdits, renameEdits } from "./model.js";
+import { addTabEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits,
+  parseProp, pick, removeEdits, removeTabEdits, renameEdits } from "./model.js";
+import { childProps, renderChildTable } from "./childtable.js";
 import { renderWorkflow } from "./workflow.js";
 import { renderProps } from "./props.js";
 import { renderEntityProps } from "./entity.js";
 import { renderPermissions } from "./permissions.js";
 import { publishing } from "./publish.js";
+import { renderPreview } from "./preview.js";
+import { yamlView } from "./yamlview.js";
 
 const root = document.getElementById("designer");
 const APP = root.dataset.app;
@@ -119,6 +122,8 @@ async function reapply(keep) {
 
 /* ------------------------------------------------------------------ rendering */
 
+let YAML = null;
+
 function render() {
   renderEntities();
   renderCanvas();
@@ -126,12 +131,13 @@ function render() {
   renderPropsPanel();
   if (!$("d-workflow").hidden) renderWorkflow($("d-workflow"), ctx());
   if (!$("d-perms").hidden) renderPermissions($("d-perms"), ctx());
-  const ta = $("d-yaml-text");
-  if (!ta.dataset.dirty) ta.value = S.text;
+  if (!$("d-preview").hidden) renderPreview($("d-preview"), { S, T, LANG, APP, el, pick });
+  if (!YAML) YAML = yamlView($("d-yaml-text"), () => status("unsaved", "warn"));
+  YAML.show(S.text);
   if (S.field && S.field !== S.shownField) {
     S.shownField = S.field;
     const at = S.text.split("\n").findIndex((line) => line.startsWith(`      ${S.field}:`));
-    if (at >= 0) ta.scrollTop = Math.max(0, at - 3) * (ta.scrollHeight / Math.max(1, S.text.split("\n").length));
+    if (at >= 0) YAML.toLine(at, S.text.split("\n").length);
   }
   $("d-undo").disabled = !S.history.undo.length;
   $("d-redo").disabled = !S.history.redo.length;
@@ -140,7 +146,7 @@ function render() {
 }
 
 function ctx() {
-  return { S, T, LANG, PALETTE, edit, el, render, select };
+  return { S, T, LANG, PALETTE, edit, el, render, select, parseProp };
 }
 
 function renderEntities() {
@@ -171,6 +177,7 @@ function fieldCard(key) {
 
 function select(key) {
   S.field = key;
+  S.childField = null;
   render();
 }
 
@@ -181,45 +188,96 @@ function renderCanvas() {
   box.replaceChildren();
   if (!S.entity) return;
   const lay = layoutOf(S.data, S.entity);
+  const blocks = lay.tabs.map((tab) => tabBlock(tab, lay));
   lay.sections.forEach((s, i) => {
-    const sec = el("fieldset", { class: "d-section", "data-section": String(i) });
-    const legend = el("legend", {}, (s.tab ? `${pick(s.tab, LANG)} › ` : "") + (pick(s.label, LANG) || T.section));
-    sec.append(legend);
-    const cols = el("div", { class: "d-columns" });
-    s.columns.forEach((col, j) => {
-      const ul = el("ul", { class: "d-col", "data-section": String(i), "data-column": String(j), "data-empty": T.empty_column });
-      col.forEach((k) => ul.append(fieldCard(k)));
-      cols.append(ul);
-    });
-    sec.append(cols);
-    const tools = el("div", { class: "d-section-tools" });
-    if (s.columns.length < 4) {
-      const add = el("button", { type: "button", class: "link" }, T.add_column);
-      add.addEventListener("click", () => edit([{ op: "append", path: s.path.concat(["columns"]), value: [] }], T.edit_msg_layout));
-      tools.append(add);
-    }
-    const lab = el("input", { "aria-label": `${T.section} ${T.label_zh}`, value: pick(s.label, "zh"), class: "d-section-label" });
-    lab.addEventListener("change", () => edit([{ op: "set", path: s.path.concat(["label"]),
-      value: { zh: lab.value.trim() || T.new_section, en: pick(s.label, "en") || lab.value.trim() } }], T.edit_msg_layout));
-    tools.prepend(lab);
-    sec.append(tools);
-    box.append(sec);
+    const sec = sectionBox(s, i);
+    if (s.tabIndex !== undefined && blocks[s.tabIndex]) blocks[s.tabIndex].querySelector(".d-tab-body").append(sec);
+    else box.append(sec);
   });
+  blocks.forEach((b) => box.append(b));
+  const selected = fieldsOf(S.data, S.entity)[S.field];
+  if (selected && selected.type === "table") {
+    const child = renderChildTable(ctx());
+    const card = box.querySelector(`.d-card[data-key="${S.field}"]`);
+    const holder = card && card.closest(".d-section");
+    if (holder) holder.after(child); else box.append(child);
+  }
   const rest = el("div", { class: "d-unplaced" });
   if (lay.hasLayout) rest.append(el("h3", {}, T.unplaced));
   const ul = el("ul", { class: "d-col", "data-unplaced": "1", "data-empty": T.empty_column });
   lay.unplaced.forEach((k) => ul.append(fieldCard(k)));
   rest.append(ul);
   box.append(rest);
-  const addSec = el("button", { type: "button", id: "d-add-section" }, T.add_section);
-  addSec.addEventListener("click", addSection);
-  box.append(addSec);
+  const tools = el("div", { class: "d-canvas-tools" });
+  if (!lay.tabs.length) {
+    const addSec = el("button", { type: "button", id: "d-add-section" }, T.add_section);
+    addSec.addEventListener("click", addSection);
+    tools.append(addSec);
+  }
+  const addTab = el("button", { type: "button", id: "d-add-tab" }, T.add_tab);
+  addTab.addEventListener("click", () => edit(addTabEdits(S.data, S.entity, {
+    first: { zh: T.first_tab_zh, en: "Details" }, tab: { zh: T.new_tab_zh, en: "New tab" },
+    section: { zh: T.new_section, en: "New section" } }), T.edit_msg_tab));
+  tools.append(addTab);
+  box.append(tools);
   if (window.Sortable) {
     box.querySelectorAll(".d-col").forEach((list) => {
       S.sortables.push(window.Sortable.create(list, { group: "fields", animation: 120, forceFallback: true,
         fallbackTolerance: 3, onEnd: dropped, onAdd: dropped }));
     });
   }
+}
+
+/* One tab of the layout: its label (zh/en, renamed in place), remove (its fields move to the neighbouring tab),
+ * add a section to it; its sections are appended into .d-tab-body. Fields are dragged between tabs' columns. */
+function tabBlock(tab, lay) {
+  const block = el("div", { class: "d-tab-block", "data-tab": String(tab.index) });
+  const head = el("div", { class: "d-tab-head" });
+  ["zh", "en"].forEach((lang) => {
+    const inp = el("input", { class: "d-tab-label", value: pick(tab.label, lang),
+      "aria-label": `${T.tab} ${tab.index + 1} ${lang === "zh" ? T.label_zh : T.label_en}` });
+    inp.addEventListener("change", () => {
+      const label = { zh: pick(tab.label, "zh") || inp.value.trim(), en: pick(tab.label, "en") || inp.value.trim() };
+      label[lang] = inp.value.trim() || label[lang] || T.new_tab_zh;
+      edit([{ op: "set", path: tab.path.concat(["label"]), value: label }], T.edit_msg_tab);
+    });
+    head.append(inp);
+  });
+  const addSec = el("button", { type: "button", class: "link d-tab-add-section" }, T.add_section);
+  addSec.addEventListener("click", () => edit([{ op: "append", path: tab.path.concat(["sections"]),
+    value: { label: { zh: T.new_section, en: "New section" }, columns: [[]] } }], T.edit_msg_layout));
+  head.append(addSec);
+  if (lay.tabs.length > 1) {
+    const del = el("button", { type: "button", class: "link d-tab-remove" }, T.remove_tab);
+    del.addEventListener("click", () => edit(removeTabEdits(S.data, S.entity, tab.index), T.edit_msg_tab));
+    head.append(del);
+  }
+  block.append(head, el("div", { class: "d-tab-body" }));
+  return block;
+}
+
+function sectionBox(s, i) {
+  const sec = el("fieldset", { class: "d-section", "data-section": String(i) });
+  sec.append(el("legend", {}, pick(s.label, LANG) || T.section));
+  const cols = el("div", { class: "d-columns" });
+  s.columns.forEach((col, j) => {
+    const ul = el("ul", { class: "d-col", "data-section": String(i), "data-column": String(j), "data-empty": T.empty_column });
+    col.forEach((k) => ul.append(fieldCard(k)));
+    cols.append(ul);
+  });
+  sec.append(cols);
+  const tools = el("div", { class: "d-section-tools" });
+  if (s.columns.length < 4) {
+    const add = el("button", { type: "button", class: "link" }, T.add_column);
+    add.addEventListener("click", () => edit([{ op: "append", path: s.path.concat(["columns"]), value: [] }], T.edit_msg_layout));
+    tools.append(add);
+  }
+  const lab = el("input", { "aria-label": `${T.section} ${T.label_zh}`, value: pick(s.label, "zh"), class: "d-section-label" });
+  lab.addEventListener("change", () => edit([{ op: "set", path: s.path.concat(["label"]),
+    value: { zh: lab.value.trim() || T.new_section, en: pick(s.label, "en") || lab.value.trim() } }], T.edit_msg_layout));
+  tools.prepend(lab);
+  sec.append(tools);
+  return sec;
 }
 
 function addSection() {
@@ -322,6 +380,7 @@ function renderPropsPanel() {
 
 function drawProps() {
   const box = $("d-props-body");
+  if (S.childField && S.field) { childProps(box, ctx()); return; }
   if (!S.field && S.entity) {
     box.replaceChildren();
     renderEntityProps(box, ctx(), (edits, message, renamedTo) => {
@@ -392,12 +451,20 @@ function wire() {
     const on = ev.target.getAttribute("aria-pressed") !== "true";
     ev.target.setAttribute("aria-pressed", String(on));
     $("d-yaml").hidden = !on;
+    if (on && YAML) YAML.refresh();
+  });
+  $("d-preview-toggle").addEventListener("click", (ev) => {
+    const on = ev.target.getAttribute("aria-pressed") !== "true";
+    ev.target.setAttribute("aria-pressed", String(on));
+    $("d-preview").hidden = !on;
+    if (on) renderPreview($("d-preview"), { S, T, LANG, APP, el, pick });
   });
   const ta = $("d-yaml-text");
-  ta.addEventListener("input", () => { ta.dataset.dirty = "1"; status("unsaved", "warn"); });
+  if (!YAML) YAML = yamlView(ta, () => status("unsaved", "warn"));
   $("d-yaml-apply").addEventListener("click", () => {
+    const text = YAML.text();
     delete ta.dataset.dirty;
-    send("put", { yaml: ta.value }, T.edit_msg_yaml);
+    send("put", { yaml: text }, T.edit_msg_yaml);
   });
   $("d-publish").addEventListener("click", P.openPublish);
   $("d-publish-go").addEventListener("click", P.publish);

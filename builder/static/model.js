@@ -21,25 +21,68 @@ export function fieldLabel(data, ent, key, lang) {
   return (f && pick(f.label, lang)) || key;
 }
 
-/* The sections of an entity's layout as [{path, label, columns: [[keys]]}] (tabs flattened), and the fields
- * no section places. Without a layout there are no sections and every field is "unplaced" in its own order. */
+/* The sections of an entity's layout as [{path, label, columns: [[keys]], tabIndex}] (tabs flattened), its tabs
+ * as [{label, path, index}] (none when the layout is plain sections), and the fields no section places. Without a layout there are no sections and every field is "unplaced" in its own order. */
 export function layoutOf(data, ent) {
   const e = entityOf(data, ent) || {};
   const sections = [];
+  const tabs = [];
   const layout = e.layout || {};
   const base = ["entities", ent, "layout"];
   if (Array.isArray(layout.sections)) {
     layout.sections.forEach((s, i) => sections.push({ path: base.concat(["sections", i]), label: s.label, tab: null,
       columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) }));
   } else if (Array.isArray(layout.tabs)) {
-    layout.tabs.forEach((tab, ti) => (tab.sections || []).forEach((s, i) => sections.push({
-      path: base.concat(["tabs", ti, "sections", i]), label: s.label, tab: tab.label,
-      columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) })));
+    layout.tabs.forEach((tab, ti) => {
+      tabs.push({ label: tab && tab.label, path: base.concat(["tabs", ti]), index: ti });
+      ((tab && tab.sections) || []).forEach((s, i) => sections.push({
+        path: base.concat(["tabs", ti, "sections", i]), label: s.label, tab: tab.label, tabIndex: ti,
+        columns: (s.columns || []).map((c) => (Array.isArray(c) ? c.slice() : [])) }));
+    });
   }
   const placed = new Set();
   sections.forEach((s) => s.columns.forEach((c) => c.forEach((k) => placed.add(k))));
   const unplaced = Object.keys(fieldsOf(data, ent)).filter((k) => !placed.has(k));
-  return { sections, unplaced, hasLayout: sections.length > 0 };
+  return { sections, tabs, unplaced, hasLayout: sections.length > 0 || tabs.length > 0 };
+}
+
+function clone(x) { return JSON.parse(JSON.stringify(x)); }
+
+/* Add a tab (names: {first, tab, section} labels {zh, en}). A layout of sections becomes the first tab; without a
+ * layout, every field goes into the first tab. The new tab starts with one empty section to drop fields into. */
+export function addTabEdits(data, ent, names) {
+  const lay = layoutOf(data, ent);
+  const fresh = { label: names.tab, sections: [{ label: names.section, columns: [[]] }] };
+  const base = ["entities", ent, "layout"];
+  if (lay.tabs.length) return [{ op: "append", path: base.concat(["tabs"]), value: fresh }];
+  const raw = (entityOf(data, ent) || {}).layout;
+  const first = lay.sections.length ? clone(raw.sections)
+    : [{ label: names.section, columns: [Object.keys(fieldsOf(data, ent))] }];
+  return [{ op: "set", path: base, value: { tabs: [{ label: names.first, sections: first }, fresh] } }];
+}
+
+/* Remove tab ``ti``: its fields move to the last column of the neighbouring tab (the one before, else after);
+ * the last tab is never removed (a form always has somewhere to put its fields). */
+export function removeTabEdits(data, ent, ti) {
+  const lay = layoutOf(data, ent);
+  if (lay.tabs.length < 2 || !lay.tabs[ti]) return [];
+  const moving = [];
+  lay.sections.filter((s) => s.tabIndex === ti).forEach((s) => s.columns.forEach((c) => moving.push(...c)));
+  const target = ti > 0 ? ti - 1 : 1;
+  const edits = [];
+  if (moving.length) {
+    const into = lay.sections.filter((s) => s.tabIndex === target);
+    if (into.length) {
+      const last = into[into.length - 1];
+      const j = Math.max(0, last.columns.length - 1);
+      edits.push({ op: "set", path: last.path.concat(["columns", j]), value: (last.columns[j] || []).concat(moving) });
+    } else {
+      edits.push({ op: "set", path: lay.tabs[target].path.concat(["sections"]),
+        value: [{ label: { zh: "其他", en: "Other" }, columns: [moving] }] });
+    }
+  }
+  edits.push({ op: "delete", path: lay.tabs[ti].path });
+  return edits;
 }
 
 export function newKey(fields, base) {
@@ -193,4 +236,37 @@ export function parseProp(kind, raw) {
     return text;
   }
   return text;
+}
+
+/* ------------------------------------------------------------------ child tables (a table field's own small form) */
+
+export function childFieldsOf(data, ent, table) {
+  const f = fieldsOf(data, ent)[table];
+  return f && f.type === "table" && f.fields && typeof f.fields === "object" ? f.fields : {};
+}
+
+export function childBase(ent, table) {
+  return ["entities", ent, "fields", table, "fields"];
+}
+
+/* The errors of one child field, each with the property it concerns. */
+export function childErrors(errors, ent, table, key) {
+  const prefix = `entities.${ent}.fields.${table}.fields.${key}`;
+  return (errors || []).filter((e) => String(e.path || "") === prefix || String(e.path || "").startsWith(`${prefix}.`))
+    .map((e) => Object.assign({ prop: String(e.path).slice(prefix.length + 1).split(".")[0] || "" }, e));
+}
+
+/* Moves that put the child fields in ``order``. */
+export function childOrderEdits(ent, table, current, order) {
+  return orderEdits(ent, current, order).map((e) => Object.assign({}, e, { path: childBase(ent, table).concat([e.path[3]]) }));
+}
+
+/* Renaming or removing a child field (no layout or list refers to it; a published one gets renamed_from). */
+export function childRenameEdits(data, published, ent, table, oldKey, newKeyName) {
+  const base = childBase(ent, table);
+  const edits = [{ op: "rename", path: base.concat([oldKey]), to: newKeyName }];
+  const f = childFieldsOf(data, ent, table)[oldKey] || {};
+  const origin = f.renamed_from || (childFieldsOf(published, ent, table)[oldKey] !== undefined ? oldKey : null);
+  if (origin && origin !== newKeyName) edits.push({ op: "set", path: base.concat([newKeyName, "renamed_from"]), value: origin });
+  return edits;
 }

@@ -1,6 +1,7 @@
 /* Permissions per role as a grid: create/read/update/delete/transition, each allowed, not, or allowed for the rows
  * a filter expression selects (e.g. "partner == user.partner"). */
 import { entityOf } from "./model.js";
+import { attachExpr } from "./exprpicker.js";
 
 const ACTIONS = ["read", "create", "update", "delete", "transition"];
 
@@ -68,6 +69,7 @@ export function renderPermissions(box, ctx) {
       cb.addEventListener("change", save);
       if (expr) expr.addEventListener("change", () => { if (expr.value.trim()) cb.checked = true; save(); });
       tr.append(td);
+      if (expr && action !== "transition") attachExpr(expr, ctx, ["entities", S.entity, "permissions", role, action]);
     });
     table.append(tr);
   });

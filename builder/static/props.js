@@ -1,6 +1,7 @@
 /* The property panel of the selected field: key, labels, flags, limits, options with colours, link target,
  * expressions. Every change is saved at once; the server's check messages are shown at the property. */
 import { errorsByField, fieldsOf, pick } from "./model.js";
+import { attachExpr } from "./exprpicker.js";
 
 const COLORS = ["", "grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"];
 const NUMERIC = ["integer", "decimal"];
@@ -18,13 +19,16 @@ function commitOn(input, save) {
   input.addEventListener("blur", commit);
 }
 
-export function renderProps(box, ctx, actions) {
+/* ``scope`` (optional) is a child table's field: {key, fields, base (path of its fields mapping), errors}. */
+export function renderProps(box, ctx, actions, scope) {
   const { S, T, el } = ctx;
   box.replaceChildren();
-  const key = S.field;
-  const f = key && S.entity ? fieldsOf(S.data, S.entity)[key] : null;
+  const child = !!scope;
+  const key = child ? scope.key : S.field;
+  const f = key && S.entity ? (child ? scope.fields : fieldsOf(S.data, S.entity))[key] : null;
   if (!f) { box.append(el("p", { class: "d-hint" }, T.no_selection)); return; }
-  const errs = errorsByField(S.errors).byField[`${S.entity}/${key}`] || [];
+  const base = child ? scope.base : ["entities", S.entity, "fields"];
+  const errs = child ? scope.errors : (errorsByField(S.errors).byField[`${S.entity}/${key}`] || []);
   const shown = new Set();
 
   function errorsFor(prop, holder) {
@@ -46,7 +50,7 @@ export function renderProps(box, ctx, actions) {
     return wrap;
   }
 
-  function textProp(label, prop, kind = "text", value) {
+  function textProp(label, prop, kind = "text", value, expr = false) {
     const path = Array.isArray(prop) ? prop : [prop];
     let current = value;
     if (current === undefined) { current = f; path.forEach((p) => { current = current == null ? undefined : current[p]; }); }
@@ -54,6 +58,7 @@ export function renderProps(box, ctx, actions) {
       step: "any", value: current == null ? "" : String(current) });
     commitOn(input, () => actions.set(key, path, kind, input.value));
     row(label, input, path[0]);
+    if (expr) attachExpr(input, ctx, base.concat([key], path));
   }
 
   function boolProp(label, prop) {
@@ -70,7 +75,7 @@ export function renderProps(box, ctx, actions) {
   });
   row(T.field_key, keyInput, "key").append(el("small", {}, T.field_key_help));
   const typeSel = el("select", { name: "type" });
-  ctx.PALETTE.forEach((p) => {
+  ctx.PALETTE.filter((p) => !child || p.type !== "table").forEach((p) => {
     const o = el("option", { value: p.type }, `${p.label} (${p.type})`);
     if (p.type === f.type) o.selected = true;
     typeSel.append(o);
@@ -81,13 +86,13 @@ export function renderProps(box, ctx, actions) {
   textProp(T.label_en, ["label", "en"], "text", typeof f.label === "object" && f.label ? f.label.en : "");
   textProp(T.help_zh, ["help", "zh"], "text", pick(f.help, "zh"));
   if (f.type !== "computed") {
-    if (typeof f.required === "string") textProp(T.required_when, "required", "boolexpr");
+    if (typeof f.required === "string") textProp(T.required_when, "required", "boolexpr", undefined, true);
     else boolProp(T.required, "required");
     boolProp(T.unique, "unique");
     boolProp(T.index, "index");
-    textProp(T.default, "default", "text");
+    textProp(T.default, "default", "text", undefined, true);
   }
-  inListProp();
+  if (!child) inListProp();
   if (NUMERIC.indexOf(f.type) >= 0) {
     textProp(T.min, "min", "number");
     textProp(T.max, "max", "number");
@@ -108,11 +113,11 @@ export function renderProps(box, ctx, actions) {
     row(T.link_to, sel, "to");
   }
   if (f.type === "select" || f.type === "multiselect") optionsEditor();
-  if (f.type === "computed") textProp(T.expr, "expr", "text");
-  textProp(T.check, "check", "text");
+  if (f.type === "computed") textProp(T.expr, "expr", "text", undefined, true);
+  textProp(T.check, "check", "text", undefined, true);
   textProp(T.check_message, ["check_message", "zh"], "text", pick(f.check_message, "zh"));
-  textProp(T.visible, "visible", "text");
-  textProp(T.readonly_when, "readonly", "boolexpr", f.readonly === undefined ? "" : String(f.readonly));
+  textProp(T.visible, "visible", "text", undefined, true);
+  textProp(T.readonly_when, "readonly", "boolexpr", f.readonly === undefined ? "" : String(f.readonly), true);
   const left = errs.filter((e) => !shown.has(e));
   left.forEach((e) => {
     box.append(el("p", { class: "d-prop-error", role: "alert" }, `${e.path}: ${e.message}`));

@@ -61,7 +61,7 @@ export function publishing(ctx) {
   async function publish() {
     const go = $("d-publish-go");
     go.disabled = true;
-    const res = await call("POST", `${URL}/publish`, { message: $("d-publish-message").value,
+    const res = await call("POST", `${URL}/publish`, { message: $("d-publish-message").value, base: S.sha,
       confirm_destructive: go.dataset.destructive === "1" });
     const body = $("d-publish-body");
     if (!res.ok) {

@@ -1,5 +1,6 @@
 /* The workflow editor: states and transitions as tables, and the state machine drawn as SVG. */
 import { entityOf, KEY, pick } from "./model.js";
+import { attachExpr } from "./exprpicker.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = { grey: "#8a8f98", blue: "#2f6fde", green: "#2e9d50", yellow: "#d6a800", orange: "#e07b00",
@@ -70,7 +71,18 @@ export function renderWorkflow(box, ctx) {
   Object.entries(transitions).forEach(([k, t]) => {
     const tr = el("tr", { "data-transition": k });
     const from = Array.isArray(t.from) ? t.from.join(", ") : (t.from || "");
-    [k, pick(t.label, LANG), from, t.to || "", (t.roles || []).join(", "), t.guard || ""].forEach((x) => tr.append(el("td", {}, x)));
+    [k, pick(t.label, LANG), from, t.to || "", (t.roles || []).join(", ")].forEach((x) => tr.append(el("td", {}, x)));
+    const td = el("td", {});
+    const guard = el("input", { value: t.guard || "", class: "d-wf-guard", "aria-label": `${k} ${T.guard}` });
+    guard.addEventListener("change", () => {
+      const v = guard.value.trim();
+      const path = base.concat(["transitions", k, "guard"]);
+      if (v) edit([{ op: "set", path, value: v }], T.edit_msg_workflow);
+      else if (t.guard !== undefined) edit([{ op: "delete", path }], T.edit_msg_workflow);
+    });
+    td.append(guard);
+    tr.append(td);
+    attachExpr(guard, ctx, base.concat(["transitions", k, "guard"]));
     tt.append(tr);
   });
   box.append(tt);

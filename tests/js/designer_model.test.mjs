@@ -1,8 +1,8 @@
 // The designer's model (builder/static/model.js) in Node: edits for layouts, order, renames, removals; errors; undo.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { errorsByField, History, layoutEdits, layoutOf, newKey, orderEdits, parseProp, removeEdits,
-  renameEdits } from "../../builder/static/model.js";
+import { addTabEdits, errorsByField, History, layoutEdits, layoutOf, newKey, orderEdits, parseProp, removeEdits,
+  removeTabEdits, renameEdits } from "../../builder/static/model.js";
 
 const data = { entities: { batch: {
   fields: { customer: { type: "text" }, qty: { type: "integer", label: { zh: "数量" } }, remark: { type: "longtext" } },
@@ -99,4 +99,39 @@ test("renaming or removing a field follows the shared links and transitions that
   assert.ok(!renamed.some((e) => e.path[1] === "other"));
   const removed = removeEdits(d, "batch", "remark");
   assert.ok(removed.some((e) => e.path.join(".") === "links.upd.edit" && e.value.length === 1));
+});
+
+test("tabs: a layout of sections becomes the first tab, tabs are added, removed with their fields kept", () => {
+  const names = { first: { zh: "基本" }, tab: { zh: "新标签页" }, section: { zh: "新分组" } };
+  const [conv] = addTabEdits(data, "batch", names);
+  assert.deepEqual(conv.path, ["entities", "batch", "layout"]);
+  assert.deepEqual(conv.value.tabs[0].sections, data.entities.batch.layout.sections);
+  assert.deepEqual(conv.value.tabs[1], { label: { zh: "新标签页" }, sections: [{ label: { zh: "新分组" }, columns: [[]] }] });
+  const tabbed = { entities: { batch: Object.assign({}, data.entities.batch, { layout: conv.value }) } };
+  const lay = layoutOf(tabbed, "batch");
+  assert.equal(lay.tabs.length, 2);
+  assert.deepEqual(lay.sections.map((x) => x.tabIndex), [0, 1]);
+  assert.deepEqual(lay.sections[1].path, ["entities", "batch", "layout", "tabs", 1, "sections", 0]);
+  assert.deepEqual(addTabEdits(tabbed, "batch", names)[0].op, "append");
+  // removing the first tab moves its fields into the other tab's last column, then deletes the tab
+  assert.deepEqual(removeTabEdits(tabbed, "batch", 0), [
+    { op: "set", path: ["entities", "batch", "layout", "tabs", 1, "sections", 0, "columns", 0], value: ["customer", "qty"] },
+    { op: "delete", path: ["entities", "batch", "layout", "tabs", 0] }]);
+  assert.deepEqual(removeTabEdits({ entities: { batch: { fields: {}, layout: { tabs: [{ sections: [] }] } } } }, "batch", 0), []);
+  // without a layout every field goes into the first tab
+  const bare = { entities: { e: { fields: { a: {}, b: {} } } } };
+  assert.deepEqual(addTabEdits(bare, "e", names)[0].value.tabs[0].sections[0].columns, [["a", "b"]]);
+});
+
+test("child tables: their fields, errors, order, renames", async () => {
+  const { childErrors, childFieldsOf, childOrderEdits, childRenameEdits } = await import("../../builder/static/model.js");
+  const d = { entities: { wo: { fields: { lines: { type: "table", fields: { part: { type: "text" }, qty: { type: "integer" } } } } } } };
+  assert.deepEqual(Object.keys(childFieldsOf(d, "wo", "lines")), ["part", "qty"]);
+  assert.deepEqual(childOrderEdits("wo", "lines", ["part", "qty"], ["qty", "part"]),
+    [{ op: "move", path: ["entities", "wo", "fields", "lines", "fields", "qty"], index: 0 }]);
+  const errs = childErrors([{ path: "entities.wo.fields.lines.fields.qty.min", message: "m" },
+    { path: "entities.wo.fields.lines.fields.qtyx", message: "n" }], "wo", "lines", "qty");
+  assert.deepEqual(errs.map((e) => e.prop), ["min"]);
+  assert.deepEqual(childRenameEdits(d, d, "wo", "lines", "qty", "count")[1],
+    { op: "set", path: ["entities", "wo", "fields", "lines", "fields", "count", "renamed_from"], value: "qty" });
 });
