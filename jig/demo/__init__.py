@@ -62,12 +62,17 @@ def prepare(rt: Runtime, *, factory: bool = False) -> list[tuple[str, str, list[
         if app not in apps or has_rows(rt, app, entity):
             continue
         with rt.db.write() as conn:  # one app at a time, all or nothing
-            f = Factory(rt=rt, conn=conn, rng=random.Random(f"{SEED}:{app}"), now=clock.now(),
+            f = Factory(rt=rt, conn=conn, rng=random.Random(f"{SEED}:{app}"), now=_as_of(),
                         actors=actors)  # type: ignore[arg-type]
             build(f) if factory else _small(f, app)
     if factory:
         _run_schedules(rt)
     return [(p.username, DEMO_PASSWORD, list(p.roles)) for p in people]
+
+
+def _as_of() -> dt.datetime:
+    """The moment the generated month ends: last midnight, so a run any time today makes the same data."""
+    return dt.datetime.combine(clock.today(), dt.time(0))
 
 
 def _production(f: Factory) -> None:

@@ -96,6 +96,11 @@ def _work_order(f: Factory, wo: dict[str, Any], codes: dict[int, str], released:
     t = start + dt.timedelta(hours=rng.uniform(-2, 3))
     first = last = None
     for i, op in enumerate(ops):
+        if i and first is not None and i == len(ops) - 1:
+            # the last step is reached: the supervisor books what has come off the line so far
+            f.update("supervisor", APP, "work_order", f.fresh(APP, "work_order", wo["id"]), {
+                "produced_qty": str((Decimal(str(wo["qty"])) * Decimal(rng.choice((2, 4, 5, 7))) / 10).quantize(
+                    Decimal("1")))}, min(t, f.now))
         p_start, p_end = start + step * i, start + step * (i + 1)
         t = max(t, p_start + dt.timedelta(hours=rng.uniform(-1, 4)))
         took = (p_end - p_start) * rng.uniform(0.6, 1.1) * (1.8 if slow else 1)
