@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from jig import demo
 from jig.demo import catalog, maintenance, outsourcing
-from runtime import permissions
+from runtime import clock, permissions
 from tests.ui_support import build, launch_browser, login, serve
 
 pytestmark = pytest.mark.skipif(os.environ.get("JIG_TEST_DB", "sqlite") != "sqlite",
@@ -115,7 +115,12 @@ def test_the_demo_factory_has_a_month_of_realistic_data_and_keeps_it(factory: tu
     assert {"planned", "released", "in_progress", "completed"} <= set(_count(rt, "work_order_tracking.work_order"))
     assert {"pending", "started", "abnormal", "done"} <= set(_count(rt, "work_order_tracking.operation"))
     batches = _count(rt, "outsourcing.batch")
-    assert {"shipped", "processing", "awaiting_qc", "done"} <= set(batches) or sum(batches.values()) >= 30, batches
+    assert set(batches) == {"shipped", "processing", "awaiting_qc", "done"} and sum(batches.values()) >= 30, batches
+    table = rt.tables["outsourcing.batch"]
+    with rt.db.read() as conn:
+        out = conn.execute(select(table.c.expected_return).where(table.c.state.in_(("shipped", "processing")))).all()
+    today = clock.today()
+    assert any(r.expected_return < today for r in out) and any(r.expected_return >= today for r in out)
     assert len(_count(rt, "outsourcing.partner", "id")) == 3
     assert len(_count(rt, "maintenance.equipment", "id")) == 12
     assert sum(_count(rt, "maintenance.meter_reading", "id").values()) >= 48

@@ -47,8 +47,8 @@ def batches(f: Factory, partner_ids: list[int]) -> None:
         late_by = rng.choice((-1, 0, 0, 1, 2, 4)) if p == 2 else rng.choice((-1, 0, 0, 0, 1))
         started = ship + dt.timedelta(hours=rng.uniform(3, 20))
         back = dt.datetime.combine(expected, dt.time(14)) + dt.timedelta(days=late_by, hours=rng.uniform(-4, 3))
-        if started >= f.now:
-            continue  # still 已发货
+        if started >= f.now or n >= 37:
+            continue  # still 已发货 (the newest are on the truck)
         at_partner = "partner" if p == 0 else "planner"  # 华新电镀 updates its own batches
         b = f.move(at_partner, APP, "batch", b, "start", started)
         # the newest few and some overdue ones are still out (at the partner)
@@ -56,9 +56,9 @@ def batches(f: Factory, partner_ids: list[int]) -> None:
             continue
         returned = qty - rng.choice((0, 0, 0, 2, 5))
         b = f.move(at_partner, APP, "batch", b, "return", back, {"returned_qty": returned})
-        if back + dt.timedelta(hours=20) >= f.now:
+        inspected = back + dt.timedelta(hours=rng.uniform(2, 40))  # QC gets to it within two days
+        if inspected >= f.now:
             continue  # 待质检
-        inspected = back + dt.timedelta(hours=rng.uniform(2, 18))
         if rng.random() < 0.12:
             b = f.move("qc", APP, "batch", b, "rework", inspected, {"qc_result": "rework"})
             if inspected + dt.timedelta(days=2) >= f.now:
