@@ -24,6 +24,7 @@ from jig import demo
 from jig.demo import catalog, maintenance, outsourcing
 from runtime import clock, permissions
 from tests.ui_support import build, launch_browser, login, serve
+from ui.linkspec import links_on
 
 pytestmark = pytest.mark.skipif(os.environ.get("JIG_TEST_DB", "sqlite") != "sqlite",
                                 reason="the demo walk-through runs once, in the SQLite pass (pages are the same)")
@@ -39,7 +40,9 @@ ALLOWED = {
     "English": "the language switch names the other language in that language",
     "FBillNo": "Kingdee's field name, quoted in a help text", "FNumber": "Kingdee's field name, quoted in a help text",
     "PRD": "Kingdee's form id PRD_MO, quoted in a help text", "MO": "Kingdee's form id PRD_MO",
-    "API": "the API page is called API", "CSV": "a file format", "xlsx": "a file format",
+    "API": "the API page is called API", "CSV": "a file format", "csv": "a file name's extension",
+    "xlsx": "a file format", "PNG": "a file format (QR download)", "SVG": "a file format (QR download)",
+    "URL": "used as is in Chinese UIs (链接 URL)", "Ctrl": "a key's name (Ctrl+P prints)",
     "ID": "used as is in Chinese UIs (ERP 分录ID)",
     "ms": "a unit (the dashboard's computing time)", "kg": "a unit",
     "system": "the built-in account rules act as (an account name, like the demo's usernames)",
@@ -152,6 +155,8 @@ def _pages(rt: Any, actor: Any, client: Any) -> Iterator[str]:
     from ui import dashboards as dash
     yield "/"
     yield "/notifications"
+    if actor.is_admin:
+        yield from ("/admin/tokens", "/admin/displays", "/a/outsourcing/batch/import")
     for app in rt.apps.values():
         for ent in app.entities.values():
             if ent.parent is not None or not permissions.may_at_all(actor, ent, "read"):
@@ -166,6 +171,10 @@ def _pages(rt: Any, actor: Any, client: Any) -> Iterator[str]:
             first = re.search(rf'href="{re.escape(base)}/(\d+)"', html)
             assert first, f"{actor.username}: {base} shows no records"
             yield f"{base}/{first.group(1)}"
+            if actor.is_admin:  # the record's print page and its shared links, where the app has some
+                yield f"{base}/{first.group(1)}/print"
+                if links_on(app, ent.name):
+                    yield f"{base}/{first.group(1)}/links"
         for d in app.sections.get("dashboards", {}).values():
             if dash.may_open(actor, d):
                 yield f"/d/{app.name}/{d.name}"

@@ -118,12 +118,12 @@ def _work_order(f: Factory, wo: dict[str, Any], codes: dict[int, str], released:
             first = t
             wo = f.move("supervisor", APP, "work_order", f.fresh(APP, "work_order", wo["id"]), "start", t)
         if t + took >= f.now:  # at work now: some stopped with a problem or paused
-            roll = rng.random()
-            if roll < 0.2:
+            roll = (wo["id"] * 7 + i) % 10  # about one in four stopped with a problem, one in ten paused
+            if roll < 3:
                 f.move(who, APP, "operation", op, "report_abnormal", t + took / 3, {
                     "abnormal_reason": rng.choice(("material_shortage", "equipment_failure", "quality_issue")),
                     "note": rng.choice(("来料尺寸超差，等待质检判定", "设备报警停机，已报修", "原材料未到，等采购"))})
-            elif roll < 0.3:
+            elif roll < 4:
                 f.move(who, APP, "operation", op, "pause", t + took / 4)
             return first, None
         planned = Decimal(str(op["planned_qty"] or wo["qty"]))
