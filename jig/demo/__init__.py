@@ -50,7 +50,7 @@ def prepare(rt: Runtime, *, factory: bool = False) -> list[tuple[str, str, list[
     partner_ids: list[int] = []
     if "outsourcing" in apps:
         with rt.db.write() as conn:
-            partner_ids = outsourcing.partners(Factory(rt, conn, random.Random(SEED), clock.now(), actors))  # type: ignore[arg-type]
+            partner_ids = outsourcing.partners(Factory(rt, conn, random.Random(SEED), _as_of(), actors))  # type: ignore[arg-type]
         if rt.users.get("partner") is None:
             rt.users.add("partner", DEMO_PASSWORD, ["partner"], display_name="华新电镀 陈经理",
                          attributes={"partner": partner_ids[0]})
@@ -64,7 +64,10 @@ def prepare(rt: Runtime, *, factory: bool = False) -> list[tuple[str, str, list[
         with rt.db.write() as conn:  # one app at a time, all or nothing
             f = Factory(rt=rt, conn=conn, rng=random.Random(f"{SEED}:{app}"), now=_as_of(),
                         actors=actors)  # type: ignore[arg-type]
-            build(f) if factory else _small(f, app)
+            if factory:
+                build(f)
+            else:
+                _small(f, app)
     if factory:
         _run_schedules(rt)
     return [(p.username, DEMO_PASSWORD, list(p.roles)) for p in people]
