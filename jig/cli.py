@@ -352,7 +352,7 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     from .demo import prepare
     s = _settings(ctx)
     jig = ctx.obj.jig()
-    logins = prepare(jig.runtime)
+    logins = prepare(jig.runtime, factory=True)
     click.echo("Demo users (username / password / roles):")
     for name, pw, roles in logins:
         click.echo(f"  {name:12} {pw:14} {', '.join(roles)}")

@@ -3,7 +3,8 @@
 Factories run in one place, so times are stored as naive local times in the
 configured zone (``JIG_TIMEZONE``, default Asia/Shanghai), in whole seconds.
 The zone is read once from the environment: a process serves one factory.
-Tests freeze the clock with :func:`frozen`; nothing else changes this module.
+Tests freeze the clock with :func:`frozen`, and so does the demo generator (``jig/demo``, back-dating
+a month of history before anything serves); nothing else changes this module.
 """
 
 from __future__ import annotations

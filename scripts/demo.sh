@@ -19,6 +19,21 @@ if [ ! -x .venv/bin/python ]; then
     echo "== creating .venv ==" >&2
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+# pip install is skipped when pyproject.toml did not change since the last
+# successful install (a warm start is then only "jig demo"); JIG_PIP_ALWAYS=1
+# forces it. The stamp is the one scripts/test.sh uses, with its own suffix.
+sha=$(sha256sum pyproject.toml | cut -d' ' -f1)
+stamp=.venv/.jig-installed-demo
+want="$sha demo"
+installed() { # the demo's own stamp, or the test script's (its install includes the project)
+    [ -x .venv/bin/jig ] && { [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] ||
+        [ "$(cat .venv/.jig-installed-test 2>/dev/null)" = "$sha test" ]; }
+}
+if [ "${JIG_PIP_ALWAYS:-}" = 1 ] || ! installed; then
+    echo "== pip install -e . ==" >&2
+    rm -f "$stamp"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+    printf '%s\n' "$want" >"$stamp"
+fi
 
 exec .venv/bin/jig demo "$@"

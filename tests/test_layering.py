@@ -98,8 +98,13 @@ def test_no_layer_holds_module_level_mutable_state() -> None:
     assert set(ALLOWED_STATE) <= set(found), "an allowed item is gone: remove it from ALLOWED_STATE"
 
 
+# The demo generator writes a month of history through the product's paths, back-dated: it freezes the
+# clock at each moment, before anything serves (`jig demo` prepares, then starts the server and jobs).
+FREEZES_THE_CLOCK = {ROOT / "jig" / "demo" / "base.py"}
+
+
 def test_only_tests_freeze_the_clock() -> None:
     for layer in ("runtime", "rules", "connectors", "ui", "builder", "jig"):
-        for path in (ROOT / layer).rglob("*.py"):
+        for path in set((ROOT / layer).rglob("*.py")) - FREEZES_THE_CLOCK:
             text = path.read_text(encoding="utf-8")
             assert "clock.frozen(" not in text, path

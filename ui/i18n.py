@@ -93,6 +93,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "field": ("字段", "Field"),
     "message": ("问题", "Problem"),
     "bad_file": ("无法读取文件，请上传 UTF-8 / GBK 编码的 CSV 或 .xlsx 文件", "Cannot read the file; upload a CSV or .xlsx file"),
+    "unit_days": ("天", "days"),
+    "table_rows": ("{n} 行", "{n} rows"),
     "too_many_rows": ("最多一次导入 {n} 行", "At most {n} rows per import"),
     "import_queued": ("排队中…", "Queued…"),
     "import_checking": ("正在检查数据…", "Checking rows…"),

@@ -74,6 +74,15 @@ def _view(row: dict[str, Any], lang: str) -> dict[str, Any]:
             "url": "" if status else link_url(token), "qr": "" if status else qr.svg(link_url(token), 3)}
 
 
+def _what(app_def: AppDef, d: LinkDef, lang: str) -> dict[str, str]:
+    """What a link lets its holder do, in words: the transitions' and fields' labels, not their names."""
+    target = app_def.entities[d.entity]
+    steps = target.workflow.transitions if target.workflow is not None else {}
+    sep = "、" if lang == "zh" else ", "
+    return {"what": sep.join(pick(steps[t].label, lang) if t in steps else t for t in d.transitions) or "—",
+            "fields": sep.join(label_of(target, f, lang) for f in d.edit) or "—"}
+
+
 @bp.route("/a/<app>/<entity>/<int:record_id>/links", methods=["GET", "POST"])
 def record_links(app: str, entity: str, record_id: int) -> Any:
     actor = actor_or_login()
@@ -99,7 +108,7 @@ def record_links(app: str, entity: str, record_id: int) -> Any:
         return redirect(url_for("jig_ui.record_links", app=app, entity=entity, record_id=record_id))
     rows = store().of_record(app, entity, record_id)
     groups = [{"def": d, "label": pick(d.label, lang), "links": [_view(r, lang) for r in rows if r["name"] == d.name],
-               "pin": d.identify_pin} for d in defs]
+               "pin": d.identify_pin, **_what(rt().apps[app], d, lang)} for d in defs]
     return page("link_admin.html", actor=actor, ent=ent, app_def=rt().apps[app], record=record, groups=groups,
                 manage=manage, title=record.get("name") or f"#{record_id}")
 

@@ -14,6 +14,7 @@ from runtime.model import EntityDef, FieldDef, pick
 from runtime.validation import coerce_input
 
 from .dashboards import _kind, column_label, link_titles
+from .i18n import tr
 
 SYSTEM_KEYS = ("id", "name", "state", "version", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -96,6 +97,8 @@ def cell(rt: Any, ent: EntityDef, name: str, value: Any, lang: str, links: dict[
         return {"text": value.get("filename", "1") if isinstance(value, dict) else "1", "badge": None}
     if kind in ("images", "files"):
         return {"text": f"× {len(value)}", "badge": None}
+    if f is not None and f.type == "table" and isinstance(value, list):  # rows, not their Python form
+        return {"text": tr("table_rows", lang, n=len(value)), "badge": None}
     return {"text": str(value), "badge": None}
 
 
