@@ -192,7 +192,7 @@ class Records:
                 raise self._integrity(ent, exc, lang) from None
             row["id"] = record_id
             for f in ent.child_fields():
-                row[f.name] = self._write_children(c, f.child, record_id, values.get(f.name) or [])  # type: ignore[arg-type]
+                row[f.name] = self._write_children(c, f, record_id, values.get(f.name) or [], lang)
             row.update(self.rt.rollups.own_children(c, ent, record_id))
             self.rt.rollups.after_write(c, ent, None, row)
             ctx = self.context(c, ent, row, actor)
@@ -268,7 +268,7 @@ class Records:
             raise StaleVersion(t("stale", lang, current=latest), current_version=latest)
         for f in ent.child_fields():
             if f.name in values:
-                after[f.name] = self._write_children(c, f.child, record_id, values[f.name])  # type: ignore[arg-type]
+                after[f.name] = self._write_children(c, f, record_id, values[f.name], lang)
         if any(f.name in values for f in ent.child_fields()):
             after.update(self.rt.rollups.own_children(c, ent, record_id))
         self.rt.rollups.after_write(c, ent, before, after)
@@ -309,10 +309,19 @@ class Records:
 
     # ---- helpers -----------------------------------------------------------
 
-    def _write_children(self, c: Connection, child: EntityDef, parent_id: int,
-                        rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _write_children(self, c: Connection, field: Any, parent_id: int, rows: list[dict[str, Any]],
+                        lang: str) -> list[dict[str, Any]]:
+        """Write a record's rows of one child table: rows with the id of one of its rows change that row,
+        rows without an id are new, rows left out are deleted. An id that is not one of the record's own
+        rows (another record's, made up, or twice) is refused: nothing is written."""
+        child: EntityDef = field.child
         table = self.rt.tables.for_entity(child)
         existing = {r: True for r in c.execute(select(table.c.id).where(table.c.parent_id == parent_id)).scalars()}
+        strangers = {f"{field.name}[{i}].id": t("not_own_row", lang) for i, row in enumerate(rows)
+                     if row.get("id") is not None and (row["id"] not in existing or
+                                                       [r.get("id") for r in rows].count(row["id"]) > 1)}
+        if strangers:
+            raise ValidationFailed(t("validation_failed", lang, n=len(strangers)), strangers)
         kept: list[dict[str, Any]] = []
         for idx, row in enumerate(rows):
             values = {f.name: row.get(f.name) for f in child.stored_fields()}

@@ -62,6 +62,8 @@ def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) ->
             typed["id"] = row_id
         elif isinstance(row_id, int) and not isinstance(row_id, bool):
             errors.add(f"{prefix}[{i}].id", t("too_big_number" if row_id > 0 else "integer", lang))
+        elif row_id is not None:
+            errors.add(f"{prefix}[{i}].id", t("not_own_row", lang))
         rows.append(typed)
     return rows
 
