@@ -199,13 +199,22 @@ def _place(n_to_o: dict[int, int], i1: int, i2: int, n_len: int, o_len: int) -> 
 
 
 def _like_siblings(parent: Any, value: Any) -> Any:
-    """Give a new value the flow/block style of its siblings, so it reads like its neighbours."""
+    """Give a new value the flow/block style of its siblings, so it reads like its neighbours (a value
+    nested deeper than its flow-style siblings, e.g. a whole connector beside ``title: {zh, en}``, is a block)."""
     if not isinstance(value, (dict, list)) or isinstance(value, (CommentedMap, CommentedSeq)):
         return value
     kind = CommentedMap if isinstance(value, dict) else CommentedSeq
     siblings = list(parent.values()) if isinstance(parent, CommentedMap) else list(parent)
-    flow = any(isinstance(s, kind) and s.fa.flow_style() for s in siblings)
-    return _commented(value, flow)
+    flows = [_depth(s) for s in siblings if isinstance(s, kind) and s.fa.flow_style()]
+    return _commented(value, bool(flows) and _depth(value) <= max(flows))
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 def _commented(value: Any, flow: bool = False) -> Any:

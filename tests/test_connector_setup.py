@@ -179,3 +179,8 @@ def test_set_up_try_preview_publish_sync_and_export(env: Any) -> None:
     exported = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert exported["connectors"]["erp"]["vars"]["app_secret"] == "${secret:erp_app_secret}"
     assert exported["connectors"]["erp"]["operations"]["sales_orders"]["fields"]["order_date"] == "FDate"
+    # rollback through the same path: version 1 has no connector, rolling forward again brings it back
+    assert c.post("/api/builder/apps/shop/rollback", json={"number": 1}, headers=h).get_json()["version"]["number"] == 3
+    assert c.get("/api/_connectors/erp/runs").status_code == 404
+    assert c.post("/api/builder/apps/shop/rollback", json={"number": 2}, headers=h).status_code == 200
+    assert c.get("/api/_connectors/erp/runs").get_json()["items"][0]["status"] == "partial"

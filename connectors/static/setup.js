@@ -207,7 +207,7 @@ function renderMapping() {
     input.addEventListener("change", save);
     if (target) { by.addEventListener("change", save); createFrom.addEventListener("change", save); }
     return el("tr", { class: errs.length ? "cs-bad" : null, "data-row": name },
-      el("td", {}, el("strong", { text: name }), name === o.key ? " 🔑" : ""),
+      el("td", {}, el("strong", { text: name }), name === o.key ? el("small", { text: " · key" }) : null),
       el("td", { text: fieldType(f) }),
       el("td", {}, input, ...errs.map((e) => el("div", { class: "cs-err", text: e.message }))),
       el("td", {}, by), el("td", {}, createFrom));
@@ -244,18 +244,19 @@ async function publish() {
     if (r.data && r.data.error && r.data.error.errors) { st.errors = r.data.error.errors; renderErrors(); }
     return;
   }
-  $("cs-published").textContent = `${T.published} ${r.data.version.number}`;
   await load();
   await versions();
+  $("cs-published").textContent = `${T.published} ${r.data.version.number}`;
 }
 
 async function versions() {
   const r = await call("GET", `${B}/versions`);
   if (!r.ok) return;
+  const live = (r.data.items.find((v) => v.status === "published") || {}).number;
   fill($("cs-versions"), ...r.data.items.slice(0, 8).map((v) => el("li", {},
-    `v${v.number} · ${v.state || ""} · ${v.author || ""} · ${v.message || ""} `,
+    `v${v.number} · ${v.author || ""} · ${(v.created_at || "").replace("T", " ").slice(0, 16)} · ${v.message || ""} `,
     el("button", { type: "button", text: T.diff, onclick: () => diff(v) }),
-    v.state === "published" ? null : el("button", { type: "button", text: T.rollback, onclick: () => rollback(v.number) }))));
+    v.number === live || v.status === "draft" ? null : el("button", { type: "button", text: T.rollback, onclick: () => rollback(v.number) }))));
 }
 
 async function diff(v) {
