@@ -19,8 +19,10 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 PathKey = tuple[str | int, ...]
 
@@ -201,6 +203,8 @@ def _place(n_to_o: dict[int, int], i1: int, i2: int, n_len: int, o_len: int) -> 
 def _like_siblings(parent: Any, value: Any) -> Any:
     """Give a new value the flow/block style of its siblings, so it reads like its neighbours (a value
     nested deeper than its flow-style siblings, e.g. a whole connector beside ``title: {zh, en}``, is a block)."""
+    if isinstance(value, str):
+        return _text(value)
     if not isinstance(value, (dict, list)) or isinstance(value, (CommentedMap, CommentedSeq)):
         return value
     kind = CommentedMap if isinstance(value, dict) else CommentedSeq
@@ -228,6 +232,19 @@ def _commented(value: Any, flow: bool = False) -> Any:
         if flow:
             s.fa.set_flow_style()
         return s
+    return _text(value) if isinstance(value, str) else value
+
+
+_RESOLVER = pyyaml.resolver.Resolver()
+
+
+def _text(value: str) -> str:
+    """A text the loader (PyYAML, YAML 1.1) would read as something else (no, on, 1e3, 2026-11-02, ~) is
+    written quoted: ruamel writes YAML 1.2, where ``no`` is a text, but definitions are read as 1.1."""
+    if type(value) is not str:
+        return value  # already styled (quoted on purpose)
+    if _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+        return DoubleQuotedScalarString(value)
     return value
 
 

@@ -184,3 +184,25 @@ def test_set_up_try_preview_publish_sync_and_export(env: Any) -> None:
     assert c.get("/api/_connectors/erp/runs").status_code == 404
     assert c.post("/api/builder/apps/shop/rollback", json={"number": 2}, headers=h).status_code == 200
     assert c.get("/api/_connectors/erp/runs").get_json()["items"][0]["status"] == "partial"
+
+
+def test_a_generic_rest_connector_is_previewed_on_a_sample_without_a_preset(env: Any) -> None:
+    _rt, _app, c, h, _sim, _tmp = env
+    rest = {"title": "REST", "base_url": "http://127.0.0.1:9", "auth": {"type": "none"},
+            "operations": {"orders": {"type": "pull", "entity": "sales_order", "request": {"method": "GET",
+                                                                                        "path": "/orders"},
+                                      "records": "data.items", "select": ["number", "day", "no"], "key": "erp_no",
+                                      "fields": {"erp_no": "number", "order_date": "day"}}}}
+    r = c.post("/api/builder/apps/shop/draft/edits", headers=h,
+               json={"edits": [{"op": "set", "path": ["connectors"], "value": {"rest": rest}}], "plan": False})
+    assert r.get_json()["errors"] == []  # an ERP field called "no" stays a text (quoted in the YAML)
+    assert '- "no"' in r.get_json()["draft"]["yaml"] or '"no"]' in r.get_json()["draft"]["yaml"]
+    sample = {"data": {"items": [{"number": "A-1", "day": "2026-11-02"}, {"number": "A-2", "day": "not a date"}, 7]}}
+    p = c.post("/api/_connectors/_try/shop/rest", json={"sample": sample}, headers=h).get_json()
+    assert [row["key"] for row in p["rows"]] == ["A-1", "A-2"]
+    assert p["rows"][0]["values"]["order_date"] == "2026-11-02" and not p["rows"][0]["errors"]
+    assert "order_date" in p["rows"][1]["errors"][0] and len(p["malformed"]) == 1
+    down = c.post("/api/_connectors/_try/shop/rest", json={}, headers=h).get_json()
+    assert down["ok"] is False and "connection" in down["error"]  # the ERP is not there: said, not a 500
+    assert c.post("/api/_connectors/_try/shop/nope", json={}, headers=h).status_code == 404
+    assert c.post("/api/_connectors/_try/shop/rest", data="x", headers=h).status_code == 400

@@ -118,6 +118,10 @@ function render() {
   const p = preset();
   $("cs-schedule").value = opRaw().schedule || (p && p.operations[st.op] ? p.operations[st.op].schedule || "" : "");
   fill($("cs-erp-fields"), ...opSelect().map((f) => el("option", { value: f })));
+  $("cs-generic").hidden = !!raw().preset;
+  $("cs-req-path").value = (opRaw().request || {}).path || "";
+  $("cs-records").value = opRaw().records || "";
+  $("cs-select").value = (opRaw().select || []).join(", ");
   renderMapping();
 }
 
@@ -383,6 +387,15 @@ async function start() {
     edit([v ? setAt(P("operations", st.op, "schedule"), v) : { op: "delete", path: P("operations", st.op, "schedule") }]);
   });
   $("cs-test").addEventListener("click", () => tryIt(false));
+  $("cs-req-path").addEventListener("change", (ev) => edit([setAt(P("operations", st.op, "request", "path"), ev.target.value.trim() || "/")]));
+  $("cs-records").addEventListener("change", (ev) => {
+    const v = ev.target.value.trim();
+    edit([v ? setAt(P("operations", st.op, "records"), v) : { op: "delete", path: P("operations", st.op, "records") }]);
+  });
+  $("cs-select").addEventListener("change", (ev) => {
+    const names = ev.target.value.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean);
+    if (names.length) edit([setAt(P("operations", st.op, "select"), names)]);
+  });
   $("cs-publish").addEventListener("click", publish);
   $("cs-sync").addEventListener("click", syncNow);
   await versions();
