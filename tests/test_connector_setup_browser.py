@@ -32,7 +32,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def site(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def site(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, Any]]:
     monkeypatch.setenv(vault.KEY_ENV, KEY)
     erp = Erp(seed=5)
     erp.set_switches(["malformed"])  # every 11th order is answered with a column missing
@@ -41,7 +41,7 @@ def site(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     jig, app = serve_shop(database_url, tmp_path)
     server, url = serve(app)
     try:
-        yield url, sim.url
+        yield url, sim.url, jig
     finally:
         server.close()
         sim.stop()
@@ -62,9 +62,12 @@ def _changed(page: Any, locator: Any, value: str) -> None:
     page.wait_for_timeout(50)  # the answer is rendered
 
 
-def test_it_sets_up_kingdee_tests_maps_publishes_and_syncs(browser: Any, site: tuple[str, str], tmp_path: Path) -> None:
+def test_it_sets_up_kingdee_tests_maps_publishes_and_syncs(browser: Any, site: tuple[str, str, Any],
+                                                           tmp_path: Path) -> None:
     from playwright.sync_api import expect
-    url, erp_url = site
+
+    from connectors.reconcile import reconcile
+    url, erp_url, jig = site
     shots = Path(os.environ.get("JIG_SCREENSHOTS_DIR") or tmp_path)
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=url, locale="zh-CN")
     ctx.set_default_timeout(8000)
@@ -132,6 +135,7 @@ def test_it_sets_up_kingdee_tests_maps_publishes_and_syncs(browser: Any, site: t
     page.locator("#cs-list-link").click()
     expect(page.locator("main")).to_contain_text("XSDD")
     ctx.close()
+    reconcile(jig.runtime, "kingdee")  # the morning's reconciliation, as its schedule would run it
     phone = browser.new_context(viewport={"width": 390, "height": 844}, base_url=url, locale="zh-CN",
                                 storage_state=None)
     ppage = phone.new_page()
@@ -142,8 +146,11 @@ def test_it_sets_up_kingdee_tests_maps_publishes_and_syncs(browser: Any, site: t
     ppage.wait_for_url(re.compile(r"/$"))
     ppage.goto("/connectors/shop")
     expect(ppage.locator("#cs-quarantine tbody tr")).to_have_count(2)
+    expect(ppage.locator("#cs-report")).to_contain_text("malformed_in_erp")
     wide = ppage.evaluate("[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 392).map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)")
     assert ppage.evaluate("document.documentElement.scrollWidth") <= 390 + 1, wide
-    ppage.screenshot(path=str(shots / "connector-phone.png"))
+    ppage.add_style_tag(content="header.top { position: static !important; }")  # not over the shot
+    ppage.locator("section.cs-box").filter(has=ppage.locator("#cs-sync")).screenshot(
+        path=str(shots / "connector-phone.png"))  # the sync section at phone width
     phone.close()
     assert problems == []

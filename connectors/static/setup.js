@@ -335,9 +335,11 @@ async function history() {
   const rep = reps.ok && reps.data.items[0];
   if (!rep) { fill($("cs-report"), el("p", { text: T.none })); return; }
   const diffs = (rep.report && rep.report.differences) || [];
-  fill($("cs-report"), el("p", { text: `${rep.at.replace("T", " ").slice(0, 16)} · ERP ${rep.erp_count} · Jig ${rep.local_count} · ${rep.differences}` }),
-    el("table", { class: "cs-table" }, el("tbody", {}, ...diffs.slice(0, 50).map((d) => el("tr", {},
-      el("td", { text: d.key }), el("td", { text: d.kind + (d.field ? ` ${d.field}` : "") }), el("td", { text: d.suggestion || "" }))))));
+  fill($("cs-report"), el("p", { text: `${rep.at.replace("T", " ").slice(0, 16)} · ERP ${rep.erp_count} · Jig ${rep.local_count} · ${T.diff} ${rep.differences}` }),
+    el("div", { class: "cs-scroll" }, el("table", { class: "cs-table" }, el("thead", {}, el("tr", {},
+      el("th", { text: T.key }), el("th", { text: T.diff }), el("th", { text: T.suggestion }))),
+    el("tbody", {}, ...diffs.slice(0, 50).map((d) => el("tr", {},
+      el("td", { text: d.key }), el("td", { text: d.kind + (d.field ? ` ${d.field}` : "") }), el("td", { text: d.suggestion || "" })))))));
 }
 
 /* ---- new connector ---- */
