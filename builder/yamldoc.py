@@ -20,8 +20,10 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 PathKey = tuple[str | int, ...]
 
@@ -204,15 +206,26 @@ def _like_siblings(parent: Any, value: Any) -> Any:
 
     A large value (a whole layout, a long field) is written as a block whatever its siblings, with its
     small parts (labels, lists of field names) in flow style, as people write them by hand; a list of
-    names stays in flow style however long.
+    names stays in flow style however long. A value nested deeper than its flow-style siblings (a whole
+    connector beside ``title: {zh, en}``) is a block too. Texts YAML would read as something else are quoted.
     """
+    if isinstance(value, str):
+        return _text(value)
     if not isinstance(value, (dict, list)) or isinstance(value, (CommentedMap, CommentedSeq)):
         return value
     kind = CommentedMap if isinstance(value, dict) else CommentedSeq
     siblings = list(parent.values()) if isinstance(parent, CommentedMap) else list(parent)
-    flow = any(isinstance(s, kind) and s.fa.flow_style() for s in siblings) and (
-        _small(value, FLOW_WIDTH) or _scalars(value))
+    flows = [_depth(s) for s in siblings if isinstance(s, kind) and s.fa.flow_style()]
+    flow = bool(flows) and _depth(value) <= max(flows) and (_small(value, FLOW_WIDTH) or _scalars(value))
     return _commented(value, flow)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 FLOW_WIDTH = 120  # a new value longer than this (as JSON) is written as a block
@@ -244,6 +257,19 @@ def _commented(value: Any, flow: bool = False) -> Any:
         if flow:
             s.fa.set_flow_style()
         return s
+    return _text(value) if isinstance(value, str) else value
+
+
+_RESOLVER = pyyaml.resolver.Resolver()
+
+
+def _text(value: str) -> str:
+    """A text the loader (PyYAML, YAML 1.1) would read as something else (no, on, 1e3, 2026-11-02, ~) is
+    written quoted: ruamel writes YAML 1.2, where ``no`` is a text, but definitions are read as 1.1."""
+    if type(value) is not str:
+        return value  # already styled (quoted on purpose)
+    if _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+        return DoubleQuotedScalarString(value)
     return value
 
 

@@ -44,8 +44,12 @@ class ConnectorsExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
+        from . import setup_api
         from .web import blueprint
         flask_app.register_blueprint(blueprint())
+        flask_app.register_blueprint(setup_api.blueprint())
+        from .setup_page import bp as pages  # answers 404 when the web UI (its sessions, page frame) is not served
+        flask_app.register_blueprint(pages)
 
     @hookimpl
     def cli_commands(self) -> list[click.Command]:

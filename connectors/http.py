@@ -217,6 +217,9 @@ class Client:
         self.rng = rng or random.Random()
         self.http = requests.Session()
         self.secrets = conn.secrets
+        from . import vault
+        self.stored = vault.load(rt, conn.raw)  # ${secret:name}: decrypted for this client only
+        self.secrets.update(self.stored.values())
         self.mask = Masker(self.secrets)
         self.logged_in = False
         self.token: str | None = None
@@ -228,7 +231,7 @@ class Client:
 
     def vars(self) -> dict[str, Any]:
         if self._vars is None:
-            base = Context({}, self.secrets)
+            base = Context({}, self.secrets, self.stored)
             try:
                 self._vars = {k: r(base) for k, r in self.c.vars.items()}
             except MissingEnv as exc:
@@ -240,7 +243,7 @@ class Client:
         return ErpError(f"connector {self.c.name}: {exc}", transient=False)
 
     def context(self, values: dict[str, Any] | None = None) -> Context:
-        ctx = Context({"vars": self.vars(), **(values or {})}, self.secrets)
+        ctx = Context({"vars": self.vars(), **(values or {})}, self.secrets, self.stored)
         if self.token:
             ctx["token"] = self.token
         return ctx

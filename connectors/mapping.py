@@ -207,3 +207,24 @@ def fast_coerce(f: Any) -> Callable[[Any], Any]:
 
 def _norm(v: Any) -> Any:
     return str(v).strip() if v is not None else None
+
+
+def preview(op: Operation, groups: list[list[Context]]) -> list[dict[str, Any]]:
+    """What a sync would make of these ERP records, without the database: typed values, each error at
+    its field, lookups shown as what they look up (``customer.code = C0001``)."""
+    mapper = Mapper(None, op, readonly=True)
+    out = []
+    for rows in groups:
+        errors: list[str] = []
+        links: list[tuple[dict[str, Any], str, FieldMap, Context]] = []
+        values = mapper._typed(op.entity, op.fields, rows[0], errors, links)
+        children = {cname: [mapper._typed(cm.entity, cm.fields, r, errors, links, prefix=f"{cname}.") for r in rows]
+                    for cname, cm in op.children.items()}
+        for target, fname, fm, _ctx in links:
+            if target[fname] not in (None, "") and fm.lookup is not None:
+                target[fname] = f"{fm.lookup.name}.{fm.by} = {target[fname]}"
+        key = values.get(op.key or "")
+        if key in (None, ""):
+            errors.append(f"no value for the key field {op.key}")
+        out.append({"key": key, "values": values, "children": children, "errors": errors})
+    return out

@@ -221,6 +221,7 @@ def sync(rt: Any, connector: str | Connector, operation: str | None = None, *, f
             res.fetched += len(groups) + len({b.key for b in bad if b.key not in {_norm(_gkey(op, g)) for g in groups}})
             _add(res, counts)
             res.failed += len(bad)
+            state.progress_run(rt, run_id, res.counts())  # what the setup page's progress bar shows
             if progress:
                 progress(res)
             if done:

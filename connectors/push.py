@@ -34,6 +34,7 @@ class PushContext(RecordContext):
     def __init__(self, ent: Any, values: dict[str, Any], loader: Any, client: Client):
         super().__init__(ent, values, None, loader)
         self.secrets = client.secrets
+        self.stored = client.stored
         self["vars"] = client.vars()
 
     def resolve(self, path: tuple[str, ...]) -> Any:

@@ -9,6 +9,9 @@ IDENT = r"^[a-z][a-z0-9_]{0,47}$"
 _ANY: dict[str, object] = {"description": "any JSON value"}
 _STR = {"type": "string", "minLength": 1}
 _NUM = {"type": "number", "exclusiveMinimum": 0}
+SECRET_VALUE = {"type": "string", "minLength": 1, "description": (
+    "A secret: an environment reference ${NAME}, or a secret typed on the setup page and stored encrypted, "
+    "${secret:name} (docs/connectors.md#secrets).")}
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
@@ -21,7 +24,7 @@ def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any)
 REQUEST = _obj({
     "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
     "path": _STR, "query": {"type": "object"}, "body": _ANY, "headers": {"type": "object"},
-}, description="An HTTP request template: {{ expression }} and ${ENV} may appear in any string.")
+}, description="An HTTP request template: {{ expression }}, ${ENV} and ${secret:name} may appear in any string.")
 
 FIELD_MAP = {"oneOf": [
     {"type": "string", "minLength": 1, "description": "Expression over the ERP record's fields."},
@@ -39,7 +42,7 @@ ERROR_RULE = _obj({
 
 AUTH = _obj({
     "type": {"enum": ["none", "basic", "bearer", "api_key", "session", "token"]},
-    "username": _STR, "password": _STR, "token": _STR,
+    "username": _STR, "password": SECRET_VALUE, "token": SECRET_VALUE,
     "in": {"enum": ["header", "query"]}, "name": _STR, "value": _STR, "prefix": {"type": "string"},
     "login": REQUEST, "ok": {"type": "object"}, "token_path": _STR, "expires_in": {"type": "number"},
     "lost": {"type": "array", "items": _STR},
@@ -99,7 +102,9 @@ CONNECTOR = _obj({
     "circuit": _obj({"failures": {"type": "integer", "minimum": 1}, "pause": _NUM}),
     "auth": AUTH,
     "sign": SIGN,
-    "vars": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+    "vars": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
+             "description": "Account values for templates; secrets among them (app_secret, password, ...) are "
+                            "${NAME} or ${secret:name}."},
     "errors": {"type": "array", "items": ERROR_RULE},
     "operations": {"type": "object", "propertyNames": {"pattern": IDENT}, "additionalProperties": OPERATION},
     "reconcile": RECONCILE,

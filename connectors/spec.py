@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ from runtime.model import AppDef, EntityDef
 from runtime.yamlsource import PathKey, SourceMap, load_file
 
 from .schema import CONNECTOR, IDENT, schema_defs, schema_sections  # noqa: F401 - re-exported for the extension
-from .template import ENV, Renderer, compile_template, scope_of
+from .template import ENV, SECRET, Renderer, compile_template, scope_of
 
 PRESETS_DIR = Path(__file__).with_name("presets")
+SECRET_REF = re.compile(r"\$\{secret:[^}]*\}?")
 SECRET_KEYS = {"password", "secret", "app_secret", "client_secret", "token", "value", "api_key", "key_secret"}
 
 # ---------------------------------------------------------------------------- compiled form
@@ -381,13 +383,19 @@ def _check_secrets(raw: Any, w: _Where, path: PathKey = ()) -> None:
     if isinstance(raw, dict):
         for k, v in raw.items():
             if k in SECRET_KEYS and isinstance(v, str) and path and path[0] in ("auth", "sign", "vars"):
-                if not ENV.fullmatch(v.strip()) and "{{" not in v:
-                    w.error((*path, k), "secrets must be environment references",
-                            f"write e.g. {k}: ${{{name_hint(path, k)}}} and set that variable")
+                if not ENV.fullmatch(v.strip()) and not SECRET.fullmatch(v.strip()) and "{{" not in v:
+                    w.error((*path, k), "secrets must be environment references or stored secrets",
+                            f"write e.g. {k}: ${{{name_hint(path, k)}}} and set that variable, or type the "
+                            f"secret on the connector's setup page (stored encrypted as ${{secret:name}})")
             _check_secrets(v, w, (*path, k))
     elif isinstance(raw, list):
         for i, v in enumerate(raw):
             _check_secrets(v, w, (*path, i))
+    elif isinstance(raw, str) and "${secret:" in raw:
+        for ref in SECRET_REF.findall(raw):
+            if not SECRET.fullmatch(ref):
+                w.error(path, f"'{ref}' is not a stored secret's name",
+                        "write ${secret:name} with lower-case letters, digits and _, e.g. ${secret:kingdee_app_secret}")
 
 
 def name_hint(path: PathKey, key: str) -> str:

@@ -74,8 +74,8 @@ def define_tables(md: MetaData) -> list[Table]:
         Column("report", Text, nullable=False),
         Index("ix_jig_connector_reports_c", "connector", "id"),
     )
-    from .quarantine import define_table
-    return [state, requests, runs, reports, define_table(md)]
+    from . import quarantine, vault
+    return [state, requests, runs, reports, quarantine.define_table(md), vault.define_table(md)]
 
 
 def _upsert(conn: Connection) -> Any:
@@ -160,9 +160,28 @@ def finish_run(rt: Any, run_id: int, status: str, counts: dict[str, Any], detail
             detail=None if detail is None else json.dumps(detail, ensure_ascii=False, default=str)[:20000]))
 
 
-def rows(rt: Any, table: str, connector: str, limit: int = 100, **where: Any) -> list[dict[str, Any]]:
+def progress_run(rt: Any, run_id: int, counts: dict[str, Any]) -> None:
+    """A running run's counts so far (pages, rows, created, ...), for whoever watches it."""
+    t = rt.tables.system["jig_connector_runs"]
+    with rt.db.write() as conn:
+        conn.execute(update(t).where(t.c.id == run_id, t.c.status == "running").values(
+            counts=json.dumps(counts, ensure_ascii=False, default=str)))
+
+
+def last_id(rt: Any, table: str, connector: str) -> int:
+    t = rt.tables.system[table]
+    with rt.db.read() as conn:
+        return int(conn.execute(select(t.c.id).where(t.c.connector == connector).order_by(t.c.id.desc())
+                                .limit(1)).scalar() or 0)
+
+
+def rows(rt: Any, table: str, connector: str, limit: int = 100, after: int | None = None,
+         **where: Any) -> list[dict[str, Any]]:
+    """The newest ``limit`` rows of ``connector`` (with ``after``: only rows with a greater id)."""
     t = rt.tables.system[table]
     q = select(t).where(t.c.connector == connector).order_by(t.c.id.desc()).limit(limit)
+    if after is not None:
+        q = q.where(t.c.id > after)
     for k, v in where.items():
         if v is not None:
             q = q.where(t.c[k] == v)

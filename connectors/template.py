@@ -24,23 +24,31 @@ from runtime.expressions import NameInfo, Scope
 
 EXPR = re.compile(r"\{\{\s*(.+?)\s*\}\}")
 ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SECRET = re.compile(r"\$\{secret:([a-z][a-z0-9_]{0,47})\}")  # a secret stored encrypted (connectors/secrets.py)
 WHOLE = re.compile(r"^\s*\{\{\s*(.+?)\s*\}\}\s*$")
 
 Renderer = Callable[["Context"], Any]
 
 
 class MissingEnv(Exception):
-    def __init__(self, name: str):
-        super().__init__(f"environment variable {name} is not set")
+    def __init__(self, name: str, message: str | None = None):
+        super().__init__(message or f"environment variable {name} is not set")
         self.name = name
+
+
+def missing_secret(name: str, problem: str | None) -> MissingEnv:
+    return MissingEnv(name, f"stored secret '{name}' is not set" + (f" ({problem})" if problem else
+                                                                   " (set it on the connector's setup page)"))
 
 
 class Context(dict[str, Any]):
     """Values for templates and mapping expressions; dotted paths walk nested mappings or flat keys."""
 
-    def __init__(self, values: Mapping[str, Any], secrets: set[str] | None = None):
+    def __init__(self, values: Mapping[str, Any], secrets: set[str] | None = None,
+                 stored: Stored | None = None):
         super().__init__(values)
         self.secrets = secrets if secrets is not None else set()
+        self.stored = stored
 
     def __missing__(self, key: str) -> Any:
         return None
@@ -67,8 +75,29 @@ def env(name: str, secrets: set[str] | None = None) -> str:
     return value
 
 
-def sub_env(text: str, secrets: set[str] | None = None) -> str:
-    return ENV.sub(lambda m: env(m.group(1), secrets), text) if "${" in text else text
+class Stored(dict[str, str]):
+    """The stored secrets (``${secret:name}``) a client may use, decrypted; ``problem`` says why any are not."""
+
+    def __init__(self, values: Mapping[str, str] | None = None, problem: str | None = None):
+        super().__init__(values or {})
+        self.problem = problem
+
+
+def stored_secret(name: str, stored: Stored | None, secrets: set[str] | None) -> str:
+    value = stored.get(name) if stored is not None else None
+    if value is None:
+        raise missing_secret(name, stored.problem if stored is not None else None)
+    if secrets is not None:
+        secrets.add(value)
+    return value
+
+
+def sub_env(text: str, secrets: set[str] | None = None, stored: Stored | None = None) -> str:
+    if "${" not in text:
+        return text
+    if "${secret:" in text:
+        text = SECRET.sub(lambda m: stored_secret(m.group(1), stored, secrets), text)
+    return ENV.sub(lambda m: env(m.group(1), secrets), text)
 
 
 def scope_of(names: list[str] | dict[str, str], label: str) -> Scope:
@@ -122,7 +151,7 @@ def compile_template(raw: Any, ctx: Any, scope: Scope, path: tuple[Any, ...]) ->
         return lambda c: _eval(expr, c)
     if "{{" not in raw:
         if "${" in raw:
-            return lambda c: sub_env(raw, c.secrets)
+            return lambda c: sub_env(raw, c.secrets, getattr(c, "stored", None))
         return lambda c: raw
     pieces: list[Any] = []
     pos = 0
@@ -136,7 +165,7 @@ def compile_template(raw: Any, ctx: Any, scope: Scope, path: tuple[Any, ...]) ->
         out = []
         for p in pieces:
             if isinstance(p, str):
-                out.append(sub_env(p, c.secrets))
+                out.append(sub_env(p, c.secrets, getattr(c, "stored", None)))
             elif p is not None:
                 out.append(text_of(_eval(p, c)))
         return "".join(out)

@@ -37,7 +37,7 @@ def blueprint() -> Blueprint:
     def requests_log(name: str) -> Any:
         admin()
         known(name)
-        return jsonify({"items": state.rows(runtime(), "jig_connector_requests", name, _limit(),
+        return jsonify({"items": state.rows(runtime(), "jig_connector_requests", name, _limit(), _after(),
                                             outcome=request.args.get("outcome"))})
 
     @bp.get("/<name>/runs")
@@ -72,8 +72,11 @@ def blueprint() -> Blueprint:
     def sync_now(name: str) -> Any:
         admin()
         known(name)
-        threading.Thread(target=sync, args=(runtime(), name), daemon=True, name=f"sync-{name}").start()
-        return jsonify({"started": True}), 202
+        rt = runtime()
+        after = state.last_id(rt, "jig_connector_requests", name)  # the run's log: the requests after this one
+        runs_before = state.last_id(rt, "jig_connector_runs", name)
+        threading.Thread(target=sync, args=(rt, name), daemon=True, name=f"sync-{name}").start()
+        return jsonify({"started": True, "after_request": after, "after_run": runs_before}), 202
 
     return bp
 
@@ -91,6 +94,11 @@ table{border-collapse:collapse}</style></head><body>
 {% for q in items %}<tr><td>{{ q.key }}</td><td>{{ q.reason }}</td><td>{{ q.first_seen }}</td>
 <td>{{ q.last_seen }}</td><td>{{ q.attempts }}</td></tr>{% endfor %}</table>{% endif %}
 </body></html>"""
+
+
+def _after() -> int | None:
+    value = request.args.get("after", "")
+    return int(value) if value.isdigit() and len(value) < 18 else None
 
 
 def _limit() -> int:

@@ -176,6 +176,13 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/_connectors/<name>/quarantine", "GET"): [Case("GET", "/api/_connectors/erp/quarantine")],
     ("/api/_connectors/<name>/quarantine.html", "GET"): [Case("GET", "/api/_connectors/erp/quarantine.html")],
     ("/api/_connectors/<name>/sync", "POST"): [Case("POST", "/api/_connectors/erp/sync")],
+    # connector setup (admins only): presets, stored secrets (never shown), trying a draft connector
+    ("/api/_connectors/_presets", "GET"): [Case("GET", "/api/_connectors/_presets")],
+    ("/api/_connectors/_secrets", "GET"): [Case("GET", "/api/_connectors/_secrets")],
+    ("/api/_connectors/_secrets/<name>", "PUT"): [Case("PUT", "/api/_connectors/_secrets/erp_key",
+                                                       json={"value": "stolen"})],
+    ("/api/_connectors/_try/<app>/<name>", "POST"): [Case("POST", "/api/_connectors/_try/plant/erp", json={})],
+    ("/connectors/<app>", "GET"): [Case("GET", "/connectors/plant")],
     ("/api/files", "POST"): [Case("POST", "/api/files?image=1", other="ok", form={"upload": True})],
     ("/api/files/<key>", "GET"): [Case("GET", "/api/files/{key}")],
     ("/api/me", "GET"): [Case("GET", "/api/me", "ok", "ok")],
@@ -232,7 +239,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
 }
 # Open to everyone by design: sign-in, language switch, static assets (no data).
 PUBLIC = {("/login", "GET"), ("/login", "POST"), ("/lang/<code>", "GET"), ("/static/<path:filename>", "GET"),
-          ("/ui/static/<path:filename>", "GET"), ("/builder/static/<path:filename>", "GET")}
+          ("/ui/static/<path:filename>", "GET"), ("/builder/static/<path:filename>", "GET"),
+          ("/connectors/static/<path:filename>", "GET")}
 
 
 @pytest.fixture
