@@ -31,7 +31,7 @@ class BuilderExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
-        from . import sheets  # noqa: F401 - its routes are on the API's blueprint
+        from . import rules_api, sheets  # noqa: F401 - their routes are on the API's blueprint
         from .api import bp
         flask_app.register_blueprint(bp)
         if "jig_ui" in flask_app.blueprints:  # the designer's pages use the web UI's sessions and page frame

@@ -86,14 +86,23 @@ class ActionRunner:
 
     def _sms(self, conn: Connection, rule: RuleDef, action: Action, index: int,
              items: list[tuple[int, RecordContext | None]], occurrence: str, occ_by_id: dict[int, str]) -> None:
+        for key, payload in self.sms_messages(conn, rule, action, index, items, occurrence, occ_by_id):
+            self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}")
+
+    def sms_messages(self, conn: Connection, rule: RuleDef, action: Action, index: int,
+                     items: list[tuple[int, RecordContext | None]], occurrence: str,
+                     occ_by_id: dict[int, str]) -> list[tuple[str, dict[str, Any]]]:
+        """The messages an sms action sends for these records: (idempotency key, outbox payload) each, one per
+        recipient (and per ``batch_by`` group). The rule editor's test shows the same list without sending."""
         tpl = self.templates.get(rule.app, {}).get(action.spec["template"])
         if tpl is None:
-            return
+            return []
         groups: dict[tuple[str, Any], list[tuple[int, RecordContext | None]]] = defaultdict(list)
         for record_id, ctx in items:
             for phone in self._phones(conn, action, ctx):
                 group = ctx.get(rule.batch_by) if (rule.batch_by and ctx is not None) else record_id
                 groups[(phone, group)].append((record_id, ctx))
+        out: list[tuple[str, dict[str, Any]]] = []
         for (phone, group), members in groups.items():
             params = self._params(action, members)
             link = None
@@ -110,7 +119,8 @@ class ActionRunner:
                        "records": [r for r, _ in members]}
             if link is not None:
                 payload["link"] = link
-            self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}")
+            out.append((key, payload))
+        return out
 
     def _params(self, action: Action, members: list[tuple[int, RecordContext | None]]) -> dict[str, Any]:
         """Template values; for a batch, each value lists every record's value (、-joined)."""
