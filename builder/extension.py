@@ -35,5 +35,6 @@ class BuilderExtension:
         from .api import bp
         flask_app.register_blueprint(bp)
         if "jig_ui" in flask_app.blueprints:  # the designer's pages use the web UI's sessions and page frame
+            from . import rules_pages  # noqa: F401 - the rule editor's page is on the designer's blueprint
             from .pages import bp as pages
             flask_app.register_blueprint(pages)

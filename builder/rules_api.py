@@ -108,12 +108,20 @@ def rule_list(app: str) -> Response:
                 "published": name in published, "changed_in_draft": _plain(published.get(name)) != _plain(spec),
                 "enabled": rule.enabled if rule is not None else spec.get("enabled", True) is not False,
                 "on": _plain(spec.get("on")), "for_each": spec.get("for_each"),
-                "next_run": _iso(s.get("next_run_at")) if rule is not None and rule.enabled else None,
+                "next_run": _next_run(rule, s),
                 "last_run": _iso(s.get("last_run_at")), "last_status": status,
                 "firings_today": today.get(f"{app}.{name}", 0),
                 "failures": dead.get(f"rule:{name}", 0) + (1 if status and status.startswith("error") else 0),
                 "warnings": rule_warnings(rt, conn, spec)})
     return jsonify({"app": app, "items": items, "today": clock.today().isoformat()})
+
+
+def _next_run(rule: Any, state: dict[str, Any]) -> str | None:
+    """When the scheduler runs an enabled scheduled rule next (before its first run: when it will first)."""
+    from rules.scheduler import first_run
+    if rule is None or not rule.enabled or rule.schedule is None:
+        return None
+    return _iso(state.get("next_run_at") or first_run(rule.schedule, clock.now()))
 
 
 def _plain(value: Any) -> Any:
