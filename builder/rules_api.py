@@ -106,9 +106,10 @@ def rule_list(app: str) -> Response:
             items.append({
                 "name": name, "label": _plain(spec.get("label")) if spec else None,
                 "published": name in published, "changed_in_draft": _plain(published.get(name)) != _plain(spec),
-                "enabled": rule.enabled if rule is not None else spec.get("enabled", True) is not False,
+                # the published definition says (the served runtime follows it within JIG_REFRESH seconds)
+                "enabled": _enabled(published.get(name) if name in published else spec),
                 "on": _plain(spec.get("on")), "for_each": spec.get("for_each"),
-                "next_run": _next_run(rule, s),
+                "next_run": _next_run(rule, s) if _enabled(published.get(name)) else None,
                 "last_run": _iso(s.get("last_run_at")), "last_status": status,
                 "firings_today": today.get(f"{app}.{name}", 0),
                 "failures": dead.get(f"rule:{name}", 0) + (1 if status and status.startswith("error") else 0),
@@ -116,10 +117,14 @@ def rule_list(app: str) -> Response:
     return jsonify({"app": app, "items": items, "today": clock.today().isoformat()})
 
 
+def _enabled(spec: Any) -> bool:
+    return isinstance(spec, dict) and spec.get("enabled", True) is not False
+
+
 def _next_run(rule: Any, state: dict[str, Any]) -> str | None:
     """When the scheduler runs an enabled scheduled rule next (before its first run: when it will first)."""
     from rules.scheduler import first_run
-    if rule is None or not rule.enabled or rule.schedule is None:
+    if rule is None or rule.schedule is None:
         return None
     return _iso(state.get("next_run_at") or first_run(rule.schedule, clock.now()))
 

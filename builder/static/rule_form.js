@@ -63,6 +63,7 @@ export function renderRuleForm(box, ctx) {
   /* ---- trigger */
   const trig = section(T.trigger);
   const on = spec.on || (spec.on = {});
+  if (cur.overdue === undefined) cur.overdue = !on.event && /^(days|hours)_since\(/.test(spec.when || "");
   let kind = on.event || (cur.overdue ? "overdue" : "schedule");
   const kindSel = labelled(trig, T.trigger, select([...EVENTS.map((e) => [e, T[`trig_${e}`]]), ["schedule", T.trig_schedule],
     ["overdue", T.trig_overdue]], kind));
@@ -170,6 +171,7 @@ export function renderRuleForm(box, ctx) {
   const addRow = el("button", { type: "button", id: "r-add-row" }, T.add_row);
   cs.append(addRow);
   const expr = labelled(cs, T.expression, el("textarea", { id: "r-when", rows: "2", spellcheck: "false" }));
+  expr.parentElement.className = "r-expr";
   expr.value = spec.when || "";
   const verdict = el("p", { id: "r-cond-status", class: "r-verdict" });
   cs.append(verdict);
@@ -241,7 +243,7 @@ export function renderRuleForm(box, ctx) {
   const onceVal = typeof spec.once === "object" && spec.once && spec.once.repeat ? "repeat" : (spec.once || "");
   const once = labelled(os, T.once, select([["", "—"], ...ONCE.map((k) => [k, T[`once_${k}`]]), ["repeat", T.once_repeat]], onceVal));
   once.id = "r-once";
-  const rep = labelled(os, T.once_repeat, el("input", { id: "r-repeat", value: (spec.once && spec.once.repeat) || "24h", class: "short", pattern: "\\d+[mhd]" }));
+  const rep = labelled(os, T.once_repeat, el("input", { id: "r-repeat", value: (typeof spec.once === "object" && spec.once && spec.once.repeat) || "24h", class: "short", pattern: "\\d+[mhd]" }));
   rep.parentElement.hidden = onceVal !== "repeat";
   const setOnce = () => {
     rep.parentElement.hidden = once.value !== "repeat";
