@@ -158,6 +158,7 @@ def test_supervisor_builds_the_overdue_reminder_and_it_texts_once_per_batch_per_
         expect(page.locator("#r-test-records")).to_contain_text(name)
     expect(page.locator("#r-test-messages li")).to_have_count(2)
     expect(page.locator("#r-test-messages")).to_contain_text("13800001111: 【外发提醒】您有1张外发单已超期")
+    page.add_style_tag(content="header.top { position: static !important; }")  # not over the element's shot
     page.locator("#rules-editor").screenshot(path=str(_shots(site) / "rule-editor.png"))
     assert sim.delivered == []
     # save as a draft edit, publish through the designer's path, then enable from the list
@@ -170,8 +171,10 @@ def test_supervisor_builds_the_overdue_reminder_and_it_texts_once_per_batch_per_
     expect(page.locator("#d-published")).to_contain_text("已发布版本")
     page.locator("#d-publish-close").click()
     toggle = page.locator("#r-rows tr[data-rule='overdue_sms'] .r-toggle")
+    expect(toggle).to_be_enabled()  # published (before, only in the draft: nothing to enable)
     expect(toggle).to_have_text("启用")
     toggle.click()
+    expect(page.locator("#d-status")).to_contain_text("已启用", timeout=WAIT)
     expect(toggle).to_have_text("停用")
     expect(page.locator("#r-rows tr[data-rule='overdue_sms']")).to_contain_text("2026-12-07 09:00")  # next run: now
     page.screenshot(path=str(_shots(site) / "rule-editor-list.png"))

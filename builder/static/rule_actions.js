@@ -139,6 +139,7 @@ export function renderActions(box, ctx, entOf) {
     const newName = el("input", { class: "r-template-name", placeholder: T.rule_key, hidden: "" });
     body.append(newName);
     const text = labelled(body, T.template_text, el("textarea", { class: "r-template-text", rows: "3" }));
+    text.parentElement.className = "r-expr";
     const params = el("div", { class: "r-params" });
     body.append(params);
     const current = () => (a.template && (S.current.templates[a.template] || tpls[a.template])) || null;
@@ -229,6 +230,7 @@ export function renderActions(box, ctx, entOf) {
     const users = labelled(body, T.users, el("input", { value: (a.users || []).join(", ") }));
     users.addEventListener("input", () => { const v = csv(users.value); if (v.length) a.users = v; else delete a.users; });
     const msg = labelled(body, T.message, el("textarea", { rows: "2", class: "r-notify-message" }));
+    msg.parentElement.className = "r-expr";
     msg.value = a.message || "";
     msg.addEventListener("input", () => { a.message = msg.value; });
   }
