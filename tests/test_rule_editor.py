@@ -178,3 +178,30 @@ def test_rules_run_at_a_time_fires_once_per_batch_per_day(rt: Runtime) -> None:
     firings = rt.tables.system["jig_rule_firings"]
     with rt.db.read() as conn:
         assert set(conn.execute(select(firings.c.occurrence)).scalars()) == {"2026-12-07"}
+
+
+def test_jig_rules_test_and_run_at_a_time(make_runtime: Callable[..., Runtime], tmp_path: Any, database_url: str
+                                          ) -> None:
+    from click.testing import CliRunner
+
+    from jig.cli import cli as main
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    (apps / "outs.yaml").write_text(APP, encoding="utf-8")
+    rt = make_runtime(texts={"outs.yaml": APP})
+    actor = SYSTEM.using("system")
+    with clock.frozen(dt.datetime(2026, 12, 2, 10, 0)):
+        a = rt.records.create(actor, rt.entity("outs", "partner"), {"name": "华新", "phone": "13800001111"})
+        for due in ("2026-12-01", "2026-12-06"):
+            rt.records.create(actor, rt.entity("outs", "batch"), {"partner": a["id"], "expected_return": due})
+    base = ["--database", database_url, "--apps", str(apps), "rules"]
+    runner = CliRunner()
+    looked = runner.invoke(main, [*base, "test", "overdue", "--at", "2026-12-07 09:00"])
+    assert looked.exit_code == 0, looked.output
+    assert "2 record(s) match" in looked.output and "SMS to 13800001111: 外发单WF-0001、WF-0002已超期6、1天" in looked.output
+    ran = runner.invoke(main, [*base, "run", "overdue", "--at", "2026-12-07 09:00"])
+    assert ran.exit_code == 0 and "fired 2" in ran.output and "as of 2026-12-07 09:00" in ran.output, ran.output
+    again = runner.invoke(main, [*base, "test", "overdue", "--at", "2026-12-07T15:00"])
+    assert again.output.count("already fired for this occurrence") == 2, again.output
+    bad = runner.invoke(main, [*base, "run", "overdue", "--at", "monday"])
+    assert bad.exit_code == 2 and "2026-12-07 09:00" in bad.output
