@@ -126,7 +126,7 @@ def check(ent: EntityDef, source: str, sql: SqlCompiler | None = None, table: An
         return {"ok": True, "errors": [], "sql": None}
     try:
         sql.condition(expr, table)
-    except (NotCompilable, KeyError) as exc:
+    except (NotCompilable, KeyError, ExpressionError, ValueError, TypeError) as exc:
         return {"ok": True, "errors": [], "sql": False, "sql_problem": str(exc)}
     return {"ok": True, "errors": [], "sql": True}
 

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 from typing import Any
 
+import jinja2
 from sqlalchemy import Connection, and_, select
 
 from runtime import clock
@@ -69,7 +70,10 @@ def trial(rt: Any, app_def: AppDef, rule: RuleDef, at: dt.datetime | None = None
           ) -> dict[str, Any]:
     """What the rule would do now (or at ``at``): matching records, messages, unreachable recipients."""
     with clock.as_of(at) if at is not None else contextlib.nullcontext():
-        return _trial(rt, app_def, rule, limit)
+        try:
+            return _trial(rt, app_def, rule, limit)
+        except jinja2.TemplateError as exc:
+            raise TrialError(f"a message template cannot be rendered: {exc}") from None
 
 
 def _trial(rt: Any, app_def: AppDef, rule: RuleDef, limit: int) -> dict[str, Any]:
@@ -161,26 +165,33 @@ def preview(rt: Any, app_def: AppDef, rule: RuleDef, record_id: int, at: dt.date
             ) -> list[dict[str, Any]]:
     """The SMS texts the rule's sms actions would send for one chosen record (fired or not, matching or not)."""
     with clock.as_of(at) if at is not None else contextlib.nullcontext():
-        if rule.entity is None:
-            raise TrialError("this rule has no records to choose from")
         try:
-            table = rt.tables.for_entity(rule.entity)
-        except KeyError:
-            raise TrialError(f"entity '{rule.entity.name}' is not published yet: publish it first") from None
-        runner = ActionRunner(rt, {rule.app: app_def.sections.get("templates", {})})
-        out = []
-        with rt.db.read() as conn:
-            row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
-            if row is None:
-                raise TrialError(f"no record #{record_id}")
-            ctx = RecordContext(rule.entity, dict(row), RULE_ACTOR.context(), row_loader(conn, rt.tables))
-            for index, action in enumerate(rule.actions):
-                if action.kind != "sms":
-                    continue
-                tpl = app_def.sections.get("templates", {}).get(action.spec.get("template"))
-                messages = runner.sms_messages(conn, rule, action, index, [(record_id, ctx)], "", {})
-                text = messages[0][1]["text"] if messages else (
-                    render(tpl.text, runner._params(action, [(record_id, ctx)])) if tpl else "")  # noqa: SLF001
-                out.append({"action": index, "to": [p["to"] for _, p in messages], "text": text,
-                            "chars": len(text)})
-        return out
+            return _preview(rt, app_def, rule, record_id)
+        except jinja2.TemplateError as exc:
+            raise TrialError(f"a message template cannot be rendered: {exc}") from None
+
+
+def _preview(rt: Any, app_def: AppDef, rule: RuleDef, record_id: int) -> list[dict[str, Any]]:
+    if rule.entity is None:
+        raise TrialError("this rule has no records to choose from")
+    try:
+        table = rt.tables.for_entity(rule.entity)
+    except KeyError:
+        raise TrialError(f"entity '{rule.entity.name}' is not published yet: publish it first") from None
+    runner = ActionRunner(rt, {rule.app: app_def.sections.get("templates", {})})
+    out: list[dict[str, Any]] = []
+    with rt.db.read() as conn:
+        row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
+        if row is None:
+            raise TrialError(f"no record #{record_id}")
+        ctx = RecordContext(rule.entity, dict(row), RULE_ACTOR.context(), row_loader(conn, rt.tables))
+        for index, action in enumerate(rule.actions):
+            if action.kind != "sms":
+                continue
+            tpl = app_def.sections.get("templates", {}).get(action.spec.get("template"))
+            messages = runner.sms_messages(conn, rule, action, index, [(record_id, ctx)], "", {})
+            text = messages[0][1]["text"] if messages else (
+                render(tpl.text, runner._params(action, [(record_id, ctx)])) if tpl else "")  # noqa: SLF001
+            out.append({"action": index, "to": [p["to"] for _, p in messages], "text": text,
+                        "chars": len(text)})
+    return out

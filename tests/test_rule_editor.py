@@ -80,7 +80,7 @@ def client(rt: Runtime) -> Any:
     return c
 
 
-def test_picker_rows_become_an_expression_checked_and_compiled_to_sql(client: Any) -> None:
+def _picker_rows_become_an_expression_checked_and_compiled_to_sql(client: Any) -> None:
     rows = [{"field": "state", "op": "in", "value": "shipped, processing"},
             {"field": "expected_return", "op": "<", "value": "today"},
             {"field": "qty", "op": ">=", "value": "3"}]
@@ -103,7 +103,7 @@ def test_picker_rows_become_an_expression_checked_and_compiled_to_sql(client: An
     assert client.post(f"{BASE}/condition", json={"entity": "batch"}).status_code == 400
 
 
-def test_test_now_lists_matches_messages_and_who_cannot_be_reached_without_sending(rt: Runtime, client: Any) -> None:
+def _test_now_lists_matches_messages_and_who_cannot_be_reached_without_sending(rt: Runtime, client: Any) -> None:
     r = client.post(f"{BASE}/rules/overdue/test", json={"at": "2026-12-07 09:00"})
     body = r.get_json()
     assert r.status_code == 200, body
@@ -133,7 +133,7 @@ def test_test_now_lists_matches_messages_and_who_cannot_be_reached_without_sendi
     assert client.post(f"{BASE}/rules/overdue/test", json={"at": "next monday"}).status_code == 400
 
 
-def test_preview_and_recipient_warnings(client: Any) -> None:
+def _preview_and_recipient_warnings(client: Any) -> None:
     r = client.post(f"{BASE}/rules/overdue/preview", json={"record": 2, "at": "2026-12-07 09:00"}).get_json()
     assert r["items"] == [{"action": 0, "to": ["13800001111"], "text": "外发单WF-0002已超期3天", "chars": 15}]
     assert client.post(f"{BASE}/rules/overdue/preview", json={"record": 999}).status_code == 404
@@ -145,7 +145,7 @@ def test_preview_and_recipient_warnings(client: Any) -> None:
     assert [i["name"] for i in items][:2] == ["WF-0004", "WF-0003"]
 
 
-def test_enable_and_disable_are_published_at_once_as_versions(rt: Runtime, client: Any) -> None:
+def _enable_and_disable_are_published_at_once_as_versions(rt: Runtime, client: Any) -> None:
     state = client.get(f"{BASE}/rules").get_json()["items"]
     assert [(s["name"], s["enabled"], s["published"], s["firings_today"]) for s in state] == [
         ("overdue", True, True, 0)]
@@ -162,6 +162,16 @@ def test_enable_and_disable_are_published_at_once_as_versions(rt: Runtime, clien
         assert rt.definitions.current(conn, "outs").yaml == APP and r["changed"]
     assert client.post(f"{BASE}/rules/nope/enabled", json={"enabled": True}).status_code == 404
     assert client.post(f"{BASE}/rules/overdue/enabled", json={"enabled": "no"}).status_code == 400
+
+
+def test_the_editor_api(rt: Runtime, client: Any) -> None:
+    """One runtime for the editor's calls (each part leaves the published rule as it found it, then the last
+    toggles it): picker rows, bad input (4xx), preview and recipients, test now, enable/disable."""
+    _picker_rows_become_an_expression_checked_and_compiled_to_sql(client)
+    _bad_rules_and_templates_are_4xx(client)
+    _preview_and_recipient_warnings(client)
+    _test_now_lists_matches_messages_and_who_cannot_be_reached_without_sending(rt, client)
+    _enable_and_disable_are_published_at_once_as_versions(rt, client)
 
 
 def test_rules_run_at_a_time_fires_once_per_batch_per_day(rt: Runtime) -> None:
@@ -205,3 +215,21 @@ def test_jig_rules_test_and_run_at_a_time(make_runtime: Callable[..., Runtime], 
     assert again.output.count("already fired for this occurrence") == 2, again.output
     bad = runner.invoke(main, [*base, "run", "overdue", "--at", "monday"])
     assert bad.exit_code == 2 and "2026-12-07 09:00" in bad.output
+
+
+def _bad_rules_and_templates_are_4xx(client: Any) -> None:
+    spec = {"on": {"schedule": "every 1h"}, "for_each": "batch",
+            "do": [{"sms": {"to": "partner.phone", "template": "t"}}, {"notify": {"message": "{{ name"}}]}
+    for body in ({"rule": spec, "templates": {"t": {"text": "{% if %}"}}}, {"rule": spec, "templates": {"t": 5}},
+                 {"rule": {"on": 5}}, {"rule": []}, {"rule": {}, "templates": {"Bad-Name": {"text": "x"}}},
+                 {"at": 5}, {"at": "2026-02-30 09:00"}):
+        r = client.post(f"{BASE}/rules/x/test", json=body)
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.get_data(as_text=True)[:300])
+        r = client.post(f"{BASE}/rules/x/preview", json={**body, "record": 1})
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.get_data(as_text=True)[:300])
+    for body in ({"entity": "batch", "rows": "x"}, {"entity": "batch", "rows": [{"field": "qty", "op": "in"}]},
+                 {"entity": "batch", "rows": [{"field": 5}], "join": []}, {"entity": "batch", "expr": "qty +"}):
+        r = client.post(f"{BASE}/condition", json=body)
+        assert r.status_code == 200 and not r.get_json()["ok"], (body, r.get_json())
+    assert client.post(f"{BASE}/recipients", json={"roles": "planner"}).status_code == 400
+    assert client.post(f"{BASE}/rules/Bad-Name/test", json={}).status_code == 404
