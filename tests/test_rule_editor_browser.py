@@ -2,7 +2,8 @@
 (trigger, condition with the field picker, SMS template with a preview, test now listing the overdue batches,
 publish, enable); the SMS simulator receives exactly the expected messages on the next run, once per batch per
 day, and the SMS log has them. Must-show 2 (the editor's part): a role with a user who has no phone is warned
-about. Must-show 4: every edit is a draft published through the designer's path (versions, diff, export).
+about. Must-show 4: every edit is a draft published through the designer's path (versions, diff, rollback,
+export).
 
 The clock is frozen on Monday 2026-12-07 09:00 (the demo's batches are dated from it); "the next run" is a
 scheduler tick of the runtime the server swapped to when the rule was published. Screenshots go to a temporary
@@ -212,9 +213,14 @@ def test_supervisor_builds_the_overdue_reminder_and_it_texts_once_per_batch_per_
         diff = rt.definitions.diff(conn, "outsourcing", history[-1].number, history[0].number)
     assert [v.message for v in history[:2]] == ["启用规则 overdue_sms", "外发超期短信"]
     assert "+  overdue_sms:" in diff and "days_since(expected_return) >= 1" in diff
+    back = rt.publisher.rollback("outsourcing", history[1].number, author="admin")  # before it was enabled
+    assert back.ok and back.version is not None
+    with rt.db.read() as conn:
+        rolled = rt.definitions.current(conn, "outsourcing").yaml
+    assert "overdue_sms:" in rolled and "enabled: false" in rolled
     out = rt.publisher.export("outsourcing", site["tmp"] / "export.yaml")
     exported = out.read_text(encoding="utf-8")
-    assert "overdue_sms:" in exported and "to: partner.phone" in exported.replace('"', "")
+    assert "overdue_sms:" in exported and "to: partner.phone" in exported.replace('"', "") and "enabled: false" in exported
     ctx.close()
 
 
