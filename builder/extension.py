@@ -31,10 +31,11 @@ class BuilderExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
-        from . import expressions, sheets  # noqa: F401 - their routes are on the API's blueprint
+        from . import expressions, rules_api, sheets  # noqa: F401 - their routes are on the API's blueprint
         from .api import bp
         flask_app.register_blueprint(bp)
         if "jig_ui" in flask_app.blueprints:  # the designer's pages use the web UI's sessions and page frame
+            from . import rules_pages  # noqa: F401 - the rule editor's page is on the designer's blueprint
             from .pages import bp as pages
             from .preview import bp as preview
             flask_app.register_blueprint(pages)

@@ -172,6 +172,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sheet_create": ("创建应用", "Create the app"),
     "import_rows": ("导入数据", "Import rows"),
     "in_list": ("在列表中显示", "Shown in the list"),
+    "open_rules": ("规则", "Rules"),
     "builder_only": ("只有设计人员（builder 角色）或管理员可以使用设计器", "Only builders and admins may use the designer"),
 }
 

@@ -100,6 +100,20 @@ class ActionRunner:
         """One outbox row per recipient and batch; a recipient that cannot be reached gets an
         ``undeliverable`` row with the reason (never dropped), and the admins a notification.
         Returns the reasons, for the run's report."""
+        problems: list[str] = []
+        for key, payload, problem in self.sms_messages(conn, rule, action, index, items, occurrence, occ_by_id):
+            added = self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}",
+                                       undeliverable=problem)
+            if problem and added:
+                problems.append(f"{rule.key}: {problem}")
+        return problems
+
+    def sms_messages(self, conn: Connection, rule: RuleDef, action: Action, index: int,
+                     items: list[tuple[int, RecordContext | None]], occurrence: str,
+                     occ_by_id: dict[int, str]) -> list[tuple[str, dict[str, Any], str | None]]:
+        """The messages an sms action sends for these records: (idempotency key, outbox payload, why the
+        recipient cannot be reached or None) each, one per recipient (and per ``batch_by`` group). The rule
+        editor's test shows the same list without sending."""
         tpl = self.templates.get(rule.app, {}).get(action.spec["template"])
         if tpl is None:
             return []
@@ -115,7 +129,7 @@ class ActionRunner:
                 whom.setdefault(ref, rcpt)
                 group = ctx.get(rule.batch_by) if (rule.batch_by and ctx is not None) else record_id
                 groups[(ref, group)].append((record_id, ctx))
-        problems: list[str] = []
+        out: list[tuple[str, dict[str, Any], str | None]] = []
         for (ref, group), members in groups.items():
             rcpt = whom[ref]
             params = self._params(action, members)
@@ -133,11 +147,8 @@ class ActionRunner:
                        "records": [r for r, _ in members], "recipient": {**rcpt.who, "label": rcpt.label}}
             if link is not None:
                 payload["link"] = link
-            added = self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}",
-                                       undeliverable=rcpt.problem)
-            if rcpt.problem and added:
-                problems.append(f"{rule.key}: {rcpt.problem}")
-        return problems
+            out.append((key, payload, rcpt.problem))
+        return out
 
     def _params(self, action: Action, members: list[tuple[int, RecordContext | None]]) -> dict[str, Any]:
         """Template values; for a batch, each value lists every record's value (、-joined)."""

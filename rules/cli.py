@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import os
 from typing import Any
 
 import click
 
+from runtime import clock
 from runtime.outbox import STATES
 
 from .service import rules_of
@@ -127,22 +130,47 @@ def rules_list(ctx: click.Context) -> None:
         click.echo(f"{r.key:40} {trig}{extra}")
 
 
-@rules.command("run")
-@click.argument("name")
-@click.pass_context
-def rules_run(ctx: click.Context, name: str) -> None:
-    """Run a scheduled rule now (ignores its schedule; still fires each occurrence once)."""
-    _logging()
-    rt = _runtime(ctx)
-    engine = rules_of(rt).engine
-    rule = next((r for r in engine.rules if r.key == name or r.name == name), None)
+def _at(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.strip().replace("T", " "))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a time; write it like \"2026-12-07 09:00\"",
+                                 param_hint="--at") from None
+
+
+AT_HELP = "Run as if it were this local time, e.g. \"2026-12-07 09:00\" (default: now)."
+
+
+def _rule(rt: Any, name: str) -> Any:
+    rule = next((r for r in rules_of(rt).engine.rules if r.key == name or r.name == name), None)
     if rule is None:
         raise click.ClickException(f"no rule '{name}'")
+    return rule
+
+
+@rules.command("run")
+@click.argument("name")
+@click.option("--at", "at", default=None, help=AT_HELP)
+@click.pass_context
+def rules_run(ctx: click.Context, name: str, at: str | None) -> None:
+    """Run a scheduled rule now (ignores its schedule; still fires each occurrence once).
+
+    With --at the run, its firing keys ("once per day" is that day) and the deliveries happen as if it were
+    that time: what fired is recorded, as in a real run. To only look, use `jig rules test`.
+    """
+    _logging()
+    when = _at(at)
+    rt = _runtime(ctx)
+    rule = _rule(rt, name)
     from .jobs import drain_outbox, worker_id
-    report = engine.run_scheduled(rule, worker_id("cli"))
-    click.echo(f"scanned {report.scanned}, fired {report.fired}, already fired {report.skipped}")
-    delivered = drain_outbox(rt, worker_id("cli"))
-    click.echo(f"delivered: {delivered}")
+    with clock.as_of(when) if when is not None else contextlib.nullcontext():
+        report = rules_of(rt).engine.run_scheduled(rule, worker_id("cli"))
+        click.echo(f"scanned {report.scanned}, fired {report.fired}, already fired {report.skipped}"
+                   + (f" (as of {clock.now():%Y-%m-%d %H:%M})" if when is not None else ""))
+        delivered = drain_outbox(rt, worker_id("cli"))
+        click.echo(f"delivered: {delivered}")
     for problem in report.undeliverable:
         click.echo(f"undeliverable: {problem}", err=True)
     for error in report.errors:
@@ -152,6 +180,34 @@ def rules_run(ctx: click.Context, name: str) -> None:
         raise click.ClickException(
             f"{len(report.undeliverable)} recipient(s) could not be reached, {len(report.errors)} error(s), "
             f"failed deliveries {failed or '{}'}; kept in the delivery log (/admin/deliveries, jig outbox list)")
+
+
+@rules.command("test")
+@click.argument("name")
+@click.option("--at", "at", default=None, help=AT_HELP)
+@click.pass_context
+def rules_test(ctx: click.Context, name: str, at: str | None) -> None:
+    """Show what a rule would do now (or --at a time) without firing it: the rule editor's "test now"."""
+    from .trial import TrialError, trial
+    when = _at(at)
+    rt = _runtime(ctx, embedded_jobs=False)
+    rule = _rule(rt, name)
+    try:
+        result = trial(rt, rt.apps[rule.app], rule, when)
+    except TrialError as exc:
+        raise click.ClickException(exc.message) from None
+    window = "" if result.get("in_window", True) else " (outside its daily window: a scheduled run would wait)"
+    click.echo(f"{rule.key} as of {result['at']}{window}: {len(result['records'])} record(s) match"
+               + (" (more not shown)" if result["more"] else ""))
+    for r in result["records"]:
+        click.echo(f"  {r['name']}" + ("  (already fired for this occurrence)" if r["fired"] else ""))
+    for m in result["messages"]:
+        click.echo(f"  SMS to {m['to']}: {m['text']}")
+    for n in result["notifications"]:
+        click.echo(f"  notify {', '.join(n['users']) or '(nobody)'}: {n['text']}")
+    for u in result["unreachable"]:
+        who = u.get("user") or u.get("role") or u.get("record") or "?"
+        click.echo(f"  cannot reach {who}: {u['kind']}")
 
 
 @rules.command("preview")

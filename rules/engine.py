@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, select
+from sqlalchemy import Connection, Select, and_, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import clock
@@ -115,12 +115,8 @@ class RuleEngine:
         last_id = 0
         while True:
             started_at = last_id
-            q = select(table).where(table.c.id > last_id).order_by(table.c.id).limit(_chunk())
-            if rule.when is not None:
-                q = q.where(self.rt.sql.condition(rule.when, table))
-            if constant and rule.once != "always":
-                q = q.where(~exists().where(and_(firings.c.rule == rule.key, firings.c.record_id == table.c.id,
-                                                 firings.c.occurrence == occurrence)))
+            q = scan_query(self.rt.sql, rule, table, last_id, _chunk(),
+                           (firings, occurrence) if constant and rule.once != "always" else None)
             problems: list[str] = []
             try:
                 with self.rt.db.write() as conn:
@@ -155,6 +151,10 @@ class RuleEngine:
 
     # ---- keys --------------------------------------------------------------
 
+    def occurrence(self, rule: RuleDef, ctx: RecordContext | None) -> str:
+        """The occurrence a firing of ``rule`` on this record is keyed by, now (see ``once:``)."""
+        return self._occurrence(rule, ctx)
+
     def _occurrence(self, rule: RuleDef, ctx: RecordContext | None) -> str:
         now = clock.now()
         if rule.once == "per_day":
@@ -184,6 +184,21 @@ class RuleEngine:
     def _context(self, conn: Connection, rule: RuleDef, row: dict[str, Any]) -> RecordContext:
         assert rule.entity is not None
         return RecordContext(rule.entity, row, RULE_ACTOR.context(), row_loader(conn, self.rt.tables))
+
+
+def scan_query(sql: Any, rule: RuleDef, table: Any, after_id: int, limit: int,
+               unfired: tuple[Any, str | None] | None = None) -> Select[Any]:
+    """The records a scheduled rule looks at, in id order after ``after_id``: its ``when`` compiled to SQL by
+    ``sql`` (a SqlCompiler); with ``unfired`` (the firings table, the occurrence), only those not yet fired for it.
+    The scheduler's runs and the rule editor's test (rules.trial) both use this statement."""
+    q = select(table).where(table.c.id > after_id).order_by(table.c.id).limit(limit)
+    if rule.when is not None:
+        q = q.where(sql.condition(rule.when, table))
+    if unfired is not None:
+        firings, occurrence = unfired
+        q = q.where(~exists().where(and_(firings.c.rule == rule.key, firings.c.record_id == table.c.id,
+                                         firings.c.occurrence == occurrence)))
+    return q
 
 
 def _chunk() -> int:

@@ -10,6 +10,7 @@ a month of history before anything serves); nothing else changes this module.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import os
@@ -19,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 ZONE = ZoneInfo(os.environ.get("JIG_TIMEZONE", "Asia/Shanghai"))  # fixed for the process: one factory, one zone
 _frozen: dt.datetime | None = None  # the test seam (see frozen); production code never sets it
+# "as if it were then", for the caller's thread (or task) only: see as_of
+_AS_OF: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("jig_as_of", default=None)
 
 
 def zone() -> ZoneInfo:
@@ -32,13 +35,17 @@ def _local(second: int) -> dt.datetime:
 
 def now() -> dt.datetime:
     """Current local time, naive, whole seconds (converted once per second: expressions call it a lot)."""
+    at = _AS_OF.get()
+    if at is not None:
+        return at
     if _frozen is not None:
         return _frozen
     return _local(int(time.time()))
 
 
 def is_frozen() -> bool:
-    return _frozen is not None
+    """True when the clock is not the real one (frozen by a test, or ``as_of`` a given time)."""
+    return _frozen is not None or _AS_OF.get() is not None
 
 
 def today() -> dt.date:
@@ -65,3 +72,15 @@ def frozen(at: dt.datetime) -> Iterator[None]:
         yield
     finally:
         _frozen = before
+
+
+@contextlib.contextmanager
+def as_of(at: dt.datetime) -> Iterator[None]:
+    """Run the block as if it were ``at`` (naive local, or aware): ``now()``, ``today()`` and the SQL
+    ``now()``/``today()`` parameters see it, in this thread only (other requests keep the real time).
+    Used by ``jig rules run --at`` and the rule editor's test ("as if it were Monday 09:00")."""
+    token = _AS_OF.set(to_local(at))
+    try:
+        yield
+    finally:
+        _AS_OF.reset(token)

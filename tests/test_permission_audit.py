@@ -217,11 +217,25 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/builder/sheets/infer", "POST"): [Case("POST", "/api/builder/sheets/infer", form={"upload": True})],
     ("/api/builder/sheets/app", "POST"): [Case("POST", "/api/builder/sheets/app",
                                                json={"app": "evil", "entity": "e", "fields": [{"key": "a"}]})],
+    # the rule editor's API: builders and admins only
+    ("/api/builder/apps/<app>/rules", "GET"): [Case("GET", "/api/builder/apps/plant/rules")],
+    ("/api/builder/apps/<app>/rules/<name>/enabled", "POST"): [
+        Case("POST", "/api/builder/apps/plant/rules/late/enabled", json={"enabled": False})],
+    ("/api/builder/apps/<app>/rules/<name>/test", "POST"): [
+        Case("POST", "/api/builder/apps/plant/rules/late/test", json={})],
+    ("/api/builder/apps/<app>/rules/<name>/preview", "POST"): [
+        Case("POST", "/api/builder/apps/plant/rules/late/preview", json={"record": "{a}"})],
+    ("/api/builder/apps/<app>/condition", "POST"): [
+        Case("POST", "/api/builder/apps/plant/condition", json={"entity": "batch", "expr": "qty > 1"})],
+    ("/api/builder/apps/<app>/recipients", "POST"): [
+        Case("POST", "/api/builder/apps/plant/recipients", json={"roles": ["partner"]})],
+    ("/api/builder/apps/<app>/records/<entity>", "GET"): [Case("GET", "/api/builder/apps/plant/records/batch")],
     # the designer's pages: builders and admins only
     ("/builder", "GET"): [Case("GET", "/builder")],
     ("/builder/<app>", "GET"): [Case("GET", "/builder/plant")],
     ("/builder/<app>/preview/<entity>", "GET"): [Case("GET", "/builder/plant/preview/batch")],
     ("/builder/<app>/preview/<entity>/links/<link>", "GET"): [Case("GET", "/builder/plant/preview/batch/links/partner_update")],
+    ("/builder/<app>/rules", "GET"): [Case("GET", "/builder/plant/rules")],
     # the last case: signing out ends only the caller's own session
     # shared links: staff pages need a reader (or updater) of the record; token pages need a live token
     ("/a/<app>/<entity>/<int:record_id>/links", "GET"): [Case("GET", "/a/plant/batch/{a}/links")],
