@@ -81,14 +81,14 @@ def client(rt: Runtime) -> Any:
 
 
 def _picker_rows_become_an_expression_checked_and_compiled_to_sql(client: Any) -> None:
-    rows = [{"field": "state", "op": "in", "value": "shipped, processing"},
+    rows = [{"field": "state", "op": "in", "value": "shipped, done"},
             {"field": "expected_return", "op": "<", "value": "today"},
             {"field": "qty", "op": ">=", "value": "3"}]
     r = client.post(f"{BASE}/condition", json={"entity": "batch", "rows": rows})
     body = r.get_json()
     assert r.status_code == 200 and body["ok"] and body["sql"] is True, body
-    assert body["expr"] == "state in ('shipped', 'processing') and expected_return < today() and qty >= 3"
-    assert body["picker"]["rows"] == [{**rows[0], "value": "shipped, processing"}, rows[1], rows[2]]
+    assert body["expr"] == "state in ('shipped', 'done') and expected_return < today() and qty >= 3"
+    assert body["picker"]["rows"] == [{**rows[0], "value": "shipped, done"}, rows[1], rows[2]]
     r = client.post(f"{BASE}/condition", json={"entity": "batch", "rows": [
         {"field": "expected_return", "op": "overdue_days", "value": "2"}]}).get_json()
     assert r["expr"] == "days_since(expected_return) >= 2" and r["sql"] is True
