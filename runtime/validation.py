@@ -129,7 +129,7 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             users = runtime.tables.system["jig_users"]
             if conn.execute(select(users.c.id).where(users.c.username == value)).first() is None:
                 errors.add(key, t("user_missing", lang))
-        elif f.type in ("image", "images", "file", "files"):
+        elif f.ft.is_file:
             files = runtime.tables.system["jig_files"]
             found = conn.execute(select(func.count()).where(files.c.key.in_(value))).scalar_one()
             if found != len(set(value)):
