@@ -61,6 +61,7 @@ class FieldType:
     indexable: ClassVar[bool] = True  # a database index on it makes sense
     always_indexed: ClassVar[bool] = False  # every column of it gets an index (links: joins and lookups)
     list_filter_index: ClassVar[bool] = False  # lists shown with it filter on it by equality: index it
+    groupable: ClassVar[bool] = False  # dashboards may group records by it (few distinct values)
     sortable: ClassVar[bool] = True  # lists may sort by it
     importable: ClassVar[bool] = True  # spreadsheet imports may fill it
     in_list: ClassVar[bool] = True  # a default list column
@@ -68,6 +69,8 @@ class FieldType:
     number_cells: ClassVar[bool] = False  # a spreadsheet integer imports as a number (else as text)
     widget: ClassVar[str] = "text"  # the form widget: text longtext number boolean date datetime select
     #                                 multiselect link files computed table (templates and jig.js know each)
+    filter_control: ClassVar[str] = ""  # a list page's filter for it: text option options yesno date number
+    #                                     link, or "" for none
     input_type: ClassVar[str] = "text"  # the <input type> of a text or number widget
     step: ClassVar[str] = "any"  # the step of a number widget
     multi: ClassVar[bool] = False  # a files widget takes several files
@@ -147,6 +150,10 @@ class FieldType:
         """A list cell for a present value: ``{"text", "badge"}`` (ui.values adds states and link titles)."""
         return {"text": str(value), "badge": None}
 
+    def value_label(self, f: FieldDef | None, value: Any, lang: str) -> str:
+        """A present value as a chart or board labels it."""
+        return str(to_json(value))
+
     def input_value(self, f: FieldDef, value: Any) -> Any:
         """The value a form <input> holds for a JSON value."""
         return value
@@ -193,6 +200,7 @@ UNKNOWN = UnknownType()
 # what every type answers (tests/test_fieldtypes.py asks each registered type for each)
 CAPABILITIES = (
     "name", "label", "keys", "start", "prepare", "palette_label", "sql_type", "type_signature", "coerce",
-    "json_converter", "to_json", "filter_value", "openapi", "filter_ops", "condition", "cell", "input_value",
-    "from_cell", "to_cell", "widget", "sortable", "importable", "searchable", "expr_type", "stored",
+    "json_converter", "to_json", "filter_value", "openapi", "filter_ops", "condition", "cell", "value_label",
+    "filter_control", "input_value", "from_cell", "to_cell", "widget", "sortable", "importable", "searchable",
+    "groupable", "expr_type", "stored",
 )

@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 class TextType(FieldType):
     name = "text"
     label = ("单行文本", "Text")
+    filter_control = "text"
     expr_type = "text"
     text_like = True
     plain_json = True
     searchable = True
     default_search = True
+    groupable = True
     whole_cells = True
     strip: ClassVar[bool] = True
 
@@ -68,6 +70,7 @@ class LongTextType(TextType):
     max_text = 20000
     strip = False
     default_search = False
+    groupable = False
     indexable = False
     in_list = False
     whole_cells = False
@@ -110,6 +113,8 @@ class EmailType(TextType):
 class IntegerType(FieldType):
     name = "integer"
     label = ("整数", "Integer")
+    filter_control = "number"
+    groupable = True
     expr_type = "int"
     json_type = int
     plain_json = True
@@ -145,6 +150,7 @@ class IntegerType(FieldType):
 class DecimalType(FieldType):
     name = "decimal"
     label = ("小数", "Decimal")
+    filter_control = "number"
     expr_type = "dec"
     number_cells = True
     widget = "number"
@@ -184,6 +190,8 @@ CELL_FALSE = ("否", "no", "false", "0", "n")
 class BooleanType(FieldType):
     name = "boolean"
     label = ("是/否", "Yes/No")
+    filter_control = "yesno"
+    groupable = True
     expr_type = "bool"
     json_type = bool
     plain_json = True
@@ -205,6 +213,9 @@ class BooleanType(FieldType):
     def cell(self, f: FieldDef | None, value: Any, lang: str) -> dict[str, Any]:
         return {"text": ("是" if value else "否") if lang == "zh" else ("Yes" if value else "No"), "badge": None}
 
+    def value_label(self, f: FieldDef | None, value: Any, lang: str) -> str:
+        return self.cell(f, value, lang)["text"]
+
     def from_text(self, f: FieldDef, text: str, lookup: Any) -> Any:
         low = text.lower()
         return True if low in CELL_TRUE else False if low in CELL_FALSE else text
@@ -213,6 +224,8 @@ class BooleanType(FieldType):
 class DateType(FieldType):
     name = "date"
     label = ("日期", "Date")
+    filter_control = "date"
+    groupable = True
     expr_type = "date"
     widget = "date"
 
@@ -246,6 +259,7 @@ def fmt_datetime(v: Any) -> str:
 class DateTimeType(FieldType):
     name = "datetime"
     label = ("日期时间", "Date & time")
+    filter_control = "date"
     expr_type = "datetime"
     widget = "datetime"
 

@@ -58,9 +58,11 @@ def _option_text(f: FieldDef | None, values: list[Any], lang: str) -> str:
 class SelectType(FieldType):
     name = "select"
     label = ("单选", "Select")
+    filter_control = "option"
     expr_type = "text"
     text_like = True
     searchable = True
+    groupable = True
     list_filter_index = True
     required_keys = ("options",)
     plain_json = True
@@ -94,6 +96,9 @@ class SelectType(FieldType):
         opts = {o.value: o for o in f.options} if f is not None else {}
         return {"text": _option_text(f, [value], lang), "badge": opts[value].color if value in opts else None}
 
+    def value_label(self, f: FieldDef | None, value: Any, lang: str) -> str:
+        return _option_text(f, [value], lang)
+
     def from_text(self, f: FieldDef, text: str, lookup: Any) -> Any:
         return _labels(f).get(text.lower(), text)
 
@@ -101,6 +106,7 @@ class SelectType(FieldType):
 class MultiSelectType(FieldType):
     name = "multiselect"
     label = ("多选", "Multi-select")
+    filter_control = "options"
     required_keys = ("options",)
     is_list = True
     expr_type = "list"
@@ -160,9 +166,11 @@ class MultiSelectType(FieldType):
 class LinkType(FieldType):
     name = "link"
     label = ("关联", "Link")
+    filter_control = "link"
     required_keys = ("to",)
     always_indexed = True
     list_filter_index = True
+    groupable = True
     expr_type = "int"
     json_type = int
     plain_json = True
