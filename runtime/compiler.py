@@ -239,7 +239,7 @@ class AppCompiler:
             for key in ("unique", "index", "default", "check"):
                 if key in spec:
                     self.ctx.error((*path, key), f"'{key}' does not apply to a table field", key=True)
-        if spec.get("unique") and t in ("longtext", "multiselect", "images", "files", "image", "file", "boolean"):
+        if spec.get("unique") and not f.ft.may_be_unique:
             self.ctx.error((*path, "unique"), f"a {t} field cannot be unique", key=True)
 
     def _options(self, raw: Any, path: PathKey) -> list[Option]:

@@ -59,6 +59,7 @@ class FieldType:
     default_search: ClassVar[bool] = False  # searched when the definition names no search fields
     required_keys: ClassVar[tuple[str, ...]] = ()  # definition keys a field of this type must have
     indexable: ClassVar[bool] = True  # a database index on it makes sense
+    may_be_unique: ClassVar[bool] = True  # a unique index on it makes sense
     always_indexed: ClassVar[bool] = False  # every column of it gets an index (links: joins and lookups)
     list_filter_index: ClassVar[bool] = False  # lists shown with it filter on it by equality: index it
     groupable: ClassVar[bool] = False  # dashboards may group records by it (few distinct values)

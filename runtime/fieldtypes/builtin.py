@@ -72,6 +72,7 @@ class LongTextType(TextType):
     default_search = False
     groupable = False
     indexable = False
+    may_be_unique = False
     in_list = False
     whole_cells = False
     widget = "longtext"
@@ -190,6 +191,7 @@ CELL_FALSE = ("否", "no", "false", "0", "n")
 class BooleanType(FieldType):
     name = "boolean"
     label = ("是/否", "Yes/No")
+    may_be_unique = False
     filter_control = "yesno"
     groupable = True
     expr_type = "bool"

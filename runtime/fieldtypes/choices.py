@@ -111,6 +111,7 @@ class MultiSelectType(FieldType):
     is_list = True
     expr_type = "list"
     indexable = False
+    may_be_unique = False
     sortable = False
     blank_is_none = False
     cached_filter = False

@@ -26,6 +26,7 @@ class FileType(FieldType):
     label = ("附件", "File")
     is_file = True
     indexable = False
+    may_be_unique = False
     sortable = False
     importable = False
     in_list = False

@@ -21,9 +21,9 @@ SCHEMA_ID = "https://jig.dev/schema/app.schema.json"
 
 IDENT = r"^[a-z][a-z0-9_]{0,47}$"
 
-FIELD_TYPES = list(BUILTIN)  # the built-in field types, in palette order (runtime.fieldtypes)
+FIELD_TYPES = [*BUILTIN]  # the built-in field types, in palette order (runtime.fieldtypes)
 
-COLORS = list(_COLORS)
+COLORS = [*_COLORS]
 
 
 def _label() -> dict[str, Any]:
