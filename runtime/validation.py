@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select
 from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
-from .fieldtypes import FieldValueError, coerce, empty
+from .fieldtypes import FieldValueError, empty
 from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, FieldDef, pick
@@ -36,7 +36,7 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
             out[key] = _rows(f, raw, errors, lang, prefix + key)
             continue
         try:
-            out[key] = coerce(f, raw, lang)
+            out[key] = f.ft.coerce(f, raw, lang)
         except FieldValueError as exc:
             errors.add(prefix + key, exc.message)
     return out
