@@ -69,4 +69,4 @@ def designer_page(app: str) -> Any:
             abort(404)
     lang = sess.lang()
     return page("designer/designer.html", actor=actor, app_name=app, bt=lambda k, **p: tr(k, lang, **p),
-                designer_texts=js_texts(lang), palette=field_palette(lang))
+                designer_texts=js_texts(lang), palette=field_palette(lang, rt.field_types))

@@ -531,7 +531,7 @@ def _fields(raw: dict[str, Any], ent: EntityDef, app: AppDef, w: _Where, src: Sc
     for fname, m in raw.items():
         f = ent.fields.get(fname)
         fp = (*path, fname)
-        if f is None or f.type in ("computed", "table"):
+        if f is None or not f.stored:
             w.error(fp, f"'{fname}' is not a stored field of {ent.name}", suggest(fname, ent.fields), key=True)
             continue
         if isinstance(m, dict):

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import DBAPIError
 from werkzeug import exceptions as http
@@ -23,7 +24,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import bounds, idempotency, limits, listquery, permissions, workflow
 from .auth import Actor
-from .bounds import MAX_ID, MAX_INT32, BoundedJSONProvider, bad_text
+from .bounds import MAX_ID, MAX_INT32, bad_text
 from .core import Runtime
 from .errors import BadRequest, Forbidden, NotFound, RecordError, Unauthorized
 from .file_access import may_download, may_upload
@@ -32,6 +33,17 @@ from .openapi import document
 
 log = logging.getLogger("jig.api")
 bp = Blueprint("jig_api", __name__, url_prefix="/api")
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, with request bodies limited to bounds.MAX_JSON_DEPTH levels of nesting
+    (here, not in runtime.bounds, so loading definitions never imports Flask)."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return bounds.loads(s)
 
 
 class RuntimeSource(Protocol):

@@ -10,8 +10,6 @@ import json
 import re
 from typing import Any
 
-from flask.json.provider import DefaultJSONProvider
-
 MAX_ID = 2 ** 63 - 1          # record ids and links: the databases' signed 64-bit integers
 MAX_INT32 = 2 ** 31 - 1       # versions, import-job and display-link ids: 32-bit columns on PostgreSQL
 MAX_JSON_DEPTH = 32           # nesting of arrays/objects in a request body or a cursor
@@ -99,12 +97,3 @@ def loads(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
         raise BadText("JSON text holds a NUL character or a lone surrogate")
     return value
 
-
-class BoundedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, with request bodies limited to MAX_JSON_DEPTH levels of nesting."""
-
-    ensure_ascii = False
-    sort_keys = False
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return loads(s)

@@ -16,9 +16,10 @@ from typing import Any
 from . import naming, rollups, soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
+from .fieldtypes import BUILTIN, FieldTypes
+from .fieldtypes.base import UNKNOWN
 from .functions import FUNCTIONS
 from .model import (
-    FILE_TYPES,
     RESERVED_FIELD_NAMES,
     AppDef,
     EntityDef,
@@ -35,12 +36,8 @@ from .model import (
 from .yamlsource import PathKey, SourceMap
 
 BUILTIN_ROLES = ("admin",)
-EXPR_TYPES = {
-    "text": "text", "longtext": "text", "phone": "text", "email": "text", "select": "text", "user": "text",
-    "integer": "int", "decimal": "dec", "boolean": "bool", "date": "date", "datetime": "datetime",
-    "link": "int", "multiselect": "list", "image": "any", "images": "list", "file": "any", "files": "list",
-    "table": "list",
-}
+NEED_HINTS = {"to": "e.g. to: partner", "options": "e.g. options: [pass, rework, reject]",
+              "fields": "list the columns of each row under fields:", "expr": "e.g. expr: \"quantity * price\""}
 RETURNS_TYPES = {"text": "text", "integer": "int", "decimal": "dec", "boolean": "bool", "date": "date",
                  "datetime": "datetime"}
 
@@ -51,6 +48,7 @@ class CompileContext:
 
     smap: SourceMap
     errors: list[DefinitionError] = field(default_factory=list)
+    field_types: FieldTypes = BUILTIN  # the registry fields get their type class from (f.ft)
 
     def error(self, path: PathKey, message: str, hint: str = "", *, key: bool = False) -> None:
         self.errors.append(self.smap.error(path, message, hint, key=key))
@@ -172,7 +170,8 @@ class AppCompiler:
 
     def _field_shell(self, name: str, spec: dict[str, Any], path: PathKey, ent: EntityDef) -> FieldDef:
         ftype = spec["type"]
-        f = FieldDef(name=name, type=ftype, label=label(spec.get("label"), name),
+        f = FieldDef(name=name, type=ftype, ft=self.ctx.field_types.get(ftype, UNKNOWN),
+                     label=label(spec.get("label"), name),
                      help=label(spec.get("help"), "") if spec.get("help") else None,
                      placeholder=label(spec.get("placeholder"), "") if spec.get("placeholder") else None,
                      unique=bool(spec.get("unique")), index=bool(spec.get("index")),
@@ -183,13 +182,9 @@ class AppCompiler:
                      renamed_from=spec.get("renamed_from"),
                      check_message=label(spec.get("check_message"), "") if spec.get("check_message") else None)
         self._check_options_for_type(f, spec, path)
-        if ftype in ("select", "multiselect"):
+        if "options" in f.ft.keys():
             f.options = self._options(spec.get("options"), path)
-        if ftype in ("images", "files"):
-            f.max_files = int(spec["max"]) if spec.get("max") is not None else 9
-            f.max = None
-        if ftype in ("image", "file"):
-            f.max_files = 1
+        f.ft.prepare(f)
         if ftype == "link" and isinstance(f.to, str) and f.to not in (self.raw.get("entities") or {}):
             known = list((self.raw.get("entities") or {}).keys())
             owner = self._child_table_owner(f.to)
@@ -230,24 +225,16 @@ class AppCompiler:
 
     def _check_options_for_type(self, f: FieldDef, spec: dict[str, Any], path: PathKey) -> None:
         t = f.type
-        allowed_specific = {
-            "options": ("select", "multiselect"), "to": ("link",), "fields": ("table",),
-            "min_rows": ("table",), "max_rows": ("table",), "expr": ("computed",), "returns": ("computed",),
-            "scale": ("decimal",), "max_size_mb": tuple(FILE_TYPES),
-            "min_length": ("text", "longtext", "phone", "email"), "max_length": ("text", "longtext", "phone", "email"),
-            "pattern": ("text", "longtext", "phone", "email"),
-            "min": ("integer", "decimal"), "max": ("integer", "decimal", "images", "files"),
-        }
-        for key, types in allowed_specific.items():
-            if key in spec and t not in types:
+        types = self.ctx.field_types
+        own = f.ft.keys()
+        for key in types.specific_keys:  # keys of some type: does this field's type take it?
+            if key in spec and key not in own:
+                takers = [n for n, ft in types.items() if key in ft.keys()]
                 self.ctx.error((*path, key), f"'{key}' does not apply to a {t} field",
-                               f"'{key}' is for: {', '.join(types)}", key=True)
-        needs = {"link": "to", "select": "options", "multiselect": "options", "table": "fields", "computed": "expr"}
-        if t in needs and needs[t] not in spec:
-            self.ctx.error(path, f"a {t} field needs '{needs[t]}'", {
-                "to": "e.g. to: partner", "options": "e.g. options: [pass, rework, reject]",
-                "fields": "list the columns of each row under fields:", "expr": "e.g. expr: \"quantity * price\"",
-            }[needs[t]])
+                               f"'{key}' is for: {', '.join(takers)}", key=True)
+        for need in f.ft.required_keys:
+            if need not in spec:
+                self.ctx.error(path, f"a {t} field needs '{need}'", NEED_HINTS.get(need, ""))
         if t == "computed":
             for key in ("required", "unique", "default", "readonly", "index", "check"):
                 if key in spec:
@@ -257,7 +244,7 @@ class AppCompiler:
             for key in ("unique", "index", "default", "check"):
                 if key in spec:
                     self.ctx.error((*path, key), f"'{key}' does not apply to a table field", key=True)
-        if spec.get("unique") and t in ("longtext", "multiselect", "images", "files", "image", "file", "boolean"):
+        if spec.get("unique") and not f.ft.may_be_unique:
             self.ctx.error((*path, "unique"), f"a {t} field cannot be unique", key=True)
 
     def _options(self, raw: Any, path: PathKey) -> list[Option]:
@@ -307,15 +294,15 @@ class AppCompiler:
                                       if isinstance(states, dict) and states else None)
         user: dict[str, NameInfo] = {"username": NameInfo("text"), "display_name": NameInfo("text")}
         for aname, a in self.app.user_attributes.items():
-            user[aname] = NameInfo(EXPR_TYPES.get(a.type, "any"), scale=a.scale)
+            user[aname] = NameInfo(a.ft.expr_type, scale=a.scale)
         ent.scope = Scope(label=f"entity '{ent.name}'", names=names, user=user, entity=ent.key)
         for f in ent.fields.values():
             if f.type == "computed":
                 rt = RETURNS_TYPES.get(f.returns or "", "any")
                 names[f.name] = NameInfo(rt, sql=True)
             else:
-                info = NameInfo(EXPR_TYPES.get(f.type, "any"), scale=f.scale if f.type == "decimal" else None,
-                                sql=f.stored and f.type not in FILE_TYPES,
+                info = NameInfo(f.ft.expr_type, scale=f.scale if f.ft.expr_type == "dec" else None,
+                                sql=f.stored and not f.ft.is_file,
                                 choices=frozenset(f.option_values) if f.options else None)
                 names[f.name] = info
             if f.child is not None:
@@ -331,8 +318,8 @@ class AppCompiler:
         child.scope = Scope(label=f"rows of '{parent.name}.{child.name.split('.')[-1]}'", names=names, user=user,
                             entity=child.key)
         for f in child.fields.values():
-            names[f.name] = NameInfo(EXPR_TYPES.get(f.type, "any"), scale=f.scale if f.type == "decimal" else None,
-                                     sql=f.stored and f.type not in FILE_TYPES,
+            names[f.name] = NameInfo(f.ft.expr_type, scale=f.scale if f.ft.expr_type == "dec" else None,
+                                     sql=f.stored and not f.ft.is_file,
                                      choices=frozenset(f.option_values) if f.options else None)
             if f.type == "link" and f.to in self.app.entities:
                 names[f.name].target = _LazyScope(self, self.app.entities[f.to])  # type: ignore[assignment]
@@ -410,17 +397,17 @@ class AppCompiler:
             ctx.error((*path, "to"), "cannot link to child-table rows")
 
     def _check_value_type(self, f: FieldDef, e: Expr, path: PathKey) -> None:
-        want = EXPR_TYPES.get(f.type)
-        if want is None or e.type in ("any", "null") or want == "any":
+        want = f.ft.expr_type
+        if e.type in ("any", "null") or want == "any":
             return
         compatible = (want == e.type or (want == "dec" and e.type == "int")
                       or (want == "datetime" and e.type == "date") or (want == "int" and f.type == "link"))
-        if f.type in ("select", "multiselect") and e.type == "text":
+        if f.options and e.type == "text":  # an option value
             compatible = True
         if not compatible:
             self.ctx.error(path, f"this default gives a {e.type}, but the field holds {f.type}",
                            "text defaults need quotes inside the expression, e.g. default: \"'normal'\""
-                           if f.type in ("text", "select") else "")
+                           if f.ft.expr_type == "text" else "")
 
     def _workflow(self, ent: EntityDef, spec: dict[str, Any], path: PathKey) -> WorkflowDef | None:
         assert ent.scope is not None
@@ -554,8 +541,7 @@ class AppCompiler:
         return tabs
 
     def _indexes(self, ent: EntityDef, spec: Any, path: PathKey) -> None:
-        indexable = {f.name for f in ent.stored_fields() if f.type not in ("longtext", "multiselect") and
-                     f.type not in FILE_TYPES} | {"created_at", "updated_at", "id"}
+        indexable = {f.name for f in ent.stored_fields() if f.ft.indexable} | {"created_at", "updated_at", "id"}
         if ent.workflow is not None:
             indexable.add("state")
         if ent.naming:
@@ -585,8 +571,7 @@ class AppCompiler:
             ent.list_columns = [c for c in cols if c in known]
         else:
             base = ["name"] if ent.naming else []
-            ent.list_columns = base + [f.name for f in ent.fields.values()
-                                       if f.type not in ("table", "longtext", "images", "files", "image", "file")][:6]
+            ent.list_columns = base + [f.name for f in ent.fields.values() if f.ft.in_list][:6]
             if ent.workflow:
                 ent.list_columns.append("state")
         sort = spec.get("sort")
@@ -602,12 +587,12 @@ class AppCompiler:
                 f = ent.fields.get(s)
                 if s == "name" and ent.naming:
                     continue
-                if f is None or f.type not in ("text", "longtext", "phone", "email", "select"):
+                if f is None or not f.ft.searchable:
                     self.ctx.error((*path, "search", i), f"'{s}' is not a text field, so it cannot be searched",
                                    suggest(s, [n for n, x in ent.fields.items() if x.type == "text"]))
             ent.search_fields = [s for s in search if s in ent.fields or s == "name"]
         else:
-            ent.search_fields = [f.name for f in ent.fields.values() if f.type in ("text", "phone")][:4]
+            ent.search_fields = [f.name for f in ent.fields.values() if f.ft.default_search][:4]
             if ent.naming:
                 ent.search_fields.insert(0, "name")
 

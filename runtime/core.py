@@ -57,6 +57,7 @@ class Runtime:
         # new versions are compiled with the extensions the served definitions were loaded with
         loaders = self.extensions if definition_extensions is None else Extensions.of(definition_extensions)
         self.publisher = Publisher(self.db, self.definitions, loaders, self.extensions)
+        self.field_types = loaders.field_types  # the registry definitions are compiled with (runtime.fieldtypes)
         # definition files served by this runtime that migrate() records as published versions
         self.imports: list[tuple[str, str, str]] = []
         # What extensions share through this runtime, typed (docs/hooks.md): jobs to run on a schedule

@@ -12,6 +12,7 @@ a runtime (``rt.services``, ``rt.schedules``), typed instead of string-keyed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
 
     from .compiler import CompileContext
+    from .fieldtypes import FieldTypes
     from .model import AppDef
 
 PROJECT = "jig"
@@ -41,6 +43,11 @@ class ExtensionSpec:
     @hookspec
     def schema_defs(self) -> dict[str, dict[str, Any]]:  # type: ignore[empty-body]
         """Extra ``$defs`` its sections' schema refers to."""
+
+    @hookspec
+    def field_types(self) -> list[Any]:  # type: ignore[empty-body]
+        """Extra field types: :class:`runtime.fieldtypes.FieldType` subclasses (or instances), one class
+        per type (docs/fieldtypes.md). A name already taken (built-in or another extension's) is refused."""
 
     @hookspec
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
@@ -125,6 +132,14 @@ class Extensions:
                                      f"'{owner[key]}' and '{impl.plugin_name}'")
                 merged[key], owner[key] = schema, impl.plugin_name
         return merged
+
+    @functools.cached_property
+    def field_types(self) -> FieldTypes:
+        """The registry of field types definitions are compiled with: the built-in ones, then each
+        extension's (built once per Extensions; immutable)."""
+        from .fieldtypes import BUILTIN
+        extra = [ft for impl in reversed(self.manager.hook.field_types.get_hookimpls()) for ft in impl.function() or ()]
+        return BUILTIN.extended(extra)
 
     def compilers(self) -> list[Callable[[AppDef, CompileContext, dict[str, AppDef]], None]]:
         """Each extension's compile hook, in order (the loader attributes errors to each in turn)."""

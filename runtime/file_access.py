@@ -19,13 +19,13 @@ from sqlalchemy import Text, exists, func, literal, or_, select, type_coerce
 
 from . import permissions
 from .auth import Actor
-from .model import FILE_TYPES, EntityDef
+from .model import EntityDef
 
 
 def may_upload(rt: Any, actor: Actor) -> bool:
     for ent in rt.tables.entities.values():
         owner: EntityDef = ent.parent or ent
-        if any(f.type in FILE_TYPES for f in ent.stored_fields()) and (
+        if any(f.ft.is_file for f in ent.stored_fields()) and (
                 permissions.may_create(actor, owner) or permissions.may_at_all(actor, owner, "update")):
             return True
     return actor.is_admin
@@ -37,7 +37,7 @@ def may_download(rt: Any, actor: Actor, key: str, uploaded_by: str | None) -> bo
     needle = literal(json.dumps(key), Text())
     with rt.db.read(snapshot=False) as conn:
         for ent in rt.tables.entities.values():
-            fields = [f.name for f in ent.stored_fields() if f.type in FILE_TYPES]
+            fields = [f.name for f in ent.stored_fields() if f.ft.is_file]
             owner: EntityDef = ent.parent or ent
             if not fields or not permissions.may_at_all(actor, owner, "read"):
                 continue

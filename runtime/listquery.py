@@ -28,17 +28,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import bounds, permissions
 from .auth import Actor
 from .errors import BadRequest
-from .fieldtypes import FieldValueError, coerce, parse_date, parse_datetime, to_json
+from .fieldtypes import BUILTIN, OPS, FieldType, FieldValueError, to_json, typed_literal
 from .messages import t
-from .model import EntityDef, FieldDef
+from .model import EntityDef
 from .records import json_plan
 from .sqlcompile import NotCompilable
 
-OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startswith", "isnull")
 RESERVED = {"sort", "limit", "after", "q", "count", "fields", "expand", "format", "lang"}
 MAX_LIMIT = 500
-TEXT_KINDS = {"text", "longtext", "phone", "email", "user", "select"}
-NO_FILTER_KINDS = {"table"}  # child rows live in their own table: filter the child entity instead
 SYSTEM_TYPES = {"id": "integer", "version": "integer", "name": "text", "state": "text", "created_at": "datetime",
                 "updated_at": "datetime", "created_by": "text", "updated_by": "text"}
 
@@ -67,11 +64,11 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
         if op not in OPS:
             problems[key] = f"unknown operator '{op}'; use one of {', '.join(OPS)}"
             continue
-        kind = _field_kind(ent, name)
+        kind = _field_type(ent, name)
         if kind is None:
             problems[key] = t("unknown_field", lang)
             continue
-        if op not in _ops_for(ent, name, kind):
+        if op not in kind.filter_ops(ent.fields.get(name)):
             problems[key] = t("filter_op", lang, op=op)
             continue
         if len(raw) > bounds.MAX_FILTER_TEXT:
@@ -95,8 +92,8 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
     for part in parts:
         desc = part.startswith("-")
         name = part.lstrip("-+")
-        kind = _field_kind(ent, name)
-        if kind is None or kind in ("computed", "table", "multiselect", "images", "files", "image", "file"):
+        kind = _field_type(ent, name)
+        if kind is None or not kind.sortable:
             problems["sort"] = f"cannot sort by '{name}'"
             continue
         if name != "id" and name not in [n for n, _ in q.sort]:
@@ -120,22 +117,6 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
     return q
 
 
-def _ops_for(ent: EntityDef, name: str, kind: str) -> tuple[str, ...]:
-    """The operators that make sense for a field of this kind (others are a 400, never a database error)."""
-    f = ent.fields.get(name)
-    if kind == "computed" and f is not None:
-        kind = f.returns or (f.expr.type if f.expr else "text")
-    if kind in NO_FILTER_KINDS:
-        return ()
-    if kind in ("image", "images", "file", "files"):
-        return ("isnull",)
-    if kind == "multiselect":
-        return ("eq", "contains", "isnull")
-    if kind in TEXT_KINDS:
-        return OPS
-    return tuple(op for op in OPS if op not in ("contains", "startswith"))
-
-
 def _read_cursor(ent: EntityDef, sort: list[tuple[str, bool]], text: str, lang: str) -> list[Any]:
     """The typed sort values of a cursor made by :func:`_cursor`; ValueError for anything else."""
     if len(text) > bounds.MAX_CURSOR_TEXT:
@@ -145,40 +126,41 @@ def _read_cursor(ent: EntityDef, sort: list[tuple[str, bool]], text: str, lang: 
         raise ValueError("cursor does not match the sort")
     typed = []
     for (name, _), v in zip(sort, values, strict=True):
-        kind = _field_kind(ent, name) or "text"
+        kind = _field_type(ent, name) or BUILTIN["text"]
         if v is None:
             typed.append(None)
-        elif kind == "boolean":
+        elif kind.json_type is bool:
             if not isinstance(v, bool):
                 raise ValueError(name)
             typed.append(v)
-        elif kind in TEXT_KINDS:
+        elif kind.text_like:
             if not isinstance(v, str):
                 raise ValueError(name)
             typed.append(v)
-        elif kind in ("integer", "link") and isinstance(v, int) and not isinstance(v, bool):
+        elif kind.json_type is int and isinstance(v, int) and not isinstance(v, bool):
             typed.append(_one(ent, name, kind, str(v), lang))
-        elif kind not in ("integer", "link") and isinstance(v, str):
+        elif kind.json_type is not int and isinstance(v, str):
             typed.append(_one(ent, name, kind, v, lang))
         else:
             raise ValueError(name)
     return typed
 
 
-def _field_kind(ent: EntityDef, name: str) -> str | None:
+def _field_type(ent: EntityDef, name: str) -> FieldType | None:
+    """The type of a field or system column of ``ent``; None when there is no such column."""
     if name in SYSTEM_TYPES:
         if name == "name" and not ent.naming and "name" not in ent.fields:
             return None
         if name == "state" and ent.workflow is None:
             return None
         if name in ent.fields:
-            return ent.fields[name].type
-        return SYSTEM_TYPES[name]
+            return ent.fields[name].ft
+        return BUILTIN[SYSTEM_TYPES[name]]
     f = ent.fields.get(name)
-    return f.type if f is not None else None
+    return f.ft if f is not None else None
 
 
-def _filter_value(ent: EntityDef, name: str, kind: str, op: str, raw: str, lang: str) -> Any:
+def _filter_value(ent: EntityDef, name: str, kind: FieldType, op: str, raw: str, lang: str) -> Any:
     if op == "isnull":
         return raw.lower() in ("1", "true", "yes")
     if op in ("contains", "startswith"):
@@ -191,35 +173,16 @@ def _filter_value(ent: EntityDef, name: str, kind: str, op: str, raw: str, lang:
     return _one(ent, name, kind, raw, lang)
 
 
-def _one(ent: EntityDef, name: str, kind: str, raw: str, lang: str) -> Any:
+def _one(ent: EntityDef, name: str, kind: FieldType, raw: str, lang: str) -> Any:
     f = ent.fields.get(name)
-    if f is not None and f.type == "computed":
-        return _typed_literal(f.returns or (f.expr.type if f.expr else "text"), raw, lang)
     if f is None and name == "version":  # a 32-bit column
-        n = _typed_literal(kind, raw, lang)
+        n = typed_literal(kind.name, raw, lang)
         if n is not None and abs(n) > bounds.MAX_INT32:
             raise FieldValueError(t("too_big_number", lang))
         return n
-    if f is not None and f.type == "select":
-        return raw  # filtering by an unknown option simply finds nothing
     if f is not None:
-        probe = FieldDef(name=f.name, type=f.type, label=f.label, scale=max(f.scale, 8), options=f.options)
-        return coerce(probe, raw, lang)
-    return _typed_literal(kind, raw, lang)
-
-
-def _typed_literal(kind: str, raw: str, lang: str) -> Any:
-    if kind in ("integer", "int"):
-        return coerce(FieldDef("x", "integer", {}), raw, lang)
-    if kind in ("decimal", "dec"):
-        return coerce(FieldDef("x", "decimal", {}, scale=8), raw, lang)
-    if kind == "date":
-        return parse_date(raw, lang)
-    if kind == "datetime":
-        return parse_datetime(raw, lang)
-    if kind == "bool":
-        return raw.lower() in ("1", "true", "yes")
-    return raw
+        return f.ft.filter_value(f, raw, lang)
+    return typed_literal(kind.name, raw, lang)
 
 
 def _column(runtime: Any, ent: EntityDef, table: Table, name: str) -> ColumnElement[Any]:
@@ -242,10 +205,10 @@ def _condition(runtime: Any, ent: EntityDef, table: Table, name: str, op: str, v
     f = ent.fields.get(name)
     if op == "isnull":
         return col.is_(None) if value else col.is_not(None)
-    if f is not None and f.type == "multiselect":
-        if op in ("eq", "contains"):
-            needle = json.dumps(value, ensure_ascii=False)
-            return col.contains(needle, autoescape=True)
+    if f is not None:
+        own = f.ft.condition(col, op, value)  # e.g. one option among a multi-select's stored list
+        if own is not None:
+            return own
     if op == "contains":
         return col.contains(value, autoescape=True)
     if op == "startswith":
@@ -279,7 +242,7 @@ def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tu
         return None
     for name, op, _ in q.filters:
         f = ent.fields.get(name)
-        if op not in _CACHEABLE_OPS or (f is not None and f.type in ("multiselect", "computed")):
+        if op not in _CACHEABLE_OPS or (f is not None and not f.ft.cached_filter):
             return None
     shape = (permissions.filter_shape(actor, ent), tuple((n, o) for n, o, _ in q.filters), tuple(q.sort))
     cache = runtime.statements.setdefault((ent.key, "list_pages"), {})

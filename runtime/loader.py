@@ -45,7 +45,7 @@ def _validator(schema_json: str) -> jsonschema.protocols.Validator:
 
 def schema_for(extensions: ExtensionsLike) -> dict[str, Any]:
     exts = Extensions.of(extensions)
-    return build_schema(exts.schema_sections(), exts.schema_defs())
+    return build_schema(exts.schema_sections(), exts.schema_defs(), exts.field_types)
 
 
 def load_apps(paths: Iterable[str | Path], extensions: ExtensionsLike = ()) -> dict[str, AppDef]:
@@ -79,7 +79,9 @@ def load_texts(texts: dict[str, str], extensions: ExtensionsLike = ()) -> dict[s
 
 def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionError],
                  extensions: ExtensionsLike) -> dict[str, AppDef]:
-    schema = schema_for(extensions)
+    exts = Extensions.of(extensions)
+    field_types = exts.field_types
+    schema = schema_for(exts)
     validator = _validator(json.dumps(schema, sort_keys=True))
     apps: dict[str, AppDef] = {}
     contexts: dict[str, CompileContext] = {}
@@ -94,7 +96,7 @@ def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionEr
             continue
         schema_errors = [schema_error(e, smap, schema) for e in validator.iter_errors(data)]
         errors.extend(schema_errors)
-        ctx = CompileContext(smap)
+        ctx = CompileContext(smap, field_types=field_types)
         try:
             app = AppCompiler(data, ctx).compile()
         except Exception as exc:  # noqa: BLE001 - malformed input the schema already reported
@@ -110,7 +112,7 @@ def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionEr
             continue
         apps[app.name] = app
         contexts[app.name] = ctx
-    for compile_section in Extensions.of(extensions).compilers():
+    for compile_section in exts.compilers():
         for name, app in apps.items():
             ctx = contexts[name]
             before = len(ctx.errors)

@@ -11,6 +11,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "computed": {"zh": "计算字段，由系统计算", "en": "Computed field; it is calculated by the system"},
     "system_field": {"zh": "系统字段，不能修改", "en": "System field; it cannot be changed"},
     "state_field": {"zh": "状态只能通过流程操作改变", "en": "The state changes only through workflow transitions"},
+    "table_rows": {"zh": "{n} 行", "en": "{n} rows"},
     "not_own_row": {"zh": "不是这条记录的明细行（新行不要带 id）",
                     "en": "Not a row of this record (new rows have no id)"},
     "not_text": {"zh": "应为文本", "en": "Must be text"},

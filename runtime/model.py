@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from .expressions import Expr, Scope
+from .fieldtypes.base import FieldType
+from .fieldtypes.registry import BUILTIN
 
 Label = dict[str, str]
 Grant = bool | Expr
@@ -22,9 +24,6 @@ CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "idx")
 RESERVED_FIELD_NAMES = frozenset(set(SYSTEM_COLUMNS + CHILD_SYSTEM_COLUMNS) - {"name"}
                                  | {"user", "parent", "q", "sort", "limit", "after", "count", "fields", "expand"})
 
-TEXT_TYPES = frozenset({"text", "longtext", "phone", "email", "select", "user"})
-FILE_TYPES = frozenset({"image", "images", "file", "files"})
-LIST_TYPES = frozenset({"multiselect", "images", "files"})
 
 
 def pick(label: Label | None, lang: str) -> str:
@@ -74,11 +73,17 @@ class FieldDef:
     max_files: int | None = None
     max_size_mb: float | None = None
     renamed_from: str | None = None
+    # the field's type class (runtime.fieldtypes); the compiler sets it from its registry, else a built-in
+    ft: FieldType = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.ft is None:
+            self.ft = BUILTIN.get(self.type)  # type: ignore[assignment]
 
     @property
     def stored(self) -> bool:
         """True when the field has its own column."""
-        return self.type not in ("computed", "table")
+        return self.ft.stored
 
     @property
     def option_values(self) -> list[str]:
@@ -86,13 +91,11 @@ class FieldDef:
 
     @property
     def is_list(self) -> bool:
-        return self.type in LIST_TYPES
+        return self.ft.is_list
 
     @property
     def max_text(self) -> int:
-        if self.max_length:
-            return self.max_length
-        return {"longtext": 20000, "email": 254, "phone": 32}.get(self.type, 255)
+        return self.max_length or self.ft.max_text
 
 
 @dataclass(frozen=True)

@@ -17,47 +17,14 @@ IDEMPOTENCY_KEY = {
 }
 
 def _field_schema(f: FieldDef) -> dict[str, Any]:
-    t = f.type
-    s: dict[str, Any]
-    if t in ("text", "longtext", "phone", "email", "user"):
-        s = {"type": "string", "maxLength": f.max_text}
-        if t == "email":
-            s["format"] = "email"
-    elif t == "integer":
-        s = {"type": "integer"}
-    elif t == "decimal":
-        s = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": f"exact decimal, {f.scale} places"}
-    elif t == "boolean":
-        s = {"type": "boolean"}
-    elif t == "date":
-        s = {"type": "string", "format": "date"}
-    elif t == "datetime":
-        s = {"type": "string", "format": "date-time"}
-    elif t == "select":
-        s = {"type": "string", "enum": f.option_values}
-    elif t == "multiselect":
-        s = {"type": "array", "items": {"type": "string", "enum": f.option_values}}
-    elif t == "link":
-        s = {"type": "integer", "description": f"id of a {f.to} record"}
-    elif t in ("image", "images", "file", "files"):
-        s = {"type": "array", "items": {"type": "string"}, "maxItems": f.max_files or 1,
-             "description": "keys of uploaded files"}
-    elif t == "table":
-        assert f.child is not None
-        s = {"type": "array", "items": _object(f.child, with_system=False)}
-    else:
-        s = {"description": "computed"}
-    if f.min is not None and t == "integer":
-        s["minimum"] = int(f.min)
-    if f.max is not None and t == "integer":
-        s["maximum"] = int(f.max)
+    s = dict(f.ft.openapi(f))  # the type's own schema (runtime.fieldtypes)
     s["title"] = pick(f.label, "en")
-    if t not in ("table", "computed"):
+    if f.stored:
         s = {"oneOf": [s, {"type": "null"}]} if not f.required else s
     return s
 
 
-def _object(ent: EntityDef, *, with_system: bool = True, for_input: bool = False) -> dict[str, Any]:
+def object_schema(ent: EntityDef, *, with_system: bool = True, for_input: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {}
     if with_system and not for_input:
         props["id"] = {"type": "integer"}
@@ -108,14 +75,14 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
     for app in apps.values():
         for ent in app.entities.values():
             n = _name(app, ent)
-            schemas[n] = _object(ent)
-            schemas[n + "Input"] = _object(ent, for_input=True)
+            schemas[n] = object_schema(ent)
+            schemas[n + "Input"] = object_schema(ent, for_input=True)
             ref = {"$ref": f"#/components/schemas/{n}"}
             inp = {"$ref": f"#/components/schemas/{n}Input"}
             base = f"/api/{app.name}/{ent.name}"
             tag = f"{app.name}.{ent.name}"
             filters = [{"name": f.name, "in": "query", "required": False, "schema": {"type": "string"}}
-                       for f in ent.stored_fields() if f.type not in ("table", "images", "files", "image", "file")]
+                       for f in ent.stored_fields() if not f.ft.is_file]
             paths[base] = {
                 "get": {"tags": [tag], "summary": f"List {pick(ent.title, 'en')}", "operationId": f"list{n}",
                         "parameters": [*filters,
@@ -140,7 +107,7 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
             patch_schema = {"allOf": [{"$ref": f"#/components/schemas/{n}Input"},
                                       {"type": "object", "required": ["version"],
                                        "properties": {"version": {"type": "integer"}}}]}
-            patch_schema["allOf"][0] = {"type": "object", "properties": _object(ent, for_input=True)["properties"]}
+            patch_schema["allOf"][0] = {"type": "object", "properties": object_schema(ent, for_input=True)["properties"]}
             paths[base + "/{id}"] = {
                 "parameters": [id_param],
                 "get": {"tags": [tag], "operationId": f"get{n}", "responses": {
@@ -169,7 +136,7 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
                              "requestBody": {"required": False, "content": {"application/json": {
                                  "schema": {"type": "object", "properties": {
                                      "version": {"type": "integer"},
-                                     **_object(ent, for_input=True)["properties"]}}}}},
+                                     **object_schema(ent, for_input=True)["properties"]}}}}},
                              "responses": {"200": {"description": "Transition taken", "content": {
                                  "application/json": {"schema": ref}}}, **errors}},
                 }

@@ -9,9 +9,7 @@ caller saw; a stale version is refused, never silently overwritten.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
@@ -418,17 +416,6 @@ class Records:
                                                  conn=conn, runtime=self.rt, transition=transition))
 
 
-def _date_json(v: Any) -> Any:
-    return v.isoformat() if type(v) is dt.date else to_json(v)
-
-
-def _decimal_json(v: Any) -> Any:
-    return format(v, "f") if isinstance(v, Decimal) else to_json(v)
-
-
-_PLAIN = frozenset({"text", "longtext", "phone", "email", "select", "user", "integer", "boolean", "link"})
-
-
 def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
     """(field, converter) pairs for fast serialisation; None when computed or table fields need contexts."""
     if "json_plan" not in ent.extra:
@@ -441,12 +428,10 @@ def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
             plan += [("version", None), ("created_at", to_json), ("created_by", None),  # type: ignore[operator]
                      ("updated_at", to_json), ("updated_by", None)]
         for f in ent.fields.values():
-            if f.type in ("computed", "table"):
+            if not f.stored:  # computed and table fields need contexts
                 plan = None
                 break
-            conv = None if f.type in _PLAIN else _decimal_json if f.type == "decimal" else \
-                _date_json if f.type == "date" else to_json
-            plan.append((f.name, conv))  # type: ignore[union-attr]
+            plan.append((f.name, f.ft.json_converter(f)))  # type: ignore[union-attr]
         ent.extra["json_plan"] = plan
     return ent.extra["json_plan"]  # type: ignore[no-any-return]
 

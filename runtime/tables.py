@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from .model import AppDef, EntityDef, FieldDef
-from .sqltypes import ExactDecimal, JSONList, LocalDate, LocalDateTime
+from .sqltypes import JSONList, LocalDateTime
 
 ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -159,38 +159,13 @@ def system_tables(md: MetaData) -> dict[str, Table]:
 
 
 def column_type(f: FieldDef) -> TypeEngine[Any]:
-    t = f.type
-    if t in ("text", "phone", "email"):
-        return String(f.max_text)
-    if t == "longtext":
-        return Text()
-    if t == "integer":
-        return BigInteger()
-    if t == "decimal":
-        return ExactDecimal(scale=f.scale)
-    if t == "boolean":
-        return Boolean()
-    if t == "date":
-        return LocalDate()
-    if t == "datetime":
-        return LocalDateTime()
-    if t in ("select", "user"):
-        return String(64)
-    if t == "link":
-        return BigInteger()
-    if t in ("multiselect", "image", "images", "file", "files"):
-        return JSONList()
-    raise ValueError(f"no column type for {t}")  # pragma: no cover - computed/table have no column
+    """The column of a stored field, as its type declares it (runtime.fieldtypes)."""
+    return f.ft.sql_type(f)
 
 
 def type_signature(f: FieldDef) -> str:
     """A short text naming how a field is stored; a change means a type migration."""
-    if f.type == "decimal":
-        return f"decimal({f.scale})"
-    if f.type in ("text", "phone", "email"):
-        return f"varchar({f.max_text})"
-    return {"select": "varchar(64)", "user": "varchar(64)", "image": "json", "images": "json", "file": "json",
-            "files": "json", "multiselect": "json"}.get(f.type, f.type)
+    return f.ft.type_signature(f)
 
 
 def entity_columns(ent: EntityDef) -> list[Column[Any]]:
@@ -228,7 +203,7 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
     for f in ent.stored_fields():
         if f.unique:
             idx.append(Index(index_name("uq", t, f.name), f.name, unique=True))
-        elif f.index or f.type == "link":
+        elif f.index or f.ft.always_indexed:
             idx.append(Index(index_name("ix", t, f.name), f.name))
     names = {i.name for i in idx}
     leading = {next(iter(i.expressions)).name if hasattr(next(iter(i.expressions)), "name")  # type: ignore[attr-defined]
@@ -268,7 +243,7 @@ def list_filter_fields(ent: EntityDef) -> list[str]:
     out = ["state"] if ent.workflow else []
     for name in ent.list_columns:
         f = ent.fields.get(name)
-        if f is not None and f.stored and f.type in ("select", "link") and name not in out:
+        if f is not None and f.stored and f.ft.list_filter_index and name not in out:
             out.append(name)
     return out
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select
 from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
-from .fieldtypes import FieldValueError, coerce, empty
+from .fieldtypes import FieldValueError, empty
 from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, FieldDef, pick
@@ -36,7 +36,7 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
             out[key] = _rows(f, raw, errors, lang, prefix + key)
             continue
         try:
-            out[key] = coerce(f, raw, lang)
+            out[key] = f.ft.coerce(f, raw, lang)
         except FieldValueError as exc:
             errors.add(prefix + key, exc.message)
     return out
@@ -131,7 +131,7 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             users = runtime.tables.system["jig_users"]
             if conn.execute(select(users.c.id).where(users.c.username == value)).first() is None:
                 errors.add(key, t("user_missing", lang))
-        elif f.type in ("image", "images", "file", "files"):
+        elif f.ft.is_file:
             files = runtime.tables.system["jig_files"]
             found = conn.execute(select(func.count()).where(files.c.key.in_(value))).scalar_one()
             if found != len(set(value)):

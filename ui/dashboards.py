@@ -41,7 +41,7 @@ from runtime.compiler import CompileContext, label
 from runtime.context import RecordContext, row_loader
 from runtime.evaluate import EvaluationError, holds
 from runtime.expressions import Expr, suggest
-from runtime.fieldtypes import to_json
+from runtime.fieldtypes import BUILTIN, FieldType, to_json
 from runtime.model import SYSTEM_COLUMNS, AppDef, EntityDef, Label, pick
 
 WIDGET_TYPES = ["number", "bar", "line", "pie", "table", "board"]
@@ -50,7 +50,6 @@ ROWS = ("table", "board")
 AGGREGATES = ("sum", "avg", "min", "max")
 COLORS = ["grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"]
 NUMERIC_TYPES = ("int", "dec", "any")
-GROUPABLE = ("text", "select", "link", "user", "boolean", "date", "integer", "phone", "email")
 
 
 @dataclass
@@ -157,6 +156,15 @@ def _kind(ent: EntityDef, name: str) -> str | None:
     return None
 
 
+def _ftype(ent: EntityDef, name: str) -> FieldType | None:
+    """The field type of a field or system column (runtime.fieldtypes), or None when there is no such column."""
+    f = ent.fields.get(name)
+    if f is not None:
+        return f.ft
+    kind = _kind(ent, name)
+    return BUILTIN[kind] if kind is not None else None
+
+
 def _columns_of(ent: EntityDef) -> list[str]:
     return [c for c in SYSTEM_COLUMNS if _kind(ent, c)] + list(ent.fields)
 
@@ -218,11 +226,11 @@ def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any
     if wtype in GROUPED and group_by is None:
         ctx.error((*path, "type"), f"a {wtype} needs group_by", "add group_by: <field>, e.g. group_by: state", key=False)
     elif group_by is not None:
-        kind = _kind(ent, group_by)
-        if kind is None:
+        gtype = _ftype(ent, group_by)
+        if gtype is None:
             ctx.error((*path, "group_by"), f"unknown field '{group_by}' in {ent_name}", suggest(group_by, _columns_of(ent)))
-        elif kind not in GROUPABLE:
-            ctx.error((*path, "group_by"), f"cannot group by a {kind} field",
+        elif not gtype.groupable:
+            ctx.error((*path, "group_by"), f"cannot group by a {_kind(ent, group_by)} field",
                       "group by a text, select, link, user, boolean, date or integer field")
         elif wtype not in GROUPED:
             ctx.error((*path, "group_by"), f"a {wtype} cannot be grouped", "group_by is for bar, line, pie and board")
@@ -237,15 +245,17 @@ def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any
         else:
             widget.columns.append(col)
     if wtype in ROWS and not widget.columns and "columns" not in w:
-        widget.columns = [c for c in (ent.list_columns or list(ent.fields)) if _kind(ent, c) not in (None, "table")][:5]
+        widget.columns = [c for c in (ent.list_columns or list(ent.fields))
+                          if _kind(ent, c) is not None and _kind(ent, c) != "table"][:5]
     if "sort" in w:
         for part in str(w["sort"]).split(","):
             part = part.strip()
             col = part.lstrip("-+")
-            kind = _kind(ent, col)
-            if kind is None or kind in ("table", "multiselect", "images", "files", "image", "file"):
+            stype = _ftype(ent, col)
+            computed = col in ent.fields and ent.fields[col].type == "computed"  # compiled to SQL (_sort_key)
+            if stype is None or not (stype.sortable or computed):
                 ctx.error((*path, "sort"), f"cannot sort by '{col}'",
-                          suggest(col, [c for c in _columns_of(ent) if _kind(ent, c) != "table"]))
+                          suggest(col, [c for c in _columns_of(ent) if getattr(_ftype(ent, c), "stored", False)]))
             else:
                 widget.sort.append((col, part.startswith("-")))
     elif wtype in ROWS:
@@ -296,7 +306,6 @@ def _number(v: Any, decimals: int) -> float | int | None:
 
 def display_values(rt: Any, ent: EntityDef, name: str, values: list[Any], lang: str) -> dict[Any, str]:
     """Text shown for raw stored values of one column (option and state labels, link titles)."""
-    kind = _kind(ent, name)
     out: dict[Any, str] = {}
     if name == "state" and ent.workflow:
         for v in values:
@@ -304,15 +313,10 @@ def display_values(rt: Any, ent: EntityDef, name: str, values: list[Any], lang: 
             out[v] = pick(st.label, lang) if st else ("" if v is None else str(v))
         return out
     f = ent.fields.get(name)
-    if kind == "select" and f is not None:
-        labels = {o.value: pick(o.label, lang) for o in f.options}
-        return {v: labels.get(v, "" if v is None else str(v)) for v in values}
-    if kind == "link" and f is not None and f.to:
+    if f is not None and f.to:  # a link: the linked records' titles
         return link_titles(rt, rt.apps[ent.app].entities[f.to], [v for v in values if v is not None], lang)
-    if kind == "boolean":
-        yes, no = ("是", "否") if lang == "zh" else ("Yes", "No")
-        return {v: "" if v is None else (yes if v else no) for v in values}
-    return {v: "" if v is None else str(to_json(v)) for v in values}
+    ftype = _ftype(ent, name) or BUILTIN["text"]
+    return {v: "" if v is None else ftype.value_label(f, v, lang) for v in values}
 
 
 def title_column(ent: EntityDef) -> str:

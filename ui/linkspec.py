@@ -22,7 +22,8 @@ from runtime.model import AppDef, EntityDef, Label
 
 IDENT = r"^[a-z][a-z0-9_]{0,47}$"
 DURATION = r"^(never|[1-9][0-9]{0,3}[hd])$"
-UNEDITABLE = ("computed", "table", "link")  # a link field: a link cannot list records to pick one
+# widgets a link form cannot offer (runtime.fieldtypes names each type's): a link cannot list records to pick one
+UNEDITABLE_WIDGETS = ("computed", "table", "link")
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _link(app: AppDef, ctx: CompileContext, name: str, spec: dict[str, Any], pat
             if fd is None and not (key == "show" and f in ("name", "state")):
                 ctx.error((*path, key, i), f"unknown field '{f}' of '{ent.name}'", suggest(f, list(ent.fields)))
                 continue
-            if key != "show" and fd is not None and (fd.type in UNEDITABLE or fd.readonly):
+            if key != "show" and fd is not None and (fd.ft.widget in UNEDITABLE_WIDGETS or fd.readonly):
                 ctx.error((*path, key, i), f"field '{f}' cannot be written through a link ({fd.type}"
                           f"{', readonly' if fd.readonly else ''})",
                           "list it under show:, or let a transition's set: fill it")

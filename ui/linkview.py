@@ -18,15 +18,18 @@ HISTORY_SHOWN = 8
 
 def _input(ent: EntityDef, name: str, value: Any, lang: str, prefill: Any) -> dict[str, Any]:
     f = ent.fields[name]
-    spec: dict[str, Any] = {"name": name, "label": pick(f.label, lang), "type": f.type, "required": f.required,
+    spec: dict[str, Any] = {"name": name, "label": pick(f.label, lang), "type": f.type,
+                            # a link form takes photos from the camera; other files are not uploaded through it
+                            "widget": "photo" if f.ft.image else "text" if f.ft.is_file else f.ft.widget,
+                            "multi": f.ft.multi, "required": f.required,
                             "value": input_value(f, value) if value not in (None, [], "") else (prefill or ""),
                             "help": pick(f.help, lang) if f.help else ""}
-    if f.type == "select":
+    if f.ft.widget == "select":
         spec["options"] = [(o.value, pick(o.label, lang)) for o in f.options]
-    if f.type in ("images", "files"):
+    if f.ft.multi:
         spec["count"] = len(value or [])
-    if f.type in ("integer", "decimal"):
-        spec["step"] = "1" if f.type == "integer" else "any"
+    if f.ft.widget == "number":
+        spec["step"] = f.ft.step
     return spec
 
 

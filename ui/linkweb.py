@@ -161,7 +161,7 @@ def _values(res: Resolved, ent: EntityDef, body: dict[str, Any], actor: Actor, b
     files = rt().tables.system["jig_files"]
     for k, v in values.items():
         f = ent.fields[k]
-        if f.type in ("image", "images", "file", "files"):
+        if f.ft.is_file:
             new = [v] if isinstance(v, str) else v if isinstance(v, list) else None
             if new is None or not all(isinstance(x, str) and FILE_KEY.fullmatch(x) for x in new):
                 raise BadRequest(tr("link_bad", lg), {k: tr("link_bad", lg)})
@@ -170,7 +170,7 @@ def _values(res: Resolved, ent: EntityDef, body: dict[str, Any], actor: Actor, b
                        .scalars()) if new else set()
             if set(new) - mine:
                 raise Forbidden(tr("link_outside", lg), {k: tr("link_outside", lg)})
-            if f.type in ("images", "files"):
+            if f.ft.multi:
                 kept = list((before or {}).get(k) or [])
                 merged = kept + [x for x in new if x not in kept]
                 if len(merged) > res.link.max_photos + len(kept):
@@ -258,7 +258,7 @@ def upload(token: str) -> Any:
     _check_post(res, token)
     lg = lang()
     ent = entity_of(res.link)
-    if not any(ent.fields[f].type in ("image", "images") for f in res.link.edit):
+    if not any(ent.fields[f].ft.image for f in res.link.edit):
         _refuse(403, "link_outside")
     if (request.content_length or 0) > MAX_UPLOAD + 64 * 1024:
         return jsonify({"error": {"code": "too_large", "message": tr("link_too_large", lg), "fields": {}}}), 413

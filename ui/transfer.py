@@ -8,12 +8,10 @@ lists each failing row by its spreadsheet row number (the header is row 1).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 import secrets
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ from flask import Response, abort, redirect, request, session, url_for
 from sqlalchemy import select
 
 from runtime import permissions
-from runtime.bounds import bad_text
 from runtime.errors import RecordError
 from runtime.model import EntityDef, pick
 
@@ -72,7 +69,7 @@ def read_table(filename: str, data: bytes) -> tuple[list[str], list[list[Any]]]:
 
 
 def importable(ent: EntityDef) -> list[Any]:
-    return [f for f in ent.fields.values() if f.type not in ("computed", "table", "image", "images", "file", "files")]
+    return [f for f in ent.fields.values() if f.ft.importable]
 
 
 def auto_map(ent: EntityDef, header: list[str]) -> list[str]:
@@ -101,30 +98,9 @@ def convert(rt_: Any, ent: EntityDef, name: str, raw: Any, cache: dict[str, dict
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
     f = ent.fields[name]
-    if isinstance(raw, dt.datetime):
-        return raw.date().isoformat() if f.type == "date" else raw.isoformat(sep="T")
-    if isinstance(raw, dt.date):
-        return raw.isoformat()
-    if isinstance(raw, float):
-        return int(raw) if raw.is_integer() and f.type in ("integer", "text", "link", "phone") else str(Decimal(repr(raw)))
-    text = str(raw).strip()
-    if f.type == "boolean":
-        low = text.lower()
-        return True if low in ("是", "yes", "true", "1", "y", "√") else False if low in ("否", "no", "false", "0", "n") else text
-    if f.type in ("select", "multiselect"):
-        labels = {}
-        for o in f.options:
-            labels[o.value.lower()] = o.value
-            for lab in o.label.values():
-                labels[lab.lower()] = o.value
-        if f.type == "select":
-            return labels.get(text.lower(), text)
-        return [labels.get(p.strip().lower(), p.strip()) for p in text.replace("，", ",").replace("、", ",").split(",") if p.strip()]
-    if f.type == "link" and f.to:
-        if text.isascii() and text.isdigit():
-            return int(text) if len(text) <= 19 else text  # (a longer number is refused as too big by the field)
-        if bad_text(text):
-            return text  # no lookup: the field refuses it
+
+    def lookup(text: str) -> Any:  # a linked record's id by its title (when exactly one has it)
+        assert f.to is not None
         target = rt_.apps[ent.app].entities[f.to]
         found = cache.setdefault(name, {})
         if text not in found:
@@ -134,9 +110,8 @@ def convert(rt_: Any, ent: EntityDef, name: str, raw: Any, cache: dict[str, dict
                 ids = conn.execute(select(table.c.id).where(table.c[col] == text).limit(2)).scalars().all()
             found[text] = ids[0] if len(ids) == 1 else text
         return found[text]
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw if f.type in ("integer", "decimal", "link") else str(raw)
-    return text
+
+    return f.ft.from_cell(f, raw, lookup)  # the type converts its cells (runtime.fieldtypes)
 
 
 def _stash(payload: dict[str, Any]) -> str:
@@ -297,11 +272,8 @@ def export_view(app: str, entity: str, fmt: str) -> Any:
 
 def _export_value(ent: EntityDef, name: str, value: Any, lang: str, links: dict[str, dict[Any, str]]) -> Any:
     f = ent.fields.get(name)
-    if f is not None and f.type in ("integer",) and value is not None:
-        return value
-    if f is not None and f.type == "decimal" and value is not None:
-        return float(value) if abs(float(value)) < 1e15 else value
-    return cell(rt(), ent, name, value, lang, links)["text"]
+    text = cell(rt(), ent, name, value, lang, links)["text"]
+    return f.ft.to_cell(f, value, text) if f is not None and value is not None else text
 
 
 def _csv_safe(v: Any) -> Any:

@@ -13,8 +13,7 @@ from runtime.limits import LimitExceeded
 from runtime.model import EntityDef, FieldDef, pick
 from runtime.validation import coerce_input
 
-from .dashboards import _kind, column_label, link_titles
-from .i18n import tr
+from .dashboards import _ftype, column_label, link_titles
 
 SYSTEM_KEYS = ("id", "name", "state", "version", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -65,41 +64,21 @@ def has_dynamic_rules(ent: EntityDef) -> bool:
                for f in ent.fields.values()) or any(s.visible is not None for t in ent.layout for s in t.sections)
 
 
-def fmt_datetime(v: Any) -> str:
-    if not v:
-        return ""
-    s = str(v)
-    return s[:16].replace("T", " ") if "T" in s else s
-
-
 def cell(rt: Any, ent: EntityDef, name: str, value: Any, lang: str, links: dict[str, dict[Any, str]]) -> dict[str, Any]:
     """{text, badge, key} for one list cell."""
-    kind = _kind(ent, name)
-    f = ent.fields.get(name)
     if value is None or value == [] or value == "":
         return {"text": "", "badge": None}
     if name == "state" and ent.workflow:
         st = ent.workflow.states.get(value)
         return {"text": pick(st.label, lang) if st else str(value), "badge": st.color if st else "grey"}
-    if f is not None and f.type in ("select", "multiselect"):
-        opts = {o.value: o for o in f.options}
-        vals = value if isinstance(value, list) else [value]
-        text = "、".join(pick(opts[v].label, lang) if v in opts else str(v) for v in vals)
-        color = opts[vals[0]].color if f.type == "select" and vals[0] in opts else None
-        return {"text": text, "badge": color}
-    if kind == "link":
-        return {"text": links.get(name, {}).get(value, f"#{value}"), "badge": None, "link": value}
-    if kind == "boolean":
-        return {"text": ("是" if value else "否") if lang == "zh" else ("Yes" if value else "No"), "badge": None}
-    if kind in ("datetime",) or (f is not None and f.type == "computed" and f.returns == "datetime"):
-        return {"text": fmt_datetime(value), "badge": None}
-    if kind in ("image", "file"):
-        return {"text": value.get("filename", "1") if isinstance(value, dict) else "1", "badge": None}
-    if kind in ("images", "files"):
-        return {"text": f"× {len(value)}", "badge": None}
-    if f is not None and f.type == "table" and isinstance(value, list):  # rows, not their Python form
-        return {"text": tr("table_rows", lang, n=len(value)), "badge": None}
-    return {"text": str(value), "badge": None}
+    f = ent.fields.get(name)
+    ftype = f.ft if f is not None else _ftype(ent, name)
+    if ftype is None:
+        return {"text": str(value), "badge": None}
+    out = ftype.cell(f, value, lang)  # the type renders its value (runtime.fieldtypes)
+    if name in links:  # a link: the linked record's title
+        out["text"] = links[name].get(value, out["text"])
+    return out
 
 
 def link_maps(rt: Any, ent: EntityDef, records: list[dict[str, Any]], columns: list[str], lang: str) -> dict[str, dict[Any, str]]:
@@ -123,6 +102,4 @@ def input_value(f: FieldDef, value: Any) -> Any:
     """The value an <input> holds for a JSON value."""
     if value is None:
         return ""
-    if f.type == "datetime":
-        return str(value)[:16]
-    return value
+    return f.ft.input_value(f, value)

@@ -166,27 +166,24 @@ def filter_specs(ent: EntityDef, lang: str) -> list[dict[str, Any]]:
     """One filter control per list column, by type."""
     specs = []
     for name in ent.list_columns:
-        kind = dash._kind(ent, name)
         f = ent.fields.get(name)
+        ftype = dash._ftype(ent, name)
+        control = ftype.filter_control if ftype is not None else ""  # what the type filters with
         label = label_of(ent, name, lang)
         if name == "state" and ent.workflow:
             specs.append({"name": "state", "label": label, "kind": "choice",
                           "options": [(s.name, pick(s.label, lang)) for s in ent.workflow.states.values()]})
-        elif f is not None and f.type == "select":
-            specs.append({"name": name, "label": label, "kind": "choice",
-                          "options": [(o.value, pick(o.label, lang)) for o in f.options]})
-        elif f is not None and f.type == "multiselect":
-            specs.append({"name": name + "__contains", "label": label, "kind": "choice",
-                          "options": [(o.value, pick(o.label, lang)) for o in f.options]})
-        elif kind == "boolean":
+        elif control in ("option", "options") and f is not None:
+            specs.append({"name": name + ("__contains" if control == "options" else ""), "label": label,
+                          "kind": "choice", "options": [(o.value, pick(o.label, lang)) for o in f.options]})
+        elif control == "yesno":
             specs.append({"name": name, "label": label, "kind": "choice",
                           "options": [("true", tr("yes", lang)), ("false", tr("no", lang))]})
-        elif kind in ("date", "datetime", "integer", "decimal"):
-            specs.append({"name": name, "label": label, "kind": "range",
-                          "input": "date" if kind in ("date", "datetime") else "number"})
-        elif kind == "link" and f is not None:
+        elif control in ("date", "number"):
+            specs.append({"name": name, "label": label, "kind": "range", "input": control})
+        elif control == "link" and f is not None:
             specs.append({"name": name, "label": label, "kind": "link", "to": f.to})
-        elif kind in ("text", "longtext", "phone", "email", "user"):
+        elif control == "text":
             specs.append({"name": name + "__contains", "label": label, "kind": "text"})
     return specs
 

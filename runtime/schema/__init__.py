@@ -13,18 +13,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..fieldtypes import BUILTIN, FieldTypes
+from ..fieldtypes.base import COLORS as _COLORS
+
 SCHEMA_PATH = Path(__file__).with_name("app.schema.json")
 SCHEMA_ID = "https://jig.dev/schema/app.schema.json"
 
 IDENT = r"^[a-z][a-z0-9_]{0,47}$"
 
-FIELD_TYPES = [
-    "text", "longtext", "integer", "decimal", "boolean", "date", "datetime",
-    "select", "multiselect", "link", "table", "phone", "email",
-    "image", "images", "file", "files", "computed", "user",
-]
+FIELD_TYPES = [*BUILTIN]  # the built-in field types, in palette order (runtime.fieldtypes)
 
-COLORS = ["grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"]
+COLORS = [*_COLORS]
 
 
 def _label() -> dict[str, Any]:
@@ -39,28 +38,15 @@ def _bool_or_expr(description: str) -> dict[str, Any]:
     return {"oneOf": [{"type": "boolean"}, _expr(description)], "description": description}
 
 
-def _field_schema() -> dict[str, Any]:
-    option = {
-        "oneOf": [
-            {"type": "string", "minLength": 1},
-            {
-                "type": "object",
-                "required": ["value"],
-                "additionalProperties": False,
-                "properties": {
-                    "value": {"type": "string", "minLength": 1},
-                    "label": _label(),
-                    "color": {"enum": COLORS},
-                },
-            },
-        ]
-    }
+def _field_schema(types: FieldTypes = BUILTIN) -> dict[str, Any]:
+    """A field definition: the keys every field has, plus each registered type's own keys (the compiler
+    refuses a key the field's type does not take, naming the type)."""
     return {
         "type": "object",
         "required": ["type"],
         "additionalProperties": False,
         "properties": {
-            "type": {"enum": FIELD_TYPES, "description": "The kind of value this field holds."},
+            "type": {"enum": list(types), "description": "The kind of value this field holds."},
             "label": _label(),
             "help": _label(),
             "placeholder": _label(),
@@ -73,22 +59,9 @@ def _field_schema() -> dict[str, Any]:
                 "description": "Expression (or literal number/boolean) evaluated when a record is created.",
                 "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
             },
-            "min": {"type": "number"},
-            "max": {"type": "number", "description": "Largest value; for images/files the most files."},
-            "min_length": {"type": "integer", "minimum": 0},
-            "max_length": {"type": "integer", "minimum": 1, "maximum": 100000},
-            "pattern": {"type": "string", "minLength": 1, "description": "Regular expression the value must match."},
-            "options": {"type": "array", "minItems": 1, "maxItems": 1000, "items": option},
+            **types.specific_keys,
             "check": _expr("Must be true for the record to be saved (empty values pass)."),
             "check_message": _label(),
-            "scale": {"type": "integer", "minimum": 0, "maximum": 8, "description": "Digits after the decimal point."},
-            "to": {"type": "string", "pattern": IDENT, "description": "Entity a link points to."},
-            "fields": {"$ref": "#/$defs/fields", "description": "Columns of a child table."},
-            "min_rows": {"type": "integer", "minimum": 0},
-            "max_rows": {"type": "integer", "minimum": 1},
-            "expr": _expr("Expression computing this field's value."),
-            "returns": {"enum": ["text", "integer", "decimal", "boolean", "date", "datetime"]},
-            "max_size_mb": {"type": "number", "exclusiveMinimum": 0, "maximum": 50},
             "renamed_from": {"type": "string", "pattern": IDENT, "description": "Previous name; keeps the data."},
             "naming": {"type": "string", "minLength": 1, "maxLength": 64,
                        "description": "Text fields: numbered on create by this series, e.g. LOT{YY}{MM}-{###}."},
@@ -262,8 +235,9 @@ def _entity_schema() -> dict[str, Any]:
     }
 
 
-def core_schema() -> dict[str, Any]:
-    """The schema of the core language, with no extension sections."""
+def core_schema(field_types: FieldTypes = BUILTIN) -> dict[str, Any]:
+    """The schema of the core language, with no extension sections (field types: the built-in ones
+    unless an extension adds its own)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -318,7 +292,7 @@ def core_schema() -> dict[str, Any]:
                     },
                 ],
             },
-            "field": _field_schema(),
+            "field": _field_schema(field_types),
             "fields": {
                 "type": "object",
                 "minProperties": 1,
@@ -332,9 +306,10 @@ def core_schema() -> dict[str, Any]:
 
 
 def build_schema(sections: dict[str, dict[str, Any]] | None = None,
-                 defs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Core schema plus extension sections (top-level keys) and their $defs."""
-    schema = core_schema()
+                 defs: dict[str, dict[str, Any]] | None = None,
+                 field_types: FieldTypes = BUILTIN) -> dict[str, Any]:
+    """Core schema plus extension sections (top-level keys), their $defs and their field types."""
+    schema = core_schema(field_types)
     for name, fragment in (sections or {}).items():
         if name in schema["properties"]:
             raise ValueError(f"definition section '{name}' belongs to the core language; an extension cannot "

@@ -137,13 +137,13 @@
   }
 
   /* ---------------------------------------------------------------- forms */
-  function readInput(cell, type) {
+  function readInput(cell, type) {  /* type: the widget its field type names (data-widget) */
     var inp = $("[data-input]", cell);
     if (!inp) return undefined;
     if (type === "boolean") return inp.checked;
     if (type === "multiselect") return $$("input[type=checkbox]", inp).filter(function (c) { return c.checked; }).map(function (c) { return c.value; });
     if (type === "link") return inp.value ? parseInt(inp.value, 10) : null;
-    if (type === "image" || type === "images" || type === "file" || type === "files") return inp.jigValue === undefined ? null : inp.jigValue;
+    if (type === "files") return inp.jigValue === undefined ? null : inp.jigValue;
     if (type === "computed") return undefined;
     return inp.value === "" ? null : inp.value;
   }
@@ -157,7 +157,7 @@
           var row = {};
           if (tr.dataset.rowId) row.id = parseInt(tr.dataset.rowId, 10);
           $$("td[data-cfield]", tr).forEach(function (td) {
-            var v = readInput(td, td.dataset.type);
+            var v = readInput(td, td.dataset.widget);
             if (v !== undefined) row[td.dataset.cfield] = v;
           });
           return row;
@@ -166,7 +166,7 @@
       }
       var inp = $("[data-input]", w);
       if (!inp || inp.disabled) return;
-      out[name] = readInput(w, type);
+      out[name] = readInput(w, w.dataset.widget);
     });
     return out;
   }

@@ -12,12 +12,12 @@
   function say(text, kind) { msg.hidden = !text; msg.textContent = text || ""; msg.className = "msg " + (kind || ""); }
   function fields() { return form.querySelectorAll("[data-field]"); }
   function valueOf(box) {
-    var type = box.dataset.type, name = box.dataset.field;
+    var type = box.dataset.widget, name = box.dataset.field;  /* the widget its field type names */
     if (type === "select") { var c = box.querySelector("input:checked"); return c ? c.value : null; }
-    if (type === "images" || type === "image") return null;
+    if (type === "photo") return null;
     var el = box.querySelector("[name=" + name + "]"), v = el.value.trim();
     if (v === "") return null;
-    return (type === "integer" || type === "decimal") ? Number(v) : v;
+    return type === "number" ? Number(v) : v;
   }
   function save() {
     var s = store(); s.values = {};
@@ -31,7 +31,7 @@
     fields().forEach(function (b) {
       var n = b.dataset.field, v = vals[n];
       if (v === undefined || v === null) return;
-      if (b.dataset.type === "select") { var r = b.querySelector("input[value='" + String(v).replace(/'/g, "") + "']"); if (r) r.checked = true; }
+      if (b.dataset.widget === "select") { var r = b.querySelector("input[value='" + String(v).replace(/'/g, "") + "']"); if (r) r.checked = true; }
       else { var el = b.querySelector("[name=" + n + "]"); if (el && el.type !== "file") el.value = v; }
     });
     var who = form.querySelector("[data-who]");

@@ -1,7 +1,7 @@
-"""Turning user input into typed field values, and values back into JSON.
+"""The parsing helpers field types share: numbers, dates, times, and values back into JSON.
 
-One function per direction keeps API, web forms, imports and connectors
-consistent: they all call :func:`coerce` and :func:`to_json`.
+The per-type logic (what a text, a decimal or a file list accepts) lives in the
+type classes (:mod:`.builtin`); these are the pieces they are built from.
 """
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import clock
-from .bounds import MAX_ID, MAX_LIST_ITEMS, MAX_NUMBER_TEXT, bad_text
-from .messages import t
-from .model import FieldDef
+from .. import clock
+from ..bounds import MAX_ID, MAX_NUMBER_TEXT
+from ..messages import t
+
+if TYPE_CHECKING:
+    from ..model import FieldDef
 
 PHONE = re.compile(r"^\+?[0-9][0-9\- ()]{4,30}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -35,94 +37,13 @@ def empty(value: Any) -> bool:
 FILE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def coerce(f: FieldDef, value: Any, lang: str = "zh") -> Any:
-    """The typed value for ``value`` entered into field ``f``; raises FieldValueError."""
-    if value is None or (isinstance(value, str) and value.strip() == "" and f.type not in ("multiselect",)):
-        return None
-    kind = f.type
-    if kind in ("text", "longtext", "phone", "email", "user"):
-        if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
-            raise FieldValueError(t("not_text", lang))
-        text = str(value) if kind == "longtext" else str(value).strip()
-        if bad_text(text):
-            raise FieldValueError(t("bad_text", lang))
-        if len(text) > f.max_text:
-            raise FieldValueError(t("too_long", lang, max=f.max_text))
-        if f.min_length and len(text) < f.min_length:
-            raise FieldValueError(t("too_short", lang, min=f.min_length))
-        if kind == "phone" and not PHONE.match(text):
-            raise FieldValueError(t("phone", lang))
-        if kind == "email" and not EMAIL.match(text):
-            raise FieldValueError(t("email", lang))
-        if f.pattern is not None and not f.pattern.fullmatch(text):
-            raise FieldValueError(t("pattern", lang))
-        return text
-    if kind == "integer":
-        n = _integer(value, lang)
-        _range(f, Decimal(n), lang)
-        return n
-    if kind == "decimal":
-        d = _decimal(value, f.scale, lang)
-        _range(f, d, lang)
-        return d
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, (int, str)) and str(value).strip().lower() in ("1", "true", "yes", "on", "是", "0",
-                                                                            "false", "no", "off", "否"):
-            return str(value).strip().lower() in ("1", "true", "yes", "on", "是")
-        raise FieldValueError(t("boolean", lang))
-    if kind == "date":
-        return parse_date(value, lang)
-    if kind == "datetime":
-        return parse_datetime(value, lang)
-    if kind == "select":
-        text = str(value).strip()
-        if text not in f.option_values:
-            raise FieldValueError(t("option", lang, options=", ".join(f.option_values)))
-        return text
-    if kind == "multiselect":
-        items = [s.strip() for s in value.split(",") if s.strip()] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            raise FieldValueError(t("list", lang))
-        if len(items) > MAX_LIST_ITEMS:
-            raise FieldValueError(t("too_many_values", lang, max=MAX_LIST_ITEMS))
-        bad = [str(x) for x in items if str(x) not in f.option_values]
-        if bad:
-            raise FieldValueError(t("option", lang, options=", ".join(f.option_values)))
-        seen: list[str] = []
-        for x in items:
-            if str(x) not in seen:
-                seen.append(str(x))
-        return [v for v in f.option_values if v in seen]
-    if kind == "link":
-        if isinstance(value, dict) and "id" in value:
-            value = value["id"]
-        return _integer(value, lang, key="link")
-    if kind in ("image", "images", "file", "files"):
-        items = value if isinstance(value, list) else [value]
-        limit = f.max_files if f.max_files is not None else MAX_LIST_ITEMS
-        if len(items) > limit:
-            raise FieldValueError(t("too_many_files", lang, max=limit))
-        keys: list[str] = []
-        for item in items:
-            key = item.get("key") if isinstance(item, dict) else item
-            if not isinstance(key, str) or not FILE_KEY.fullmatch(key):  # the form FileStore generates
-                raise FieldValueError(t("file_missing", lang))
-            keys.append(key)
-        if f.max_files is not None and len(keys) > f.max_files:
-            raise FieldValueError(t("too_many_files", lang, max=f.max_files))
-        return keys
-    raise FieldValueError(t("computed", lang))
-
-
-def _integer(value: Any, lang: str, key: str = "integer") -> int:
+def integer(value: Any, lang: str, key: str = "integer") -> int:
     if isinstance(value, bool):
         raise FieldValueError(t(key, lang))
     if isinstance(value, int):
         n = value
     else:
-        d = _number(value, key, lang)
+        d = number(value, key, lang)
         if d.adjusted() >= 19:  # before int(): 1e999999999 is a valid Decimal but no int to build
             raise FieldValueError(t("too_big_number", lang))
         if d != d.to_integral_value():
@@ -133,10 +54,10 @@ def _integer(value: Any, lang: str, key: str = "integer") -> int:
     return n
 
 
-def _decimal(value: Any, scale: int, lang: str) -> Decimal:
+def decimal(value: Any, scale: int, lang: str) -> Decimal:
     if isinstance(value, bool):
         raise FieldValueError(t("decimal", lang))
-    d = _number(value, "decimal", lang)
+    d = number(value, "decimal", lang)
     if d and d.adjusted() + 1 + scale > MAX_DECIMAL_DIGITS:  # before quantize(), which fails past 28 digits
         raise FieldValueError(t("too_big_number", lang))
     exponent = d.as_tuple().exponent
@@ -148,7 +69,7 @@ def _decimal(value: Any, scale: int, lang: str) -> Decimal:
     return d
 
 
-def _number(value: Any, key: str, lang: str) -> Decimal:
+def number(value: Any, key: str, lang: str) -> Decimal:
     """A finite Decimal from a number or its text (at most MAX_NUMBER_TEXT characters); else FieldValueError."""
     if isinstance(value, Decimal):
         d = value
@@ -167,14 +88,14 @@ def _number(value: Any, key: str, lang: str) -> Decimal:
     return d
 
 
-def _range(f: FieldDef, d: Decimal, lang: str) -> None:
+def in_range(f: FieldDef, d: Decimal, lang: str) -> None:
     if f.min is not None and d < f.min:
-        raise FieldValueError(t("min", lang, min=_plain(f.min)))
+        raise FieldValueError(t("min", lang, min=plain(f.min)))
     if f.max is not None and d > f.max:
-        raise FieldValueError(t("max", lang, max=_plain(f.max)))
+        raise FieldValueError(t("max", lang, max=plain(f.max)))
 
 
-def _plain(d: Decimal) -> str:
+def plain(d: Decimal) -> str:
     return format(d.normalize(), "f") if d == d.to_integral_value() else str(d)
 
 
@@ -231,3 +152,26 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}
     return str(value)
+
+
+def date_json(v: Any) -> Any:
+    return v.isoformat() if type(v) is dt.date else to_json(v)
+
+
+def decimal_json(v: Any) -> Any:
+    return format(v, "f") if isinstance(v, Decimal) else to_json(v)
+
+
+def typed_literal(kind: str, raw: str, lang: str) -> Any:
+    """A list filter's text as a value of an expression type (computed fields, system columns)."""
+    if kind in ("integer", "int"):
+        return None if raw.strip() == "" else integer(raw, lang)
+    if kind in ("decimal", "dec"):
+        return None if raw.strip() == "" else decimal(raw, 8, lang)
+    if kind == "date":
+        return parse_date(raw, lang)
+    if kind == "datetime":
+        return parse_datetime(raw, lang)
+    if kind == "bool":
+        return raw.lower() in ("1", "true", "yes")
+    return raw
