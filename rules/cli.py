@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import Any
 
 import click
+
+from runtime import logs
 
 from .service import rules_of
 
@@ -16,8 +16,7 @@ def _runtime(ctx: click.Context, *, embedded_jobs: bool = True) -> Any:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("JIG_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("INFO")  # JIG_LOG_FORMAT=json: one JSON object per line
 
 
 @click.command()
