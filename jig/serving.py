@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime import logs
+
 from .config import Settings
 
 DEFAULT_THREADS = 4
@@ -96,6 +98,16 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads
                 "proc_name": "jig", "child_exit": child_exit,
             }.items():
                 self.cfg.set(key, value)
+            if logs.wants_json():  # gunicorn's own lines (start, worker exits) as JSON objects too
+                self.cfg.set("logconfig_dict", {
+                    "version": 1, "disable_existing_loggers": False,
+                    "formatters": {"json": {"()": "runtime.logs.JsonFormatter"}},
+                    "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json",
+                                          "stream": "ext://sys.stderr"}},
+                    "root": {"handlers": []},  # jig.wsgi sets up the root logger in each worker
+                    "loggers": {"gunicorn.error": {"handlers": ["json"], "propagate": False},
+                                "gunicorn.access": {"handlers": [], "propagate": False}},
+                })
 
         def load(self) -> Callable[..., Any]:
             from .wsgi import application  # imported in each worker: builds that worker's Jig
