@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -65,6 +66,7 @@ connectors:
 """
 SECRET_CODE, SECRET_PHONE = "甲方机密单号", "13800001111"
 T0 = dt.datetime(2026, 11, 20, 10, 0, 0)
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 
 
@@ -153,6 +155,15 @@ def test_metrics_after_activity(env: Env) -> None:
     assert m[ok] - before.get(ok, 0) == 3
     body = client.get("/metrics").get_data(as_text=True)
     assert SECRET_CODE not in body and SECRET_PHONE not in body  # never record data
+    # the shipped alerts and dashboard only use series Jig exports (these two need Redis / a schedule run)
+    exported = {name for name, _ in m} | {"jig_jobs_queued", "jig_schedule_overdue_seconds"}
+    alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))
+    exprs = [r["expr"] for g in alerts["groups"] for r in g["rules"]]
+    dashboard = json.loads((DEPLOY / "grafana" / "jig.json").read_text(encoding="utf-8"))
+    exprs += [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    used = {n for e in exprs for n in re.findall(r"\bjig_[a-z_]+", e)}
+    assert used <= exported, used - exported
+    assert {"jig_outbox_backlog", "jig_outbox_dead", "jig_connector_sync_lag_seconds"} <= used
 
 
 def test_metrics_refuse_remote_and_proxied_callers_without_the_token(env: Env) -> None:
