@@ -27,21 +27,21 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from runtime import logs
 from runtime.api import RuntimeSource
 from runtime.metrics import Sample, pool_samples, runtime_samples
+
+from .logsetup import UNMATCHED
 
 log = logging.getLogger("jig.observability")
 access = logging.getLogger("jig.access")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 FORWARDED = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
-UNMATCHED = "<unmatched>"
 
 
 def multiprocess_dir() -> str | None:
@@ -199,25 +199,6 @@ class Observability:
         return jsonify({"ready": True, "revision": revision}), 200
 
 
-def request_fields() -> dict[str, Any]:
-    """The fields of the request being served, for log lines (none outside a request)."""
-    if not has_request_context():
-        return {}
-    out: dict[str, Any] = {}
-    rid = g.get("jig_request_id")
-    if rid is not None:
-        out["request_id"] = rid
-        out["route"] = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-        out["method"] = request.method
-    status = g.get("jig_status")
-    if status is not None:
-        out["status"] = status
-    actor = g.get("jig_actor")
-    if actor is not None:
-        out["user"] = getattr(actor, "username", None)
-    return out
-
-
 def init_app(app: Flask, source: RuntimeSource) -> Observability:
     obs = Observability(source)
     app.extensions["jig_observability"] = obs
@@ -227,10 +208,3 @@ def init_app(app: Flask, source: RuntimeSource) -> Observability:
     app.add_url_rule("/readyz", "jig_readyz", lambda: current_app.extensions["jig_observability"].readiness())
     app.add_url_rule("/metrics", "jig_metrics", lambda: current_app.extensions["jig_observability"].metrics())
     return obs
-
-
-def configure_logging(default_level: str | None = None) -> None:
-    """Web processes' logging: JSON lines carry the request's fields (``JIG_LOG_FORMAT=json``)."""
-    level = default_level or ("INFO" if logs.wants_json() else "WARNING")
-    logs.configure(level, context=request_fields)
-

@@ -12,7 +12,7 @@ import atexit
 
 from .app import Jig
 from .config import Settings
-from .observability import configure_logging
+from .logsetup import configure_logging
 
 configure_logging()  # JIG_LOG_FORMAT=json: one JSON object per line, with the request's id
 jig = Jig(Settings.from_env())

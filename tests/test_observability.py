@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from connectors import quarantine, state
-from jig.observability import request_fields
+from jig.logsetup import request_fields
 from runtime import clock, logs
 from runtime.auth import SYSTEM
 from runtime.outbox import Outcome
