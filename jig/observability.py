@@ -23,7 +23,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,12 +121,13 @@ class Observability:
             multiprocess.MultiProcessCollector(self.registry, path=self.multiprocess)
         self.registry.register(self.database)
         self._redis: Any = None
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------------ per request
 
     def begin(self) -> None:
         given = request.headers.get("X-Request-Id", "")
-        g.jig_request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.jig_request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         g.jig_started = time.perf_counter()
 
     def end(self, resp: Response) -> Response:
@@ -138,8 +138,13 @@ class Observability:
         resp.headers["X-Request-Id"] = rid
         seconds = time.perf_counter() - started
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-        self.latency.labels(route, request.method).observe(seconds)
-        self.requests.labels(route, request.method, str(resp.status_code)).inc()
+        key = (route, request.method, resp.status_code)
+        children = self._children.get(key)
+        if children is None:  # bounded: routes x methods x statuses
+            children = self._children[key] = (self.latency.labels(route, request.method),
+                                              self.requests.labels(route, request.method, str(resp.status_code)))
+        children[0].observe(seconds)
+        children[1].inc()
         if self.multiprocess:
             self._pool_gauges()
         g.jig_status = resp.status_code
