@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -275,3 +276,18 @@ def _healthz_pids(log: Path) -> set[int]:
     """The worker processes whose JSON access lines show a /healthz request with a test's request id."""
     lines = [json.loads(x) for x in log.read_text(encoding="utf-8", errors="replace").splitlines() if x.startswith("{")]
     return {x["pid"] for x in lines if x.get("route") == "/healthz" and str(x.get("request_id")).startswith("gunicorn-")}
+
+
+def test_scheduler_logs_json_lines(tmp_path: Path) -> None:
+    """`jig scheduler` (and `jig worker`, same setup) with JIG_LOG_FORMAT=json: every log line is one JSON object."""
+    if BACKEND != "sqlite":
+        pytest.skip("the same logging on PostgreSQL; one pass is enough")
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    (apps / "shop.yaml").write_text(SHOP, encoding="utf-8")
+    e = jig_env(tmp_path, f"sqlite:///{tmp_path / 'jig.db'}", apps, JIG_LOG_FORMAT="json")
+    r = subprocess.run(jig("scheduler", "--once"), env=e, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(line) for line in r.stderr.splitlines()]  # each parses, or this fails
+    assert any(x["logger"] == "jig.connectors" and "OBS_TEST_ERP_SECRET" in x["message"] for x in lines), lines
+    assert all({"time", "level", "logger", "message", "pid"} <= set(x) for x in lines)
