@@ -191,6 +191,7 @@ def test_readyz_says_why_it_is_not_ready(env: Env, monkeypatch: pytest.MonkeyPat
         monkeypatch.setitem(rt.settings, "redis_url", redis_url)
         env.obs._redis = None
         assert client.get("/readyz").status_code == 200
+        assert scrape(client)[("jig_jobs_queued", (("queue", "jig"),))] >= 0  # the RQ queue, read from Redis
     monkeypatch.setitem(rt.settings, "redis_url", "redis://127.0.0.1:1/0")  # nothing listens there
     env.obs._redis = None
     r = client.get("/readyz")
@@ -267,6 +268,7 @@ def test_gunicorn_workers_metrics_add_up(tmp_path: Path) -> None:
                      for f in text_string_to_metric_families(body) for s in f.samples}
             assert found[("jig_http_requests_total", (("method", "GET"), ("route", "/healthz"), ("status", "200")))] == n
             assert found[("jig_outbox_backlog", ())] == 0
+            assert found[("jig_db_pool_connections", (("state", "size"),))] > 0  # the live workers' pools
     finally:
         stop(proc, signal.SIGINT)  # gunicorn's quick shutdown
     assert (tmp_path / "var" / "prometheus").is_dir()
