@@ -41,6 +41,7 @@ access = logging.getLogger("jig.access")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 FORWARDED = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def multiprocess_dir() -> str | None:
@@ -138,18 +139,19 @@ class Observability:
         resp.headers["X-Request-Id"] = rid
         seconds = time.perf_counter() - started
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-        key = (route, request.method, resp.status_code)
+        method = request.method if request.method in METHODS else "OTHER"  # a client's made-up methods: one label
+        key = (route, method, resp.status_code)
         children = self._children.get(key)
         if children is None:  # bounded: routes x methods x statuses
-            children = self._children[key] = (self.latency.labels(route, request.method),
-                                              self.requests.labels(route, request.method, str(resp.status_code)))
+            children = self._children[key] = (self.latency.labels(route, method),
+                                              self.requests.labels(route, method, str(resp.status_code)))
         children[0].observe(seconds)
         children[1].inc()
         if self.multiprocess:
             self._pool_gauges()
         g.jig_status = resp.status_code
-        access.info("%s %s %s %.1f ms", request.method, route, resp.status_code, seconds * 1000,
-                 extra={"duration_ms": round(seconds * 1000, 1)})
+        access.info("%s %s %s %.1f ms", method, route, resp.status_code, seconds * 1000,
+                    extra={"duration_ms": round(seconds * 1000, 1)})
         return resp
 
     def _pool_gauges(self) -> None:

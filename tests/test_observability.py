@@ -136,6 +136,7 @@ def test_metrics_after_activity(env: Env) -> None:
         state.finish_run(rt, state.start_run(rt, "erp", "sales_orders", "pull"), "ok", {"fetched": 1})
     for _ in range(3):
         assert client.get("/healthz").status_code == 200
+    assert client.open("/nowhere", method="BREW").status_code < 500  # a made-up method: one "OTHER" label
     with clock.frozen(T0 + dt.timedelta(seconds=90)):
         m = scrape(client)
     assert m[("jig_outbox_rows", (("status", "pending"),))] == 2
@@ -154,7 +155,9 @@ def test_metrics_after_activity(env: Env) -> None:
     assert m[healthz] - before.get(healthz, 0) == 3
     ok = ("jig_http_requests_total", (("method", "GET"), ("route", "/healthz"), ("status", "200")))
     assert m[ok] - before.get(ok, 0) == 3
+    assert m[("jig_http_requests_total", (("method", "OTHER"), ("route", "<unmatched>"), ("status", "404")))] >= 1
     body = client.get("/metrics").get_data(as_text=True)
+    assert "BREW" not in body
     assert SECRET_CODE not in body and SECRET_PHONE not in body  # never record data
     # the shipped alerts and dashboard only use series Jig exports (these two need Redis / a schedule run)
     exported = {name for name, _ in m} | {"jig_jobs_queued", "jig_schedule_overdue_seconds"}
