@@ -56,5 +56,10 @@ class ConnectorsExtension:
         from .cli import commands
         return commands()
 
+    @hookimpl
+    def metrics(self, runtime: Any) -> list[Any]:
+        from .metrics import samples
+        return samples(runtime)
+
 
 extension = ConnectorsExtension()

@@ -160,6 +160,8 @@ def create_app(settings: Settings | None = None, source: RuntimeSource | None = 
     source = source or Jig(settings)
     app = api.create_app(source, {"SECRET_KEY": settings.session_secret()})
     app.add_url_rule("/", "jig_index", lambda: render_template_string(INDEX, apps=api.runtime().apps.values()))
+    from . import observability  # here, not at the top: `jig serve` sets PROMETHEUS_MULTIPROC_DIR first
+    observability.init_app(app, source)  # request ids, access log, /metrics, /healthz, /readyz
     rt = source.current()
     rt.extensions.init_web(app, rt)
     return app

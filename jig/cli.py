@@ -200,10 +200,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     s = _settings(ctx)
     h, p = host or s.host, port or s.port
     kind = serving.choose_server(server or os.environ.get("JIG_SERVER"))
+    from .logsetup import configure_logging
+    configure_logging()
     jig = ctx.obj.jig()  # definitions checked and the database migrated once, before any worker starts
     names = ", ".join(sorted(jig.runtime.apps))
     if kind == "gunicorn":
         jig.close()
+        serving.metrics_dir(s)  # before anything imports prometheus_client: the workers' metrics add up
         n = workers or int(os.environ.get("JIG_WORKERS", 0)) or serving.default_workers()
         t = threads or (int(os.environ["JIG_THREADS"]) if "JIG_THREADS" in os.environ else serving.DEFAULT_THREADS)
         click.echo(f"Jig serving {names} on http://{h}:{p}/  (gunicorn, {n} processes x {t} threads; "

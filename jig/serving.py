@@ -19,7 +19,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from runtime import logs
 
 from .config import Settings
 
@@ -60,6 +63,26 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def metrics_dir(settings: Settings) -> str:
+    """Where the gunicorn workers keep their metrics (prometheus_client's multiprocess mode), emptied now.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` when set, else ``var/prometheus``. Set in the environment before anything
+    imports prometheus_client (it reads the variable once), so ``jig serve`` calls this first.
+    """
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(settings.var_dir) / "prometheus")
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):  # a previous server's counters: a restart starts them at zero
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return str(path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn's ``child_exit`` hook: a dead worker's live gauges (its database pool) stop counting."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve ``jig.wsgi:application`` with gunicorn (blocks until stopped by a signal)."""
     from gunicorn.app.base import BaseApplication
@@ -72,9 +95,19 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads
                 "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
                 "keepalive": 30, "timeout": 120, "graceful_timeout": 20, "preload_app": False,
                 "accesslog": None, "errorlog": "-", "loglevel": os.environ.get("JIG_LOG_LEVEL", "warning").lower(),
-                "proc_name": "jig",
+                "proc_name": "jig", "child_exit": child_exit,
             }.items():
                 self.cfg.set(key, value)
+            if logs.wants_json():  # gunicorn's own lines (start, worker exits) as JSON objects too
+                self.cfg.set("logconfig_dict", {
+                    "version": 1, "disable_existing_loggers": False,
+                    "formatters": {"json": {"()": "runtime.logs.JsonFormatter"}},
+                    "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json",
+                                          "stream": "ext://sys.stderr"}},
+                    "root": {"handlers": []},  # jig.wsgi sets up the root logger in each worker
+                    "loggers": {"gunicorn.error": {"handlers": ["json"], "propagate": False},
+                                "gunicorn.access": {"handlers": [], "propagate": False}},
+                })
 
         def load(self) -> Callable[..., Any]:
             from .wsgi import application  # imported in each worker: builds that worker's Jig

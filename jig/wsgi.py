@@ -12,7 +12,9 @@ import atexit
 
 from .app import Jig
 from .config import Settings
+from .logsetup import configure_logging
 
+configure_logging()  # JIG_LOG_FORMAT=json: one JSON object per line, with the request's id
 jig = Jig(Settings.from_env())
 application = jig.wsgi()
 jig.start()

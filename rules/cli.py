@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
-import os
 from typing import Any
 
 import click
 
-from runtime import clock
+from runtime import clock, logs
 from runtime.outbox import STATES
 
 from .service import rules_of
@@ -21,8 +19,7 @@ def _runtime(ctx: click.Context, *, embedded_jobs: bool = True) -> Any:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("JIG_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("INFO")  # JIG_LOG_FORMAT=json: one JSON object per line
 
 
 @click.command()

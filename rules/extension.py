@@ -130,3 +130,8 @@ class RulesExtension:
     def cli_commands(self) -> list[Any]:
         from .cli import commands
         return commands()
+
+    @hookimpl
+    def metrics(self, runtime: Any) -> list[Any]:
+        from .metrics import samples
+        return samples(runtime)

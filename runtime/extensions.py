@@ -71,6 +71,11 @@ class ExtensionSpec:
     def cli_commands(self) -> list[Any]:  # type: ignore[empty-body]
         """Extra ``jig`` subcommands (click commands); they receive the CLI context as ``ctx.obj``."""
 
+    @hookspec
+    def metrics(self, runtime: Any) -> list[Any]:  # type: ignore[empty-body]
+        """Gauges for ``/metrics`` (a list of :class:`runtime.metrics.Sample`), read from the database at
+        scrape time with bounded queries, so every serving process answers the same."""
+
 
 HOOKS = tuple(name for name in vars(ExtensionSpec) if not name.startswith("_"))
 
@@ -156,6 +161,11 @@ class Extensions:
 
     def cli_commands(self) -> list[Any]:
         return [command for commands in self.manager.hook.cli_commands() for command in commands]
+
+    def metric_sources(self) -> list[tuple[str, Callable[..., list[Any]]]]:
+        """Each extension's metrics hook with its name, in order: a scrape calls each on its own, so one
+        that fails (a table not migrated yet) costs only its own samples."""
+        return [(impl.plugin_name, impl.function) for impl in reversed(self.manager.hook.metrics.get_hookimpls())]
 
 
 # What the loader, publisher and runtime accept: an Extensions, or a list of extension objects.

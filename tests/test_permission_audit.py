@@ -251,10 +251,13 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/l/<token>/files", "POST"): [Case("POST", "/l/{ltampered}/files", form={"upload": True})],
     ("/logout", "POST"): [Case("POST", "/logout", "ok", "ok", form={})],
 }
-# Open to everyone by design: sign-in, language switch, static assets (no data).
+# Open to everyone by design: sign-in, language switch, static assets (no data); liveness and readiness
+# (no data); /metrics answers loopback callers not behind a proxy, or the JIG_METRICS_TOKEN bearer, and carries
+# counts only, never record data (tests/test_observability.py checks both).
 PUBLIC = {("/login", "GET"), ("/login", "POST"), ("/lang/<code>", "GET"), ("/static/<path:filename>", "GET"),
           ("/ui/static/<path:filename>", "GET"), ("/builder/static/<path:filename>", "GET"),
-          ("/connectors/static/<path:filename>", "GET")}
+          ("/connectors/static/<path:filename>", "GET"),
+          ("/healthz", "GET"), ("/readyz", "GET"), ("/metrics", "GET")}
 
 
 @pytest.fixture
