@@ -105,7 +105,7 @@ class ActionRunner:
             added = self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}",
                                        undeliverable=problem)
             if problem and added:
-                problems.append(f"{rule.key}: {problem}")
+                problems.append(f"{pick(rule.label, 'zh') or rule.name}: {problem}")
         return problems
 
     def sms_messages(self, conn: Connection, rule: RuleDef, action: Action, index: int,
@@ -195,13 +195,13 @@ class ActionRunner:
         index = payload.get("action")
         if rule is None or rule.entity is None or not isinstance(index, int) or index >= len(rule.actions):
             return [Recipient(None, who, str(who.get("field", "?")),
-                              f"规则 {payload.get('rule')} 已不存在或已修改 (the rule changed; cancel this message)")]
+                              f"规则 {payload.get('rule')} 已不存在或已修改")]
         table = self.rt.tables.for_entity(rule.entity)
         found: list[Recipient] = []
         for record_id in payload.get("records") or []:
             row = conn.execute(select(table).where(table.c.id == int(record_id))).mappings().first()
             if row is None:
-                found.append(Recipient(None, who, str(who.get("field")), f"记录 #{record_id} 已删除 (record deleted)"))
+                found.append(Recipient(None, who, str(who.get("field")), f"记录 #{record_id} 已删除"))
                 continue
             ctx = RecordContext(rule.entity, dict(row), RULE_ACTOR.context(), row_loader(conn, self.rt.tables))
             found += [r for r in self.recipients(conn, rule, rule.actions[index], ctx, int(record_id))

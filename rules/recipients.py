@@ -44,9 +44,9 @@ class Recipient:
 def phone_problem(phone: Any) -> str | None:
     """Why ``phone`` cannot take an SMS (empty, not a number), or None when it looks like a number."""
     if phone is None or not str(phone).strip():
-        return "没有手机号 (no phone number)"
+        return "没有手机号"
     if not PHONE_RE.match(re.sub(r"[\s\-()]", "", str(phone))):
-        return f"手机号“{phone}”无效 (not a phone number)"
+        return f"手机号“{phone}”无效"
     return None
 
 
@@ -77,7 +77,7 @@ def user_recipients(conn: Connection, users_table: Any, *, users: Iterable[str] 
     for name in named:
         row = next((r for r in rows if r["username"] == name and r["active"]), None)
         if row is None:
-            out.append(Recipient(None, {"user": name}, name, f"用户 {name}: 不存在或已停用 (no such active user)"))
+            out.append(Recipient(None, {"user": name}, name, f"用户 {name}: 不存在或已停用"))
         else:
             out.append(_user(row))
         seen.add(name)
@@ -85,7 +85,7 @@ def user_recipients(conn: Connection, users_table: Any, *, users: Iterable[str] 
         holders = [r for r in rows if r["active"] and r["username"] != "system" and role in (r["roles"] or [])]
         if not holders:
             label = (role_labels or {}).get(role) or role
-            out.append(Recipient(None, {"role": role}, label, f"角色 {label}: 没有用户 (nobody holds this role)"))
+            out.append(Recipient(None, {"role": role}, label, f"角色 {label}: 没有用户"))
         for row in holders:
             if row["username"] not in seen:
                 seen.add(row["username"])

@@ -75,6 +75,7 @@ fi
 # cancel, `timeout`) is handled at once: cleanup stops both pytests (and what
 # they started), then the servers.
 pytest_pids=()
+pytest_tmps=()
 # shellcheck disable=SC2317  # functions only called from traps
 descendants() { # descendants PID: print PID's descendants' pids
     local child kids
@@ -106,6 +107,8 @@ cleanup() {
         for pid in "${pytest_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     fi
     stop_services
+    [ "${#pytest_tmps[@]}" -gt 0 ] && rm -rf "${pytest_tmps[@]}"
+    return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -128,14 +131,17 @@ for arg in "$@"; do [ "$arg" = --pdb ] && serial=1; done
 start_suite() { # start_suite DB LABEL REDIS-DB LOG PYTEST-ARGS...; sets suite_pid
     local db=$1 label=$2 rdb=$3 log=$4
     shift 4
-    mkdir -p "$JIG_SVC_DIR/pytest-$db"
+    # a short temporary directory: Chromium's socket path under it must stay within 108 bytes
+    local tmp
+    tmp=$(mktemp -d "/tmp/jt-$db.XXXXXX")
+    pytest_tmps+=("$tmp")
     if [ -n "$log" ]; then
         JIG_TEST_DB=$db JIG_TEST_REDIS_URL="$redis_base/$rdb" .venv/bin/python -m pytest -q -p no:cacheprovider \
-            --basetemp="$JIG_SVC_DIR/pytest-$db" "$@" >"$log" 2>&1 </dev/null &
+            --basetemp="$tmp" "$@" >"$log" 2>&1 </dev/null &
     else
         # <&0 keeps the terminal as stdin (for --pdb); a background job would otherwise get /dev/null.
         JIG_TEST_DB=$db JIG_TEST_REDIS_URL="$redis_base/$rdb" .venv/bin/python -m pytest -q -p no:cacheprovider \
-            --basetemp="$JIG_SVC_DIR/pytest-$db" "$@" <&0 &
+            --basetemp="$tmp" "$@" <&0 &
     fi
     suite_pid=$!
     pytest_pids+=("$suite_pid")

@@ -32,26 +32,31 @@ def _apps(tmp_path: Path, extra_field: bool = False) -> Path:
     return d
 
 
+full: list[str] = []  # the last run's whole outputs, for the assertion messages
+
+
 def _migrate_three(tmp_path: Path, database_url: str, apps: Path) -> list[str]:
     env = jig_env(tmp_path, database_url, apps)
     procs = [subprocess.Popen(jig("migrate"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for _ in range(3)]
-    outs = []
+    outs: list[str] = []
+    full.clear()
     for p in procs:
         out, _ = p.communicate(timeout=180)
         text = out.decode()
         assert p.returncode == 0, text
         outs.append(text.strip().splitlines()[-1])
+        full.append(text)
     return outs
 
 
 @pytest.mark.slow
 def test_three_migrations_at_once_all_succeed_and_one_migrates(database_url: str, tmp_path: Path) -> None:
     outs = _migrate_three(tmp_path, database_url, _apps(tmp_path))
-    assert sorted(outs)[0] == "applied" and outs.count("applied") == 1, outs
+    assert sorted(outs)[0] == "applied" and outs.count("applied") == 1, "\n=====\n".join(full)
     # a field added: again three at once, one adds the column, nobody hits DuplicateColumn
     outs = _migrate_three(tmp_path, database_url, _apps(tmp_path, extra_field=True))
-    assert outs.count("applied") == 1, outs
+    assert outs.count("applied") == 1, "\n=====\n".join(full)
     engine = create_engine(database_url)
     try:
         cols = [c["name"] for c in inspect(engine).get_columns("outsourcing__partner")]

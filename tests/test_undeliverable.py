@@ -130,4 +130,4 @@ def test_unreachable_recipients_are_kept_reported_and_retried(make_runtime: Any,
     with clock.frozen(clock.now() + dt.timedelta(days=1)):
         rules_of(rt).scheduler.tick("w")
     state = {s["name"]: s for s in rules_of(rt).scheduler.state()}["rule:dl.late"]
-    assert state["last_status"].startswith("warning: 2 undeliverable, 0 error(s): dl.late: 用户 dan: 没有手机号")
+    assert state["last_status"].startswith("warning: 2 undeliverable, 0 error(s): late: 用户 dan: 没有手机号")
