@@ -20,6 +20,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, Select, Table, and_, bindparam, false, func, or_, select, true
@@ -93,7 +94,7 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
         desc = part.startswith("-")
         name = part.lstrip("-+")
         kind = _field_type(ent, name)
-        if kind is None or not kind.sortable:
+        if kind is None or not (kind.sortable or _computed(ent, name)):
             problems["sort"] = f"cannot sort by '{name}'"
             continue
         if name != "id" and name not in [n for n, _ in q.sort]:
@@ -144,6 +145,20 @@ def _read_cursor(ent: EntityDef, sort: list[tuple[str, bool]], text: str, lang: 
         else:
             raise ValueError(name)
     return typed
+
+
+def _computed(ent: EntityDef, name: str) -> bool:
+    """A computed field: sorted by its expression compiled to SQL."""
+    f = ent.fields.get(name)
+    return f is not None and f.type == "computed" and f.expr is not None
+
+
+SORT_KEY = "jig_sort_{}"  # the label of a computed sort value selected with the row (for the cursor)
+
+
+def _sort_columns(runtime: Any, ent: EntityDef, table: Table, sort: list[tuple[str, bool]]) -> dict[str, Any]:
+    """name -> the column (or compiled expression) each sort term orders by."""
+    return {n: _column(runtime, ent, table, n) for n, _ in sort}
 
 
 def _field_type(ent: EntityDef, name: str) -> FieldType | None:
@@ -238,7 +253,7 @@ _CACHEABLE_OPS = {"eq", "ne", "lt", "lte", "gt", "gte", "in"}
 
 def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Select[Any], dict[str, Any]] | None:
     """The first-page statement for common list shapes, built once and reused with bound values."""
-    if q.after is not None or q.search or q.count:
+    if q.after is not None or q.search or q.count or any(_computed(ent, n) for n, _ in q.sort):
         return None
     for name, op, _ in q.filters:
         f = ent.fields.get(name)
@@ -259,7 +274,8 @@ def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tu
                 stmt = stmt.where(col.in_(bindparam(f"jig_f{i}", expanding=True)))
             else:
                 stmt = stmt.where(_OPS[op](col, bindparam(f"jig_f{i}", type_=col.type)))
-        stmt = stmt.order_by(*_order(table, q.sort)).limit(bindparam("jig_limit", type_=Integer()))
+        stmt = stmt.order_by(*_order({n: table.c[n] for n, _ in q.sort}, q.sort)).limit(
+            bindparam("jig_limit", type_=Integer()))
         if len(cache) < 200:
             cache[shape] = stmt
     params = permissions.filter_params(actor, ent)
@@ -272,7 +288,7 @@ _OPS: dict[str, Any] = {"eq": lambda c, v: c == v, "ne": lambda c, v: c != v, "l
                         "lte": lambda c, v: c <= v, "gt": lambda c, v: c > v, "gte": lambda c, v: c >= v}
 
 
-def _order(table: Table, sort: list[tuple[str, bool]]) -> list[Any]:
+def _order(cols: dict[str, Any], sort: list[tuple[str, bool]]) -> list[Any]:
     """ORDER BY with empty values first (ascending) / last (descending) on every database.
 
     Columns that are never empty get no NULLS clause, so PostgreSQL can read their index
@@ -280,8 +296,8 @@ def _order(table: Table, sort: list[tuple[str, bool]]) -> list[Any]:
     """
     out = []
     for n, desc in sort:
-        col = table.c[n]
-        if not col.nullable:
+        col = cols[n]
+        if getattr(col, "nullable", True) is False:
             out.append(col.desc() if desc else col.asc())
         else:
             out.append(col.desc().nulls_last() if desc else col.asc().nulls_first())
@@ -301,10 +317,11 @@ def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, A
     with runtime.db.read(snapshot=snapshot) as conn:
         if q.count:
             result["count"] = conn.execute(select(func.count()).select_from(stmt.subquery()), params).scalar_one()
-        page = stmt
+        cols = _sort_columns(runtime, ent, table, q.sort)
+        page = stmt.add_columns(*(cols[n].label(SORT_KEY.format(n)) for n, _ in q.sort if _computed(ent, n)))
         if q.after is not None:
-            page = page.where(_after(table, q.sort, q.after))
-        rows = conn.execute(page.order_by(*_order(table, q.sort)).limit(q.limit + 1), params).mappings().all()
+            page = page.where(_after(cols, q.sort, q.after))
+        rows = conn.execute(page.order_by(*_order(cols, q.sort)).limit(q.limit + 1), params).mappings().all()
         return _page(runtime, conn, actor, ent, q, rows, result)
 
 
@@ -344,18 +361,26 @@ def _children(runtime: Any, conn: Any, ent: EntityDef, ids: list[int]) -> dict[s
 
 
 def _cursor(row: Any, sort: list[tuple[str, bool]]) -> str:
-    values = [to_json(row[name]) for name, _ in sort]
+    values = [_sort_value(row[SORT_KEY.format(name)]) if SORT_KEY.format(name) in row else to_json(row[name])
+              for name, _ in sort]
     raw = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _after(table: Table, sort: list[tuple[str, bool]], values: list[Any]) -> ColumnElement[bool]:
+def _sort_value(v: Any) -> Any:
+    """A computed sort value as a cursor carries it: as text (a database may answer a number as a float)."""
+    if v is None or isinstance(v, (str, bool)):
+        return v
+    return str(Decimal(repr(v)) if isinstance(v, float) else v)
+
+
+def _after(cols: dict[str, Any], sort: list[tuple[str, bool]], values: list[Any]) -> ColumnElement[bool]:
     """Rows strictly after ``values`` (typed, one per sort column) in the sort order (empty values smallest)."""
     typed = values  # typed per column by _read_cursor
 
     def after(i: int) -> ColumnElement[bool]:
         name, desc = sort[i]
-        col, v = table.c[name], typed[i]
+        col, v = cols[name], typed[i]
         if v is None:
             strictly = false() if desc else col.is_not(None)
             equal = col.is_(None)

@@ -95,3 +95,28 @@ def test_the_operator_logs_shots_through_the_api_and_cannot_touch_the_counter(sh
     assert r.status_code == 422
     got = op.get(f"/api/tooling/tool/{die['id']}").get_json()
     assert (got["shots"], got["life_used"], got["version"]) == (60, "60.0", die["version"])
+
+
+def test_the_api_sorts_and_filters_by_the_computed_share_page_by_page(shop: Any) -> None:
+    rt = shop
+    app = api.create_app(rt, {"TESTING": True})
+    rt.users.add("tr", "secret-pass", ["toolroom"])
+    tr = ApiClient(app.test_client(), rt.users.create_token("tr"))
+    log = rt.entity("tooling", "shot_log")
+    for i, (life, shots) in enumerate([(1000, 500), (200, 150), (5000, 100), (100, 99), (400, 300), (10, 0)]):
+        t = rt.records.create(SYSTEM, rt.entity("tooling", "tool"), {"code": f"M-{i}", "life": life})
+        rt.records.create(SYSTEM, log, {"tool": t["id"], "shots": shots})
+    seen, after = [], None
+    while True:
+        r = tr.get("/api/tooling/tool?sort=-life_used&limit=2" + (f"&after={after}" if after else ""))
+        assert r.status_code == 200, r.get_json()
+        body = r.get_json()
+        seen += [(i["code"], i["life_used"]) for i in body["items"]]
+        after = body["next"]
+        if not after:
+            break
+    assert seen == [("M-3", "99.0"), ("M-1", "75.0"), ("M-4", "75.0"), ("M-0", "50.0"), ("M-2", "2.0"),
+                    ("M-5", "0.0")] or seen == [("M-3", "99.0"), ("M-4", "75.0"), ("M-1", "75.0"), ("M-0", "50.0"),
+                                                ("M-2", "2.0"), ("M-5", "0.0")]
+    r = tr.get("/api/tooling/tool?life_used__gte=60&sort=life_used")
+    assert [i["code"] for i in r.get_json()["items"]][-1] == "M-3" and len(r.get_json()["items"]) == 3
