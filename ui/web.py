@@ -247,8 +247,7 @@ def list_view(app: str, entity: str) -> Any:
         new = "-" + col if cur == col else col
         return url_for("jig_ui.list_view", app=app, entity=entity, **{**base_args, "sort": new})
 
-    sortable = {c for c in cols if dash._kind(ent, c) not in ("computed", "table", "multiselect", "images", "files",
-                                                             "image", "file")}
+    sortable = {c for c in cols if (t := dash._ftype(ent, c)) is not None and (t.sortable or t.name == "computed")}
     export_q = urlencode(base_args)
     return page("list.html", actor=actor, ent=ent, app_def=rt().apps[app], rows=rows, error=error,
                 columns=[{"name": c, "label": label_of(ent, c, lang), "sortable": c in sortable,
