@@ -169,7 +169,7 @@ def test_supervisor_builds_the_overdue_reminder_and_it_texts_once_per_batch_per_
     page.locator("#d-publish-message").fill("外发超期短信")
     expect(page.locator("#d-publish-go")).to_be_enabled()
     page.locator("#d-publish-go").click()
-    expect(page.locator("#d-published")).to_contain_text("已发布版本")
+    expect(page.locator("#d-published")).to_contain_text("已发布版本", timeout=30000)  # validate, migrate, publish
     page.locator("#d-publish-close").click()
     toggle = page.locator("#r-rows tr[data-rule='overdue_sms'] .r-toggle")
     expect(toggle).to_be_enabled()  # published (before, only in the draft: nothing to enable)

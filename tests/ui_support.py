@@ -53,6 +53,9 @@ def launch_browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed")
     sync_api = pytest.importorskip("playwright.sync_api")
+    # a busy CI machine (both test passes at once, Chromium, servers) can take seconds to publish a definition:
+    # waiting up to 20 s for what the page will show is patience, not a timing assertion
+    sync_api.expect.set_options(timeout=20_000)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:

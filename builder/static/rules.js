@@ -165,8 +165,8 @@ async function save() {
   renderErrors();
   cur.isNew = false;
   cur.templates = {};
+  await load();  // re-renders the form, which clears the status line: say how the save went after it
   status(S.errors.length ? tx("publish_errors", { n: S.errors.length }) : "rule_saved", S.errors.length ? "bad" : "ok");
-  await load();
   return true;
 }
 
