@@ -103,6 +103,7 @@ APP = "bench"
 CONFIG_ENV = "JIG_BENCH_CONFIG"
 TARGETS = {"get": 0.8, "list": 0.75, "create": 0.6}
 LIST_QUERY = "status=open&qty__gte=5&limit=20"
+ENTITIES = ("synthetic", "outsourcing.batch")
 
 BENCH_YAML = """\
 app: bench
@@ -379,52 +380,16 @@ def load_time(repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--database", help="PostgreSQL URL of a throwaway database (default: temp SQLite file)")
-    ap.add_argument("--rows", type=int, default=20000)
-    ap.add_argument("--duration", type=float, default=5.0)
-    ap.add_argument("--warmup", type=float, default=1.0)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
-    ap.add_argument("--only", choices=("get", "list", "create"), action="append")
-    ap.add_argument("--jig-path", help="directory with a modified copy of runtime/ and jig/ for the Jig server "
-                                       "(to measure a candidate fix without touching the checkout)")
-    ap.add_argument("--keep", action="store_true", help="keep the temp dir (database, server logs)")
-    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    ap.add_argument("--smoke", action="store_true", default=os.environ.get("JIG_BENCH_SMOKE") == "1",
-                    help="a tiny run that only shows the script works (the test suite runs this)")
-    args = ap.parse_args(argv)
-    if args.smoke:
-        args.rows, args.duration, args.warmup, args.rounds = min(args.rows, 200), 0.3, 0.0, 1
-        args.connections, args.client = 1, "python"
-
-    sys.path.insert(0, str(ROOT))
-    if args.database and args.database.startswith("postgresql://"):
-        args.database = "postgresql+psycopg://" + args.database[len("postgresql://"):]
-    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    if args.client == "wrk" and not shutil.which("wrk"):
-        print("wrk not found; using the Python client", file=sys.stderr)
-        use_wrk = False
-    drive = run_wrk if use_wrk else run_python
-
-    import importlib.metadata
-    import sqlite3
-
-    import sqlalchemy
-    print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, flask {importlib.metadata.version('flask')}, "
-          f"sqlalchemy {sqlalchemy.__version__}, client: "
-          f"{'wrk' if use_wrk else 'python http.client'} x{args.connections} connections, "
-          f"{args.rounds} rounds x {args.duration:g} s (+{args.warmup:g} s warm-up)")
-
-    tmp = Path(tempfile.mkdtemp(prefix="jig-bench-"))
+def run_synthetic(args: Any, tmp: Path, drive: Any) -> bool:
+    """The synthetic ``bench.item`` against its hand-written baseline (the table this script always printed)."""
+    tmp.mkdir()
+    rows = args.rows or 20000
     servers: list[Server] = []
     failed = False
     try:
         t0 = time.perf_counter()
-        cfg = prepare(args.database, args.rows, tmp)
-        print(f"database: {cfg['database_url'].split('@')[-1]}; seeded {args.rows} items in "
+        cfg = prepare(args.database, rows, tmp)
+        print(f"database: {cfg['database_url'].split('@')[-1]}; seeded {rows} items in "
               f"{time.perf_counter() - t0:.1f} s")
         cfg_path = tmp / "config.json"
         cfg_path.write_text(json.dumps(cfg))
@@ -484,6 +449,66 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for s in servers:
             s.stop()
+    return not failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--database", help="PostgreSQL URL of a throwaway database (default: temp SQLite file)")
+    ap.add_argument("--entity", action="append", choices=ENTITIES,
+                    help="what to measure (repeatable; default: all)")
+    ap.add_argument("--peer", choices=("directus",), help="also measure a peer product on the batch collection")
+    ap.add_argument("--rows", type=int, help="seeded rows (synthetic: 20,000; shipped entities: 10,000)")
+    ap.add_argument("--repeat", type=int, default=15, help="repetitions of each in-process server-time query")
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    ap.add_argument("--only", choices=("get", "list", "create"), action="append")
+    ap.add_argument("--jig-path", help="directory with a modified copy of runtime/ and jig/ for the Jig server "
+                                       "(to measure a candidate fix without touching the checkout)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (database, server logs)")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--smoke", action="store_true", default=os.environ.get("JIG_BENCH_SMOKE") == "1",
+                    help="a tiny run that only shows the script works (the test suite runs this)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.rows, args.duration, args.warmup, args.rounds = min(args.rows or 200, 200), 0.3, 0.0, 1
+        args.connections, args.client = 1, "python"
+
+    sys.path.insert(0, str(ROOT))
+    if args.database and args.database.startswith("postgresql://"):
+        args.database = "postgresql+psycopg://" + args.database[len("postgresql://"):]
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    if args.client == "wrk" and not shutil.which("wrk"):
+        print("wrk not found; using the Python client", file=sys.stderr)
+        use_wrk = False
+    drive = run_wrk if use_wrk else run_python
+
+    import importlib.metadata
+    import sqlite3
+
+    import sqlalchemy
+    print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, flask {importlib.metadata.version('flask')}, "
+          f"sqlalchemy {sqlalchemy.__version__}, client: "
+          f"{'wrk' if use_wrk else 'python http.client'} x{args.connections} connections, "
+          f"{args.rounds} rounds x {args.duration:g} s (+{args.warmup:g} s warm-up)")
+
+    entities = args.entity or list(ENTITIES)
+    if args.peer == "directus" and args.smoke:
+        print("--peer directus has no smoke mode (it needs npm); leaving it out", file=sys.stderr)
+        args.peer = None
+    tmp = Path(tempfile.mkdtemp(prefix="jig-bench-"))
+    failed = False
+    try:
+        if "synthetic" in entities:
+            failed |= not run_synthetic(args, tmp / "synthetic", drive)
+        if "outsourcing.batch" in entities:
+            from bench.support import shipped_run
+            (tmp / "shipped").mkdir()
+            failed |= not shipped_run.run(args, tmp / "shipped")
+    finally:
         if args.keep:
             print(f"kept {tmp}")
         else:

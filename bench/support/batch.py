@@ -219,8 +219,8 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         rows = rows[:limit]
         nxt = None
         if more and rows:
-            nxt = base64.urlsafe_b64encode(json.dumps([ts(rows[-1]["created_at"]), rows[-1]["id"]]).encode()) \
-                .decode().rstrip("=")
+            cursor = json.dumps([ts(rows[-1]["created_at"]), rows[-1]["id"]], separators=(",", ":"))
+            nxt = base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=")
         return jsonify({"items": [out(r, day) for r in rows], "next": nxt})
 
     def text(v: Any, max_len: int) -> str:

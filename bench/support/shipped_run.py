@@ -1,0 +1,197 @@
+"""bench/crud.py's shipped-entity mode: Jig on the shipped apps versus the hand-written baseline (and peers).
+
+For ``outsourcing.batch``: get / the four UI list shapes / create / transition ``start``, each driven
+against Jig and the baseline in interleaved rounds (Jig, baseline, baseline, Jig, ...), the median per
+side reported with its ratio and target; then the server time (in process) of each list shape, the
+outsourcing dashboard and the overdue scan at the seeded size.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import shipped
+from .client import Pool, Server, drive, request
+
+TARGETS = {"get": 0.9, "list": 0.8, "create": 0.6, "transition": 0.6}
+BASE = "/api/outsourcing/batch"
+
+
+def target_of(kind: str) -> float:
+    return TARGETS["list" if kind.startswith("list") else kind]
+
+
+def equivalence(jig: int, base: int, cfg: dict[str, Any]) -> list[str]:
+    """Both servers must answer alike: bodies for get/list/cursor, status and error fields for bad input."""
+    from runtime import clock
+    tok = cfg["token"]
+    problems: list[str] = []
+
+    def same(label: str, method: str, path: str, body: Any = None, token: str | None = tok,
+             drop: tuple[str, ...] = ()) -> None:
+        a, b = request(jig, method, path, token, body), request(base, method, path, token, body)
+        if a[0] != b[0]:
+            problems.append(f"{label}: status jig {a[0]} vs baseline {b[0]} ({str(a[1])[:300]} / {str(b[1])[:300]})")
+            return
+        ja, jb = a[1], b[1]
+        if isinstance(ja, dict) and "error" in ja:
+            if set(ja["error"].get("fields") or {}) != set(jb["error"].get("fields") or {}):
+                problems.append(f"{label}: error fields jig {ja['error'].get('fields')} vs "
+                                f"baseline {jb['error'].get('fields')}")
+            return
+        if drop:
+            ja = {k: v for k, v in ja.items() if k not in drop}
+            jb = {k: v for k, v in jb.items() if k not in drop}
+        if ja != jb:
+            problems.append(f"{label}: bodies differ: {first_difference(ja, jb)}")
+
+    same("get", "GET", f"{BASE}/{cfg['first_id']}")
+    same("get (open batch)", "GET", f"{BASE}/{cfg['last_id']}")
+    same("get missing", "GET", f"{BASE}/999999999")
+    same("get without token", "GET", f"{BASE}/{cfg['first_id']}", token=None)
+    for label, qs in shipped.list_shapes(cfg, clock.today()).items():
+        same(label, "GET", f"{BASE}?{qs}")
+        nxt = request(jig, "GET", f"{BASE}?{qs}", tok)[1].get("next")
+        if nxt:
+            same(f"{label} page 2", "GET", f"{BASE}?{qs}&after={nxt}")
+    same("list unknown field", "GET", f"{BASE}?colour=red")
+    same("list bad partner", "GET", f"{BASE}?partner=x")
+    import random
+    body = shipped.create_body(cfg, random.Random(5), clock.today())
+    a, b = request(jig, "POST", BASE, tok, body), request(base, "POST", BASE, tok, body)
+    drop = ("id", "name", "created_at", "updated_at")
+    if a[0] != b[0] or {k: v for k, v in a[1].items() if k not in drop} != \
+            {k: v for k, v in b[1].items() if k not in drop}:
+        problems.append(f"create: jig {a} vs baseline {b}")
+    elif a[1]["name"][:9] != b[1]["name"][:9]:
+        problems.append(f"create: names jig {a[1]['name']} vs baseline {b[1]['name']}")
+    today = clock.today().isoformat()
+    for label, bad in [
+        ("not an object", [1, 2]),
+        ("missing required", {"customer": "x"}),
+        ("quantity below 1", {**body, "quantity": 0}),
+        ("return before ship", {**body, "expected_return": "2000-01-01", "ship_date": today}),
+        ("partner missing", {**body, "partner": 999999}),
+        ("bad types", {**body, "quantity": "many", "process": "gilding", "ship_date": "31.12.2025"}),
+        ("readonly and unknown", {**body, "actual_return": "2025-01-01T10:00:00", "colour": "red"}),
+    ]:
+        same(f"create {label}", "POST", BASE, bad)
+    first, last = cfg["pool"]
+    if last - first >= 3:  # two pool records: one per server, then the same again (wrong state), stale version
+        ja = request(jig, "POST", f"{BASE}/{first}/transitions/start?version=1", tok)
+        jb = request(base, "POST", f"{BASE}/{first + 1}/transitions/start?version=1", tok)
+        drop_t = ("id", "name", "updated_at", "customer", "product_no", "quantity", "partner", "process",
+                  "created_at")
+        if ja[0] != jb[0] or {k: v for k, v in ja[1].items() if k not in drop_t} != \
+                {k: v for k, v in jb[1].items() if k not in drop_t}:
+            problems.append(f"transition: jig {ja} vs baseline {jb}")
+        same("transition wrong state", "POST", f"{BASE}/{first}/transitions/start?version=2")
+        same("transition stale version", "POST", f"{BASE}/{first + 2}/transitions/start?version=7")
+        cfg["pool"][0] = first + 3
+    return problems
+
+
+def first_difference(a: Any, b: Any, where: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in [*a, *(k for k in b if k not in a)]:
+            if a.get(k, "<missing>") != b.get(k, "<missing>"):
+                return first_difference(a.get(k, "<missing>"), b.get(k, "<missing>"), f"{where}.{k}")
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where}: {len(a)} vs {len(b)} entries"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return first_difference(x, y, f"{where}[{i}]")
+    return f"{where}: jig {a!r} vs baseline {b!r}"
+
+
+def run(args: Any, tmp: Path) -> bool:
+    """The outsourcing.batch comparison; True when every target was met and the apps agree."""
+    t0 = time.perf_counter()
+    kinds = ["get", "list state", "list partner+state", "list overdue", "list search", "create", "transition"]
+    per = args.duration + args.warmup
+    # enough shipped batches for the transition rounds: (throughput guess 400/s) x time x rounds x 2 servers
+    pool = 60 if args.smoke else int(400 * per * args.rounds * 2 * args.connections / 4) + 1000
+    rows = args.rows or 10000
+    cfg = shipped.prepare(args.database, rows, pool, tmp)
+    print(f"\n== outsourcing.batch: {rows:,} batches (+{pool:,} shipped for the transition pool) seeded "
+          f"in {time.perf_counter() - t0:.1f} s ==")
+    cfg_path = tmp / "shipped.json"
+    cfg_path.write_text(json.dumps(cfg))
+    ready = f"{BASE}/{cfg['first_id']}"
+    jig = Server("jig", "bench.support.shipped:jig_app", cfg_path, tmp / "jig-shipped.log", args.jig_path,
+                 ready_path=ready)
+    base = Server("baseline", "bench.support.batch:baseline_app", cfg_path, tmp / "baseline-shipped.log",
+                  ready_path=ready)
+    ok = True
+    try:
+        jig.wait_ready(cfg["token"])
+        base.wait_ready(cfg["token"])
+        problems = equivalence(jig.port, base.port, cfg)
+        if problems:
+            ok = False
+            print("WARNING: Jig and the baseline do not answer alike:")
+            for p in problems:
+                print("  -", p)
+        else:
+            print("equivalence: both answer alike (get, 4 list shapes + cursors, 400/401/404/409/422 cases, "
+                  "create, transition)")
+        pool_ids = Pool(*cfg["pool"])
+        makers = shipped.makers(cfg, pool_ids)
+        results: dict[str, dict[str, list[float]]] = {k: {"jig": [], "baseline": []} for k in kinds}
+        errors = 0
+        seq = 0
+        for kind in kinds:
+            for rnd in range(args.rounds):
+                for srv in ([jig, base] if rnd % 2 == 0 else [base, jig]):
+                    seq += 1
+                    if args.warmup > 0:
+                        drive(srv.port, cfg["token"], makers[kind], args.warmup, args.connections, seq)
+                    rps, errs = drive(srv.port, cfg["token"], makers[kind], args.duration, args.connections, seq)
+                    errors += errs
+                    results[kind][srv.name].append(rps)
+                    if errs:
+                        print(f"  {kind} {srv.name}: {errs} failed requests", file=sys.stderr)
+        print("\n| outsourcing.batch | jig req/s | baseline req/s | ratio | target | result | runs (jig / baseline) |")
+        print("|---|---:|---:|---:|---:|---|---|")
+        for kind in kinds:
+            j, b = statistics.median(results[kind]["jig"]), statistics.median(results[kind]["baseline"])
+            ratio = j / b if b else 0.0
+            good = ratio >= target_of(kind)
+            ok &= good
+            print(f"| {kind} | {j:.0f} | {b:.0f} | {ratio:.2f} | >= {target_of(kind):.1f} | "
+                  f"{'PASS' if good else 'FAIL'} | {' '.join(f'{x:.0f}' for x in results[kind]['jig'])} / "
+                  f"{' '.join(f'{x:.0f}' for x in results[kind]['baseline'])} |")
+        if errors:
+            print(f"WARNING: {errors} requests failed during measurement")
+            ok = False
+        if pool_ids.next > pool_ids.last:
+            print("note: the transition pool ran out; the transition rate counts only the time it lasted")
+    finally:
+        jig.stop()
+        base.stop()
+    ok &= server_time_table(cfg, cfg_path, tmp, 3 if args.smoke else args.repeat)
+    if getattr(args, "peer", None) == "directus":
+        from . import directus
+        ok &= directus.compare(args, cfg, tmp)
+    return ok
+
+
+def server_time_table(cfg: dict[str, Any], cfg_path: Path, tmp: Path, repeat: int) -> bool:
+    import os
+    os.environ[shipped.CONFIG_ENV] = str(cfg_path)
+    rows = shipped.server_times(cfg["database_url"], tmp, repeat)
+    print(f"\nserver time in process at {cfg['rows']:,} batches (median of {repeat}; targets as issue 14 sets them "
+          f"for 1,000,000 batches)\n")
+    print("| query | median ms | target | result |\n|---|---:|---:|---|")
+    ok = True
+    for label, ms, target in rows:
+        good = ms < target
+        ok &= good
+        print(f"| {label} | {ms:.1f} | < {target:.0f} ms | {'PASS' if good else 'FAIL'} |")
+    return ok
