@@ -115,8 +115,8 @@ def run(args: Any, tmp: Path) -> bool:
     t0 = time.perf_counter()
     kinds = ["get", "list state", "list partner+state", "list overdue", "list search", "create", "transition"]
     per = args.duration + args.warmup
-    # enough shipped batches for the transition rounds: (throughput guess 400/s) x time x rounds x 2 servers
-    pool = 60 if args.smoke else int(400 * per * args.rounds * 2 * args.connections / 4) + 1000
+    # enough shipped batches for the transition rounds: (throughput guess 250/s) x time x rounds x 2 servers
+    pool = 60 if args.smoke else int(250 * per * args.rounds * 2) + 1000
     rows = args.rows or 10000
     cfg = shipped.prepare(args.database, rows, pool, tmp)
     print(f"\n== outsourcing.batch: {rows:,} batches (+{pool:,} shipped for the transition pool) seeded "
