@@ -2,11 +2,26 @@
 
 Run (from the repository root)::
 
-    .venv/bin/python bench/crud.py                       # SQLite (default), prints the table
+    .venv/bin/python bench/crud.py                       # SQLite (default): synthetic + outsourcing.batch
+    .venv/bin/python bench/crud.py --entity outsourcing.batch --peer directus   # + Directus 11 from npm
+    .venv/bin/python bench/crud.py --entity outsourcing.batch --rows 1000000 --server-time-only
     .venv/bin/python bench/crud.py --check               # exit 1 when a target is missed
     .venv/bin/python bench/crud.py --database "$JIG_TEST_PG_URL"   # PostgreSQL (dedicated, throwaway DB)
 
-Options: --rows (20000), --duration (5 s per measurement), --warmup (1 s), --rounds (3; jig, baseline,
+Two measurements (``--entity``, repeatable; default both):
+
+* ``synthetic`` -- the 8-field ``bench.item`` below against bench/support/synthetic.py (the table this script
+  has always printed; --rows default 20,000).
+* ``outsourcing.batch`` -- the shipped batch (naming series, computed days_late, link check, history, the
+  rules extension active) served from the repository's apps/ against bench/support/batch.py, a hand-written
+  app doing the same work: get, the list shapes the UI uses (state; partner + state; overdue as the
+  dashboard and reminder rule define it; ``q`` search), create and the ``start`` transition (--rows default
+  10,000; bench/support/shipped.py seeds and describes the data), followed by the in-process server time of
+  each list shape, the outsourcing dashboard and the overdue scan. ``--peer directus`` then measures
+  Directus 11 on the same collection and rows (bench/support/directus.py). The shipped mode always uses the
+  Python client.
+
+Options: --rows (see above), --duration (5 s per measurement), --warmup (1 s), --rounds (3; jig, baseline,
 jig, baseline, ... and the median is reported), --connections (4), --client auto|wrk|python,
 --only get|list|create (repeatable), --jig-path DIR (serve Jig from a scratch copy of runtime/ + jig/),
 --keep (keep the temp dir with database and server logs), --smoke (a tiny run that only shows the script
@@ -460,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer", choices=("directus",), help="also measure a peer product on the batch collection")
     ap.add_argument("--rows", type=int, help="seeded rows (synthetic: 20,000; shipped entities: 10,000)")
     ap.add_argument("--repeat", type=int, default=15, help="repetitions of each in-process server-time query")
+    ap.add_argument("--server-time-only", action="store_true",
+                    help="shipped entities: seed and time the list shapes, dashboard and overdue scan in process "
+                         "only (no servers; for --rows 1000000)")
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=3)

@@ -123,8 +123,9 @@ def seed_batches(rt: Any, rows: int, pool: int, quiet: bool = False) -> dict[str
             "pool": [int(first_pool), int(last_pool)] if pool else [0, -1]}
 
 
-def prepare(database_url: str | None, rows: int, pool: int, tmp: Path) -> dict[str, Any]:
-    """Fresh database with the shipped apps, one planner with an API token, and the seeded batches."""
+def prepare(database_url: str | None, rows: int, pool: int, tmp: Path) -> tuple[dict[str, Any], Any]:
+    """Fresh database with the shipped apps, one planner with an API token, and the seeded batches.
+    Returns the servers' config and the (open) runtime; the caller closes it."""
     from jig.app import build_runtime
     from jig.config import Settings
     from runtime import clock
@@ -150,8 +151,7 @@ def prepare(database_url: str | None, rows: int, pool: int, tmp: Path) -> dict[s
            "naming_table": rt.tables.system["jig_naming"].name, "token": token,
            "tokens": {hashlib.sha256(token.encode()).hexdigest(): {"username": "bench", "roles": ["planner"]}},
            "rows": rows, **seeded}
-    rt.close()
-    return cfg
+    return cfg, rt
 
 
 # ---- the requests: the shapes the UI uses --------------------------------------------------------------
@@ -195,19 +195,12 @@ def makers(cfg: dict[str, Any], pool: Any) -> dict[str, Callable[[random.Random]
 
 # ---- server time of the list shapes, the dashboard and the overdue scan, in process -----------------------
 
-def server_times(database_url: str, tmp: Path, repeat: int) -> list[tuple[str, float, float]]:
+def server_times(rt: Any, cfg: dict[str, Any], repeat: int) -> list[tuple[str, float, float]]:
     """Median ms of each list shape (``listquery.run``), the dashboard (``dashboards.compute``) and the overdue
     scan (the rule's SQL selection), measured inside one process on the seeded database."""
-    from jig.app import build_runtime
-    from jig.config import Settings
     from runtime import clock, listquery
     from runtime.auth import SYSTEM
-    settings = Settings(database_url=database_url, apps=[str(ROOT / "apps")], secret_key="bench-" + "x" * 40,
-                        timezone=clock.zone().key, auto_migrate=False, files_dir=str(tmp / "files"),
-                        var_dir=str(tmp))
-    rt = build_runtime(settings, migrate=False)
     ent = rt.entity("outsourcing", "batch")
-    cfg = config()
     out: list[tuple[str, float, float]] = []
 
     def timed(label: str, target: float, fn: Callable[[], Any]) -> None:
@@ -228,7 +221,6 @@ def server_times(database_url: str, tmp: Path, repeat: int) -> list[tuple[str, f
     board = rt.apps["outsourcing"].sections["dashboards"]["board"]
     timed("dashboard outsourcing/board (all widgets)", 50.0, lambda: dashboards.compute(rt, SYSTEM, board, "zh"))
     timed("overdue scan (rule overdue_reminder's selection)", 100.0, lambda: _overdue_scan(rt))
-    rt.close()
     return out
 
 
