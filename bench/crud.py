@@ -118,7 +118,7 @@ APP = "bench"
 CONFIG_ENV = "JIG_BENCH_CONFIG"
 TARGETS = {"get": 0.8, "list": 0.75, "create": 0.6}
 LIST_QUERY = "status=open&qty__gte=5&limit=20"
-ENTITIES = ("synthetic", "outsourcing.batch")
+ENTITIES = ("synthetic", "outsourcing.batch", "work_order_tracking.operation")
 
 BENCH_YAML = """\
 app: bench
@@ -522,10 +522,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "synthetic" in entities:
             failed |= not run_synthetic(args, tmp / "synthetic", drive)
-        if "outsourcing.batch" in entities:
-            from bench.support import shipped_run
-            (tmp / "shipped").mkdir()
-            failed |= not shipped_run.run(args, tmp / "shipped")
+        for entity in ("outsourcing.batch", "work_order_tracking.operation"):
+            if entity in entities:
+                from bench.support import shipped_run
+                (tmp / entity).mkdir()
+                failed |= not shipped_run.run(args, tmp / entity, entity)
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -123,8 +123,9 @@ def seed_batches(rt: Any, rows: int, pool: int, quiet: bool = False) -> dict[str
             "pool": [int(first_pool), int(last_pool)] if pool else [0, -1]}
 
 
-def prepare(database_url: str | None, rows: int, pool: int, tmp: Path) -> tuple[dict[str, Any], Any]:
-    """Fresh database with the shipped apps, one planner with an API token, and the seeded batches.
+def prepare(database_url: str | None, entity: str, rows: int, pool: int, tmp: Path) -> tuple[dict[str, Any], Any]:
+    """Fresh database with the shipped apps, one user with an API token (planner for batches, supervisor for
+    operations: the roles that create and move them), and the seeded rows of ``entity``.
     Returns the servers' config and the (open) runtime; the caller closes it."""
     from jig.app import build_runtime
     from jig.config import Settings
@@ -141,16 +142,25 @@ def prepare(database_url: str | None, rows: int, pool: int, tmp: Path) -> tuple[
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         eng.dispose()
     rt = build_runtime(settings)
-    rt.users.add("bench", "bench-password-1", ["planner"])
+    role = "planner" if entity == "outsourcing.batch" else "supervisor"
+    rt.users.add("bench", "bench-password-1", [role])
     token = rt.users.create_token("bench")
-    seeded = seed_batches(rt, rows, pool)
+    if entity == "outsourcing.batch":
+        seeded = seed_batches(rt, rows, pool)
+    else:
+        from . import operation
+        seeded = operation.seed(rt, rows, pool)
+        with rt.db.write() as conn:
+            from sqlalchemy import text
+            conn.execute(text("ANALYZE"))
     batch = rt.tables["outsourcing.batch"]
     cfg = {"database_url": url, "apps_dir": str(ROOT / "apps"), "timezone": timezone, "files_dir": str(tmp / "files"),
            "var_dir": str(tmp), "batch_table": batch.name, "partner_table": rt.tables["outsourcing.partner"].name,
+           "entity_table": rt.tables[entity].name,
            "history_table": rt.tables.system["jig_history"].name,
            "naming_table": rt.tables.system["jig_naming"].name, "token": token,
-           "tokens": {hashlib.sha256(token.encode()).hexdigest(): {"username": "bench", "roles": ["planner"]}},
-           "rows": rows, **seeded}
+           "tokens": {hashlib.sha256(token.encode()).hexdigest(): {"username": "bench", "roles": [role]}},
+           "rows": rows, "entity": entity, **seeded}
     return cfg, rt
 
 
@@ -200,7 +210,7 @@ def server_times(rt: Any, cfg: dict[str, Any], repeat: int) -> list[tuple[str, f
     scan (the rule's SQL selection), measured inside one process on the seeded database."""
     from runtime import clock, listquery
     from runtime.auth import SYSTEM
-    ent = rt.entity("outsourcing", "batch")
+    ent = rt.entity(*cfg["entity"].split("."))
     out: list[tuple[str, float, float]] = []
 
     def timed(label: str, target: float, fn: Callable[[], Any]) -> None:
@@ -213,11 +223,21 @@ def server_times(rt: Any, cfg: dict[str, Any], repeat: int) -> list[tuple[str, f
             times.append((time.perf_counter() - t0) * 1000)
         out.append((label, statistics.median(times), target))
 
-    for label, qs in list_shapes(cfg, clock.today()).items():
+    if cfg["entity"] == "outsourcing.batch":
+        shapes = list_shapes(cfg, clock.today())
+    else:
+        from . import operation
+        shapes = operation.list_shapes(clock.now())
+    for label, qs in shapes.items():
         args = dict(kv.split("=", 1) for kv in qs.split("&"))
         q = listquery.parse_args(ent, args)
         timed(f"{label} (`?{qs}`)", 50.0, lambda q=q: listquery.run(rt, SYSTEM, ent, q))
     from ui import dashboards
+    if cfg["entity"] != "outsourcing.batch":
+        board = rt.apps["work_order_tracking"].sections["dashboards"]["production"]
+        timed("dashboard work_order_tracking/production (all widgets)", 50.0,
+              lambda: dashboards.compute(rt, SYSTEM, board, "zh"))
+        return out
     board = rt.apps["outsourcing"].sections["dashboards"]["board"]
     timed("dashboard outsourcing/board (all widgets)", 50.0, lambda: dashboards.compute(rt, SYSTEM, board, "zh"))
     timed("overdue scan (rule overdue_reminder's selection)", 100.0, lambda: _overdue_scan(rt))

@@ -1,6 +1,7 @@
 """bench/crud.py's shipped-entity mode: Jig on the shipped apps versus the hand-written baseline (and peers).
 
-For ``outsourcing.batch``: get / the four UI list shapes / create / transition ``start``, each driven
+For ``outsourcing.batch`` and ``work_order_tracking.operation``: get / the four UI list shapes / create /
+transition ``start``, each driven
 against Jig and the baseline in interleaved rounds (Jig, baseline, baseline, Jig, ...), the median per
 side reported with its ratio and target; then the server time (in process) of each list shape, the
 outsourcing dashboard and the overdue scan at the seeded size.
@@ -19,17 +20,48 @@ from . import shipped
 from .client import Pool, Server, drive, request
 
 TARGETS = {"get": 0.9, "list": 0.8, "create": 0.6, "transition": 0.6}
-BASE = "/api/outsourcing/batch"
+
+
+class Spec:
+    """What differs between the two shipped entities."""
+
+    def __init__(self, entity: str):
+        from runtime import clock
+        self.entity = entity
+        if entity == "outsourcing.batch":
+            self.base, self.baseline, self.pool_state = "/api/outsourcing/batch", "bench.support.batch", "shipped"
+            self.shapes = lambda cfg: shipped.list_shapes(cfg, clock.today())
+            self.body = lambda cfg, rnd: shipped.create_body(cfg, rnd, clock.today())
+            self.makers = shipped.makers
+            self.invalid = batch_invalid
+        else:
+            from . import operation
+            self.base, self.baseline, self.pool_state = operation.BASE, "bench.support.operation_baseline", "pending"
+            self.shapes = lambda cfg: operation.list_shapes(clock.now())
+            self.body = lambda cfg, rnd: operation.create_body(cfg, rnd, clock.now())
+            self.makers = operation.makers
+            self.invalid = operation.invalid_bodies
+
+
+def batch_invalid(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    from runtime import clock
+    today = clock.today().isoformat()
+    return [("not an object", [1, 2]), ("missing required", {"customer": "x"}),
+            ("quantity below 1", {**body, "quantity": 0}),
+            ("return before ship", {**body, "expected_return": "2000-01-01", "ship_date": today}),
+            ("partner missing", {**body, "partner": 999999}),
+            ("bad types", {**body, "quantity": "many", "process": "gilding", "ship_date": "31.12.2025"}),
+            ("readonly and unknown", {**body, "actual_return": "2025-01-01T10:00:00", "colour": "red"})]
 
 
 def target_of(kind: str) -> float:
     return TARGETS["list" if kind.startswith("list") else kind]
 
 
-def equivalence(jig: int, base: int, cfg: dict[str, Any]) -> list[str]:
+def equivalence(jig: int, base: int, cfg: dict[str, Any], spec: Spec) -> list[str]:
     """Both servers must answer alike: bodies for get/list/cursor, status and error fields for bad input."""
-    from runtime import clock
     tok = cfg["token"]
+    BASE = spec.base  # noqa: N806
     problems: list[str] = []
 
     def same(label: str, method: str, path: str, body: Any = None, token: str | None = tok,
@@ -54,15 +86,15 @@ def equivalence(jig: int, base: int, cfg: dict[str, Any]) -> list[str]:
     same("get (open batch)", "GET", f"{BASE}/{cfg['last_id']}")
     same("get missing", "GET", f"{BASE}/999999999")
     same("get without token", "GET", f"{BASE}/{cfg['first_id']}", token=None)
-    for label, qs in shipped.list_shapes(cfg, clock.today()).items():
+    for label, qs in spec.shapes(cfg).items():
         same(label, "GET", f"{BASE}?{qs}")
         nxt = request(jig, "GET", f"{BASE}?{qs}", tok)[1].get("next")
         if nxt:
             same(f"{label} page 2", "GET", f"{BASE}?{qs}&after={nxt}")
     same("list unknown field", "GET", f"{BASE}?colour=red")
-    same("list bad partner", "GET", f"{BASE}?partner=x")
+    same("list bad state list", "GET", f"{BASE}?limit=x")
     import random
-    body = shipped.create_body(cfg, random.Random(5), clock.today())
+    body = spec.body(cfg, random.Random(5))
     a, b = request(jig, "POST", BASE, tok, body), request(base, "POST", BASE, tok, body)
     drop = ("id", "name", "created_at", "updated_at")
     if a[0] != b[0] or {k: v for k, v in a[1].items() if k not in drop} != \
@@ -70,25 +102,15 @@ def equivalence(jig: int, base: int, cfg: dict[str, Any]) -> list[str]:
         problems.append(f"create: jig {a} vs baseline {b}")
     elif a[1]["name"][:9] != b[1]["name"][:9]:
         problems.append(f"create: names jig {a[1]['name']} vs baseline {b[1]['name']}")
-    today = clock.today().isoformat()
-    for label, bad in [
-        ("not an object", [1, 2]),
-        ("missing required", {"customer": "x"}),
-        ("quantity below 1", {**body, "quantity": 0}),
-        ("return before ship", {**body, "expected_return": "2000-01-01", "ship_date": today}),
-        ("partner missing", {**body, "partner": 999999}),
-        ("bad types", {**body, "quantity": "many", "process": "gilding", "ship_date": "31.12.2025"}),
-        ("readonly and unknown", {**body, "actual_return": "2025-01-01T10:00:00", "colour": "red"}),
-    ]:
+    for label, bad in spec.invalid(body):
         same(f"create {label}", "POST", BASE, bad)
     first, last = cfg["pool"]
     if last - first >= 3:  # two pool records: one per server, then the same again (wrong state), stale version
         ja = request(jig, "POST", f"{BASE}/{first}/transitions/start?version=1", tok)
         jb = request(base, "POST", f"{BASE}/{first + 1}/transitions/start?version=1", tok)
-        drop_t = ("id", "name", "updated_at", "customer", "product_no", "quantity", "partner", "process",
-                  "created_at")
-        if ja[0] != jb[0] or {k: v for k, v in ja[1].items() if k not in drop_t} != \
-                {k: v for k, v in jb[1].items() if k not in drop_t}:
+        keep = ("state", "version", "updated_by", "operator", "created_by")
+        if ja[0] != jb[0] or {k: v for k, v in ja[1].items() if k in keep} != \
+                {k: v for k, v in jb[1].items() if k in keep}:
             problems.append(f"transition: jig {ja} vs baseline {jb}")
         same("transition wrong state", "POST", f"{BASE}/{first}/transitions/start?version=2")
         same("transition stale version", "POST", f"{BASE}/{first + 2}/transitions/start?version=7")
@@ -110,16 +132,17 @@ def first_difference(a: Any, b: Any, where: str = "") -> str:
     return f"{where}: jig {a!r} vs baseline {b!r}"
 
 
-def run(args: Any, tmp: Path) -> bool:
-    """The outsourcing.batch comparison; True when every target was met and the apps agree."""
+def run(args: Any, tmp: Path, entity: str) -> bool:
+    """One shipped entity's comparison; True when every target was met and the apps agree."""
     t0 = time.perf_counter()
-    kinds = ["get", "list state", "list partner+state", "list overdue", "list search", "create", "transition"]
+    spec = Spec(entity)
     per = args.duration + args.warmup
     # enough shipped batches for the transition rounds: (throughput guess 250/s) x time x rounds x 2 servers
     pool = 0 if args.server_time_only else 60 if args.smoke else int(250 * per * args.rounds * 2) + 1000
     rows = args.rows or 10000
-    cfg, rt = shipped.prepare(args.database, rows, pool, tmp)
-    print(f"\n== outsourcing.batch: {rows:,} batches (+{pool:,} shipped for the transition pool) seeded "
+    cfg, rt = shipped.prepare(args.database, entity, rows, pool, tmp)
+    kinds = ["get", *spec.shapes(cfg), "create", "transition"]
+    print(f"\n== {entity}: {rows:,} rows (+{pool:,} {spec.pool_state} for the transition pool) seeded "
           f"in {time.perf_counter() - t0:.1f} s ==")
     try:
         ok = server_time_table(rt, cfg, 3 if args.smoke else args.repeat)
@@ -129,15 +152,15 @@ def run(args: Any, tmp: Path) -> bool:
         return ok
     cfg_path = tmp / "shipped.json"
     cfg_path.write_text(json.dumps(cfg))
-    ready = f"{BASE}/{cfg['first_id']}"
+    ready = f"{spec.base}/{cfg['first_id']}"
     jig = Server("jig", "bench.support.shipped:jig_app", cfg_path, tmp / "jig-shipped.log", args.jig_path,
                  ready_path=ready)
-    base = Server("baseline", "bench.support.batch:baseline_app", cfg_path, tmp / "baseline-shipped.log",
+    base = Server("baseline", f"{spec.baseline}:baseline_app", cfg_path, tmp / "baseline-shipped.log",
                   ready_path=ready)
     try:
         jig.wait_ready(cfg["token"])
         base.wait_ready(cfg["token"])
-        problems = equivalence(jig.port, base.port, cfg)
+        problems = equivalence(jig.port, base.port, cfg, spec)
         if problems:
             ok = False
             print("WARNING: Jig and the baseline do not answer alike:")
@@ -147,7 +170,7 @@ def run(args: Any, tmp: Path) -> bool:
             print("equivalence: both answer alike (get, 4 list shapes + cursors, 400/401/404/409/422 cases, "
                   "create, transition)")
         pool_ids = Pool(*cfg["pool"])
-        makers = shipped.makers(cfg, pool_ids)
+        makers = spec.makers(cfg, pool_ids)
         results: dict[str, dict[str, list[float]]] = {k: {"jig": [], "baseline": []} for k in kinds}
         errors = 0
         seq = 0
@@ -162,7 +185,7 @@ def run(args: Any, tmp: Path) -> bool:
                     results[kind][srv.name].append(rps)
                     if errs:
                         print(f"  {kind} {srv.name}: {errs} failed requests", file=sys.stderr)
-        print("\n| outsourcing.batch | jig req/s | baseline req/s | ratio | target | result | runs (jig / baseline) |")
+        print(f"\n| {entity} | jig req/s | baseline req/s | ratio | target | result | runs (jig / baseline) |")
         print("|---|---:|---:|---:|---:|---|---|")
         for kind in kinds:
             j, b = statistics.median(results[kind]["jig"]), statistics.median(results[kind]["baseline"])
@@ -180,7 +203,7 @@ def run(args: Any, tmp: Path) -> bool:
     finally:
         jig.stop()
         base.stop()
-    if getattr(args, "peer", None) == "directus":
+    if getattr(args, "peer", None) == "directus" and entity == "outsourcing.batch":
         from . import directus
         ok &= directus.compare(args, cfg, tmp)
     return ok
@@ -188,7 +211,7 @@ def run(args: Any, tmp: Path) -> bool:
 
 def server_time_table(rt: Any, cfg: dict[str, Any], repeat: int) -> bool:
     rows = shipped.server_times(rt, cfg, repeat)
-    print(f"\nserver time in process at {cfg['rows']:,} batches (median of {repeat}; targets as issue 14 sets them "
+    print(f"\nserver time in process at {cfg['rows']:,} rows of {cfg['entity']} (median of {repeat}; targets as issue 14 sets them "
           f"for 1,000,000 batches)\n")
     print("| query | median ms | target | result |\n|---|---:|---:|---|")
     ok = True
