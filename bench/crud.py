@@ -426,6 +426,7 @@ def run_synthetic(args: Any, tmp: Path, drive: Any) -> bool:
 
         kinds = args.only or ["get", "list", "create"]
         results: dict[str, dict[str, list[float]]] = {k: {"jig": [], "baseline": []} for k in kinds}
+        cpu: dict[str, dict[str, list[float]]] = {k: {"jig": [], "baseline": []} for k in kinds}
         errors = 0
         seq = 0
         for kind in kinds:
@@ -436,7 +437,9 @@ def run_synthetic(args: Any, tmp: Path, drive: Any) -> bool:
                     prefix = f"{srv.name[0]}{seq}"
                     if args.warmup > 0:
                         drive(srv.port, kind, cfg, args.warmup, args.connections, prefix + "w", tmp)
+                    c0 = srv.cpu()
                     rps, errs = drive(srv.port, kind, cfg, args.duration, args.connections, prefix, tmp)
+                    cpu[kind][srv.name].append((srv.cpu() - c0) * 1e6 / max(rps * args.duration, 1))
                     errors += errs
                     results[kind][srv.name].append(rps)
                     if errs:
@@ -450,9 +453,11 @@ def run_synthetic(args: Any, tmp: Path, drive: Any) -> bool:
             ratio = j / b if b else 0.0
             ok = ratio >= TARGETS[kind]
             failed |= not ok
+            jc, bc = statistics.median(cpu[kind]["jig"]), statistics.median(cpu[kind]["baseline"])
             print(f"{kind:<8} {j:>10.0f} {b:>15.0f} {ratio:>7.2f} {'>= ' + format(TARGETS[kind], '.2f'):>7}  "
                   f"{'PASS' if ok else 'FAIL'}     ({' '.join(f'{x:.0f}' for x in results[kind]['jig'])} | "
-                  f"{' '.join(f'{x:.0f}' for x in results[kind]['baseline'])})")
+                  f"{' '.join(f'{x:.0f}' for x in results[kind]['baseline'])}); CPU µs/req {jc:.0f} vs {bc:.0f}: "
+                  f"CPU ratio {bc / jc if jc else 0:.2f}")
         lt = load_time(1 if args.smoke else 5)
         ok = lt < 1.0
         failed |= not ok
@@ -491,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", default=os.environ.get("JIG_BENCH_SMOKE") == "1",
                     help="a tiny run that only shows the script works (the test suite runs this)")
     args = ap.parse_args(argv)
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still stops its servers
     if args.smoke:
         args.rows, args.duration, args.warmup, args.rounds = min(args.rows or 200, 200), 0.3, 0.0, 1
         args.connections, args.client = 1, "python"

@@ -58,6 +58,10 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} server not ready after {timeout} s")
 
+    def cpu(self) -> float:
+        """CPU seconds used so far by the server (gunicorn master and workers)."""
+        return tree_cpu(self.proc.pid)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -87,6 +91,34 @@ def request(port: int, method: str, path: str, token: str | None, body: Any = No
         c.close()
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc (Linux); 0.0 elsewhere.
+
+    On a shared machine the wall-clock throughput swings with the other load; the CPU time a server spends
+    per request does not (much): bench/crud.py reports both."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0.0
+    for e in entries:
+        if not e.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{e}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        stats[int(e)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    todo, total = [pid], 0.0
+    while todo:
+        p = todo.pop()
+        total += stats.get(p, (0, 0.0))[1]
+        todo.extend(c for c, (ppid, _) in stats.items() if ppid == p)
+    return total
+
+
 Maker = Callable[[random.Random], tuple[str, str, Any]]
 
 
@@ -106,8 +138,8 @@ class Pool:
 
 
 def drive(port: int, token: str, maker: Maker, duration: float, conns: int, seed: int = 0,
-          headers: dict[str, str] | None = None) -> tuple[float, int]:
-    """Requests from ``maker`` over ``conns`` keep-alive connections for ``duration`` s: (req/s, failures).
+          headers: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """Requests from ``maker`` over ``conns`` keep-alive connections for ``duration`` s: (req/s, failures, count).
     A maker that raises StopIteration (an exhausted pool) ends its thread early; the rate counts the time used."""
     hdrs = {"Content-Type": "application/json", **(headers or {"Authorization": f"Bearer {token}"})}
     counts = [0] * conns
@@ -145,4 +177,4 @@ def drive(port: int, token: str, maker: Maker, duration: float, conns: int, seed
     for t in threads:
         t.join(duration + 60)
     elapsed = max(max(ends) - start, 1e-6)
-    return sum(counts) / elapsed, sum(errors)
+    return sum(counts) / elapsed, sum(errors), sum(counts)

