@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still stops its servers
     if args.smoke:
-        args.rows, args.duration, args.warmup, args.rounds = min(args.rows or 200, 200), 0.3, 0.0, 1
+        args.rows, args.duration, args.warmup, args.rounds = min(args.rows or 200, 200), 0.1, 0.0, 1
         args.connections, args.client = 1, "python"
 
     sys.path.insert(0, str(ROOT))
