@@ -120,8 +120,16 @@ class Directus:
             rows = conn.execute(text(f'SELECT {", ".join(cols)} FROM "{table}" ORDER BY id')).all()
         eng.dispose()
 
-        def val(v: Any) -> Any:
-            return v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat() if hasattr(v, "year") else v
+        import datetime as dt
+
+        def val(v: Any) -> Any:  # Directus keeps dates and times on SQLite as epoch milliseconds (UTC)
+            if isinstance(v, str) and len(v) >= 10 and v[4] == "-" and v[7] == "-":
+                v = dt.datetime.fromisoformat(v) if len(v) > 10 else dt.date.fromisoformat(v)
+            if isinstance(v, dt.datetime):
+                return int(v.replace(tzinfo=dt.UTC).timestamp() * 1000)
+            if isinstance(v, dt.date):
+                return int(dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC).timestamp() * 1000)
+            return v
         con = sqlite3.connect(self.db)
         with con:
             con.executemany(f'INSERT INTO batch ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})',
