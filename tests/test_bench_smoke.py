@@ -25,7 +25,8 @@ BENCH = ROOT / "bench"
 
 # script -> a line its table prints (or several)
 SCRIPTS: dict[str, str | tuple[str, ...]] = {
-    "crud.py": ("path      jig req/s", "| outsourcing.batch | jig req/s |", "| dashboard outsourcing/board"),
+    "crud.py": ("path      jig req/s", "| outsourcing.batch | jig req/s |", "| dashboard outsourcing/board",
+                "| work_order_tracking.operation | jig req/s |"),
     "pages.py": "| page | median ms | p90 ms | result |",
     "rules.py": "SQL and Python agree on the sample",
     "sync.py": "kingdee.sales_orders: ok",
