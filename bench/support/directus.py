@@ -178,9 +178,8 @@ def compare(args: Any, cfg: dict[str, Any], tmp: Path) -> bool:
     try:
         binary = install()
         d = Directus(binary, tmp)
-    except (PeerUnavailable, subprocess.TimeoutExpired, OSError) as exc:
-        print(f"\n--peer directus: cannot run Directus here: {exc}")
-        return False
+    except (PeerUnavailable, subprocess.TimeoutExpired, OSError) as exc:  # a clear failure, exit status 1
+        raise SystemExit(f"--peer directus: cannot run Directus here: {exc}") from None
     jig = None
     ok = True
     try:
