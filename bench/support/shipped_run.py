@@ -175,14 +175,28 @@ def run(args: Any, tmp: Path, entity: str) -> bool:
         cpu: dict[str, dict[str, list[float]]] = {k: {"jig": [], "baseline": []} for k in kinds}
         errors = 0
         seq = 0
+        exhausted = False
+        # the transition pool is cut into equal slices, one per measurement (and a small one per warm-up):
+        # a measurement that uses up its slice ends early and its rate counts the time it lasted
+        first, last = cfg["pool"]
+        slices = 2 * args.rounds
+        warm = 50 if args.warmup > 0 else 0
+        size = max((last - first + 1) // slices - warm, 1)
         for kind in kinds:
             for rnd in range(args.rounds):
                 for srv in ([jig, base] if rnd % 2 == 0 else [base, jig]):
                     seq += 1
+                    if kind == "transition":
+                        at = first + (2 * rnd + (srv is base)) * (size + warm)
+                        pool_ids.next, pool_ids.last = at, at + warm - 1
                     if args.warmup > 0:
                         drive(srv.port, cfg["token"], makers[kind], args.warmup, args.connections, seq)
+                    if kind == "transition":
+                        pool_ids.next, pool_ids.last = at + warm, at + warm + size - 1
                     c0 = srv.cpu()
                     rps, errs, n = drive(srv.port, cfg["token"], makers[kind], args.duration, args.connections, seq)
+                    if kind == "transition" and pool_ids.next > pool_ids.last:
+                        exhausted = True
                     cpu[kind][srv.name].append((srv.cpu() - c0) * 1e6 / max(n, 1))
                     errors += errs
                     results[kind][srv.name].append(rps)
@@ -192,8 +206,8 @@ def run(args: Any, tmp: Path, entity: str) -> bool:
         if errors:
             print(f"WARNING: {errors} requests failed during measurement")
             ok = False
-        if pool_ids.next > pool_ids.last:
-            print("note: the transition pool ran out; the transition rate counts only the time it lasted")
+        if exhausted:
+            print("note: a transition measurement used up its slice of the pool; its rate counts the time it lasted")
     finally:
         jig.stop()
         base.stop()
