@@ -58,8 +58,8 @@ def apps_page() -> Any:
                 designer_texts=js_texts(lang))
 
 
-@bp.get("/builder/<app>")
-def designer_page(app: str) -> Any:
+def builder_app(app: str) -> tuple[Any, Any, str]:
+    """(actor, runtime, language) for a builder page of ``app``: builders only, 404 for an app with no version."""
     actor = _builder()
     if not APP_NAME.match(app):
         abort(404)
@@ -67,6 +67,11 @@ def designer_page(app: str) -> Any:
     with rt.db.read() as conn:
         if rt.definitions.current(conn, app) is None and rt.definitions.draft(conn, app) is None:
             abort(404)
-    lang = sess.lang()
+    return actor, rt, sess.lang()
+
+
+@bp.get("/builder/<app>")
+def designer_page(app: str) -> Any:
+    actor, rt, lang = builder_app(app)
     return page("designer/designer.html", actor=actor, app_name=app, bt=lambda k, **p: tr(k, lang, **p),
                 designer_texts=js_texts(lang), palette=field_palette(lang, rt.field_types))

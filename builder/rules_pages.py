@@ -10,25 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort
-
-from ui import session as sess
 from ui.web import page
 
-from .api import APP_NAME
-from .pages import _builder, bp
+from .pages import bp, builder_app
 from .rules_i18n import js_texts, tr
 
 
 @bp.get("/builder/<app>/rules")
 def rules_page(app: str) -> Any:
-    actor = _builder()
-    if not APP_NAME.match(app):
-        abort(404)
-    rt = sess.runtime()
-    with rt.db.read() as conn:
-        if rt.definitions.current(conn, app) is None and rt.definitions.draft(conn, app) is None:
-            abort(404)
-    lang = sess.lang()
+    actor, _rt, lang = builder_app(app)
     return page("designer/rules.html", actor=actor, app_name=app, bt=lambda k, **p: tr(k, lang, **p),
                 designer_texts=js_texts(lang))

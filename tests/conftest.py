@@ -36,14 +36,13 @@ def _pg_admin_url() -> str:
     return url
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database, dropped after the test."""
+def fresh_database(tmp: Path, prefix: str = "jt_") -> Iterator[str]:
+    """The URL of an empty database (a file under ``tmp``, or a PostgreSQL database), dropped afterwards."""
     if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path / 'jig.db'}"
+        yield f"sqlite:///{tmp / 'jig.db'}"
         return
     admin = _pg_admin_url()
-    name = "jt_" + uuid.uuid4().hex[:12]
+    name = prefix + uuid.uuid4().hex[:12]
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
@@ -53,6 +52,12 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with engine.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database, dropped after the test."""
+    yield from fresh_database(tmp_path)
 
 
 @pytest.fixture

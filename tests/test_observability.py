@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from connectors import quarantine, state
 from jig.logsetup import request_fields
@@ -31,7 +29,7 @@ from runtime import clock, logs
 from runtime.auth import SYSTEM
 from runtime.outbox import Outcome
 
-from .conftest import BACKEND, _pg_admin_url
+from .conftest import BACKEND, fresh_database
 from .proc_support import free_port, jig, jig_env, spawn, stop, wait_for
 from .ui_support import build
 
@@ -81,20 +79,7 @@ class Env:
 
 
 def _database(tmp: Path) -> Iterator[str]:
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp / 'jig.db'}"
-        return
-    admin = _pg_admin_url()
-    name = "jt_obs_" + uuid.uuid4().hex[:10]
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    yield from fresh_database(tmp, "jt_obs_")
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ import hashlib
 import json
 from typing import Any
 
+from .engine import baseline_engine
 from .shipped import config
 
 FIELDS = ("customer", "product_no", "quantity", "partner", "process", "ship_date", "expected_return",
@@ -59,8 +60,6 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         Text,
         and_,
         bindparam,
-        create_engine,
-        event,
         or_,
         select,
     )
@@ -69,16 +68,7 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
 
     cfg = config()
     zone = ZoneInfo(cfg["timezone"])
-    engine = create_engine(cfg["database_url"], **({"connect_args": {"timeout": 30}} if
-                                                    cfg["database_url"].startswith("sqlite") else {}))
-    sqlite = engine.dialect.name == "sqlite"
-    if sqlite:
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
-            cur = dbapi_conn.cursor()
-            for p in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
-                cur.execute(f"PRAGMA {p}")
-            cur.close()
+    engine, sqlite = baseline_engine(cfg["database_url"])
 
     ts_type = String(19) if sqlite else DateTime()
     date_type = String(10) if sqlite else Date()

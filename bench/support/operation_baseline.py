@@ -22,6 +22,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .engine import baseline_engine
 from .shipped import config
 
 FIELDS = ("work_order", "seq", "name", "workstation", "operator", "planned_qty", "good_qty", "defect_qty",
@@ -48,24 +49,13 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         Table,
         Text,
         and_,
-        create_engine,
-        event,
         or_,
         select,
     )
 
     cfg = config()
     zone = ZoneInfo(cfg["timezone"])
-    engine = create_engine(cfg["database_url"], **({"connect_args": {"timeout": 30}} if
-                                                    cfg["database_url"].startswith("sqlite") else {}))
-    sqlite = engine.dialect.name == "sqlite"
-    if sqlite:
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
-            cur = dbapi_conn.cursor()
-            for p in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
-                cur.execute(f"PRAGMA {p}")
-            cur.close()
+    engine, sqlite = baseline_engine(cfg["database_url"])
 
     ts_type = String(19) if sqlite else DateTime()
     dec_type = BigInteger if sqlite else Numeric(18, 2, asdecimal=True)

@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from .engine import baseline_engine
+
 CONFIG_ENV = "JIG_BENCH_CONFIG"
 
 
@@ -38,24 +40,13 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         Numeric,
         String,
         Table,
-        create_engine,
-        event,
         select,
     )
     from sqlalchemy.exc import IntegrityError
 
     cfg = config()
     zone = ZoneInfo(cfg["timezone"])
-    engine = create_engine(cfg["database_url"], **({"connect_args": {"timeout": 30}} if
-                                                    cfg["database_url"].startswith("sqlite") else {}))
-    sqlite = engine.dialect.name == "sqlite"
-    if sqlite:
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
-            cur = dbapi_conn.cursor()
-            for p in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
-                cur.execute(f"PRAGMA {p}")
-            cur.close()
+    engine, sqlite = baseline_engine(cfg["database_url"])
 
     # How Jig stores values: SQLite keeps times as text, decimals as integer cents; PostgreSQL native types.
     ts_type = String(19) if sqlite else DateTime()

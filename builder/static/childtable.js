@@ -1,6 +1,6 @@
 /* A child table edited as its own small form: when a `table` field is selected, its child fields appear as cards
  * right under it (click to edit one in the property panel, drag to reorder, add from the field types). */
-import { childBase, childErrors, childFieldsOf, childOrderEdits, childRenameEdits, KEY, newKey, pick } from "./model.js";
+import { childBase, childErrors, childFieldsOf, childOrderEdits, childRenameEdits, KEY, newKey, pick, propEdits } from "./model.js";
 import { renderProps } from "./props.js";
 
 let sortable = null;
@@ -82,19 +82,8 @@ export function childProps(box, ctx) {
       const path = base.concat([k], prop);
       const msg = T.edit_msg_set.replace("{label}", label(k)).replace("{prop}", prop.join("."));
       const f = fields[k] || {};
-      if (value === null) {
-        let node = f;
-        for (const p of prop) node = node == null ? undefined : node[p];
-        if (node !== undefined) edit([{ op: "delete", path }], msg);
-        return;
-      }
-      if (prop[0] === "label" && prop.length === 2 && (typeof f.label !== "object" || f.label === null)) {
-        const lab = { zh: pick(f.label, "zh") || k, en: pick(f.label, "en") || k };
-        lab[prop[1]] = value;
-        edit([{ op: "set", path: path.slice(0, -1), value: lab }], msg);
-        return;
-      }
-      edit([{ op: "set", path, value }], msg);
+      const edits = propEdits(f, k, path, prop, value);
+      if (edits.length) edit(edits, msg);
     },
   }, { key, fields, base, errors: childErrors(S.errors, S.entity, table, key) });
   const back = el("button", { type: "button", class: "link", id: "d-child-back" }, T.child_back);

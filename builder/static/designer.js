@@ -3,7 +3,7 @@
  * Texts from definitions never become HTML: they are set with textContent. */
 import { call, errorText } from "./api.js";
 import { addTabEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits,
-  parseProp, pick, removeEdits, removeTabEdits, renameEdits } from "./model.js";
+  parseProp, pick, propEdits, removeEdits, removeTabEdits, renameEdits } from "./model.js";
 import { childProps, renderChildTable } from "./childtable.js";
 import { renderWorkflow } from "./workflow.js";
 import { renderProps } from "./props.js";
@@ -411,19 +411,8 @@ function drawProps() {
       const path = ["entities", S.entity, "fields", key].concat(prop);
       const f = fieldsOf(S.data, S.entity)[key] || {};
       const msg = T.edit_msg_set.replace("{label}", pick(f.label, LANG) || key).replace("{prop}", prop.join("."));
-      if (value === null) {
-        let node = f;
-        for (const p of prop) node = node == null ? undefined : node[p];
-        if (node !== undefined) edit([{ op: "delete", path }], msg);
-        return;
-      }
-      if (prop[0] === "label" && prop.length === 2 && (typeof f.label !== "object" || f.label === null)) {
-        const label = { zh: pick(f.label, "zh") || key, en: pick(f.label, "en") || key };
-        label[prop[1]] = value;
-        edit([{ op: "set", path: path.slice(0, -1), value: label }], msg);
-        return;
-      }
-      edit([{ op: "set", path, value }], msg);
+      const edits = propEdits(f, key, path, prop, value);
+      if (edits.length) edit(edits, msg);
     },
   });
 }

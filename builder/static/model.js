@@ -270,3 +270,20 @@ export function childRenameEdits(data, published, ent, table, oldKey, newKeyName
   if (origin && origin !== newKeyName) edits.push({ op: "set", path: base.concat([newKeyName, "renamed_from"]), value: origin });
   return edits;
 }
+
+/* The edits that set property ``prop`` (a path inside field ``f``, named ``key``) to ``value`` at ``path``:
+ * null deletes it (nothing when it is not there); a zh/en label of a field whose label is one plain text
+ * becomes a {zh, en} label keeping the other language. */
+export function propEdits(f, key, path, prop, value) {
+  if (value === null) {
+    let node = f;
+    for (const p of prop) node = node == null ? undefined : node[p];
+    return node === undefined ? [] : [{ op: "delete", path }];
+  }
+  if (prop[0] === "label" && prop.length === 2 && (typeof f.label !== "object" || f.label === null)) {
+    const label = { zh: pick(f.label, "zh") || key, en: pick(f.label, "en") || key };
+    label[prop[1]] = value;
+    return [{ op: "set", path: path.slice(0, -1), value: label }];
+  }
+  return [{ op: "set", path, value }];
+}
