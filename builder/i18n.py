@@ -150,6 +150,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "title_field_default": ("默认", "Default"),
     "edit_msg_entity_rename": ("实体改名 {old} → {new}", "Renamed entity {old} → {new}"),
     "edit_msg_entity_set": ("修改实体属性", "Changed the entity"),
+    "archived": ("已归档", "archived"),
+    "archive_entity": ("归档此实体（数据保留）", "Archive this entity (data kept)"),
+    "archive_help": ("归档后不再出现在导航、新建和关联目标中，不能新建或修改记录；"
+                     "表和数据保留，已有记录和关联仍可查看。取消勾选即恢复。",
+                     "Archived: gone from navigation, new records and link targets; records cannot be created or "
+                     "changed; the table and data are kept and existing records and links stay readable. Untick to "
+                     "restore."),
+    "edit_msg_archive": ("归档实体 {label}", "Archived entity {label}"),
+    "edit_msg_unarchive": ("恢复实体 {label}", "Restored entity {label}"),
     "permissions": ("权限", "Permissions"),
     "perm_help": ("勾选允许的操作；填写行条件时只对符合条件的记录生效（例如 partner == user.partner）。",
                   "Tick what each role may do; a row filter limits it to matching records "

@@ -17,10 +17,25 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import linkscope
 from .auth import Actor
+from .errors import Conflict
 from .evaluate import holds
 from .expressions import Expr
-from .model import EntityDef, Grant, TransitionDef
+from .messages import t
+from .model import EntityDef, Grant, TransitionDef, pick
 from .sqlcompile import SqlCompiler
+
+
+def _root(ent: EntityDef) -> EntityDef:
+    while ent.parent is not None:
+        ent = ent.parent
+    return ent
+
+
+def refuse_archived(ent: EntityDef, lang: str) -> None:
+    """409 with a clear message for any write to an archived entity (its records stay readable)."""
+    root = _root(ent)
+    if root.archived:
+        raise Conflict(t("archived", lang, entity=pick(root.title, lang)))
 
 
 def _grants(actor: Actor, ent: EntityDef, action: str) -> list[Grant]:
@@ -33,6 +48,8 @@ def _grants(actor: Actor, ent: EntityDef, action: str) -> list[Grant]:
 
 
 def may_create(actor: Actor, ent: EntityDef) -> bool:
+    if _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.may_create(actor.link, ent)
     return actor.is_admin or any(ent.permissions[r].create for r in actor.roles if r in ent.permissions)

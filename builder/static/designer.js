@@ -2,7 +2,7 @@
  * autosave through the builder API's edits, undo/redo, stale-draft protection, publish and versions.
  * Texts from definitions never become HTML: they are set with textContent. */
 import { call, errorText } from "./api.js";
-import { addTabEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits,
+import { addTabEdits, archiveEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, linkTargets, newKey, orderEdits,
   parseProp, pick, propEdits, removeEdits, removeTabEdits, renameEdits } from "./model.js";
 import { childProps, renderChildTable } from "./childtable.js";
 import { renderWorkflow } from "./workflow.js";
@@ -154,8 +154,10 @@ function renderEntities() {
   ul.replaceChildren();
   Object.entries((S.data && S.data.entities) || {}).forEach(([key, ent]) => {
     const li = el("li", {});
-    const b = el("button", { type: "button", "data-entity": key, "aria-current": key === S.entity ? "true" : "false" },
-      pick(ent && ent.title, LANG) || key);
+    const archived = !!(ent && ent.archived === true);
+    const b = el("button", { type: "button", "data-entity": key, "aria-current": key === S.entity ? "true" : "false",
+      class: archived ? "d-archived" : "" }, pick(ent && ent.title, LANG) || key);
+    if (archived) b.append(el("small", { class: "d-archived-tag" }, ` · ${T.archived}`));
     b.addEventListener("click", () => { S.entity = key; S.field = null; render(); });
     li.append(b);
     ul.append(li);
@@ -311,7 +313,7 @@ function dropped(ev) {
     item.dataset.key = key;
     const value = Object.assign({ type: p.type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${p.type}` } },
       JSON.parse(JSON.stringify(p.start)));
-    if (p.type === "link") value.to = Object.keys(S.data.entities).find((k) => k !== S.entity) || S.entity;
+    if (p.type === "link") value.to = linkTargets(S.data).find((k) => k !== S.entity) || S.entity;
     const keys = Object.keys(fields);
     edits.push({ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] });
     message = T.edit_msg_add_field.replace("{label}", value.label[LANG] || key);
@@ -340,7 +342,7 @@ function addFromPalette(type) {
   const fields = fieldsOf(S.data, S.entity);
   const key = newKey(fields, type === "decimal" || type === "integer" ? "number" : type);
   const value = Object.assign({ type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${type}` } }, JSON.parse(JSON.stringify(p.start)));
-  if (type === "link") value.to = Object.keys(S.data.entities).find((k) => k !== S.entity) || S.entity;
+  if (type === "link") value.to = linkTargets(S.data).find((k) => k !== S.entity) || S.entity;
   const keys = Object.keys(fields);
   const edits = [{ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] }];
   const lay = layoutOf(S.data, S.entity);
@@ -383,7 +385,7 @@ function drawProps() {
   if (S.childField && S.field) { childProps(box, ctx()); return; }
   if (!S.field && S.entity) {
     box.replaceChildren();
-    renderEntityProps(box, ctx(), (edits, message, renamedTo) => {
+    renderEntityProps(box, Object.assign(ctx(), { archiveEdits }), (edits, message, renamedTo) => {
       if (renamedTo) S.entity = renamedTo;
       edit(edits, message);
     });

@@ -16,6 +16,21 @@ export function fieldsOf(data, ent) {
   return (e && e.fields && typeof e.fields === "object") ? e.fields : {};
 }
 
+/* The entities a link field may point to: the app's entities that are not archived (the field's current target
+ * stays listed, so existing links keep their target while it is archived). */
+export function linkTargets(data, current) {
+  return Object.entries((data && data.entities) || {})
+    .filter(([k, e]) => k === current || !(e && e.archived === true)).map(([k]) => k);
+}
+
+/* Archive (true) or restore (false) an entity: a draft edit of ``archived``; the table and data are untouched. */
+export function archiveEdits(data, ent, archived) {
+  const e = entityOf(data, ent);
+  if (!e || (e.archived === true) === archived) return [];
+  return archived ? [{ op: "set", path: ["entities", ent, "archived"], value: true, after: "title" }]
+    : [{ op: "delete", path: ["entities", ent, "archived"] }];
+}
+
 export function fieldLabel(data, ent, key, lang) {
   const f = fieldsOf(data, ent)[key];
   return (f && pick(f.label, lang)) || key;

@@ -135,3 +135,13 @@ test("child tables: their fields, errors, order, renames", async () => {
   assert.deepEqual(childRenameEdits(d, d, "wo", "lines", "qty", "count")[1],
     { op: "set", path: ["entities", "wo", "fields", "lines", "fields", "count", "renamed_from"], value: "qty" });
 });
+
+test("archiving: an edit of archived, and archived entities are no new link targets", async () => {
+  const { archiveEdits, linkTargets } = await import("../../builder/static/model.js");
+  const d = { entities: { partner: { title: "P", archived: true, fields: {} }, batch: { fields: {} }, part: { fields: {} } } };
+  assert.deepEqual(linkTargets(d), ["batch", "part"]);
+  assert.deepEqual(linkTargets(d, "partner"), ["partner", "batch", "part"]);  // an existing link keeps its target
+  assert.deepEqual(archiveEdits(d, "batch", true), [{ op: "set", path: ["entities", "batch", "archived"], value: true, after: "title" }]);
+  assert.deepEqual(archiveEdits(d, "partner", false), [{ op: "delete", path: ["entities", "partner", "archived"] }]);
+  assert.deepEqual(archiveEdits(d, "partner", true), []);
+});
