@@ -86,6 +86,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "preview_hint": ("与用户看到的页面相同（同一套页面生成），每次自动保存后更新；预览中不能提交。",
                      "The very pages users get (the same renderer), updated after every autosave; nothing can be "
                      "submitted from a preview."),
+    "preview_record": ("预览记录", "Record shown"),
+    "preview_new_record": ("新记录（空白表单）", "A new record (empty form)"),
     "preview_desktop": ("电脑（1024 像素宽）", "Desktop (1024 px)"),
     "preview_phone": ("手机（375 像素宽）", "Phone (375 px)"),
     "preview_link": ("手机链接表单：{label}", "Mobile link form: {label}"),
@@ -157,6 +159,11 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "Archived: gone from navigation, new records and link targets; records cannot be created or "
                      "changed; the table and data are kept and existing records and links stay readable. Untick to "
                      "restore."),
+    "drag_to_reorder": ("拖动调整顺序", "Drag to reorder"),
+    "tr_require": ("必填字段", "Required fields"),
+    "tr_set": ("设置字段", "Fields to set"),
+    "field": ("字段", "Field"),
+    "expression": ("表达式", "Expression"),
     "edit_msg_archive": ("归档实体 {label}", "Archived entity {label}"),
     "edit_msg_unarchive": ("恢复实体 {label}", "Restored entity {label}"),
     "permissions": ("权限", "Permissions"),

@@ -342,8 +342,31 @@ def test_preview_renders_the_draft_with_the_ui_templates_without_publishing(data
     for url in ("/builder/outsourcing/preview/nope", "/builder/outsourcing/preview/batch/links/nope",
                 "/builder/Bad/preview/batch", "/builder/nothing/preview/batch"):
         assert maker.get(url).status_code == 404, url
+    # an existing record under the draft: its values, its history, the transitions from its state (disabled)
+    ents = rt.apps["outsourcing"].entities
+    pid = rt.records.create(SYSTEM, ents["partner"], {"name": "华东电镀"})["id"]
+    rid = rt.records.create(SYSTEM, ents["batch"], {"customer": "甲客户", "product_no": "P-1", "quantity": 5,
+                                                     "expected_return": "2099-01-01", "partner": pid})["id"]
+    rt.users.add("chief", "chief-pass-1", ["admin"])
+    chief, _t = signed_in(app, "chief")
+    [item] = chief.get("/builder/outsourcing/preview/batch/records").get_json()["items"]
+    assert item["id"] == rid and item["title"].startswith("WF") and item["state"] == "已发货", item
+    page = chief.get(f"/builder/outsourcing/preview/batch?record={rid}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "甲客户" in html and 'data-field="plating_um"' in html
+    assert 'id="history-h"' in html and 'class="transition" disabled data-transition="start"' in html
+    for bad in ("x", "999999", "1" * 20):
+        assert chief.get(f"/builder/outsourcing/preview/batch?record={bad}").status_code == 404, bad
+    from types import SimpleNamespace as NS
+
+    from builder.preview import as_drafted
+    drafted = NS(fields={"note": NS(name="note", renamed_from="remark"), "plating_um": NS(name="plating_um",
+                                                                                         renamed_from=None)})
+    assert as_drafted(drafted, NS(fields={"remark": 1}), {"id": 3, "state": "shipped", "remark": "R"}) == \
+        {"id": 3, "state": "shipped", "note": "R", "plating_um": None}  # a rename keeps the value
     planner, _t = signed_in(app, "planner")
     assert planner.get("/builder/outsourcing/preview/batch").status_code == 403
+    assert planner.get("/builder/outsourcing/preview/batch/records").status_code == 403
     assert app.test_client().get("/builder/outsourcing/preview/batch").status_code == 302
     # a draft with errors: a 422 naming them, not a 500
     r = maker.post("/api/builder/apps/outsourcing/draft/edits", headers={"X-CSRF-Token": tok}, json={"edits": [

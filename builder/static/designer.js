@@ -2,7 +2,7 @@
  * autosave through the builder API's edits, undo/redo, stale-draft protection, publish and versions.
  * Texts from definitions never become HTML: they are set with textContent. */
 import { call, errorText } from "./api.js";
-import { addTabEdits, archiveEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, linkTargets, newKey, orderEdits,
+import { addTabEdits, archiveEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, linkTargets, moveEdits, newKey, orderEdits,
   parseProp, pick, propEdits, removeEdits, removeTabEdits, renameEdits } from "./model.js";
 import { childProps, renderChildTable } from "./childtable.js";
 import { renderWorkflow } from "./workflow.js";
@@ -191,12 +191,16 @@ function renderCanvas() {
   if (!S.entity) return;
   const lay = layoutOf(S.data, S.entity);
   const blocks = lay.tabs.map((tab) => tabBlock(tab, lay));
+  const plain = el("div", { class: "d-sections" });
   lay.sections.forEach((s, i) => {
     const sec = sectionBox(s, i);
     if (s.tabIndex !== undefined && blocks[s.tabIndex]) blocks[s.tabIndex].querySelector(".d-tab-body").append(sec);
-    else box.append(sec);
+    else plain.append(sec);
   });
-  blocks.forEach((b) => box.append(b));
+  if (plain.childNodes.length) box.append(plain);
+  const tabs = el("div", { class: "d-tabs" });
+  blocks.forEach((b) => tabs.append(b));
+  if (blocks.length) box.append(tabs);
   const selected = fieldsOf(S.data, S.entity)[S.field];
   if (selected && selected.type === "table") {
     const child = renderChildTable(ctx());
@@ -223,6 +227,20 @@ function renderCanvas() {
   tools.append(addTab);
   box.append(tools);
   if (window.Sortable) {
+    /* tabs, and the sections of a tab (or of a plain layout), are reordered by dragging their handle */
+    if (lay.tabs.length > 1) {
+      S.sortables.push(window.Sortable.create(tabs, { group: "tabs", handle: ".d-tab-handle", draggable: ".d-tab-block",
+        animation: 120, forceFallback: true, fallbackTolerance: 3,
+        onEnd: (ev) => reorder(lay.tabs[0].path.slice(0, -1), ev, T.edit_msg_tab) }));
+    }
+    box.querySelectorAll(".d-sections, .d-tab-body").forEach((list) => {
+      const mine = lay.sections.filter((x) => (list.classList.contains("d-sections") ? x.tabIndex === undefined
+        : String(x.tabIndex) === list.closest(".d-tab-block").dataset.tab));
+      if (mine.length < 2) return;
+      S.sortables.push(window.Sortable.create(list, { group: `sections-${list.closest("[data-tab]") ? list.closest("[data-tab]").dataset.tab : "plain"}`,
+        handle: ".d-section-handle", draggable: ".d-section", animation: 120, forceFallback: true, fallbackTolerance: 3,
+        onEnd: (ev) => reorder(mine[0].path.slice(0, -1), ev, T.edit_msg_layout) }));
+    });
     box.querySelectorAll(".d-col").forEach((list) => {
       S.sortables.push(window.Sortable.create(list, { group: "fields", animation: 120, forceFallback: true,
         fallbackTolerance: 3, onEnd: dropped, onAdd: dropped }));
@@ -230,11 +248,20 @@ function renderCanvas() {
   }
 }
 
+/* A tab or section dragged to a new place: one "move" of it in its list (undo/redo and the YAML view follow). */
+function reorder(listPath, ev, message) {
+  const edits = moveEdits(listPath, ev.oldDraggableIndex ?? ev.oldIndex, ev.newDraggableIndex ?? ev.newIndex);
+  if (edits.length) edit(edits, message); else render();
+}
+
 /* One tab of the layout: its label (zh/en, renamed in place), remove (its fields move to the neighbouring tab),
  * add a section to it; its sections are appended into .d-tab-body. Fields are dragged between tabs' columns. */
 function tabBlock(tab, lay) {
   const block = el("div", { class: "d-tab-block", "data-tab": String(tab.index) });
   const head = el("div", { class: "d-tab-head" });
+  if (lay.tabs.length > 1) {
+    head.append(el("span", { class: "d-tab-handle", title: T.drag_to_reorder, "aria-label": `${T.tab} ${tab.index + 1} ${T.drag_to_reorder}` }, "⠿"));
+  }
   ["zh", "en"].forEach((lang) => {
     const inp = el("input", { class: "d-tab-label", value: pick(tab.label, lang),
       "aria-label": `${T.tab} ${tab.index + 1} ${lang === "zh" ? T.label_zh : T.label_en}` });
@@ -260,7 +287,10 @@ function tabBlock(tab, lay) {
 
 function sectionBox(s, i) {
   const sec = el("fieldset", { class: "d-section", "data-section": String(i) });
-  sec.append(el("legend", {}, pick(s.label, LANG) || T.section));
+  const legend = el("legend", {});
+  legend.append(el("span", { class: "d-section-handle", title: T.drag_to_reorder,
+    "aria-label": `${T.section} ${i + 1} ${T.drag_to_reorder}` }, "⠿ "), document.createTextNode(pick(s.label, LANG) || T.section));
+  sec.append(legend);
   const cols = el("div", { class: "d-columns" });
   s.columns.forEach((col, j) => {
     const ul = el("ul", { class: "d-col", "data-section": String(i), "data-column": String(j), "data-empty": T.empty_column });
