@@ -480,5 +480,7 @@ def test_new_app_from_a_spreadsheet_of_200_spare_parts(browser: Any, site: tuple
         assert str(rows[1][3]) == "2026-02-02"  # written 2026年2月2日 in the sheet
         page.goto("/a/spare_parts/part")
         expect(page.locator("main")).to_contain_text(re.compile(r"SP-0\d{3}"), timeout=SAVE)
+        page.locator("main table a", has_text="SP-0199").first.click()  # the form of an imported row
+        expect(page.get_by_role("textbox", name="名称", exact=True)).to_have_value("轴承 199", timeout=SAVE)
         assert problems == []
         ctx.close()
