@@ -69,7 +69,7 @@ export function renderWorkflow(box, ctx) {
   const tt = el("table", { class: "d-wf-transitions" });
   tt.append(headRow(el, [T.transition_key, T.label_zh, T.from, T.to, T.roles, T.guard, T.tr_require, T.tr_set]));
   Object.entries(transitions).forEach(([k, t]) => {
-    const tr = el("tr", { "data-transition": k });
+    const tr = el("tr", { "data-wf-transition": k });  // not data-transition: the web UI's script takes those as buttons
     const from = Array.isArray(t.from) ? t.from.join(", ") : (t.from || "");
     [k, pick(t.label, LANG), from, t.to || "", (t.roles || []).join(", ")].forEach((x) => tr.append(el("td", {}, x)));
     const td = el("td", {});
@@ -122,7 +122,7 @@ function requireCell(ctx, k, t, tpath) {
   const { S, T, el, edit, LANG } = ctx;
   const fields = Object.entries(fieldsOf(S.data, S.entity)).filter(([, f]) => f && f.type !== "computed" && f.type !== "table");
   const now = Array.isArray(t.require) ? t.require : [];
-  const box = el("details", { class: "d-wf-require", "data-transition": k });
+  const box = el("details", { class: "d-wf-require", "data-wf-transition": k });
   if (OPEN.has(k)) box.open = true;
   box.addEventListener("toggle", () => { if (box.open) OPEN.add(k); else OPEN.delete(k); });
   const names = now.map((f) => pick((fieldsOf(S.data, S.entity)[f] || {}).label, LANG) || f);
@@ -146,7 +146,7 @@ function setCell(ctx, k, t, tpath) {
   const { S, T, el, edit, LANG } = ctx;
   const fields = Object.entries(fieldsOf(S.data, S.entity)).filter(([, f]) => f && f.type !== "computed" && f.type !== "table");
   const rows = Object.entries((t.set && typeof t.set === "object") ? t.set : {}).concat([[null, ""]]);
-  const wrap = el("div", { class: "d-wf-set", "data-transition": k });
+  const wrap = el("div", { class: "d-wf-set", "data-wf-transition": k });
   rows.forEach(([fk, expr], i) => {
     const row = el("div", { class: "d-wf-set-row" });
     const sel = el("select", { "aria-label": `${k} ${T.tr_set} ${i + 1} ${T.field}` });
