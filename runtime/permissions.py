@@ -56,7 +56,9 @@ def may_create(actor: Actor, ent: EntityDef) -> bool:
 
 
 def may_at_all(actor: Actor, ent: EntityDef, action: str) -> bool:
-    """Whether some role grants ``action`` on at least some records."""
+    """Whether some role grants ``action`` on at least some records (an archived entity's are only read)."""
+    if action != "read" and _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.may_at_all(actor.link, ent, action)
     return actor.is_admin or any(g is not False for g in _grants(actor, ent, action))
@@ -93,7 +95,9 @@ def filter_shape(actor: Actor, ent: EntityDef) -> tuple[Any, ...]:
 
 
 def allows(actor: Actor, ent: EntityDef, action: str, record_ctx: Any) -> bool:
-    """Whether ``action`` (read/update/delete) is allowed on this loaded record."""
+    """Whether ``action`` (read/update/delete) is allowed on this loaded record (only read when archived)."""
+    if action != "read" and _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.allows(actor.link, ent, action, record_ctx)
     if actor.is_admin:
@@ -106,6 +110,8 @@ def allows(actor: Actor, ent: EntityDef, action: str, record_ctx: Any) -> bool:
 
 def may_transition(actor: Actor, ent: EntityDef, tr: TransitionDef, record_ctx: Any) -> bool:
     """Role check for a transition: listed role, and that role's transition grant covers this record."""
+    if _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.may_transition(actor.link, ent, tr.name, record_ctx)
     if actor.is_admin:

@@ -455,6 +455,10 @@ def test_archiving_an_entity_keeps_its_data_readable_and_refuses_writes_until_re
         r = admin.patch(f"/api/outsourcing/partner/{partner_id}", json={"name": "改名", "version": 1})
         assert r.status_code == 409 and "已归档" in r.get_json()["error"]["message"]
         assert admin.get("/api/outsourcing/partner").status_code == 200
+        from runtime import permissions
+        boss, archived = served.users.actor_for("boss"), served.apps["outsourcing"].entities["partner"]
+        assert boss is not None and not permissions.may_at_all(boss, archived, "update")  # its pages: read-only
+        assert permissions.may_at_all(boss, archived, "read")
         # a batch (not archived) keeps its link to the archived partner, and may be saved with it
         b = admin.get(f"/api/outsourcing/batch/{bid}").get_json()
         assert b["partner"] == partner_id
