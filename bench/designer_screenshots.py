@@ -1,5 +1,5 @@
-"""Screenshots of the designer (canvas and property panel, field picker, side-by-side preview, workflow diagram,
-publish plan) into docs/screenshots/.
+"""Screenshots of the designer (canvas and property panel, field picker, side-by-side preview, an existing record in
+the preview, workflow diagram and transitions table, an archived entity, publish plan) into docs/screenshots/.
 
     .venv/bin/python bench/designer_screenshots.py           # into docs/screenshots/
     .venv/bin/python bench/designer_screenshots.py --smoke   # into a temp dir (the test suite's smoke run)
@@ -73,11 +73,33 @@ def main() -> int:
             page.wait_for_timeout(500)
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(out / "designer-preview.png"), full_page=True)
+            page.locator("#d-preview-record option").nth(1).wait_for(state="attached")
+            page.locator("#d-preview-record").select_option(index=1)
+            page.frame_locator("#d-preview-desktop").locator("#history-h").wait_for()
+            page.frame_locator("#d-preview-phone").locator("#history-h").wait_for()
+            page.wait_for_timeout(500)
+            page.evaluate("window.scrollTo(0, 0)")
+            box = page.locator("#d-preview").bounding_box() or {}
+            phone = page.locator(".d-preview-frame[data-id=d-preview-phone]").bounding_box() or {}
+            page.screenshot(path=str(out / "designer-record-preview.png"), full_page=True, clip={
+                "x": box["x"], "y": box["y"], "width": box["width"], "height": phone["y"] + phone["height"] - box["y"] + 8})
+            page.locator("#d-preview-record").select_option("")
             page.locator("#d-preview-toggle").click()
             page.locator("#d-tab-workflow").click()
+            page.locator(".d-wf-transitions tr[data-wf-transition=return] summary").click()
             page.wait_for_timeout(400)
             page.screenshot(path=str(out / "designer-workflow.png"))
+            page.locator(".d-wf-transitions").scroll_into_view_if_needed()
+            page.evaluate("window.scrollBy(0, 120)")
+            page.locator("#d-workflow").evaluate("e => { e.scrollLeft = e.scrollWidth; }")  # the set column in view
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(out / "designer-transitions.png"))
             page.locator("#d-tab-form").click()
+            page.locator("[data-entity=partner]").click()
+            page.locator("#d-props-body").get_by_label("归档此实体（数据保留）", exact=True).check()
+            page.locator("[data-entity=partner].d-archived").wait_for()
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(out / "designer-archive.png"))
             page.locator("#d-publish").click()
             page.locator(".d-plan").wait_for()
             page.wait_for_timeout(300)

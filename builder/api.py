@@ -51,7 +51,7 @@ from runtime.publishing import Outcome, describe_steps
 from runtime.versions import StaleDraft, Version, VersionNotFound, sha256
 from runtime.yamlsource import load_text
 
-from .plan_text import plan_lines
+from .plan_text import archive_lines, plan_lines
 from .yamldoc import EditError, YamlDocument
 
 bp = Blueprint("jig_builder", __name__, url_prefix="/api/builder")
@@ -92,11 +92,18 @@ def _known(app: str, actor: Actor) -> None:
         raise NotFound(t("no_app", actor.language, name=app))
 
 
-def _outcome(outcome: Outcome, app: str = "", text: str | None = None, lang: str = "zh") -> dict[str, Any]:
+def _outcome(outcome: Outcome, app: str = "", text: str | None = None, lang: str = "zh",
+             planned: bool = False) -> dict[str, Any]:
+    """The check's errors and steps; with the text, the plan in plain words (``planned``: also with no steps,
+    for entities archived or restored, which change no table)."""
     out: dict[str, Any] = {"ok": outcome.ok, "errors": [e.as_dict() for e in outcome.errors],
                            "steps": describe_steps(outcome.steps)}
-    if outcome.steps and text is not None:
-        out["plan"] = plan_lines(outcome.steps, app, new=_data(text), old=_data(_published_text(app)), lang=lang)
+    if (outcome.steps or planned) and text is not None:
+        new, old = _data(text), _data(_published_text(app))
+        lines = plan_lines(outcome.steps, app, new=new, old=old, lang=lang)
+        lines += archive_lines(app, new=new, old=old, lang=lang)
+        if lines:
+            out["plan"] = lines
     return out
 
 
@@ -305,7 +312,7 @@ def plan(app: str) -> Response:
     actor = _builder()
     _known(app, actor)
     text = _working_text(app, actor, _json())
-    return jsonify(_outcome(runtime().publisher.check(app, text), app, text, actor.language))
+    return jsonify(_outcome(runtime().publisher.check(app, text), app, text, actor.language, planned=True))
 
 
 @bp.post("/apps/<app>/publish")

@@ -86,6 +86,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "preview_hint": ("与用户看到的页面相同（同一套页面生成），每次自动保存后更新；预览中不能提交。",
                      "The very pages users get (the same renderer), updated after every autosave; nothing can be "
                      "submitted from a preview."),
+    "preview_record": ("预览记录", "Record shown"),
+    "preview_new_record": ("新记录（空白表单）", "A new record (empty form)"),
     "preview_desktop": ("电脑（1024 像素宽）", "Desktop (1024 px)"),
     "preview_phone": ("手机（375 像素宽）", "Phone (375 px)"),
     "preview_link": ("手机链接表单：{label}", "Mobile link form: {label}"),
@@ -150,6 +152,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "title_field_default": ("默认", "Default"),
     "edit_msg_entity_rename": ("实体改名 {old} → {new}", "Renamed entity {old} → {new}"),
     "edit_msg_entity_set": ("修改实体属性", "Changed the entity"),
+    "archived": ("已归档", "archived"),
+    "archive_entity": ("归档此实体（数据保留）", "Archive this entity (data kept)"),
+    "archive_help": ("归档后不再出现在导航、新建和关联目标中，不能新建或修改记录；"
+                     "表和数据保留，已有记录和关联仍可查看。取消勾选即恢复。",
+                     "Archived: gone from navigation, new records and link targets; records cannot be created or "
+                     "changed; the table and data are kept and existing records and links stay readable. Untick to "
+                     "restore."),
+    "drag_to_reorder": ("拖动调整顺序", "Drag to reorder"),
+    "tr_require": ("必填字段", "Required fields"),
+    "tr_set": ("设置字段", "Fields to set"),
+    "field": ("字段", "Field"),
+    "expression": ("表达式", "Expression"),
+    "edit_msg_archive": ("归档实体 {label}", "Archived entity {label}"),
+    "edit_msg_unarchive": ("恢复实体 {label}", "Restored entity {label}"),
     "permissions": ("权限", "Permissions"),
     "perm_help": ("勾选允许的操作；填写行条件时只对符合条件的记录生效（例如 partner == user.partner）。",
                   "Tick what each role may do; a row filter limits it to matching records "

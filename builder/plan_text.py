@@ -27,6 +27,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "create_index": ("新增索引 {fields}（{entity}）", "New index on {fields} ({entity})"),
     "create_unique": ("新增唯一约束 {fields}（{entity}）", "New uniqueness rule on {fields} ({entity})"),
     "drop_index": ("删除不再需要的索引（{entity}），数据不受影响", "Index no longer needed dropped ({entity}); data unaffected"),
+    "archive_entity": ("归档实体 {entity}（数据保留）：不再出现在导航和新建中，已有记录仍可查看",
+                       "Entity {entity} archived (data kept): gone from navigation and new records, existing ones "
+                       "stay readable"),
+    "unarchive_entity": ("恢复实体 {entity}：重新出现在导航中，可以新建和修改",
+                         "Entity {entity} restored: back in navigation, records can be created and changed again"),
     "other": ("{kind} {table}：{detail}", "{kind} {table}: {detail}"),
     "refused_type": ("已有数据可能无法全部转换为新类型；确认后发布，旧值会保留在 {kept}",
                      "Stored values may not all convert to the new type; confirm to publish, old values are kept "
@@ -87,6 +92,20 @@ def plan_lines(steps: list[migrations.Step], app: str, *, new: Any, old: Any, la
     for s in steps:
         text, warning = _word(s, now, before, lang)
         out.append({"kind": s.kind, "text": text, "safe": s.safe, "warning": "" if s.safe else warning})
+    return out
+
+
+def archive_lines(app: str, *, new: Any, old: Any, lang: str = "zh") -> list[dict[str, Any]]:
+    """Entities archived or restored by the new definition (no table changes: the data stays where it is)."""
+    now, before = _Names(app, new, lang), _Names(app, old, lang)
+    out = []
+    for table, ent in now.entities.items():
+        was = before.entities.get(table)
+        if was is None or table.count("__") != 1:
+            continue
+        if (ent.get("archived") is True) != (was.get("archived") is True):
+            key = "archive_entity" if ent.get("archived") is True else "unarchive_entity"
+            out.append({"kind": key, "text": _w(key, lang, entity=now.entity(table)), "safe": True, "warning": ""})
     return out
 
 

@@ -145,7 +145,7 @@ class AppCompiler:
         table = f"{self.app_name}__{name}" if parent is None else f"{parent.table_name}__{name}"
         ent = EntityDef(app=self.app_name, name=name if parent is None else f"{parent.name}.{name}",
                         title=label(spec.get("title"), name), fields={}, table_name=table, parent=parent,
-                        renamed_from=spec.get("renamed_from"),
+                        renamed_from=spec.get("renamed_from"), archived=spec.get("archived") is True,
                         description=label(spec.get("description"), "") if spec.get("description") else None)
         fields = spec.get("fields") if isinstance(spec.get("fields"), dict) else {}
         for fname, fspec in fields.items():

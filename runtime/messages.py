@@ -43,6 +43,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "check": {"zh": "不满足条件：{expr}", "en": "Condition not met: {expr}"},
     "validation_failed": {"zh": "有 {n} 处需要修改", "en": "{n} field(s) need attention"},
     "not_found": {"zh": "记录不存在或无权查看", "en": "Record not found, or you may not see it"},
+    "archived": {"zh": "{entity}已归档：记录只能查看，不能新建或修改（数据保留）",
+                 "en": "{entity} is archived: its records can be read but not created or changed (data kept)"},
     "no_create": {"zh": "无权新建{entity}", "en": "You may not create {entity}"},
     "no_update": {"zh": "无权修改这条记录", "en": "You may not change this record"},
     "no_delete": {"zh": "无权删除这条记录", "en": "You may not delete this record"},

@@ -171,6 +171,7 @@ class EntityDef:
     permissions: dict[str, RolePermissions] = field(default_factory=dict)
     parent: EntityDef | None = None  # set on child tables
     renamed_from: str | None = None
+    archived: bool = False  # kept with its table and data, readable; no new records or writes
     scope: Scope | None = None
     indexes: list[tuple[str, ...]] = field(default_factory=list)  # declared multi-column indexes
     extra: dict[str, Any] = field(default_factory=dict)  # for extensions

@@ -17,10 +17,25 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import linkscope
 from .auth import Actor
+from .errors import Conflict
 from .evaluate import holds
 from .expressions import Expr
-from .model import EntityDef, Grant, TransitionDef
+from .messages import t
+from .model import EntityDef, Grant, TransitionDef, pick
 from .sqlcompile import SqlCompiler
+
+
+def _root(ent: EntityDef) -> EntityDef:
+    while ent.parent is not None:
+        ent = ent.parent
+    return ent
+
+
+def refuse_archived(ent: EntityDef, lang: str) -> None:
+    """409 with a clear message for any write to an archived entity (its records stay readable)."""
+    root = _root(ent)
+    if root.archived:
+        raise Conflict(t("archived", lang, entity=pick(root.title, lang)))
 
 
 def _grants(actor: Actor, ent: EntityDef, action: str) -> list[Grant]:
@@ -33,13 +48,17 @@ def _grants(actor: Actor, ent: EntityDef, action: str) -> list[Grant]:
 
 
 def may_create(actor: Actor, ent: EntityDef) -> bool:
+    if _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.may_create(actor.link, ent)
     return actor.is_admin or any(ent.permissions[r].create for r in actor.roles if r in ent.permissions)
 
 
 def may_at_all(actor: Actor, ent: EntityDef, action: str) -> bool:
-    """Whether some role grants ``action`` on at least some records."""
+    """Whether some role grants ``action`` on at least some records (an archived entity's are only read)."""
+    if action != "read" and _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.may_at_all(actor.link, ent, action)
     return actor.is_admin or any(g is not False for g in _grants(actor, ent, action))
@@ -76,7 +95,9 @@ def filter_shape(actor: Actor, ent: EntityDef) -> tuple[Any, ...]:
 
 
 def allows(actor: Actor, ent: EntityDef, action: str, record_ctx: Any) -> bool:
-    """Whether ``action`` (read/update/delete) is allowed on this loaded record."""
+    """Whether ``action`` (read/update/delete) is allowed on this loaded record (only read when archived)."""
+    if action != "read" and _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.allows(actor.link, ent, action, record_ctx)
     if actor.is_admin:
@@ -89,6 +110,8 @@ def allows(actor: Actor, ent: EntityDef, action: str, record_ctx: Any) -> bool:
 
 def may_transition(actor: Actor, ent: EntityDef, tr: TransitionDef, record_ctx: Any) -> bool:
     """Role check for a transition: listed role, and that role's transition grant covers this record."""
+    if _root(ent).archived:
+        return False
     if actor.link is not None:
         return linkscope.may_transition(actor.link, ent, tr.name, record_ctx)
     if actor.is_admin:

@@ -148,6 +148,7 @@ class Records:
 
     def create(self, actor: Actor, ent: EntityDef, data: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
         lang = actor.language
+        permissions.refuse_archived(ent, lang)
         if not permissions.may_create(actor, ent):
             raise Forbidden(t("no_create", lang, entity=pick(ent.title, lang)))
         errors = FieldErrors()
@@ -205,6 +206,7 @@ class Records:
     def update(self, actor: Actor, ent: EntityDef, record_id: int, data: dict[str, Any],
                version: int | None, conn: Connection | None = None) -> dict[str, Any]:
         lang = actor.language
+        permissions.refuse_archived(ent, lang)
         errors = FieldErrors()
         if version is None and actor.via not in PRIVILEGED_VIA:
             raise BadRequest(t("version_required", lang), {"version": t("required", lang)})
@@ -284,6 +286,7 @@ class Records:
     def delete(self, actor: Actor, ent: EntityDef, record_id: int, version: int | None = None,
                conn: Connection | None = None) -> None:
         lang = actor.language
+        permissions.refuse_archived(ent, lang)
         with self._tx(conn) as c:
             before = self._load(c, ent, record_id, actor, lock=True)
             ctx = self.context(c, ent, before, actor)

@@ -47,6 +47,7 @@ def take(records: Records, actor: Actor, ent: EntityDef, record_id: int, name: s
          data: dict[str, Any] | None = None, version: int | None = None,
          conn: Connection | None = None) -> dict[str, Any]:
     lang = actor.language
+    permissions.refuse_archived(ent, lang)
     if ent.workflow is None:
         raise NotFound(t("no_workflow", lang, entity=pick(ent.title, lang)))
     tr = ent.workflow.transitions.get(name)

@@ -12,6 +12,7 @@ from builder.extension import BuilderExtension
 from builder.palette import field_palette
 from builder.plan_text import plan_lines
 from runtime import api
+from runtime.auth import SYSTEM
 from runtime.core import Runtime
 from runtime.schema import FIELD_TYPES
 from runtime.yamlsource import load_text
@@ -341,8 +342,31 @@ def test_preview_renders_the_draft_with_the_ui_templates_without_publishing(data
     for url in ("/builder/outsourcing/preview/nope", "/builder/outsourcing/preview/batch/links/nope",
                 "/builder/Bad/preview/batch", "/builder/nothing/preview/batch"):
         assert maker.get(url).status_code == 404, url
+    # an existing record under the draft: its values, its history, the transitions from its state (disabled)
+    ents = rt.apps["outsourcing"].entities
+    pid = rt.records.create(SYSTEM, ents["partner"], {"name": "华东电镀"})["id"]
+    rid = rt.records.create(SYSTEM, ents["batch"], {"customer": "甲客户", "product_no": "P-1", "quantity": 5,
+                                                     "expected_return": "2099-01-01", "partner": pid})["id"]
+    rt.users.add("chief", "chief-pass-1", ["admin"])
+    chief, _t = signed_in(app, "chief")
+    [item] = chief.get("/builder/outsourcing/preview/batch/records").get_json()["items"]
+    assert item["id"] == rid and item["title"].startswith("WF") and item["state"] == "已发货", item
+    page = chief.get(f"/builder/outsourcing/preview/batch?record={rid}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "甲客户" in html and 'data-field="plating_um"' in html
+    assert 'id="history-h"' in html and 'class="transition" disabled data-transition="start"' in html
+    for bad in ("x", "999999", "1" * 20):
+        assert chief.get(f"/builder/outsourcing/preview/batch?record={bad}").status_code == 404, bad
+    from types import SimpleNamespace as NS
+
+    from builder.preview import as_drafted
+    drafted = NS(fields={"note": NS(name="note", renamed_from="remark"), "plating_um": NS(name="plating_um",
+                                                                                         renamed_from=None)})
+    assert as_drafted(drafted, NS(fields={"remark": 1}), {"id": 3, "state": "shipped", "remark": "R"}) == \
+        {"id": 3, "state": "shipped", "note": "R", "plating_um": None}  # a rename keeps the value
     planner, _t = signed_in(app, "planner")
     assert planner.get("/builder/outsourcing/preview/batch").status_code == 403
+    assert planner.get("/builder/outsourcing/preview/batch/records").status_code == 403
     assert app.test_client().get("/builder/outsourcing/preview/batch").status_code == 302
     # a draft with errors: a 422 naming them, not a 500
     r = maker.post("/api/builder/apps/outsourcing/draft/edits", headers={"X-CSRF-Token": tok}, json={"edits": [
@@ -391,3 +415,68 @@ def test_one_expression_checked_in_its_place_with_the_message_and_hint_of_jig_ch
 def default_exts() -> Any:
     from jig.plugins import default_extensions
     return default_extensions()
+
+
+def _served(rt: Runtime) -> Runtime:
+    """The runtime as it serves after a publish (rebuilt from the published versions, as a restart does)."""
+    from jig.plugins import default_extensions
+    from runtime.loader import load_texts
+    with rt.db.read() as conn:
+        texts = {name: t for name, t in rt.publisher.served(conn).values()}
+    exts = default_extensions()
+    return Runtime(load_texts(texts, exts), rt.db.engine.url.render_as_string(hide_password=False),
+                   definition_extensions=exts)
+
+
+def test_archiving_an_entity_keeps_its_data_readable_and_refuses_writes_until_restored(rt: Runtime) -> None:
+    c = _client(rt, "li", ["builder"])
+    rt.users.add("boss", "secret-pass", ["admin"])
+    ents = rt.apps["outsourcing"].entities
+    partner_id = rt.records.create(SYSTEM, ents["partner"], {"name": "华东电镀"})["id"]
+    bid = rt.records.create(SYSTEM, ents["batch"], {"customer": "甲", "product_no": "P-1", "quantity": 5, "expected_return": "2099-01-01",
+                                                     "partner": partner_id})["id"]
+    archive = {"op": "set", "path": ["entities", "partner", "archived"], "value": True, "after": "title"}
+    r = c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [archive], "message": "归档外协厂"})
+    assert r.status_code == 200 and r.get_json()["ok"], r.get_json()
+    assert "    archived: true\n" in r.get_json()["draft"]["yaml"]
+    plan = c.post("/api/builder/apps/outsourcing/plan", json={}).get_json()
+    assert [p["text"] for p in plan["plan"]] == ["归档实体 外协厂（数据保留）：不再出现在导航和新建中，已有记录仍可查看"]
+    assert plan["steps"] == []  # no table change: nothing destructive
+    assert c.post("/api/builder/apps/outsourcing/publish", json={"message": "归档"}).status_code == 200
+    served = _served(rt)
+    try:
+        web = api.create_app(served, {"TESTING": True})
+        admin = web.test_client()
+        admin.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {served.users.create_token('boss')}"
+        r = admin.post("/api/outsourcing/partner", json={"name": "新厂"})
+        assert r.status_code == 409 and "已归档" in r.get_json()["error"]["message"], r.get_json()
+        got = admin.get(f"/api/outsourcing/partner/{partner_id}")
+        assert got.status_code == 200 and got.get_json()["name"] == "华东电镀"  # still readable
+        r = admin.patch(f"/api/outsourcing/partner/{partner_id}", json={"name": "改名", "version": 1})
+        assert r.status_code == 409 and "已归档" in r.get_json()["error"]["message"]
+        assert admin.get("/api/outsourcing/partner").status_code == 200
+        from runtime import permissions
+        boss, archived = served.users.actor_for("boss"), served.apps["outsourcing"].entities["partner"]
+        assert boss is not None and not permissions.may_at_all(boss, archived, "update")  # its pages: read-only
+        assert permissions.may_at_all(boss, archived, "read")
+        # a batch (not archived) keeps its link to the archived partner, and may be saved with it
+        b = admin.get(f"/api/outsourcing/batch/{bid}").get_json()
+        assert b["partner"] == partner_id
+        r = admin.patch(f"/api/outsourcing/batch/{bid}", json={"quantity": 6, "version": b["version"]})
+        assert r.status_code == 200 and r.get_json()["partner"] == partner_id, r.get_json()
+    finally:
+        served.db.dispose()
+    # restored: the plan says so and writes work again
+    restore = {"op": "delete", "path": ["entities", "partner", "archived"]}
+    assert c.post("/api/builder/apps/outsourcing/draft/edits", json={"edits": [restore]}).status_code == 200
+    plan = c.post("/api/builder/apps/outsourcing/plan", json={}).get_json()
+    assert [p["kind"] for p in plan["plan"]] == ["unarchive_entity"] and "恢复实体 外协厂" in plan["plan"][0]["text"]
+    assert c.post("/api/builder/apps/outsourcing/publish", json={"message": "恢复"}).status_code == 200
+    served = _served(rt)
+    try:
+        web = api.create_app(served, {"TESTING": True})
+        admin = web.test_client()
+        admin.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {served.users.create_token('boss')}"
+        assert admin.post("/api/outsourcing/partner", json={"name": "新厂"}).status_code == 201
+    finally:
+        served.db.dispose()

@@ -67,11 +67,11 @@ def _page(browser: Any, url: str, user: str = "admin") -> tuple[Any, Any, list[s
     return ctx, page, problems
 
 
-def _drag(page: Any, source: Any, target: Any) -> None:
-    """Drag with real mouse moves (SortableJS in fallback mode follows the pointer)."""
+def _drag(page: Any, source: Any, target: Any, *, top: bool = False) -> None:
+    """Drag with real mouse moves (SortableJS in fallback mode follows the pointer); ``top``: onto the target's top."""
     a, b = source.bounding_box(), target.bounding_box()
-    x0, y0 = a["x"] + 10, a["y"] + a["height"] / 2
-    x1, y1 = b["x"] + b["width"] / 2, b["y"] + b["height"] * 0.75
+    x0, y0 = a["x"] + min(10, a["width"] / 2), a["y"] + a["height"] / 2
+    x1, y1 = b["x"] + b["width"] / 2, b["y"] + b["height"] * (0.1 if top else 0.75)
     page.mouse.move(x0, y0)
     page.mouse.down()
     for i in range(1, 21):
@@ -129,6 +129,8 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
         conn.execute(text("UPDATE outsourcing__batch SET remark = 'R' || id"))
         before = {r[0]: tuple(r[1:]) for r in conn.execute(text(
             "SELECT id, customer, quantity, remark FROM outsourcing__batch"))}
+        latest = conn.execute(text("SELECT max(id) FROM outsourcing__batch")).scalar()
+        conn.execute(text("UPDATE outsourcing__batch SET state = 'shipped' WHERE id = :i"), {"i": latest})
     assert before
     ctx, page, problems = _page(browser, url)
     page.goto("/builder")
@@ -149,6 +151,14 @@ def test_add_a_field_by_drag_and_drop_publish_rename_and_errors(browser: Any, si
         expect(page.frame_locator(frame).locator("[data-field=plating_um] input")).to_be_visible(timeout=SAVE)
     expect(page.frame_locator("#d-preview-link-partner_update").locator("h1")).to_contain_text("外协进度更新",
                                                                                                 timeout=SAVE)
+    # an existing record under the draft: its values, its history, the draft's transitions from its state (disabled)
+    expect(page.locator(f"#d-preview-record option[value='{latest}']")).to_have_count(1, timeout=SAVE)
+    page.locator("#d-preview-record").select_option(str(latest))
+    desk = page.frame_locator("#d-preview-desktop")
+    expect(desk.locator("#history-h")).to_be_visible(timeout=SAVE)
+    expect(desk.locator("button.transition[data-transition=start]")).to_be_disabled(timeout=SAVE)
+    expect(desk.locator("[data-field=plating_um] input")).to_be_visible(timeout=SAVE)
+    page.locator("#d-preview-record").select_option("")
     _prop(page, "中文名称").fill("电镀厚度 (μm)")
     _prop(page, "中文名称").press("Tab")
     for frame in ("#d-preview-desktop", "#d-preview-phone"):  # updated after the autosave, no page reload
@@ -329,8 +339,19 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     page.locator("#d-add-transition select").nth(1).select_option("recheck")
     page.get_by_label("角色", exact=True).fill("qc, planner")
     page.get_by_role("button", name="添加流转").click()
-    expect(page.locator(".d-wf-transitions tr[data-transition=to_recheck]")).to_contain_text("送复检", timeout=SAVE)
+    expect(page.locator(".d-wf-transitions tr[data-wf-transition=to_recheck]")).to_contain_text("送复检", timeout=SAVE)
     expect(page.locator(".d-wf-diagram")).to_contain_text("送复检", timeout=SAVE)
+    # the transition's required fields and fields to set, in its row (the expression checked as one types)
+    row = page.locator(".d-wf-transitions tr[data-wf-transition=to_recheck]")
+    row.locator("summary").click()
+    page.get_by_label("to_recheck 必填字段 备注", exact=True).check()
+    expect(row.locator("summary")).to_have_text("备注", timeout=SAVE)
+    page.get_by_label("to_recheck 设置字段 1 字段", exact=True).select_option("actual_return")
+    page.get_by_label("to_recheck 设置字段 1 表达式", exact=True).fill("now()")
+    expect(row.locator(".d-expr-ok")).to_be_visible(timeout=SAVE)
+    page.get_by_label("to_recheck 设置字段 1 表达式", exact=True).press("Tab")
+    expect(page.locator("#d-yaml-text")).to_have_value(
+        re.compile(r"to_recheck:.*require: \[remark\].*set: \{actual_return: \"?now\(\)", re.S), timeout=SAVE)
     # the permissions grid: qc may now also delete the batches it rejected
     page.locator("#d-tab-perms").click()
     expect(page.get_by_label("qc 修改", exact=True)).to_be_checked(timeout=SAVE)
@@ -362,7 +383,20 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     expect(page.locator(".d-tab-block[data-tab='1'] .d-card[data-key=remark]")).to_be_visible(timeout=SAVE)
     expect(page.locator("#d-yaml-text")).to_have_value(re.compile(r"质检记录.*columns: \[\[remark\]\]", re.S),
                                                        timeout=SAVE)
-    _publish(page, expect, "数据库不需要变更")
+    # tabs reordered by dragging the handle; undo and redo cover it; the YAML view shows the order
+    first_tab = re.compile(r"tabs:\s*\n\s*- label: \{zh: 质检记录")
+    _drag(page, page.locator(".d-tab-block[data-tab='1'] .d-tab-handle"), page.locator(".d-tab-block[data-tab='0'] .d-tab-head"),
+          top=True)
+    expect(page.locator("#d-yaml-text")).to_have_value(first_tab, timeout=SAVE)
+    page.locator("#d-undo").click()
+    expect(page.locator("#d-yaml-text")).not_to_have_value(first_tab, timeout=SAVE)
+    page.locator("#d-redo").click()
+    expect(page.locator("#d-yaml-text")).to_have_value(first_tab, timeout=SAVE)
+    # archive the partner entity: kept with its data, gone from navigation and new records
+    page.locator("[data-entity=partner]").click()
+    page.get_by_label("归档此实体（数据保留）", exact=True).check()
+    expect(page.locator("[data-entity=partner]")).to_have_class(re.compile("d-archived"), timeout=SAVE)
+    _publish(page, expect, "归档实体 外协厂（数据保留）")
     # a child table edited as its own small form: select the table field, then one of its fields; add one
     page.goto("/builder/work_order_tracking?entity=bom")
     page.locator(".d-card[data-key=lines]").click()
@@ -384,12 +418,20 @@ def test_workflow_state_and_transition_then_kanban_and_button(browser: Any, site
     with _serving_published(rt, tmp_path) as url2:
         with rt.db.write() as conn:
             some = conn.execute(text("SELECT id FROM outsourcing__batch ORDER BY id LIMIT 1")).scalar()
-            conn.execute(text("UPDATE outsourcing__batch SET state = 'awaiting_qc' WHERE id = :i"), {"i": some})
+            conn.execute(text("UPDATE outsourcing__batch SET state = 'awaiting_qc', remark = NULL WHERE id = :i"),
+                         {"i": some})
         ctx, page, problems = _page(browser, url2)
         page.goto("/a/outsourcing/batch/kanban")
         expect(page.locator(".lane[data-state=recheck]")).to_be_visible(timeout=SAVE)
         page.goto(f"/a/outsourcing/batch/{some}")
         expect(page.locator("button.transition[data-transition=to_recheck]")).to_have_text("送复检", timeout=SAVE)
+        expect(page.locator("nav a[href='/a/outsourcing/partner']")).to_have_count(0)  # archived
+        expect(page.locator("nav a[href='/a/outsourcing/batch']").first).to_be_attached()
+        # the transition requires 备注: refused (422) without it, and the form shows the field
+        with page.expect_response(re.compile(r"/transitions/to_recheck")) as answer:
+            page.locator("button.transition[data-transition=to_recheck]").click()
+        assert answer.value.status == 422
+        expect(page.locator("[data-error-for=remark]")).to_contain_text("必填", timeout=SAVE)
         page.get_by_role("tab", name="质检记录").click()
         expect(page.get_by_label("备注")).to_be_visible(timeout=SAVE)
         assert problems == []
@@ -438,5 +480,7 @@ def test_new_app_from_a_spreadsheet_of_200_spare_parts(browser: Any, site: tuple
         assert str(rows[1][3]) == "2026-02-02"  # written 2026年2月2日 in the sheet
         page.goto("/a/spare_parts/part")
         expect(page.locator("main")).to_contain_text(re.compile(r"SP-0\d{3}"), timeout=SAVE)
+        page.locator("main table a", has_text="SP-0199").first.click()  # the form of an imported row
+        expect(page.get_by_role("textbox", name="名称", exact=True)).to_have_value("轴承 199", timeout=SAVE)
         assert problems == []
         ctx.close()

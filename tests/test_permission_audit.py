@@ -235,6 +235,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/builder/<app>", "GET"): [Case("GET", "/builder/plant")],
     ("/builder/<app>/preview/<entity>", "GET"): [Case("GET", "/builder/plant/preview/batch")],
     ("/builder/<app>/preview/<entity>/links/<link>", "GET"): [Case("GET", "/builder/plant/preview/batch/links/partner_update")],
+    ("/builder/<app>/preview/<entity>/records", "GET"): [Case("GET", "/builder/plant/preview/batch/records")],
     ("/builder/<app>/rules", "GET"): [Case("GET", "/builder/plant/rules")],
     # the last case: signing out ends only the caller's own session
     # shared links: staff pages need a reader (or updater) of the record; token pages need a live token

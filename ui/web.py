@@ -61,7 +61,7 @@ def nav(actor: Actor) -> list[dict[str, Any]]:
     """The apps, entities and dashboards this user can open."""
     out = []
     for app in rt().apps.values():
-        ents = [e for e in app.entities.values() if may(actor, e, "read")]
+        ents = [e for e in app.entities.values() if may(actor, e, "read") and not e.archived]  # archived: no nav
         boards = [d for d in app.sections.get("dashboards", {}).values() if dash.may_open(actor, d)]
         if ents or boards:
             out.append({"app": app, "entities": ents, "dashboards": boards})

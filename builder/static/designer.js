@@ -2,7 +2,7 @@
  * autosave through the builder API's edits, undo/redo, stale-draft protection, publish and versions.
  * Texts from definitions never become HTML: they are set with textContent. */
 import { call, errorText } from "./api.js";
-import { addTabEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, newKey, orderEdits,
+import { addTabEdits, archiveEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, linkTargets, moveEdits, newKey, orderEdits,
   parseProp, pick, propEdits, removeEdits, removeTabEdits, renameEdits } from "./model.js";
 import { childProps, renderChildTable } from "./childtable.js";
 import { renderWorkflow } from "./workflow.js";
@@ -154,8 +154,10 @@ function renderEntities() {
   ul.replaceChildren();
   Object.entries((S.data && S.data.entities) || {}).forEach(([key, ent]) => {
     const li = el("li", {});
-    const b = el("button", { type: "button", "data-entity": key, "aria-current": key === S.entity ? "true" : "false" },
-      pick(ent && ent.title, LANG) || key);
+    const archived = !!(ent && ent.archived === true);
+    const b = el("button", { type: "button", "data-entity": key, "aria-current": key === S.entity ? "true" : "false",
+      class: archived ? "d-archived" : "" }, pick(ent && ent.title, LANG) || key);
+    if (archived) b.append(el("small", { class: "d-archived-tag" }, ` · ${T.archived}`));
     b.addEventListener("click", () => { S.entity = key; S.field = null; render(); });
     li.append(b);
     ul.append(li);
@@ -189,12 +191,16 @@ function renderCanvas() {
   if (!S.entity) return;
   const lay = layoutOf(S.data, S.entity);
   const blocks = lay.tabs.map((tab) => tabBlock(tab, lay));
+  const plain = el("div", { class: "d-sections" });
   lay.sections.forEach((s, i) => {
     const sec = sectionBox(s, i);
     if (s.tabIndex !== undefined && blocks[s.tabIndex]) blocks[s.tabIndex].querySelector(".d-tab-body").append(sec);
-    else box.append(sec);
+    else plain.append(sec);
   });
-  blocks.forEach((b) => box.append(b));
+  if (plain.childNodes.length) box.append(plain);
+  const tabs = el("div", { class: "d-tabs" });
+  blocks.forEach((b) => tabs.append(b));
+  if (blocks.length) box.append(tabs);
   const selected = fieldsOf(S.data, S.entity)[S.field];
   if (selected && selected.type === "table") {
     const child = renderChildTable(ctx());
@@ -221,6 +227,20 @@ function renderCanvas() {
   tools.append(addTab);
   box.append(tools);
   if (window.Sortable) {
+    /* tabs, and the sections of a tab (or of a plain layout), are reordered by dragging their handle */
+    if (lay.tabs.length > 1) {
+      S.sortables.push(window.Sortable.create(tabs, { group: "tabs", handle: ".d-tab-handle", draggable: ".d-tab-block",
+        animation: 120, forceFallback: true, fallbackTolerance: 3,
+        onEnd: (ev) => reorder(lay.tabs[0].path.slice(0, -1), ev, T.edit_msg_tab) }));
+    }
+    box.querySelectorAll(".d-sections, .d-tab-body").forEach((list) => {
+      const mine = lay.sections.filter((x) => (list.classList.contains("d-sections") ? x.tabIndex === undefined
+        : String(x.tabIndex) === list.closest(".d-tab-block").dataset.tab));
+      if (mine.length < 2) return;
+      S.sortables.push(window.Sortable.create(list, { group: `sections-${list.closest("[data-tab]") ? list.closest("[data-tab]").dataset.tab : "plain"}`,
+        handle: ".d-section-handle", draggable: ".d-section", animation: 120, forceFallback: true, fallbackTolerance: 3,
+        onEnd: (ev) => reorder(mine[0].path.slice(0, -1), ev, T.edit_msg_layout) }));
+    });
     box.querySelectorAll(".d-col").forEach((list) => {
       S.sortables.push(window.Sortable.create(list, { group: "fields", animation: 120, forceFallback: true,
         fallbackTolerance: 3, onEnd: dropped, onAdd: dropped }));
@@ -228,11 +248,20 @@ function renderCanvas() {
   }
 }
 
+/* A tab or section dragged to a new place: one "move" of it in its list (undo/redo and the YAML view follow). */
+function reorder(listPath, ev, message) {
+  const edits = moveEdits(listPath, ev.oldDraggableIndex ?? ev.oldIndex, ev.newDraggableIndex ?? ev.newIndex);
+  if (edits.length) edit(edits, message); else render();
+}
+
 /* One tab of the layout: its label (zh/en, renamed in place), remove (its fields move to the neighbouring tab),
  * add a section to it; its sections are appended into .d-tab-body. Fields are dragged between tabs' columns. */
 function tabBlock(tab, lay) {
   const block = el("div", { class: "d-tab-block", "data-tab": String(tab.index) });
   const head = el("div", { class: "d-tab-head" });
+  if (lay.tabs.length > 1) {
+    head.append(el("span", { class: "d-tab-handle", title: T.drag_to_reorder, "aria-label": `${T.tab} ${tab.index + 1} ${T.drag_to_reorder}` }, "⠿"));
+  }
   ["zh", "en"].forEach((lang) => {
     const inp = el("input", { class: "d-tab-label", value: pick(tab.label, lang),
       "aria-label": `${T.tab} ${tab.index + 1} ${lang === "zh" ? T.label_zh : T.label_en}` });
@@ -258,7 +287,10 @@ function tabBlock(tab, lay) {
 
 function sectionBox(s, i) {
   const sec = el("fieldset", { class: "d-section", "data-section": String(i) });
-  sec.append(el("legend", {}, pick(s.label, LANG) || T.section));
+  const legend = el("legend", {});
+  legend.append(el("span", { class: "d-section-handle", title: T.drag_to_reorder,
+    "aria-label": `${T.section} ${i + 1} ${T.drag_to_reorder}` }, "⠿ "), document.createTextNode(pick(s.label, LANG) || T.section));
+  sec.append(legend);
   const cols = el("div", { class: "d-columns" });
   s.columns.forEach((col, j) => {
     const ul = el("ul", { class: "d-col", "data-section": String(i), "data-column": String(j), "data-empty": T.empty_column });
@@ -311,7 +343,7 @@ function dropped(ev) {
     item.dataset.key = key;
     const value = Object.assign({ type: p.type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${p.type}` } },
       JSON.parse(JSON.stringify(p.start)));
-    if (p.type === "link") value.to = Object.keys(S.data.entities).find((k) => k !== S.entity) || S.entity;
+    if (p.type === "link") value.to = linkTargets(S.data).find((k) => k !== S.entity) || S.entity;
     const keys = Object.keys(fields);
     edits.push({ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] });
     message = T.edit_msg_add_field.replace("{label}", value.label[LANG] || key);
@@ -340,7 +372,7 @@ function addFromPalette(type) {
   const fields = fieldsOf(S.data, S.entity);
   const key = newKey(fields, type === "decimal" || type === "integer" ? "number" : type);
   const value = Object.assign({ type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${type}` } }, JSON.parse(JSON.stringify(p.start)));
-  if (type === "link") value.to = Object.keys(S.data.entities).find((k) => k !== S.entity) || S.entity;
+  if (type === "link") value.to = linkTargets(S.data).find((k) => k !== S.entity) || S.entity;
   const keys = Object.keys(fields);
   const edits = [{ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] }];
   const lay = layoutOf(S.data, S.entity);
@@ -383,7 +415,7 @@ function drawProps() {
   if (S.childField && S.field) { childProps(box, ctx()); return; }
   if (!S.field && S.entity) {
     box.replaceChildren();
-    renderEntityProps(box, ctx(), (edits, message, renamedTo) => {
+    renderEntityProps(box, Object.assign(ctx(), { archiveEdits }), (edits, message, renamedTo) => {
       if (renamedTo) S.entity = renamedTo;
       edit(edits, message);
     });

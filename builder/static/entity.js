@@ -55,6 +55,12 @@ export function renderEntityProps(box, ctx, save) {
   tf.addEventListener("change", () => save([tf.value ? { op: "set", path: base.concat(["title_field"]), value: tf.value, after: "title" }
     : { op: "delete", path: base.concat(["title_field"]) }], T.edit_msg_entity_set));
   row(T.title_field, tf);
+  const arch = el("input", { type: "checkbox", name: "archived" });
+  arch.checked = ent.archived === true;
+  arch.addEventListener("change", () => save(ctx.archiveEdits(S.data, S.entity, arch.checked),
+    (arch.checked ? T.edit_msg_archive : T.edit_msg_unarchive).replace("{label}", pick(ent.title, ctx.LANG) || S.entity)));
+  row(T.archive_entity, arch);
+  box.append(el("small", { class: "d-hint" }, T.archive_help));
 }
 
 /* Renaming an entity: the key changes in place, a published one records renamed_from (the table is renamed,

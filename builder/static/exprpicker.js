@@ -51,12 +51,14 @@ function functions() {
   return FUNCS;
 }
 
-/* Give an expression input a picker button and instant validation. ``path`` is where it lives in the document. */
+/* Give an expression input a picker button and instant validation. ``path`` is where it lives in the document (or a
+ * function giving it, when it depends on other inputs, e.g. the field a transition sets). */
 export function attachExpr(input, ctx, path) {
   const { S, T, LANG, el } = ctx;
   const url = `/api/builder/apps/${encodeURIComponent(document.getElementById("designer").dataset.app)}/expression`;
   input.classList.add("d-expr");
-  input.dataset.path = JSON.stringify(path);
+  const where = () => (typeof path === "function" ? path() : path);
+  input.dataset.path = JSON.stringify(where());
   const msg = el("div", { class: "d-expr-check", "aria-live": "polite" });
   const btn = el("button", { type: "button", class: "d-expr-pick", "aria-label": `${T.expr_pick} ${input.getAttribute("aria-label") || ""}`,
     title: T.expr_pick }, "ƒx");
@@ -64,7 +66,7 @@ export function attachExpr(input, ctx, path) {
   let seq = 0;
   async function validate() {
     const mine = ++seq;
-    const res = await call("POST", url, { path, expr: input.value });
+    const res = await call("POST", url, { path: where(), expr: input.value });
     if (mine !== seq) return;
     msg.replaceChildren();
     if (!res.ok) { msg.append(el("span", { class: "d-prop-error" }, (res.data && res.data.error && res.data.error.message) || "")); return; }

@@ -16,6 +16,48 @@ export function fieldsOf(data, ent) {
   return (e && e.fields && typeof e.fields === "object") ? e.fields : {};
 }
 
+/* The entities a link field may point to: the app's entities that are not archived (the field's current target
+ * stays listed, so existing links keep their target while it is archived). */
+export function linkTargets(data, current) {
+  return Object.entries((data && data.entities) || {})
+    .filter(([k, e]) => k === current || !(e && e.archived === true)).map(([k]) => k);
+}
+
+/* Archive (true) or restore (false) an entity: a draft edit of ``archived``; the table and data are untouched. */
+export function archiveEdits(data, ent, archived) {
+  const e = entityOf(data, ent);
+  if (!e || (e.archived === true) === archived) return [];
+  return archived ? [{ op: "set", path: ["entities", ent, "archived"], value: true, after: "title" }]
+    : [{ op: "delete", path: ["entities", ent, "archived"] }];
+}
+
+/* A transition's required fields (``keys``, in the entity's field order by the caller): set, or removed when none. */
+export function requireEdits(tr, path, keys) {
+  if (keys.length) return [{ op: "set", path: path.concat(["require"]), value: keys.slice() }];
+  return tr && tr.require !== undefined ? [{ op: "delete", path: path.concat(["require"]) }] : [];
+}
+
+/* One row of a transition's ``set`` (field -> expression): ``oldField`` is the row's field before the change (null for a
+ * new row); an empty expression or field removes the row, and the mapping when it was its last row. */
+export function setRowEdits(tr, path, oldField, field, expr) {
+  const now = Object.assign({}, (tr && tr.set && typeof tr.set === "object") ? tr.set : {});
+  const before = JSON.stringify(now);
+  if (oldField && oldField !== field) delete now[oldField];
+  if (field && String(expr || "").trim()) now[field] = String(expr).trim();
+  else if (field) delete now[field];
+  if (JSON.stringify(now) === before) return [];
+  const had = tr && tr.set !== undefined;
+  if (!Object.keys(now).length) return had ? [{ op: "delete", path: path.concat(["set"]) }] : [];
+  if (!had || (oldField && oldField !== field)) return [{ op: "set", path: path.concat(["set"]), value: now }];
+  return field in now ? [{ op: "set", path: path.concat(["set", field]), value: now[field] }]
+    : [{ op: "delete", path: path.concat(["set", field]) }];
+}
+
+/* Move item ``from`` of the list at ``listPath`` to position ``to`` (tabs, sections): one "move" edit, none if unmoved. */
+export function moveEdits(listPath, from, to) {
+  return from === to || from < 0 || to < 0 ? [] : [{ op: "move", path: listPath.concat([from]), index: to }];
+}
+
 export function fieldLabel(data, ent, key, lang) {
   const f = fieldsOf(data, ent)[key];
   return (f && pick(f.label, lang)) || key;

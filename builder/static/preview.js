@@ -11,23 +11,62 @@ export function linksOf(data, entity) {
 }
 
 /* The frames wanted for an entity: [{id, url, width, title}]; the url changes with the draft (sha) so frames reload. */
-export function previewFrames(app, entity, sha, links, T, pick, lang) {
+export function previewFrames(app, entity, sha, links, T, pick, lang, record) {
   if (!entity) return [];
   const base = `/builder/${encodeURIComponent(app)}/preview/${encodeURIComponent(entity)}`;
   const q = `?lang=${lang}&v=${encodeURIComponent(String(sha || "").slice(0, 12))}`;
+  const form = record ? `${base}${q}&record=${encodeURIComponent(String(record))}` : base + q;
   const frames = [
-    { id: "d-preview-desktop", url: base + q, width: 1024, title: T.preview_desktop },
-    { id: "d-preview-phone", url: base + q, width: 375, title: T.preview_phone },
+    { id: "d-preview-desktop", url: form, width: 1024, title: T.preview_desktop },
+    { id: "d-preview-phone", url: form, width: 375, title: T.preview_phone },
   ];
   links.forEach((lk) => frames.push({ id: `d-preview-link-${lk.name}`, url: `${base}/links/${encodeURIComponent(lk.name)}${q}`,
     width: 375, title: T.preview_link.replace("{label}", pick(lk.label, lang) || lk.name) }));
   return frames;
 }
 
+/* The picker's choices: a new record, then the entity's recent records ({id, title, state}) by title. */
+export function recordChoices(items, T) {
+  return [{ value: "", text: T.preview_new_record }].concat((items || []).map((r) => ({ value: String(r.id),
+    text: `${r.title}${r.state ? ` · ${r.state}` : ""} (#${r.id})` })));
+}
+
+const RECORDS = {};  // entity -> its recent records, fetched once per designer page
+
+/* The picker of the record shown: "new record", or one of the entity's recent records (read-only; nothing written). */
+function recordPicker(box, ctx) {
+  const { S, T, APP, el } = ctx;
+  let bar = box.querySelector(".d-preview-record");
+  if (!bar) {
+    bar = el("div", { class: "d-preview-record" });
+    const sel = el("select", { id: "d-preview-record", "aria-label": T.preview_record });
+    const lab = el("label", { for: "d-preview-record" }, T.preview_record);
+    sel.addEventListener("change", () => { S.previewRecord = sel.value || null; renderPreview(box, ctx); });
+    bar.append(lab, sel);
+    box.prepend(bar);
+  }
+  const sel = bar.querySelector("select");
+  if (sel.dataset.entity === S.entity) return;
+  sel.dataset.entity = S.entity || "";
+  S.previewRecord = null;
+  const fill = (items) => {
+    sel.replaceChildren(...recordChoices(items, T).map((c) => el("option", { value: c.value }, c.text)));
+  };
+  fill(RECORDS[S.entity] || []);
+  if (!S.entity || RECORDS[S.entity]) return;
+  const ent = S.entity;
+  fetch(`/builder/${encodeURIComponent(APP)}/preview/${encodeURIComponent(ent)}/records`, { credentials: "same-origin",
+    headers: { Accept: "application/json" } }).then((r) => (r.ok ? r.json() : { items: [] })).then((d) => {
+    RECORDS[ent] = d.items || [];
+    if (sel.dataset.entity === ent) fill(RECORDS[ent]);
+  }).catch(() => {});
+}
+
 /* Draw (or refresh) the frames into box; a frame whose url did not change is left alone. */
 export function renderPreview(box, ctx) {
   const { S, T, LANG, APP, el, pick } = ctx;
-  const frames = previewFrames(APP, S.entity, S.sha, linksOf(S.data, S.entity), T, pick, LANG);
+  recordPicker(box, ctx);
+  const frames = previewFrames(APP, S.entity, S.sha, linksOf(S.data, S.entity), T, pick, LANG, S.previewRecord);
   const want = new Set(frames.map((f) => f.id));
   Array.from(box.querySelectorAll(".d-preview-frame")).forEach((n) => { if (!want.has(n.dataset.id)) n.remove(); });
   if (!box.querySelector(".d-hint")) box.prepend(el("p", { class: "d-hint" }, T.preview_hint));

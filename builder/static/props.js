@@ -1,6 +1,6 @@
 /* The property panel of the selected field: key, labels, flags, limits, options with colours, link target,
  * expressions. Every change is saved at once; the server's check messages are shown at the property. */
-import { errorsByField, fieldsOf, pick } from "./model.js";
+import { errorsByField, fieldsOf, linkTargets, pick } from "./model.js";
 import { attachExpr } from "./exprpicker.js";
 
 const COLORS = ["", "grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"];
@@ -104,8 +104,9 @@ export function renderProps(box, ctx, actions, scope) {
   }
   if (f.type === "link") {
     const sel = el("select", { name: "to" });
-    Object.entries(S.data.entities || {}).forEach(([k, e]) => {
-      const o = el("option", { value: k }, `${pick(e && e.title, ctx.LANG) || k} (${k})`);
+    linkTargets(S.data, f.to).forEach((k) => {
+      const e = S.data.entities[k];
+      const o = el("option", { value: k }, `${pick(e && e.title, ctx.LANG) || k} (${k})${e && e.archived ? ` · ${T.archived}` : ""}`);
       if (k === f.to) o.selected = true;
       sel.append(o);
     });

@@ -1,5 +1,5 @@
 /* The workflow editor: states and transitions as tables, and the state machine drawn as SVG. */
-import { entityOf, KEY, pick } from "./model.js";
+import { entityOf, fieldsOf, KEY, pick, requireEdits, setRowEdits } from "./model.js";
 import { attachExpr } from "./exprpicker.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -67,9 +67,9 @@ export function renderWorkflow(box, ctx) {
 
   box.append(el("h3", {}, T.transitions));
   const tt = el("table", { class: "d-wf-transitions" });
-  tt.append(headRow(el, [T.transition_key, T.label_zh, T.from, T.to, T.roles, T.guard]));
+  tt.append(headRow(el, [T.transition_key, T.label_zh, T.from, T.to, T.roles, T.guard, T.tr_require, T.tr_set]));
   Object.entries(transitions).forEach(([k, t]) => {
-    const tr = el("tr", { "data-transition": k });
+    const tr = el("tr", { "data-wf-transition": k });  // not data-transition: the web UI's script takes those as buttons
     const from = Array.isArray(t.from) ? t.from.join(", ") : (t.from || "");
     [k, pick(t.label, LANG), from, t.to || "", (t.roles || []).join(", ")].forEach((x) => tr.append(el("td", {}, x)));
     const td = el("td", {});
@@ -83,6 +83,12 @@ export function renderWorkflow(box, ctx) {
     td.append(guard);
     tr.append(td);
     attachExpr(guard, ctx, base.concat(["transitions", k, "guard"]));
+    const tpath = base.concat(["transitions", k]);
+    const rq = el("td", {});
+    rq.append(requireCell(ctx, k, t, tpath));
+    const st2 = el("td", {});
+    st2.append(setCell(ctx, k, t, tpath));
+    tr.append(rq, st2);
     tt.append(tr);
   });
   box.append(tt);
@@ -107,6 +113,62 @@ export function renderWorkflow(box, ctx) {
   });
   box.append(addT);
   restore(addT, typed);
+}
+
+const OPEN = new Set();  // the transitions whose required-fields list is open (kept open across re-renders)
+
+/* Required fields of a transition: a list of the entity's fields to tick (shown folded as their labels). */
+function requireCell(ctx, k, t, tpath) {
+  const { S, T, el, edit, LANG } = ctx;
+  const fields = Object.entries(fieldsOf(S.data, S.entity)).filter(([, f]) => f && f.type !== "computed" && f.type !== "table");
+  const now = Array.isArray(t.require) ? t.require : [];
+  const box = el("details", { class: "d-wf-require", "data-wf-transition": k });
+  if (OPEN.has(k)) box.open = true;
+  box.addEventListener("toggle", () => { if (box.open) OPEN.add(k); else OPEN.delete(k); });
+  const names = now.map((f) => pick((fieldsOf(S.data, S.entity)[f] || {}).label, LANG) || f);
+  box.append(el("summary", { "aria-label": `${k} ${T.tr_require}` }, names.length ? names.join("、") : "—"));
+  fields.forEach(([fk, f]) => {
+    const lab = el("label", {});
+    const cb = el("input", { type: "checkbox", value: fk, "aria-label": `${k} ${T.tr_require} ${pick(f.label, LANG) || fk}` });
+    cb.checked = now.indexOf(fk) >= 0;
+    cb.addEventListener("change", () => {
+      const keys = fields.map(([x]) => x).filter((x) => (x === fk ? cb.checked : now.indexOf(x) >= 0));
+      edit(requireEdits(t, tpath, keys), T.edit_msg_workflow);
+    });
+    lab.append(cb, document.createTextNode(` ${pick(f.label, LANG) || fk}`));
+    box.append(lab);
+  });
+  return box;
+}
+
+/* Fields a transition sets: rows of field + expression (the picker and the server's instant check), and a new row. */
+function setCell(ctx, k, t, tpath) {
+  const { S, T, el, edit, LANG } = ctx;
+  const fields = Object.entries(fieldsOf(S.data, S.entity)).filter(([, f]) => f && f.type !== "computed" && f.type !== "table");
+  const rows = Object.entries((t.set && typeof t.set === "object") ? t.set : {}).concat([[null, ""]]);
+  const wrap = el("div", { class: "d-wf-set", "data-wf-transition": k });
+  rows.forEach(([fk, expr], i) => {
+    const row = el("div", { class: "d-wf-set-row" });
+    const sel = el("select", { "aria-label": `${k} ${T.tr_set} ${i + 1} ${T.field}` });
+    sel.append(el("option", { value: "" }, "—"));
+    fields.forEach(([x, f]) => {
+      const o = el("option", { value: x }, pick(f.label, LANG) || x);
+      if (x === fk) o.selected = true;
+      sel.append(o);
+    });
+    const inp = el("input", { value: expr || "", class: "d-wf-set-expr", placeholder: "now()",
+      "aria-label": `${k} ${T.tr_set} ${i + 1} ${T.expression}` });
+    const commit = () => {
+      const edits = setRowEdits(t, tpath, fk, sel.value || null, sel.value ? inp.value : "");
+      if (edits.length) edit(edits, T.edit_msg_workflow);
+    };
+    sel.addEventListener("change", () => { if (fk || inp.value.trim()) commit(); });
+    inp.addEventListener("change", commit);
+    row.append(sel, inp);
+    wrap.append(row);
+    attachExpr(inp, ctx, () => tpath.concat(["set", sel.value || fk || (fields[0] && fields[0][0]) || "x"]));
+  });
+  return wrap;
 }
 
 /* What the user has typed into the "add" forms, by form id and input name. */

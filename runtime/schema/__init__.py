@@ -213,6 +213,8 @@ def _entity_schema() -> dict[str, Any]:
             "naming": {"type": "string", "minLength": 1, "maxLength": 64,
                        "description": "Naming series, e.g. WF{YYYY}{MM}-{####}."},
             "renamed_from": {"type": "string", "pattern": IDENT},
+            "archived": {"type": "boolean", "description": "Archived: table and data kept and readable; hidden from "
+                         "navigation, no new records, no writes. false (or removing it) brings it back."},
             "fields": {"$ref": "#/$defs/fields"},
             "layout": _layout_schema(),
             "indexes": {

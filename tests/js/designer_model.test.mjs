@@ -135,3 +135,30 @@ test("child tables: their fields, errors, order, renames", async () => {
   assert.deepEqual(childRenameEdits(d, d, "wo", "lines", "qty", "count")[1],
     { op: "set", path: ["entities", "wo", "fields", "lines", "fields", "count", "renamed_from"], value: "qty" });
 });
+
+test("archiving: an edit of archived, and archived entities are no new link targets", async () => {
+  const { archiveEdits, linkTargets } = await import("../../builder/static/model.js");
+  const d = { entities: { partner: { title: "P", archived: true, fields: {} }, batch: { fields: {} }, part: { fields: {} } } };
+  assert.deepEqual(linkTargets(d), ["batch", "part"]);
+  assert.deepEqual(linkTargets(d, "partner"), ["partner", "batch", "part"]);  // an existing link keeps its target
+  assert.deepEqual(archiveEdits(d, "batch", true), [{ op: "set", path: ["entities", "batch", "archived"], value: true, after: "title" }]);
+  assert.deepEqual(archiveEdits(d, "partner", false), [{ op: "delete", path: ["entities", "partner", "archived"] }]);
+  assert.deepEqual(archiveEdits(d, "partner", true), []);
+});
+
+test("transitions: required fields and fields to set; moving tabs and sections", async () => {
+  const { requireEdits, setRowEdits, moveEdits } = await import("../../builder/static/model.js");
+  const p = ["entities", "b", "workflow", "transitions", "t"];
+  assert.deepEqual(requireEdits({}, p, ["remark"]), [{ op: "set", path: p.concat(["require"]), value: ["remark"] }]);
+  assert.deepEqual(requireEdits({ require: ["x"] }, p, []), [{ op: "delete", path: p.concat(["require"]) }]);
+  assert.deepEqual(requireEdits({}, p, []), []);
+  assert.deepEqual(setRowEdits({}, p, null, "done_at", "now()"), [{ op: "set", path: p.concat(["set"]), value: { done_at: "now()" } }]);
+  const tr = { set: { done_at: "now()", by: "user.username" } };
+  assert.deepEqual(setRowEdits(tr, p, "done_at", "done_at", "today()"), [{ op: "set", path: p.concat(["set", "done_at"]), value: "today()" }]);
+  assert.deepEqual(setRowEdits(tr, p, "done_at", "done_at", ""), [{ op: "delete", path: p.concat(["set", "done_at"]) }]);
+  assert.deepEqual(setRowEdits(tr, p, "done_at", "end_at", "now()"), [{ op: "set", path: p.concat(["set"]), value: { by: "user.username", end_at: "now()" } }]);
+  assert.deepEqual(setRowEdits({ set: { a: "1" } }, p, "a", "a", " "), [{ op: "delete", path: p.concat(["set"]) }]);
+  assert.deepEqual(setRowEdits(tr, p, "done_at", "done_at", "now()"), []);
+  assert.deepEqual(moveEdits(["x", "tabs"], 2, 0), [{ op: "move", path: ["x", "tabs", 2], index: 0 }]);
+  assert.deepEqual(moveEdits(["x", "tabs"], 1, 1), []);
+});

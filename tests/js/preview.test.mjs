@@ -22,3 +22,13 @@ test("desktop and phone of the form, and one phone frame per shared link of the 
   assert.notEqual(previewFrames("outsourcing", "batch", "ffff", [], T, pick, "zh")[0].url, frames[0].url);
   assert.deepEqual(previewFrames("outsourcing", null, "x", [], T, pick, "zh"), []);
 });
+
+test("an existing record: its id in the form frames' url, the link frames unchanged; the picker's choices", async () => {
+  const { recordChoices } = await import("../../builder/static/preview.js");
+  const links = [{ name: "upd", label: "U" }];
+  const frames = previewFrames("outsourcing", "batch", "abc", links, T, pick, "zh", 7);
+  assert.deepEqual(frames.map((f) => f.url), ["/builder/outsourcing/preview/batch?lang=zh&v=abc&record=7",
+    "/builder/outsourcing/preview/batch?lang=zh&v=abc&record=7", "/builder/outsourcing/preview/batch/links/upd?lang=zh&v=abc"]);
+  assert.deepEqual(recordChoices([{ id: 7, title: "WF-7", state: "已发出" }], { preview_new_record: "新" }),
+    [{ value: "", text: "新" }, { value: "7", text: "WF-7 · 已发出 (#7)" }]);
+});
