@@ -26,10 +26,16 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list
 def write(conn: Connection, table: Table, *, app: str, entity: str, record_id: int, action: str, actor: Actor,
           changes: dict[str, Any], version: int | None, transition: str | None = None) -> None:
     # values as parameters of a plain INSERT: its compiled form is cached, no literal is coerced per write
-    conn.execute(table.insert(), {
-        "app": app, "entity": entity, "record_id": record_id, "action": action, "transition": transition,
-        "via": actor.via, "username": actor.username, "at": clock.now(), "version": version,
-        "diff": json.dumps(changes, ensure_ascii=False, separators=(",", ":"))})
+    conn.execute(table.insert(), entry(app=app, entity=entity, record_id=record_id, action=action, actor=actor,
+                                       changes=changes, version=version, transition=transition))
+
+
+def entry(*, app: str, entity: str, record_id: int, action: str, actor: Actor, changes: dict[str, Any],
+          version: int | None, transition: str | None = None, at: Any = None) -> dict[str, Any]:
+    """One history row's values (``write`` inserts one; a bulk create inserts many with one executemany)."""
+    return {"app": app, "entity": entity, "record_id": record_id, "action": action, "transition": transition,
+            "via": actor.via, "username": actor.username, "at": at or clock.now(), "version": version,
+            "diff": json.dumps(changes, ensure_ascii=False, separators=(",", ":"))}
 
 
 def read(conn: Connection, table: Table, app: str, entity: str, record_id: int,
