@@ -117,9 +117,8 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
         return []
     rt = records.rt
     table = rt.tables.for_entity(ent)
-    stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
     try:
-        ids = [int(i) for i in conn.execute(stmt, [row for _, row in ready]).scalars()]
+        ids = insert_ids(conn, table, [row for _, row in ready])
     except IntegrityError as exc:  # a concurrent writer took a unique value since the check
         raise records._integrity(ent, exc, actor.language) from None
     for (_values, row), record_id in zip(ready, ids, strict=True):
@@ -155,8 +154,22 @@ def _store_children(rt: Any, field: Any, ready: list[tuple[dict[str, Any], dict[
     stored = [f.name for f in child.stored_fields()]
     params = [{"parent_id": row["id"], "idx": idx, **{name: r.get(name) for name in stored}}
               for values, row in ready for idx, r in enumerate(values.get(field.name) or [])]
-    ids = iter(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), params).scalars()
-               if params else ())
+    ids = iter(insert_ids(conn, table, params) if params else ())
     for values, row in ready:
         row[field.name] = [{"id": int(next(ids)), **{name: r.get(name) for name in stored}}
                            for r in values.get(field.name) or []]
+
+
+def insert_ids(conn: Connection, table: Any, params: list[dict[str, Any]]) -> list[int]:
+    """Insert rows with one executemany; their new ids, in order.
+
+    PostgreSQL answers them (``INSERT ... RETURNING`` in batches, kept in order). SQLite would return
+    them only by inserting one row at a time, so there the ids are counted back from the last one: this
+    transaction holds SQLite's one write lock, and the rows of one executemany take consecutive rowids.
+    """
+    if conn.dialect.name != "sqlite":
+        stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        return [int(i) for i in conn.execute(stmt, params).scalars()]
+    conn.execute(table.insert(), params)
+    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    return list(range(last - len(params) + 1, last + 1))

@@ -67,21 +67,22 @@ class Lookups:
 
     def _prefetch(self, conn: Connection, ent: EntityDef, rows: list[dict[str, Any]], reader: Any, top: bool) -> None:
         for f in ent.fields.values():
-            values = {r.get(f.name) for r in rows}
-            values.discard(None)
-            values.discard("")
             if f.type == "table" and f.child is not None:
                 kids = [k for r in rows for k in (r.get(f.name) or []) if isinstance(k, dict)]
                 if kids:
                     self._prefetch(conn, f.child, kids, reader, top=False)
                 continue
+            unique = f.unique and top and not ent.is_child and f.ft.may_be_unique and not f.ft.is_list
+            if not ((f.type == "link" and f.to) or f.type == "user" or unique):
+                continue
+            values = {v for r in rows if (v := r.get(f.name)) not in (None, "") and not isinstance(v, (list, dict))}
             if not values:
                 continue
             if f.type == "link" and f.to:
                 self._prefetch_links(conn, ent.sibling(f.to), values, reader)
             elif f.type == "user":
                 self._prefetch_users(conn, values)
-            if f.unique and top and not ent.is_child and f.ft.may_be_unique:
+            if unique:
                 self._prefetch_taken(conn, ent, f.name, values)
 
     def _prefetch_links(self, conn: Connection, target: EntityDef | None, ids: Iterable[Any], reader: Any) -> None:

@@ -95,7 +95,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "template_hint": ("模板里有全部可导入的列、下拉选项和一行示例；填好后上传即可。",
                       "The template has every importable column, the options as drop-downs and an example row."),
     "template_notes": ("说明", "Notes"),
-    "template_example": ("示例（导入前请删除此行）", "Example (delete this row before importing)"),
+    "template_example": ("示例", "Example"),
     "template_required": ("必填", "required"),
     "template_date": ("日期：2026-12-01、2026/12/1 或 2026年12月1日", "Date: 2026-12-01, 2026/12/1 or a date cell"),
     "template_link": ("填编号或名称", "the number or the name"),

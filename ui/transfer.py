@@ -21,7 +21,7 @@ from runtime import permissions
 from runtime.errors import RecordError
 from runtime.model import EntityDef, pick
 
-from . import import_rows, imports
+from . import import_rows, imports, xlsx
 from .i18n import tr
 from .values import cell, label_of, link_maps
 from .web import actor_or_login, bp, entity_or_404, may, page, rt, run_list
@@ -72,7 +72,7 @@ def auto_map(ent: EntityDef, header: list[str]) -> list[str]:
         for key in (f.name, f.label.get("zh", ""), f.label.get("en", "")):
             if key:
                 names[key.strip().lower()] = f.name
-    return [names.get(h.strip().lower(), "") for h in header]
+    return [names.get(h.strip().rstrip("*").strip().lower(), "") for h in header]  # "编号 *": a template's
 
 
 def _stash(payload: dict[str, Any]) -> str:
@@ -157,6 +157,22 @@ def run_import(actor: Any, ent: EntityDef, rows: list[list[Any]], mapping: list[
     return import_rows.run(rt(), actor, ent, rows, mapping)
 
 
+@bp.get("/a/<app>/<entity>/import/template.xlsx")
+def import_template(app: str, entity: str) -> Any:
+    """The entity's import template (ui/xlsx.py): its importable columns in the session language."""
+    actor = actor_or_login()
+    ent = entity_or_404(app, entity)
+    if ent.is_child or not may(actor, ent, "create"):
+        abort(403)
+    lang = actor.language
+    from urllib.parse import quote
+    resp = Response(xlsx.template_bytes(ent, importable(ent), lang),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    name = pick(ent.title, lang) + ("-导入模板" if lang == "zh" else "-import-template")
+    resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.xlsx"
+    return resp
+
+
 @bp.get("/a/<app>/<entity>/export.<fmt>")
 def export_view(app: str, entity: str, fmt: str) -> Any:
     actor = actor_or_login()
@@ -189,15 +205,7 @@ def export_view(app: str, entity: str, fmt: str) -> Any:
         data = ("\ufeff" + buf.getvalue()).encode("utf-8")
         mimetype = "text/csv; charset=utf-8"
     else:
-        import openpyxl
-        wb = openpyxl.Workbook(write_only=True)
-        ws = wb.create_sheet(title[:31] or "data")
-        ws.append(header)
-        for r in out_rows:
-            ws.append([_csv_safe(v) if isinstance(v, str) else v for v in r])
-        bio = io.BytesIO()
-        wb.save(bio)
-        data = bio.getvalue()
+        data = xlsx.export_bytes(title, header, [[_csv_safe(v) if isinstance(v, str) else v for v in r] for r in out_rows])
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     from urllib.parse import quote
     resp = Response(data, mimetype=mimetype)
