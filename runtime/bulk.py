@@ -134,14 +134,14 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
         if has_children:
             row.update(rt.rollups.own_children(conn, ent, record_id))
         rt.rollups.after_write(conn, ent, None, row)
-        changes = history.diff(None, row, keys)
+        changes = history.created(row, keys)
         entries.append((record_id, changes))
     rt_hist = rt.tables.system["jig_history"]
     conn.execute(rt_hist.insert(), [history.entry(app=ent.app, entity=ent.name, record_id=rid, action="create",
                                                   actor=actor, changes=ch, version=1, at=now) for rid, ch in entries])
     if announce:
         for (_values, row), (record_id, changes) in zip(ready, entries, strict=True):
-            result = records.serialize(ent, records.context(conn, ent, row, actor))
+            result = records.serialize(ent, records.for_json(conn, ent, row, actor))
             records._emit("record.created", ent, record_id, result, None, changes, actor, conn)
     return ids
 

@@ -23,6 +23,16 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list
     return changes
 
 
+def created(after: dict[str, Any], keys: list[str]) -> dict[str, list[Any]]:
+    """``diff(None, after, keys)`` for a new record, in one pass (bulk creates make many)."""
+    out: dict[str, list[Any]] = {}
+    for k in keys:
+        v = after.get(k)
+        if v is not None and v != "" and v != []:
+            out[k] = [None, to_json(v)]
+    return out
+
+
 def write(conn: Connection, table: Table, *, app: str, entity: str, record_id: int, action: str, actor: Actor,
           changes: dict[str, Any], version: int | None, transition: str | None = None) -> None:
     # values as parameters of a plain INSERT: its compiled form is cached, no literal is coerced per write

@@ -36,24 +36,27 @@ class Cells:
     def __init__(self, rt: Any, ent: EntityDef, mapping: list[str], lang: str):
         self.rt, self.ent, self.mapping, self.lang = rt, ent, mapping, lang
         self.found: dict[str, dict[str, Any]] = {}
-        self.problems: dict[str, dict[str, str]] = {}  # field -> text -> message (no record, several)
+        self.problems: dict[str, dict[str, str]] = {}  # field -> text -> message (several records)
+        self.columns = [(j, name, ent.fields[name],
+                         (lambda text, name=name: self._lookup(name, text)) if ent.fields[name].type == "link" else None)
+                        for j, name in enumerate(mapping) if name]
 
     def row(self, raw: Any) -> tuple[dict[str, Any], dict[str, str]]:
         """The input for one file row (empty cells left out) and its cell problems {field: message}."""
         data: dict[str, Any] = {}
         bad: dict[str, str] = {}
-        for j, name in enumerate(self.mapping):
-            if not name or j >= len(raw):
+        n = len(raw)
+        for j, name, f, lookup in self.columns:
+            if j >= n:
                 continue
             cell = raw[j]
-            if cell is None or (isinstance(cell, str) and cell.strip() == ""):
+            if cell is None or (cell.__class__ is str and not cell.strip()):
                 continue
-            f = self.ent.fields[name]
-            v = f.ft.from_cell(f, cell, (lambda text, name=name: self._lookup(name, text)) if f.type == "link" else None)
+            v = f.ft.from_cell(f, cell, lookup)
             if v is None:
                 continue
             data[name] = v
-            if isinstance(v, str) and v in self.problems.get(name, {}):
+            if lookup is not None and v.__class__ is str and v in self.problems.get(name, ()):
                 bad[name] = self.problems[name][v]
         return data, bad
 
