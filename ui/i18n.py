@@ -92,8 +92,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "row": ("行", "Row"),
     "link_ambiguous": ("有多条记录叫「{value}」，请填编号", "Several records are called \"{value}\": use the number"),
     "import_template": ("下载导入模板", "Download the import template"),
-    "template_hint": ("模板里有全部可导入的列、下拉选项和一行示例；填好后上传即可。",
-                      "The template has every importable column, the options as drop-downs and an example row."),
+    "link_unknown": ("找不到编号或名称为「{value}」的记录", "No record has the number or name \"{value}\""),
+    "template_hint": ("模板里有全部可导入的列和下拉选项，第二页是填写说明和示例；填好后上传即可。",
+                      "The template has every importable column and the options as drop-downs; its second sheet "
+                      "says what each column takes, with examples."),
     "template_notes": ("说明", "Notes"),
     "template_example": ("示例", "Example"),
     "template_required": ("必填", "required"),

@@ -5,7 +5,8 @@ converts its own cells, ``FieldType.from_cell``: Chinese and Excel serial dates,
 words; a link cell by id, by the linked record's number or by its title). The rows then go through
 ``Records.create_many``, which checks every one exactly as ``Records.create`` does; its errors are
 reported by spreadsheet row (the header is row 1) and field label. A link cell naming no record, or more
-than one, is that row's error too (the ambiguity is said as such).
+than one, is that row's error too, said as such ("no record is called X", "several are: use the number")
+where the API, which takes ids only, would say "should be a record id".
 
 What an import triggers is what creating the records one by one through the API would: series numbers,
 defaults, history entries (``via: import``), roll-ups, and the ``record.created`` event (rules, outbox,
@@ -36,7 +37,7 @@ class Cells:
     def __init__(self, rt: Any, ent: EntityDef, mapping: list[str], lang: str):
         self.rt, self.ent, self.mapping, self.lang = rt, ent, mapping, lang
         self.found: dict[str, dict[str, Any]] = {}
-        self.problems: dict[str, dict[str, str]] = {}  # field -> text -> message (several records)
+        self.problems: dict[str, dict[str, str]] = {}  # field -> text -> message (no record, several)
         self.columns = [(j, name, ent.fields[name],
                          (lambda text, name=name: self._lookup(name, text)) if ent.fields[name].type == "link" else None)
                         for j, name in enumerate(mapping) if name]
@@ -75,8 +76,9 @@ class Cells:
                     ids = list(conn.execute(select(table.c.id).where(or_(*(table.c[c] == text for c in sorted(cols))))
                                             .limit(2)).scalars())
             cache[text] = ids[0] if len(ids) == 1 else text
-            if len(ids) > 1:
-                self.problems.setdefault(name, {})[text] = tr("link_ambiguous", self.lang, value=text)
+            if len(ids) != 1:
+                key = "link_ambiguous" if ids else "link_unknown"
+                self.problems.setdefault(name, {})[text] = tr(key, self.lang, value=text)
         return cache[text]
 
 
