@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.exc import IntegrityError
 
 from . import clock, history, naming, permissions
@@ -137,7 +137,7 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
         changes = history.created(row, keys)
         entries.append((record_id, changes))
     rt_hist = rt.tables.system["jig_history"]
-    conn.execute(rt_hist.insert(), [history.entry(app=ent.app, entity=ent.name, record_id=rid, action="create",
+    insert_rows(conn, rt_hist, [history.entry(app=ent.app, entity=ent.name, record_id=rid, action="create",
                                                   actor=actor, changes=ch, version=1, at=now) for rid, ch in entries])
     if announce:
         for (_values, row), (record_id, changes) in zip(ready, entries, strict=True):
@@ -170,6 +170,39 @@ def insert_ids(conn: Connection, table: Any, params: list[dict[str, Any]]) -> li
     if conn.dialect.name != "sqlite":
         stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
         return [int(i) for i in conn.execute(stmt, params).scalars()]
-    conn.execute(table.insert(), params)
+    insert_rows(conn, table, params)
     last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
     return list(range(last - len(params) + 1, last + 1))
+
+
+def insert_rows(conn: Connection, table: Any, params: list[dict[str, Any]]) -> None:
+    """One executemany of rows with the same keys. On SQLite it goes to the driver with the columns' bind
+    conversions applied here -- once per chunk for a value every row shares (the creation time, the
+    user), once per cell otherwise -- instead of SQLAlchemy's per-row parameter processing (a quarter of
+    a bulk import's time); the statement and the conversions are SQLAlchemy's own."""
+    if not params:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), params)
+        return
+    keys = list(params[0])
+    compiled = table.insert().values({k: bindparam(k) for k in keys}).compile(dialect=conn.dialect)
+    order = list(compiled.positiontup or ())
+    procs = [table.c[k].type.bind_processor(conn.dialect) for k in order]
+    last: list[Any] = [object()] * len(order)
+    done: list[Any] = [None] * len(order)
+    rows = []
+    for p in params:
+        out = []
+        for j, k in enumerate(order):
+            v = p[k]
+            proc = procs[j]
+            if proc is None or v is None:
+                out.append(v)
+            elif v is last[j]:
+                out.append(done[j])
+            else:
+                last[j], done[j] = v, proc(v)
+                out.append(done[j])
+        rows.append(tuple(out))
+    conn.exec_driver_sql(str(compiled), rows)

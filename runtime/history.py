@@ -11,6 +11,9 @@ from . import clock
 from .auth import Actor
 from .fieldtypes import to_json
 
+# one encoder (json.dumps with options builds a new one per call: a tenth of a bulk import's time)
+_DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list[str]) -> dict[str, list[Any]]:
     """{field: [old, new]} for fields whose value changed (JSON-safe values)."""
@@ -45,7 +48,7 @@ def entry(*, app: str, entity: str, record_id: int, action: str, actor: Actor, c
     """One history row's values (``write`` inserts one; a bulk create inserts many with one executemany)."""
     return {"app": app, "entity": entity, "record_id": record_id, "action": action, "transition": transition,
             "via": actor.via, "username": actor.username, "at": at or clock.now(), "version": version,
-            "diff": json.dumps(changes, ensure_ascii=False, separators=(",", ":"))}
+            "diff": _DUMP(changes)}
 
 
 def read(conn: Connection, table: Table, app: str, entity: str, record_id: int,
