@@ -180,10 +180,11 @@ def test_import_links_by_number_or_name_and_chinese_excel_dates(env: tuple[Any, 
     assert vias == ["import"] * 4 and len(seen) == 4 and seen[0].actor.via == "import"
     assert _orders(rt) == first + 4
     # an ambiguous name is that row's error, said as such
-    r = _upload(c, tok, "o.csv", f"{HEADER}\nY1,宁波精密,1,,,,\nY2,没有这个,1,,,,\n".encode())
+    r = _upload(c, tok, "o.csv", f"{HEADER}\nY1,宁波精密,1,,,,\nY2,没有这个,1,,,,\nY3,机密客户,1,,,,\n".encode())
     report = _report(r.get_data(as_text=True))
     assert r.status_code == 422 and report[2] == {("客户", "有多条记录叫「宁波精密」，请填编号")}
     assert report[3] == {("客户", "找不到编号或名称为「没有这个」的记录")} and _orders(rt) == first + 4
+    assert report[4] == {("客户", "找不到编号或名称为「机密客户」的记录")}  # one the clerk may not read
 
 
 def test_template_and_export_hold_real_cells(env: tuple[Any, Any, str]) -> None:

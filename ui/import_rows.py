@@ -20,9 +20,11 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from runtime import permissions
 from runtime.bulk import BulkFailed
 from runtime.errors import RecordError
 from runtime.model import EntityDef
+from runtime.validation import link_reader
 
 from .dashboards import title_column
 from .i18n import tr
@@ -34,8 +36,8 @@ MAX_ERRORS = 200
 class Cells:
     """Turns file rows into API input for one entity, resolving link titles once per distinct text."""
 
-    def __init__(self, rt: Any, ent: EntityDef, mapping: list[str], lang: str):
-        self.rt, self.ent, self.mapping, self.lang = rt, ent, mapping, lang
+    def __init__(self, rt: Any, ent: EntityDef, mapping: list[str], lang: str, actor: Any = None):
+        self.rt, self.ent, self.mapping, self.lang, self.actor = rt, ent, mapping, lang, actor
         self.found: dict[str, dict[str, Any]] = {}
         self.problems: dict[str, dict[str, str]] = {}  # field -> text -> message (no record, several)
         self.columns = [(j, name, ent.fields[name],
@@ -72,9 +74,15 @@ class Cells:
             cols = {c for c in ("name" if target.naming else "", title_column(target)) if c and c != "id"}
             ids: list[Any] = []
             if cols:
+                q = select(table.c.id).where(or_(*(table.c[c] == text for c in sorted(cols)))).limit(2)
+                params: dict[str, Any] = {}
+                reader = link_reader(self.actor)
+                if reader is not None:  # only records the importer may read are found (and counted)
+                    flt = permissions.read_filter(reader, target, table, self.rt.sql)
+                    if flt is not None:
+                        q, params = q.where(flt), permissions.filter_params(reader, target)
                 with self.rt.db.read(snapshot=False) as conn:
-                    ids = list(conn.execute(select(table.c.id).where(or_(*(table.c[c] == text for c in sorted(cols))))
-                                            .limit(2)).scalars())
+                    ids = list(conn.execute(q, params).scalars())
             cache[text] = ids[0] if len(ids) == 1 else text
             if len(ids) != 1:
                 key = "link_ambiguous" if ids else "link_unknown"
@@ -82,10 +90,10 @@ class Cells:
         return cache[text]
 
 
-def prepare(rt: Any, ent: EntityDef, mapping: list[str], rows: list[list[Any]], lang: str
+def prepare(rt: Any, ent: EntityDef, mapping: list[str], rows: list[list[Any]], lang: str, actor: Any = None
             ) -> tuple[list[dict[str, Any]], list[int], dict[int, dict[str, str]]]:
     """The non-empty rows as API input, their spreadsheet row numbers, and cell problems by row number."""
-    cells = Cells(rt, ent, mapping, lang)
+    cells = Cells(rt, ent, mapping, lang, actor)
     items: list[dict[str, Any]] = []
     rownums: list[int] = []
     problems: dict[int, dict[str, str]] = {}
@@ -105,7 +113,7 @@ def run(rt: Any, actor: Any, ent: EntityDef, rows: list[list[Any]], mapping: lis
     """Import ``rows`` all or nothing: ([], created) or (row errors, 0)."""
     lang = actor.language
     importer = actor.using("import")
-    items, rownums, problems = prepare(rt, ent, mapping, rows, lang)
+    items, rownums, problems = prepare(rt, ent, mapping, rows, lang, importer)
     try:
         with rt.db.write() as conn:
             ids = rt.records.create_many(importer, ent, items, conn, progress=progress)
