@@ -13,8 +13,8 @@ checked (up to 200 errors are reported) and the transaction rolls back.
 While the write transaction is open no other connection could see a progress
 row it wrote (and on SQLite a second writer would wait for it), so live
 progress is kept in memory by the web app that runs the job (a
-:class:`Progress` in ``flask_app.extensions``, not a module global) and the
-table is updated after every 1,000 checked rows, between phases and with the
+:class:`Progress` in ``flask_app.extensions``, not a module global, updated
+after every chunk) and the table is updated when the job starts and with the
 final status. ``/imports/<id>.json`` reads the live progress first, then the
 table (so a poll answered by another web process still sees the stored one).
 """
@@ -42,7 +42,6 @@ from .web import actor_or_login, bp, page, rt
 log = logging.getLogger("jig.ui.imports")
 
 DEFAULT_INLINE_ROWS = 2000
-PROGRESS_EVERY = 1000
 MAX_ERRORS = 200
 
 _md = MetaData()
