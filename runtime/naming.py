@@ -38,6 +38,18 @@ def next_name(conn: Connection, naming_table: Table, entity_key: str, series: st
     return COUNTER.sub(lambda m: str(value).zfill(width), text, count=1)
 
 
+def next_names(conn: Connection, naming_table: Table, entity_key: str, series: str, when: dt.date,
+               n: int) -> list[str]:
+    """The next ``n`` numbers of a series at once (one statement: a bulk create's block), in order."""
+    text, width = render_prefix(series, when)
+    key = f"{entity_key}:{COUNTER.sub('#', text)}"
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(naming_table).values(key=bindparam("k"), value=bindparam("n"))
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": naming_table.c.value + bindparam("n")})
+    last = conn.execute(stmt.returning(naming_table.c.value), {"k": key, "n": n}).scalar_one()
+    return [COUNTER.sub(lambda m, v=v: str(v).zfill(width), text, count=1) for v in range(last - n + 1, last + 1)]
+
+
 TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|#+)\}")
 
 

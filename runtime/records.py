@@ -152,39 +152,11 @@ class Records:
         if not permissions.may_create(actor, ent):
             raise Forbidden(t("no_create", lang, entity=pick(ent.title, lang)))
         errors = FieldErrors()
-        values = coerce_input(ent, _strip_system(ent, data, errors, lang, creating=True), errors, lang)
-        self._refuse_readonly(actor, ent, values, errors, lang, creating=True)
+        values = self.prepare_values(actor, ent, data, errors)
         with self._tx(conn) as c:
-            ctx = self.context(c, ent, values, actor)
-            for f in ent.fields.values():
-                if f.default is not None and values.get(f.name) in (None, "", []):
-                    try:
-                        ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
-                    except (EvaluationError, FieldValueError):
-                        pass
-                    except LimitExceeded as exc:
-                        raise exc.for_field(f.name, lang) from None
             now = clock.now()
-            if ent.workflow is not None:
-                ctx["state"] = ent.workflow.initial
-            for fname, series in ent.extra.get("naming_fields", {}).items():  # numbered in this transaction
-                ctx[fname] = values[fname] = naming.next_name(c, self.rt.tables.system["jig_naming"],
-                                                              f"{ent.key}.{fname}", series, now.date())
-            validate(c, self.rt, ent, ctx, errors, lang, actor=actor)
-            if errors:
-                raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
+            row = self.prepare_row(c, actor, ent, values, errors, now)
             table = self.rt.tables.for_entity(ent)
-            row = {f.name: values.get(f.name) for f in ent.stored_fields()}
-            row.update(version=1, created_at=now, created_by=actor.username, updated_at=now,
-                       updated_by=actor.username)
-            if ent.workflow is not None:
-                row["state"] = ent.workflow.initial
-            row.update({name: 0 for name in ent.extra.get("rollups", ())})  # nothing counted yet
-            # the read filter must hold for the row as it will be stored (no creating into another's scope)
-            permissions.refuse_outside(actor, ent, "create", self.context(c, ent, {**values, **row}, actor),
-                                       values, lang)
-            if ent.naming:
-                row["name"] = naming.next_name(c, self.rt.tables.system["jig_naming"], ent.key, ent.naming, now.date())
             try:
                 record_id = int(c.execute(table.insert(), row).inserted_primary_key[0])  # values as parameters
             except IntegrityError as exc:
@@ -202,6 +174,61 @@ class Records:
             result = self.serialize(ent, ctx)
             self._emit("record.created", ent, record_id, result, None, changes, actor, c)
             return self._as_committed(c, ent, record_id, result, actor, "record.created")
+
+    # ---- the one path a new record takes before it is stored (create, create_many / imports) ----------
+
+    def prepare_values(self, actor: Actor, ent: EntityDef, data: dict[str, Any], errors: FieldErrors) -> dict[str, Any]:
+        """A create's input as typed values: system columns refused, each field coerced by its type,
+        read-only fields refused; problems go to ``errors`` (no database needed)."""
+        lang = actor.language
+        values = coerce_input(ent, _strip_system(ent, data, errors, lang, creating=True), errors, lang)
+        self._refuse_readonly(actor, ent, values, errors, lang, creating=True)
+        return values
+
+    def prepare_row(self, c: Connection, actor: Actor, ent: EntityDef, values: dict[str, Any], errors: FieldErrors,
+                    now: Any, *, names: Any = None, lookups: Any = None) -> dict[str, Any]:
+        """Defaults, the initial state, series numbers, validation and the creator's scope for one new
+        record: the row to insert (``values`` gets the defaults and numbers). Raises ValidationFailed /
+        Forbidden. ``names(key, series)`` draws a series number (default: one at a time); ``lookups``
+        answers validation's database checks many rows at a time (runtime.lookups)."""
+        lang = actor.language
+        draw = names or (lambda key, series: naming.next_name(c, self.rt.tables.system["jig_naming"], key,
+                                                              series, now.date()))
+        ctx = self.context(c, ent, values, actor)
+        for f in ent.fields.values():
+            if f.default is not None and values.get(f.name) in (None, "", []):
+                try:
+                    ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
+                except (EvaluationError, FieldValueError):
+                    pass
+                except LimitExceeded as exc:
+                    raise exc.for_field(f.name, lang) from None
+        if ent.workflow is not None:
+            ctx["state"] = ent.workflow.initial
+        for fname, series in ent.extra.get("naming_fields", {}).items():  # numbered in this transaction
+            ctx[fname] = values[fname] = draw(f"{ent.key}.{fname}", series)
+        validate(c, self.rt, ent, ctx, errors, lang, actor=actor, lookups=lookups)
+        if errors:
+            raise ValidationFailed(t("validation_failed", lang, n=len(errors.errors)), errors.errors)
+        row = {f.name: values.get(f.name) for f in ent.stored_fields()}
+        row.update(version=1, created_at=now, created_by=actor.username, updated_at=now,
+                   updated_by=actor.username)
+        if ent.workflow is not None:
+            row["state"] = ent.workflow.initial
+        row.update({name: 0 for name in ent.extra.get("rollups", ())})  # nothing counted yet
+        # the read filter must hold for the row as it will be stored (no creating into another's scope)
+        permissions.refuse_outside(actor, ent, "create", self.context(c, ent, {**values, **row}, actor),
+                                   values, lang)
+        if ent.naming:
+            row["name"] = draw(ent.key, ent.naming)
+        return row
+
+    def create_many(self, actor: Actor, ent: EntityDef, items: list[dict[str, Any]], conn: Connection,
+                    progress: Any = None) -> list[int]:
+        """Create many records in the caller's transaction, each checked exactly as :meth:`create` checks
+        it; all or nothing (raises runtime.bulk.BulkFailed with row-indexed errors). See runtime/bulk.py."""
+        from .bulk import create_many
+        return create_many(self, actor, ent, items, conn, progress=progress)
 
     def update(self, actor: Actor, ent: EntityDef, record_id: int, data: dict[str, Any],
                version: int | None, conn: Connection | None = None) -> dict[str, Any]:

@@ -71,16 +71,18 @@ def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) ->
 def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: FieldErrors, lang: str, *,
              record_id: int | None = None, changed: set[str] | None = None, prefix: str = "",
              actor: Any = None, before: dict[str, Any] | None = None,
-             known: dict[str, set[Any]] | None = None) -> None:
+             known: dict[str, set[Any]] | None = None, lookups: Any = None) -> None:
     """Check a complete record (values in ``ctx``); add messages to ``errors``.
+
+    ``lookups`` (a runtime.lookups.Lookups) answers the database checks -- links, users, uniqueness --
+    from what it fetched for many rows at once (imports, ``Records.create_many``); the checks are the same.
 
     With ``actor``, a link must name a record the actor may read (row filters included); the answer
     is the same as for a record that does not exist. Links already stored (``before``: the record as
     loaded, child rows included; ``known``: for child rows, the targets the stored rows name) are not
     re-checked, and rules, connectors and the system link anything.
     """
-    reader = actor if actor is not None and not (actor.is_admin or actor.via in _PRIVILEGED) \
-        and actor.link is None else None
+    reader = link_reader(actor)
     for f in ent.fields.values():
         key = prefix + f.name
         if f.type == "computed":
@@ -106,7 +108,7 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
                 from .context import RecordContext
                 rctx = RecordContext(f.child, row, ctx.user, ctx.loader)
                 validate(conn, runtime, f.child, rctx, errors, lang, prefix=f"{key}[{i}].", actor=reader,
-                         known=kept)
+                         known=kept, lookups=lookups)
             continue
         if empty(value):
             if required and visible:
@@ -116,20 +118,12 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             continue  # unchanged values were valid when saved; re-check only checks below
         if f.type == "link" and f.to:
             target_ent = ent_by_name(runtime, ent, f.to)
-            target = runtime.tables.for_entity(target_ent)
-            q = select(target.c.id).where(target.c.id == value)
-            params: dict[str, Any] = {}
-            if reader is not None and value not in (known or {}).get(f.name, ()):
-                from . import permissions
-                flt = permissions.read_filter(reader, target_ent, target, runtime.sql)
-                if flt is not None:
-                    q = q.where(flt)
-                    params = permissions.filter_params(reader, target_ent)
-            if conn.execute(q, params).first() is None:
+            scoped = reader if reader is not None and value not in (known or {}).get(f.name, ()) else None
+            if not (lookups.link_ok(conn, target_ent, value, scoped) if lookups is not None
+                    else link_ok(conn, runtime, target_ent, value, scoped)):
                 errors.add(key, t("link_missing", lang))
         elif f.type == "user":
-            users = runtime.tables.system["jig_users"]
-            if conn.execute(select(users.c.id).where(users.c.username == value)).first() is None:
+            if not (lookups.user_ok(conn, value) if lookups is not None else user_ok(conn, runtime, value)):
                 errors.add(key, t("user_missing", lang))
         elif f.ft.is_file:
             files = runtime.tables.system["jig_files"]
@@ -137,16 +131,46 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             if found != len(set(value)):
                 errors.add(key, t("file_missing", lang))
         if f.unique and not ent.is_child:
-            table = runtime.tables.for_entity(ent)
-            q = select(table.c.id).where(table.c[f.name] == value)
-            if record_id is not None:
-                q = q.where(table.c.id != record_id)
-            if conn.execute(q.limit(1)).first() is not None:
+            if lookups is not None and record_id is None:
+                taken = lookups.unique_taken(conn, ent, f.name, value)
+            else:
+                table = runtime.tables.for_entity(ent)
+                q = select(table.c.id).where(table.c[f.name] == value)
+                if record_id is not None:
+                    q = q.where(table.c.id != record_id)
+                taken = conn.execute(q.limit(1)).first() is not None
+            if taken:
                 errors.add(key, t("unique", lang, value=value))
     for f in ent.fields.values():
         if f.check is not None and f.name not in errors.errors and _holds(f.check, ctx, prefix + f.name, lang) is False:
             msg = pick(f.check_message, lang) if f.check_message else t("check", lang, expr=f.check.source)
             errors.add(prefix + f.name, msg)
+
+
+def link_reader(actor: Any) -> Any:
+    """Whose read permission a link value must pass: the actor's, or nobody's (admins, rules, connectors,
+    the system, shared links) -- then any existing record will do."""
+    return actor if actor is not None and not (actor.is_admin or actor.via in _PRIVILEGED) \
+        and actor.link is None else None
+
+
+def link_ok(conn: Connection, runtime: Any, target_ent: EntityDef, value: Any, reader: Any) -> bool:
+    """Whether the record ``value`` of ``target_ent`` exists (and, with ``reader``, is one it may read)."""
+    target = runtime.tables.for_entity(target_ent)
+    q = select(target.c.id).where(target.c.id == value)
+    params: dict[str, Any] = {}
+    if reader is not None:
+        from . import permissions
+        flt = permissions.read_filter(reader, target_ent, target, runtime.sql)
+        if flt is not None:
+            q = q.where(flt)
+            params = permissions.filter_params(reader, target_ent)
+    return conn.execute(q, params).first() is not None
+
+
+def user_ok(conn: Connection, runtime: Any, username: Any) -> bool:
+    users = runtime.tables.system["jig_users"]
+    return conn.execute(select(users.c.id).where(users.c.username == username)).first() is not None
 
 
 _PRIVILEGED = ("rule", "connector", "system")  # as records.PRIVILEGED_VIA: they act for the system

@@ -35,8 +35,9 @@ SCRIPTS: dict[str, str | tuple[str, ...]] = {
     "designer_screenshots.py": "| screenshot | size |",
     "request_cost.py": "CPU microseconds per request",
     "weight.py": "| page | requests | uncompressed |",
+    "imports.py": "| entity | jig rows/s | bulk insert rows/s | ratio jig/bulk |",
 }
-DATABASE = {"crud.py", "pages.py", "rules.py", "sync.py"}  # take --database
+DATABASE = {"crud.py", "pages.py", "rules.py", "sync.py", "imports.py"}  # take --database
 BROWSER = {"links.py", "screenshots.py", "designer_screenshots.py"}
 OWN_SQLITE = {"weight.py"}  # serves its own SQLite database in process: the SQLite run only
 

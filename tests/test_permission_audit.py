@@ -140,6 +140,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/a/<app>/<entity>/import", "GET"): [Case("GET", "/a/plant/batch/import", other="ok"),
                                          Case("GET", "/a/plant/partner/import")],
     ("/a/<app>/<entity>/import", "POST"): [Case("POST", "/a/plant/partner/import", form={"step": "upload"})],
+    ("/a/<app>/<entity>/import/template.xlsx", "GET"): [Case("GET", "/a/plant/batch/import/template.xlsx", other="ok"),
+                                                       Case("GET", "/a/plant/partner/import/template.xlsx")],
     ("/a/<app>/<entity>/kanban", "GET"): [Case("GET", "/a/plant/batch/kanban", other="ok")],
     ("/a/<app>/<entity>/new", "GET"): [Case("GET", "/a/plant/batch/new", other="ok"),
                                       Case("GET", "/a/plant/partner/new")],

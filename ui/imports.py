@@ -4,18 +4,17 @@ A confirmed import with more rows than ``JIG_IMPORT_INLINE_ROWS`` (2,000 by
 default) is recorded in ``jig_ui_imports`` and run in a daemon thread of the
 web process. It stays all or nothing:
 
-1. *checking*: every row is converted and validated (types, required, links,
-   uniqueness against the database and within the file, ``check`` rules)
-   without writing; any error stops the job before anything is inserted;
-2. *importing*: all rows go through ``Records.create`` in **one** write
-   transaction; a row refused there (e.g. by a concurrent insert) rolls the
-   whole transaction back.
+every row goes through ``Records.create_many`` (ui/import_rows.py) in **one**
+write transaction, a chunk of 1,000 rows at a time: each row is checked exactly
+as ``Records.create`` checks it; a chunk without errors is inserted; after the
+first refused row nothing more is written, the remaining rows are still
+checked (up to 200 errors are reported) and the transaction rolls back.
 
 While the write transaction is open no other connection could see a progress
 row it wrote (and on SQLite a second writer would wait for it), so live
 progress is kept in memory by the web app that runs the job (a
-:class:`Progress` in ``flask_app.extensions``, not a module global) and the
-table is updated after every 1,000 checked rows, between phases and with the
+:class:`Progress` in ``flask_app.extensions``, not a module global, updated
+after every chunk) and the table is updated when the job starts and with the
 final status. ``/imports/<id>.json`` reads the live progress first, then the
 table (so a poll answered by another web process still sees the stored one).
 """
@@ -34,23 +33,15 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select, u
 from runtime import clock, permissions
 from runtime.auth import Actor
 from runtime.bounds import MAX_INT32
-from runtime.errors import Forbidden, RecordError
-from runtime.evaluate import EvaluationError, evaluate
-from runtime.fieldtypes import FieldValueError, coerce
-from runtime.limits import LimitExceeded
-from runtime.messages import t as rt_text
 from runtime.model import EntityDef
 from runtime.sqltypes import LocalDateTime
-from runtime.validation import FieldErrors, coerce_input, validate
 
 from .i18n import tr
-from .values import label_of
 from .web import actor_or_login, bp, page, rt
 
 log = logging.getLogger("jig.ui.imports")
 
 DEFAULT_INLINE_ROWS = 2000
-PROGRESS_EVERY = 1000
 MAX_ERRORS = 200
 
 _md = MetaData()
@@ -112,16 +103,6 @@ def inline_limit() -> int:
         return DEFAULT_INLINE_ROWS
 
 
-def row_errors(exc: RecordError, ent: EntityDef, rownum: int, lang: str) -> list[dict[str, Any]]:
-    if not exc.fields:
-        return [{"row": rownum, "field": "", "message": exc.message}]
-    out = []
-    for k, msg in exc.fields.items():
-        base = k.split("[")[0].split(".")[0]
-        out.append({"row": rownum, "field": label_of(ent, base, lang) if base in ent.fields else k, "message": msg})
-    return out
-
-
 def start(actor: Actor, ent: EntityDef, rows: list[list[Any]], mapping: list[str], filename: str | None) -> int:
     """Record a queued import and run it in a daemon thread; returns its id."""
     runtime = rt()
@@ -159,99 +140,15 @@ def run_job(runtime: Any, live: Progress, job_id: int, actor: Actor, ent: Entity
 
 def _run(runtime: Any, live: Progress, job_id: int, actor: Actor, ent: EntityDef, rows: list[list[Any]],
          mapping: list[str]) -> None:
-    from .transfer import row_data
-    lang = actor.language
-    importer = actor.using("import")
-    total = len(rows)
-    live.set(job_id, status="running", phase="checking", processed=0)
+    from . import import_rows
+    live.set(job_id, status="running", phase="importing", processed=0)
     _persist(runtime, job_id, status="running", started_at=clock.now())
-    cache: dict[str, dict[str, Any]] = {}
-    unique = [f.name for f in ent.fields.values() if f.unique]
-    seen: dict[str, set[Any]] = {name: set() for name in unique}
-    errors: list[dict[str, Any]] = []
-    prepared: list[tuple[int, dict[str, Any]]] = []
-    # ---- phase 1: check every row, writing nothing
-    for start_ in range(0, total, PROGRESS_EVERY):
-        with runtime.db.read(snapshot=False) as conn:
-            for i in range(start_, min(start_ + PROGRESS_EVERY, total)):
-                rownum = i + 2
-                row = rows[i]
-                data = row_data(runtime, ent, mapping, row, cache)
-                if not data:
-                    continue
-                found = _check(runtime, conn, importer, ent, data, lang)
-                for name in unique:
-                    v = data.get(name)
-                    if v not in (None, "") and not any(e["field"] == name for e in found):
-                        key = json.dumps(v, default=str)
-                        if key in seen[name]:
-                            found.append({"field": name, "message": rt_text("unique", lang, value=v)})
-                        seen[name].add(key)
-                for e in found:
-                    base = e["field"].split("[")[0].split(".")[0]
-                    errors.append({"row": rownum, "message": e["message"],
-                                   "field": label_of(ent, base, lang) if base in ent.fields else e["field"]})
-                if not found:
-                    prepared.append((rownum, data))
-        done = min(start_ + PROGRESS_EVERY, total)
-        live.set(job_id, processed=done)
-        _persist(runtime, job_id, processed=done)  # no write transaction of ours is open here
-        if len(errors) >= MAX_ERRORS:
-            break
+    errors, count = import_rows.run(runtime, actor, ent, rows, mapping,
+                                    progress=lambda n: live.set(job_id, processed=min(n, len(rows))))
     if errors:
         _finish(runtime, live, job_id, "failed", 0, errors)
         return
-    # ---- phase 2: insert everything in one transaction
-    live.set(job_id, phase="importing", processed=0)
-    count = 0
-    failed: list[dict[str, Any]] = []
-    try:
-        with runtime.db.write() as conn:
-            for n, (rownum, data) in enumerate(prepared, 1):
-                try:
-                    runtime.records.create(importer, ent, data, conn=conn)
-                except RecordError as exc:
-                    failed = row_errors(exc, ent, rownum, lang)
-                    raise
-                count += 1
-                if n % PROGRESS_EVERY == 0:
-                    live.set(job_id, processed=n, created=count)
-    except RecordError:
-        _finish(runtime, live, job_id, "failed", 0, failed)
-        return
     _finish(runtime, live, job_id, "done", count, [])
-
-
-def _check(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, data: dict[str, Any], lang: str) -> list[dict[str, str]]:
-    """The errors ``Records.create`` would report for these values, without inserting."""
-    errors = FieldErrors()
-    values = coerce_input(ent, data, errors, lang)
-    if not (actor.is_admin or actor.via in ("rule", "connector", "system")):
-        for key in values:
-            if ent.fields[key].readonly:
-                errors.add(key, rt_text("readonly", lang))
-    ctx = runtime.records.context(conn, ent, values, actor)
-    for f in ent.fields.values():
-        if f.default is not None and values.get(f.name) in (None, "", []):
-            try:
-                ctx[f.name] = values[f.name] = coerce(f, evaluate(f.default, ctx), lang)
-            except (EvaluationError, FieldValueError):
-                pass
-            except LimitExceeded as exc:
-                errors.add(f.name, exc.text(lang))
-    if ent.workflow is not None:
-        ctx["state"] = ent.workflow.initial
-    try:
-        validate(conn, runtime, ent, ctx, errors, lang, actor=actor)
-    except LimitExceeded as exc:  # a bound passed: this row's error, not the whole import's
-        errors.errors.update(exc.fields)
-    ctx.update(created_by=actor.username, updated_by=actor.username)
-    try:  # the row must land inside the importer's read filter, as Records.create checks
-        permissions.refuse_outside(actor, ent, "create", ctx, values, lang)
-    except Forbidden as exc:
-        for k, m in exc.fields.items():
-            errors.add(k, m)
-    return [{"field": k, "message": m} for k, m in errors.errors.items()]
 
 
 def _finish(runtime: Any, live: Progress, job_id: int, status: str, created: int, errors: list[dict[str, Any]]) -> None:
@@ -284,9 +181,7 @@ def state(job_id: int, actor: Actor) -> dict[str, Any]:
     if out["status"] == "done":
         out["percent"] = 100
     else:
-        # checking is the first half of the bar, importing the second
-        part = (out["processed"] / total) if total else 0.0
-        out["percent"] = int((part / 2 + (0.5 if out["phase"] == "importing" else 0)) * 100)
+        out["percent"] = int(((out["processed"] / total) if total else 0.0) * 100)
     return out
 
 

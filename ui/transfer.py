@@ -1,8 +1,8 @@
 """Import from CSV / XLSX (preview, column mapping, per-row errors, all or nothing) and export of list views.
 
-An import runs every row through ``Records.create`` inside **one** write
-transaction: if any row fails, the transaction is rolled back and the page
-lists each failing row by its spreadsheet row number (the header is row 1).
+An import runs every row through ``Records.create_many`` (ui/import_rows.py: the checks of
+``Records.create``, a chunk of rows at a time) inside **one** write transaction: if any row fails,
+nothing is stored and the page lists each failing row by its spreadsheet row number (the header is row 1).
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, redirect, request, session, url_for
-from sqlalchemy import select
 
 from runtime import permissions
 from runtime.errors import RecordError
 from runtime.model import EntityDef, pick
 
-from . import imports
-from .dashboards import title_column
+from . import import_rows, imports, xlsx
 from .i18n import tr
 from .values import cell, label_of, link_maps
 from .web import actor_or_login, bp, entity_or_404, may, page, rt, run_list
@@ -31,10 +29,6 @@ from .web import actor_or_login, bp, entity_or_404, may, page, rt, run_list
 MAX_ROWS = 100000
 MAX_EXPORT = 100000
 IMPORT_DIR = Path(tempfile.gettempdir()) / "jig-imports"
-
-
-class _Rollback(Exception):
-    pass
 
 
 def read_table(filename: str, data: bytes) -> tuple[list[str], list[list[Any]]]:
@@ -78,40 +72,7 @@ def auto_map(ent: EntityDef, header: list[str]) -> list[str]:
         for key in (f.name, f.label.get("zh", ""), f.label.get("en", "")):
             if key:
                 names[key.strip().lower()] = f.name
-    return [names.get(h.strip().lower(), "") for h in header]
-
-
-def row_data(rt_: Any, ent: EntityDef, mapping: list[str | None], row: Any,
-             cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One file row as field values, through the chosen column mapping (empty cells left out)."""
-    data: dict[str, Any] = {}
-    for j, name in enumerate(mapping):
-        if name and j < len(row):
-            v = convert(rt_, ent, name, row[j], cache)
-            if v is not None:
-                data[name] = v
-    return data
-
-
-def convert(rt_: Any, ent: EntityDef, name: str, raw: Any, cache: dict[str, dict[str, Any]]) -> Any:
-    """A cell from a file as API input: labels to option values, link titles to ids, Excel types to text."""
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-        return None
-    f = ent.fields[name]
-
-    def lookup(text: str) -> Any:  # a linked record's id by its title (when exactly one has it)
-        assert f.to is not None
-        target = rt_.apps[ent.app].entities[f.to]
-        found = cache.setdefault(name, {})
-        if text not in found:
-            table = rt_.tables.for_entity(target)
-            col = title_column(target)
-            with rt_.db.read(snapshot=False) as conn:
-                ids = conn.execute(select(table.c.id).where(table.c[col] == text).limit(2)).scalars().all()
-            found[text] = ids[0] if len(ids) == 1 else text
-        return found[text]
-
-    return f.ft.from_cell(f, raw, lookup)  # the type converts its cells (runtime.fieldtypes)
+    return [names.get(h.strip().rstrip("*").strip().lower(), "") for h in header]  # "编号 *": a template's
 
 
 def _stash(payload: dict[str, Any]) -> str:
@@ -193,33 +154,23 @@ def _show(v: Any) -> str:
 
 
 def run_import(actor: Any, ent: EntityDef, rows: list[list[Any]], mapping: list[str]) -> tuple[list[dict[str, Any]], int]:
-    r = rt()
+    return import_rows.run(rt(), actor, ent, rows, mapping)
+
+
+@bp.get("/a/<app>/<entity>/import/template.xlsx")
+def import_template(app: str, entity: str) -> Any:
+    """The entity's import template (ui/xlsx.py): its importable columns in the session language."""
+    actor = actor_or_login()
+    ent = entity_or_404(app, entity)
+    if ent.is_child or not may(actor, ent, "create"):
+        abort(403)
     lang = actor.language
-    importer = actor.using("import")
-    errors: list[dict[str, Any]] = []
-    cache: dict[str, dict[str, Any]] = {}
-    count = 0
-    try:
-        with r.db.write() as conn:
-            for i, row in enumerate(rows):
-                rownum = i + 2
-                data = row_data(r, ent, mapping, row, cache)
-                if not data:
-                    continue
-                try:
-                    r.records.create(importer, ent, data, conn=conn)
-                    count += 1
-                except RecordError as exc:
-                    errors.extend(imports.row_errors(exc, ent, rownum, lang))
-                    if conn.dialect.name == "postgresql" and not exc.fields:
-                        break  # the transaction may be aborted; report what we have
-                if len(errors) >= 200:
-                    break
-            if errors:
-                raise _Rollback
-    except _Rollback:
-        return errors, 0
-    return errors, count
+    from urllib.parse import quote
+    resp = Response(xlsx.template_bytes(ent, importable(ent), lang),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    name = pick(ent.title, lang) + ("-导入模板" if lang == "zh" else "-import-template")
+    resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.xlsx"
+    return resp
 
 
 @bp.get("/a/<app>/<entity>/export.<fmt>")
@@ -254,15 +205,7 @@ def export_view(app: str, entity: str, fmt: str) -> Any:
         data = ("\ufeff" + buf.getvalue()).encode("utf-8")
         mimetype = "text/csv; charset=utf-8"
     else:
-        import openpyxl
-        wb = openpyxl.Workbook(write_only=True)
-        ws = wb.create_sheet(title[:31] or "data")
-        ws.append(header)
-        for r in out_rows:
-            ws.append([_csv_safe(v) if isinstance(v, str) else v for v in r])
-        bio = io.BytesIO()
-        wb.save(bio)
-        data = bio.getvalue()
+        data = xlsx.export_bytes(title, header, [[_csv_safe(v) if isinstance(v, str) else v for v in r] for r in out_rows])
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     from urllib.parse import quote
     resp = Response(data, mimetype=mimetype)

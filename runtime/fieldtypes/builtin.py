@@ -12,7 +12,19 @@ from ..bounds import bad_text
 from ..messages import t
 from ..sqltypes import ExactDecimal, LocalDate, LocalDateTime
 from .base import MAX_KEY, MIN_KEY, TEXT_KEYS, FieldType
-from .parsing import EMAIL, PHONE, FieldValueError, date_json, decimal, decimal_json, in_range, integer, parse_date, parse_datetime
+from .parsing import (
+    EMAIL,
+    PHONE,
+    FieldValueError,
+    date_json,
+    decimal,
+    decimal_json,
+    excel_serial,
+    in_range,
+    integer,
+    parse_date,
+    parse_datetime,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.types import TypeEngine
@@ -244,10 +256,20 @@ class DateType(FieldType):
         return {"type": "string", "format": "date"}
 
     def from_cell(self, f: FieldDef, raw: Any, lookup: Any = None) -> Any:
+        """Date cells, Excel serial numbers (46357), and text: 2026-12-01, 2026/12/1, 2026年12月1日 (``parse``)."""
         import datetime as dt
         if isinstance(raw, dt.datetime):
             return raw.date().isoformat()
+        serial = excel_serial(raw)
+        if serial is not None:
+            return serial.date().isoformat()
         return super().from_cell(f, raw, lookup)
+
+    def to_cell(self, f: FieldDef, value: Any, text: str) -> Any:
+        try:  # a real date cell (the value may come as its JSON text)
+            return parse_date(value)
+        except FieldValueError:
+            return text
 
 
 def fmt_datetime(v: Any) -> str:
@@ -279,3 +301,15 @@ class DateTimeType(FieldType):
 
     def input_value(self, f: FieldDef, value: Any) -> Any:
         return str(value)[:16]
+
+    def from_cell(self, f: FieldDef, raw: Any, lookup: Any = None) -> Any:
+        serial = excel_serial(raw)
+        if serial is not None:
+            return serial.replace(microsecond=0).isoformat(sep="T", timespec="minutes")
+        return super().from_cell(f, raw, lookup)
+
+    def to_cell(self, f: FieldDef, value: Any, text: str) -> Any:
+        try:  # a real date-time cell, local time (the value may come as its JSON text with an offset)
+            return parse_datetime(value).replace(tzinfo=None, microsecond=0)
+        except FieldValueError:
+            return text

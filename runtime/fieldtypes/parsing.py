@@ -121,6 +121,24 @@ def parse_date(value: Any, lang: str = "zh") -> dt.date:
     raise FieldValueError(t("date", lang))
 
 
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # Excel's day 0 (its 1900 leap-year bug folded in, as Excel does)
+SERIAL_TEXT = re.compile(r"^\d{5}(\.\d+)?$")
+
+
+def excel_serial(raw: Any) -> dt.datetime | None:
+    """The moment an Excel serial date stands for (a number cell such as 46357, or its text from a CSV
+    saved by Excel with the general format: five digits); None for anything else."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):
+        if not SERIAL_TEXT.match(raw.strip()):
+            return None
+        raw = float(raw)
+    if not isinstance(raw, (int, float)) or not 1 <= raw < 2958466:  # up to 9999-12-31
+        return None
+    return EXCEL_EPOCH + dt.timedelta(seconds=round(float(raw) * 86400))
+
+
 def parse_datetime(value: Any, lang: str = "zh") -> dt.datetime:
     if isinstance(value, dt.datetime):
         return clock.to_local(value)
