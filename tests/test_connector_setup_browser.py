@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 
 from connectors import vault
 from connectors.simulator import Erp, Simulator
-
 from jig.app import Jig
 from jig.config import Settings
 
