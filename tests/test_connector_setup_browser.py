@@ -61,9 +61,10 @@ def site(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         jig.close()
 
 
-def shot(page: Any, path: Path | str, **kw: Any) -> None:
-    page.evaluate("window.scrollTo(0, 0)")  # the header sticks to the top of the viewport
-    page.screenshot(path=str(path), **kw)
+def shot(page: Any, path: Path | str, inside: str) -> None:
+    """The page's section holding ``inside`` (the header, which sticks to the viewport, kept out of it)."""
+    page.add_style_tag(content="header.top { position: static !important; }")
+    page.locator("section.cs-box").filter(has=page.locator(inside)).screenshot(path=str(path))
 
 
 def _changed(page: Any, locator: Any, value: str) -> None:
@@ -129,7 +130,7 @@ def test_it_sets_up_kingdee_tests_maps_publishes_and_syncs(browser: Any, site: t
     expect(page.locator("#cs-mapped-table")).to_contain_text("customer.code = C")
     expect(page.locator("#cs-mapped-table .cs-child-rows").first).to_contain_text("product.code = ")
     assert "sim-secret" not in page.content()
-    shot(page, path=str(shots / "connector-test.png"), full_page=True)
+    shot(page, shots / "connector-test.png", "#cs-test")
 
     # adjust one mapping: an unknown ERP field is an error at its row, then the right one; the preview follows
     _changed(page, page.locator("[data-field=order_date]"), "FNoSuchDate")
@@ -137,7 +138,7 @@ def test_it_sets_up_kingdee_tests_maps_publishes_and_syncs(browser: Any, site: t
     _changed(page, page.locator("[data-field=order_date]"), "FDate")
     expect(page.locator("tr[data-row=order_date] .cs-err")).to_have_count(0)
     expect(page.locator("#cs-mapped-table thead").first).to_contain_text("order_date", timeout=WAIT)
-    shot(page, path=str(shots / "connector-mapping.png"), full_page=True)
+    shot(page, shots / "connector-mapping.png", "#cs-mapping")
 
     page.locator("#cs-message").fill("金蝶销售订单")
     page.locator("#cs-publish").click()
@@ -153,7 +154,7 @@ def test_it_sets_up_kingdee_tests_maps_publishes_and_syncs(browser: Any, site: t
     expect(page.locator("#cs-quarantine tbody tr")).to_have_count(2)
     expect(page.locator("#cs-quarantine")).to_contain_text("does not match select")
     expect(page.locator("#cs-runs tbody tr")).to_have_count(1)
-    shot(page, path=str(shots / "connector-sync.png"), full_page=True)
+    shot(page, shots / "connector-sync.png", "#cs-sync")
 
     page.locator("#cs-list-link").click()
     expect(page.locator("main")).to_contain_text("XSDD")

@@ -264,6 +264,13 @@ def test_supervisor_builds_the_overdue_reminder_and_it_texts_once_per_batch_per_
         logged = conn.execute(select(log.c.to, log.c.status, log.c.day).where(log.c.template == "outsourcing_overdue")
                               ).all()
     assert sorted((r.to, r.status) for r in logged) == sorted([(to, "sent") for to, _ in expected] * 2)
+    # the delivery log shows them: the rule's messages, each sent
+    page.goto("/admin/deliveries?rule=rule:overdue_sms")
+    rows = page.locator("#deliveries tbody tr")
+    expect(rows).to_have_count(2 * len(expected))
+    expect(rows.filter(has_text="已发送")).to_have_count(2 * len(expected))
+    for to, _ in expected:
+        expect(page.locator("#deliveries")).to_contain_text(to)
 
     # must-show 4: the versions say who changed what; the rule is in the exported YAML
     with rt.db.read() as conn:
