@@ -24,6 +24,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "no_recipient": {"zh": "没有收件人", "en": "No recipient"},
     "rule_gone": {"zh": "规则 {rule} 已不存在或已修改", "en": "Rule {rule} no longer exists or was changed"},
     "in_rule": {"zh": "{rule}: {reason}", "en": "{rule}: {reason}"},
+    "several": {"zh": "{reasons}", "en": "{reasons}"},
     "no_number": {"zh": "{entity} #{record}: 单据号（{expr}）为空，无法回写 ERP；补全后在发送记录中重试",
                   "en": "{entity} #{record}: the document number ({expr}) is empty, so it cannot be written back "
                         "to the ERP; fix the record, then retry it in the delivery log"},
@@ -31,6 +32,8 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def _pick(value: Any, lang: str) -> Any:
+    if isinstance(value, list):
+        return "; ".join(str(_pick(v, lang)) for v in value if v)
     if isinstance(value, Reason):
         return value.in_lang(lang)
     if isinstance(value, dict) and isinstance(value.get("code"), str):
@@ -66,15 +69,25 @@ class Reason(str):
         return text(self.code, self.params, lang)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code,
-                "params": {k: v.as_dict() if isinstance(v, Reason) else v for k, v in self.params.items()}}
+        return {"code": self.code, "params": {k: _stored(v) for k, v in self.params.items()}}
 
 
-def joined(reasons: list[Any]) -> str | Reason:
-    """One reason, or several joined with '; ' (a Reason only when there is exactly one)."""
+def _stored(value: Any) -> Any:
+    if isinstance(value, Reason):
+        return value.as_dict()
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
+
+
+def joined(reasons: list[Any]) -> str | Reason | None:
+    """One reason, or several as one (shown joined with '; '); None for none."""
+    reasons = [r for r in reasons if r]
+    if not reasons:
+        return None
     if len(reasons) == 1:
         return reasons[0]  # type: ignore[no-any-return]
-    return "; ".join(str(r) for r in reasons if r)
+    return Reason("several", reasons=reasons)
 
 
 def render(stored: Any, fallback: str | None, lang: str) -> str:

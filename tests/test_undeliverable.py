@@ -147,3 +147,13 @@ def test_unreachable_recipients_are_kept_reported_and_retried(make_runtime: Any,
     assert sorted(views.values()) == ["Record #2 contact: no phone number", "User dan: no phone number"]
     assert sorted(_view(r, {}, "zh")["message"] for r in rt.outbox.search(status="undeliverable", limit=10)) == [
         "用户 dan: 没有手机号", "用户 老王: 没有手机号", "记录 #2 contact: 没有手机号"]
+
+
+def test_reasons_are_codes_rendered_in_the_readers_language() -> None:
+    from runtime.reasons import Reason, joined, render
+    both = joined([Reason("no_phone", who="王工 (bob)"), Reason("no_one", role={"zh": "质检员", "en": "QC"})])
+    assert str(both) == "用户 王工 (bob): 没有手机号; 角色 质检员: 没有用户"  # the text kept for logs and old readers
+    stored = json.loads(json.dumps(both.as_dict(), ensure_ascii=False))
+    assert render(stored, str(both), "en") == "User 王工 (bob): no phone number; Role QC: nobody holds it"
+    assert render({"code": "unknown"}, "老的文字", "en") == "老的文字" and render(None, "老的文字", "en") == "老的文字"
+    assert joined([]) is None and joined(["纯文字"]) == "纯文字"
