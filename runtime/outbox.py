@@ -208,7 +208,8 @@ class Outbox:
                                   outcome.detail[:2000]}
         status = outcome.status
         if status == "sent":
-            values.update(status=SENT, sent_at=now, result=json.dumps({**item.result, **outcome.result},
+            kept = {k: v for k, v in item.result.items() if k != "reason"}  # why it could not be sent: no more
+            values.update(status=SENT, sent_at=now, result=json.dumps({**kept, **outcome.result},
                                                                       ensure_ascii=False, default=str)[:4000])
         elif status == "retry" and item.attempts < item.max_attempts:
             wait = outcome.retry_after if outcome.retry_after is not None else backoff(item.attempts)
