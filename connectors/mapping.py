@@ -13,7 +13,7 @@ from runtime.evaluate import EvaluationError, evaluate, holds
 from runtime.fieldtypes import FieldValueError, coerce
 from runtime.model import EntityDef
 
-from .spec import FieldMap, Operation
+from .spec import ChildMap, FieldMap, Operation
 from .template import Context
 from .upsert import ACTOR, Mapped
 
@@ -98,7 +98,7 @@ class Mapper:
             for cname, cm in op.children.items():
                 seen: set[Any] = set()
                 crs = []
-                for r in rows:
+                for r in child_rows(cm, rows):
                     cv = self._typed(cm.entity, cm.fields, r, errors, links, prefix=f"{cname}.")
                     ck = cv.get(cm.key) if cm.key else None
                     if cm.key:
@@ -205,6 +205,20 @@ def fast_coerce(f: Any) -> Callable[[Any], Any]:
     return fn
 
 
+def child_rows(cm: ChildMap, rows: list[Context]) -> list[Context]:
+    """The ERP rows one child table is mapped from: the group's rows, or (``from:``) the list inside each
+    record, each row seeing its own fields and the record's."""
+    if not cm.source:
+        return rows
+    out = []
+    for r in rows:
+        items = r.resolve(cm.source)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                out.append(Context({**r, **item}, r.secrets, r.stored))
+    return out
+
+
 def _norm(v: Any) -> Any:
     return str(v).strip() if v is not None else None
 
@@ -218,8 +232,8 @@ def preview(op: Operation, groups: list[list[Context]]) -> list[dict[str, Any]]:
         errors: list[str] = []
         links: list[tuple[dict[str, Any], str, FieldMap, Context]] = []
         values = mapper._typed(op.entity, op.fields, rows[0], errors, links)
-        children = {cname: [mapper._typed(cm.entity, cm.fields, r, errors, links, prefix=f"{cname}.") for r in rows]
-                    for cname, cm in op.children.items()}
+        children = {cname: [mapper._typed(cm.entity, cm.fields, r, errors, links, prefix=f"{cname}.")
+                            for r in child_rows(cm, rows)] for cname, cm in op.children.items()}
         for target, fname, fm, _ctx in links:
             if target[fname] not in (None, "") and fm.lookup is not None:
                 target[fname] = f"{fm.lookup.name}.{fm.by} = {target[fname]}"

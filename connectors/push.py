@@ -19,6 +19,7 @@ from sqlalchemy import select
 from runtime.context import RecordContext, row_loader
 from runtime.evaluate import EvaluationError, evaluate, holds
 from runtime.outbox import Item, Outcome
+from runtime.reasons import Reason
 
 from .http import CircuitOpen, Client, ErpError, dig
 from .pull import connectors_of
@@ -56,16 +57,29 @@ def enqueue(rt: Any, db_conn: Any, conn: Connector, op: Operation, record_id: in
                 return False
         except EvaluationError:
             return False
+    number = document_number(op, ctx)
+    payload = {"connector": conn.name, "operation": op.name, "app": op.entity.app, "entity": op.entity.name,
+               "record_id": record_id, "number": number}
+    if number is None:  # a write-back that cannot be done is kept and shown, never skipped
+        return rt.outbox.add(db_conn, KIND, payload, key=f"erp:{conn.name}:{op.name}:record:{record_id}",
+                             app=op.entity.app, source=f"connector:{conn.name}", max_attempts=12,
+                             undeliverable=no_number(op, record_id))
+    return rt.outbox.add(db_conn, KIND, payload, key=outbox_key(conn, op, number), app=op.entity.app,
+                         source=f"connector:{conn.name}", max_attempts=12)
+
+
+def document_number(op: Operation, ctx: Any) -> str | None:
+    """The external document number of a record (``number:``), or None when it is empty or cannot be had."""
     try:
         number = evaluate(op.number, ctx) if op.number is not None else None
     except EvaluationError:
         number = None
-    if number in (None, ""):
-        return False
-    payload = {"connector": conn.name, "operation": op.name, "app": op.entity.app, "entity": op.entity.name,
-               "record_id": record_id, "number": str(number)}
-    return rt.outbox.add(db_conn, KIND, payload, key=outbox_key(conn, op, number), app=op.entity.app,
-                         source=f"connector:{conn.name}", max_attempts=12)
+    return None if number in (None, "") else str(number)
+
+
+def no_number(op: Operation, record_id: Any) -> Reason:
+    title = dict(op.entity.title or {}) or op.entity.name
+    return Reason("no_number", entity=title, record=record_id, expr=op.number.source if op.number else "number")
 
 
 def subscribe(rt: Any) -> None:
@@ -168,6 +182,11 @@ def deliver(rt: Any, item: Item, client: Client | None = None) -> Outcome:
         if row is None:
             return Outcome.dead(f"{op.entity.name} {p['record_id']} no longer exists")
         ctx = PushContext(op.entity, dict(row), row_loader(c, rt.tables), client)
+        if not p.get("number"):  # recorded without a number: has the record one now?
+            number = document_number(op, RecordContext(op.entity, dict(row), None, row_loader(c, rt.tables)))
+            if number is None:
+                return Outcome.undeliverable(no_number(op, p["record_id"]))
+            p = {**p, "number": number}
         ctx["key"] = p["number"]
         ctx["number"] = None
         ctx["status"] = None

@@ -74,7 +74,9 @@ OPERATION = _obj({
                        "initial": _STR}),
     "fields": {"type": "object", "additionalProperties": FIELD_MAP},
     "children": {"type": "object", "additionalProperties": _obj(
-        {"key": {"type": "string", "pattern": IDENT}, "fields": {"type": "object", "additionalProperties": FIELD_MAP}},
+        {"from": {"type": "string", "description": "JSON path of the rows' list inside each ERP record "
+                                                   "(e.g. FEntity, lines); without it the rows of a group_by."},
+         "key": {"type": "string", "pattern": IDENT}, "fields": {"type": "object", "additionalProperties": FIELD_MAP}},
     )},
     "closed": _STR,
     "on_closed": _obj({"transition": {"type": "string", "pattern": IDENT}}),

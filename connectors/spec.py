@@ -77,6 +77,7 @@ class ChildMap:
     entity: EntityDef
     key: str | None
     fields: dict[str, FieldMap]
+    source: tuple[str, ...] = ()  # ``from:``: the rows' list inside each ERP record; () = the group's rows
 
 
 @dataclass
@@ -511,8 +512,16 @@ def _pull(op: Operation, spec: dict[str, Any], app: AppDef, w: _Where, req_scope
         if ckey and ckey not in f.child.fields:
             w.error((*path, "children", cname, "key"), f"unknown field '{ckey}' of {cname}",
                     suggest(ckey, f.child.fields))
-        op.children[cname] = ChildMap(cname, f.child, ckey, _fields(cspec.get("fields") or {}, f.child, app, w, src,
-                                                                     (*path, "children", cname, "fields")))
+        source = _json_path(cspec.get("from"))
+        csrc = src
+        if source:  # the rows' fields: ``from.x`` names in select, plus the record's own fields
+            prefix = ".".join(source) + "."
+            csrc = scope_of([*src_names, *(n[len(prefix):] for n in src_names if n.startswith(prefix))], "the ERP row")
+            if not any(n.startswith(prefix) for n in src_names):
+                w.error((*path, "children", cname, "from"), f"select lists no field of '{'.'.join(source)}'",
+                        f"e.g. select: [..., {prefix}FQty]")
+        op.children[cname] = ChildMap(cname, f.child, ckey, _fields(cspec.get("fields") or {}, f.child, app, w, csrc,
+                                                                     (*path, "children", cname, "fields")), source)
     if spec.get("closed"):
         op.closed = w.expr(spec["closed"], src, (*path, "closed"))
     for key in ("on_closed", "on_deleted"):

@@ -25,6 +25,7 @@ from runtime.evaluate import EvaluationError, evaluate
 from runtime.fieldtypes import to_json
 from runtime.limits import LimitExceeded
 from runtime.model import pick
+from runtime.reasons import Reason
 
 from .recipients import Recipient, from_value, role_labels, user_recipients
 from .spec import Action, RuleDef, Template
@@ -72,9 +73,13 @@ class ActionRunner:
                 getattr(self, "_" + action.kind)(conn, rule, action, record_id, ctx, key)
                 if action.kind in WRITES and index < last and ctx is not None:
                     items[pos] = (record_id, self._fresh(conn, rule, record_id, ctx))
-        if problems:  # the admins are told once per firing (or chunk of a scheduled run)
-            self.rt.notifications.add(conn, title=f"短信无法送达：{pick(rule.label, 'zh')}"[:200],
-                                      body="\n".join(problems)[:4000], roles=["admin"], app=rule.app,
+        if problems:  # the admins are told once per firing (or chunk of a scheduled run), each in their language
+            said = [p for p in problems if isinstance(p, Reason)]
+            self.rt.notifications.add(conn, title=lambda lang: (("短信无法送达：" if lang == "zh" else
+                                                                 "SMS cannot be delivered: ")
+                                                                + (pick(rule.label, lang) or rule.name))[:200],
+                                      body=lambda lang: "\n".join(p.in_lang(lang) for p in said)[:4000],
+                                      roles=["admin"], app=rule.app,
                                       link="/admin/deliveries?state=undeliverable", source=f"rule:{rule.name}")
         return problems
 
@@ -105,7 +110,7 @@ class ActionRunner:
             added = self.rt.outbox.add(conn, "sms", payload, key=key, app=rule.app, source=f"rule:{rule.name}",
                                        undeliverable=problem)
             if problem and added:
-                problems.append(f"{pick(rule.label, 'zh') or rule.name}: {problem}")
+                problems.append(Reason("in_rule", rule=rule.label or rule.name, reason=problem))
         return problems
 
     def sms_messages(self, conn: Connection, rule: RuleDef, action: Action, index: int,
@@ -194,8 +199,7 @@ class ActionRunner:
         rule = next((r for r in self.rules if r.app == payload.get("app") and r.name == payload.get("rule")), None)
         index = payload.get("action")
         if rule is None or rule.entity is None or not isinstance(index, int) or index >= len(rule.actions):
-            return [Recipient(None, who, str(who.get("field", "?")),
-                              f"规则 {payload.get('rule')} 已不存在或已修改")]
+            return [Recipient(None, who, str(who.get("field", "?")), Reason("rule_gone", rule=payload.get("rule")))]
         table = self.rt.tables.for_entity(rule.entity)
         found: list[Recipient] = []
         for record_id in payload.get("records") or []:

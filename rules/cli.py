@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from runtime import clock, logs
+from runtime import clock, logs, reasons
 from runtime.outbox import STATES
 
 from .service import rules_of
@@ -61,18 +61,32 @@ def outbox() -> None:
     """Side effects waiting, sent or failed (SMS, webhooks, ERP write-backs)."""
 
 
+LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="JIG_LANG", show_default=True,
+                    help="Language of the reasons shown (also JIG_LANG).")
+
+
 @outbox.command("list")
 @click.option("--status", type=click.Choice(list(STATES)), default=None)
 @click.option("--limit", default=50)
+@LANG
 @click.pass_context
-def outbox_list(ctx: click.Context, status: str | None, limit: int) -> None:
+def outbox_list(ctx: click.Context, status: str | None, limit: int, lang: str) -> None:
     rt = _runtime(ctx)
     counts = rt.outbox.counts()
     click.echo("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "outbox is empty")
     for row in rt.outbox.list(status, limit):
-        err = f"  ({row['last_error'][:80]})" if row["last_error"] else ""
+        shown = reasons.render(_reason_of(row), row["last_error"], lang) if row["last_error"] else ""
+        err = f"  ({shown[:80]})" if shown else ""
         click.echo(f"{row['id']:6} {row['status']:8} {row['kind']:8} tries={row['attempts']} "
                    f"{row['available_at']:%Y-%m-%d %H:%M} {row['key'][:60]}{err}")
+
+
+def _reason_of(row: dict[str, Any]) -> Any:
+    import json
+    try:
+        return (json.loads(row.get("result") or "{}") or {}).get("reason")
+    except (ValueError, AttributeError):
+        return None
 
 
 @outbox.command("retry")
@@ -150,8 +164,9 @@ def _rule(rt: Any, name: str) -> Any:
 @rules.command("run")
 @click.argument("name")
 @click.option("--at", "at", default=None, help=AT_HELP)
+@LANG
 @click.pass_context
-def rules_run(ctx: click.Context, name: str, at: str | None) -> None:
+def rules_run(ctx: click.Context, name: str, at: str | None, lang: str) -> None:
     """Run a scheduled rule now (ignores its schedule; still fires each occurrence once).
 
     With --at the run, its firing keys ("once per day" is that day) and the deliveries happen as if it were
@@ -169,7 +184,8 @@ def rules_run(ctx: click.Context, name: str, at: str | None) -> None:
         delivered = drain_outbox(rt, worker_id("cli"))
         click.echo(f"delivered: {delivered}")
     for problem in report.undeliverable:
-        click.echo(f"undeliverable: {problem}", err=True)
+        click.echo(f"undeliverable: {problem.in_lang(lang) if isinstance(problem, reasons.Reason) else problem}",
+                   err=True)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     failed = {k: v for k, v in delivered.items() if k in ("dead", "alert", "undeliverable")}

@@ -22,6 +22,7 @@ from sqlalchemy import Table, func, select
 
 from runtime import clock
 from runtime.outbox import DeliveryLimits, Item, Outcome
+from runtime.reasons import Reason, joined
 
 from .recipients import Recipient
 from .sms.base import SmsStatus, build_gateway
@@ -103,13 +104,13 @@ class SmsDelivery(DeliveryLimits):
         after this one, and this row is settled as forwarded. None: it stays undeliverable, with the reason."""
         from dataclasses import replace
         if self.readdress is None:
-            return Outcome.undeliverable("no recipient and no way to resolve one")
+            return Outcome.undeliverable(Reason("no_recipient"))
         with self.rt.db.write() as conn:
             found = self.readdress(conn, item.payload)
             reachable = list({r.phone: r for r in found if r.reachable and r.phone}.values())
             problems = [r.problem for r in found if r.problem]
             if not reachable:
-                return Outcome.undeliverable("; ".join(p for p in problems if p) or "no recipient")
+                return Outcome.undeliverable(joined(problems) or Reason("no_recipient"))
             if len(reachable) == 1 and not problems:
                 self._remember_to(conn, item, reachable[0].phone or "")
                 return replace(item, payload={**item.payload, "to": reachable[0].phone})

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from runtime.auth import PHONE_RE
+from runtime.reasons import Reason
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ def phone_problem(phone: Any) -> str | None:
     return None
 
 
+def _phone_reason(phone: Any, empty: str, bad: str, **params: Any) -> Reason | None:
+    """``phone_problem`` as a reason code (runtime.reasons) for the reader's language."""
+    if phone is None or not str(phone).strip():
+        return Reason(empty, **params)
+    if phone_problem(phone) is not None:
+        return Reason(bad, phone=str(phone), **params)
+    return None
+
+
 def clean_phone(phone: str) -> str:
     return re.sub(r"[\s\-()]", "", phone)
 
@@ -57,13 +67,12 @@ def clean_phone(phone: str) -> str:
 def _user(row: Any) -> Recipient:
     name = row["username"]
     label = f"{row['display_name']} ({name})" if row["display_name"] and row["display_name"] != name else name
-    problem = phone_problem(row["phone"])
-    return Recipient(None if problem else clean_phone(row["phone"]), {"user": name}, label,
-                     f"用户 {label}: {problem}" if problem else None)
+    problem = _phone_reason(row["phone"], "no_phone", "bad_phone", who=label)
+    return Recipient(None if problem else clean_phone(row["phone"]), {"user": name}, label, problem)
 
 
 def user_recipients(conn: Connection, users_table: Any, *, users: Iterable[str] = (),
-                    roles: Iterable[str] = (), role_labels: dict[str, str] | None = None) -> list[Recipient]:
+                    roles: Iterable[str] = (), role_labels: dict[str, Any] | None = None) -> list[Recipient]:
     """The named users and every active holder of ``roles``, each with a phone number or a problem; a role
     nobody (active) holds and a named user who does not exist (or is disabled) are unreachable too."""
     wanted, named = list(dict.fromkeys(roles)), list(dict.fromkeys(users))
@@ -77,15 +86,16 @@ def user_recipients(conn: Connection, users_table: Any, *, users: Iterable[str] 
     for name in named:
         row = next((r for r in rows if r["username"] == name and r["active"]), None)
         if row is None:
-            out.append(Recipient(None, {"user": name}, name, f"用户 {name}: 不存在或已停用"))
+            out.append(Recipient(None, {"user": name}, name, Reason("no_user", who=name)))
         else:
             out.append(_user(row))
         seen.add(name)
     for role in wanted:
         holders = [r for r in rows if r["active"] and r["username"] != "system" and role in (r["roles"] or [])]
         if not holders:
-            label = (role_labels or {}).get(role) or role
-            out.append(Recipient(None, {"role": role}, label, f"角色 {label}: 没有用户"))
+            labels = (role_labels or {}).get(role) or role
+            label = (labels.get("zh") or role) if isinstance(labels, dict) else labels
+            out.append(Recipient(None, {"role": role}, label, Reason("no_one", role=labels)))
         for row in holders:
             if row["username"] not in seen:
                 seen.add(row["username"])
@@ -95,13 +105,13 @@ def user_recipients(conn: Connection, users_table: Any, *, users: Iterable[str] 
 
 def from_value(value: Any, expr: str, record_id: int | None) -> Recipient:
     """The recipient an expression (``to: partner.phone``) gave for one record."""
-    problem = phone_problem(value)
     where = f"#{record_id} " if record_id else ""
-    return Recipient(None if problem else clean_phone(str(value)), {"field": expr}, expr,
-                     f"记录 {where}{expr}: {problem}" if problem else None)
+    problem = _phone_reason(value, "field_empty", "field_bad", where=where, expr=expr)
+    return Recipient(None if problem else clean_phone(str(value)), {"field": expr}, expr, problem)
 
 
-def role_labels(apps: dict[str, Any], app: str) -> dict[str, str]:
-    """Chinese role labels of ``app`` (role name → label) for messages about roles."""
+def role_labels(apps: dict[str, Any], app: str) -> dict[str, dict[str, str]]:
+    """Role labels of ``app`` (role name → {zh, en}) for messages about roles, in the reader's language."""
     a = apps.get(app)
-    return {name: (label.get("zh") or name) for name, label in (a.roles.items() if a is not None else [])}
+    return {name: {"zh": label.get("zh") or name, "en": label.get("en") or label.get("zh") or name}
+            for name, label in (a.roles.items() if a is not None else [])}

@@ -27,6 +27,7 @@ from runtime.model import AppDef
 from runtime.sqlcompile import SqlCompiler
 
 from .actions import RULE_ACTOR, ActionRunner, render
+from .dryrun import explode_plan, update_plan
 from .engine import scan_query
 from .reach import unreachable_users
 from .service import rules_of
@@ -119,6 +120,10 @@ def _trial(rt: Any, app_def: AppDef, rule: RuleDef, limit: int) -> dict[str, Any
                         values.update({f.name: ctx[f.name] for f in rule.entity.computed_fields()})
                     out["notifications"].append({"record": names.get(record_id, ""), "users": who,
                                                  "text": render(action.spec["message"], values)})
+            elif action.kind == "update":
+                out["other"].append({"action": index, **update_plan(rt, conn, action, items, names)})
+            elif action.kind == "explode":
+                out["other"].append({"action": index, **explode_plan(rt, conn, rule, action, items, names)})
             else:
                 out["other"].append({"action": index, "kind": action.kind, "records": len(items)})
     return out

@@ -6,7 +6,7 @@ role when it is written, so each person has their own read state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -31,17 +31,25 @@ class Notifications:
                     names.add(username)
         return sorted(names)
 
-    def add(self, conn: Connection, *, title: str, body: str = "", users: Iterable[str] = (),
-            roles: Iterable[str] = (), app: str | None = None, link: str | None = None,
+    def add(self, conn: Connection, *, title: str | Callable[[str], str], body: str | Callable[[str], str] = "",
+            users: Iterable[str] = (), roles: Iterable[str] = (), app: str | None = None, link: str | None = None,
             source: str | None = None) -> int:
-        """Write one notification per recipient inside ``conn``'s transaction; returns how many."""
+        """Write one notification per recipient inside ``conn``'s transaction; returns how many.
+        ``title`` and ``body`` may be functions of a language: each user then reads it in theirs."""
         names = self.recipients(conn, users=users, roles=roles)
         if not names:
             return 0
         now = clock.now()
+        langs: dict[str, str] = {}
+        if callable(title) or callable(body):
+            langs = dict(conn.execute(select(self.users.c.username, self.users.c.language)
+                                      .where(self.users.c.username.in_(names))).all())
+
+        def said(text: str | Callable[[str], str], name: str) -> str:
+            return text(langs.get(name) or "zh") if callable(text) else text
         conn.execute(self.table.insert(), [
-            {"username": n, "app": app, "title": title[:200], "body": body, "link": link, "source": source,
-             "created_at": now} for n in names])
+            {"username": n, "app": app, "title": said(title, n)[:200], "body": said(body, n), "link": link,
+             "source": source, "created_at": now} for n in names])
         return len(names)
 
     def unread_count(self, username: str) -> int:

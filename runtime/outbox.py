@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from . import clock
+from . import clock, reasons
 
 log = logging.getLogger("jig.outbox")
 
@@ -102,6 +102,16 @@ def _result(text: str | None) -> dict[str, Any]:
     return got if isinstance(got, dict) else {}
 
 
+def _reason_result(result: dict[str, Any], reason: Any) -> str | None:
+    """The row's ``result`` with the reason's code (runtime.reasons) for the viewer's language; the
+    text itself goes to ``last_error``."""
+    code = reasons.stored(reason)
+    out = {k: v for k, v in result.items() if k != "reason"}
+    if code is not None:
+        out["reason"] = code
+    return json.dumps(out, ensure_ascii=False, default=str)[:4000] if out else None
+
+
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
     """Seconds to wait after ``attempt`` failed attempts: exponential, capped, with jitter."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempt - 1)))
@@ -141,7 +151,8 @@ class Outbox:
             key=key[:200], kind=kind, payload=json.dumps(payload, ensure_ascii=False, default=str),
             status=UNDELIVERABLE if undeliverable else PENDING, last_error=(undeliverable or None) and
             undeliverable[:2000], attempts=0, max_attempts=max_attempts, available_at=now + dt.timedelta(seconds=delay),
-            app=app, source=source, created_at=now).on_conflict_do_nothing(index_elements=["key"])
+            app=app, source=source, created_at=now, result=_reason_result({}, undeliverable),
+        ).on_conflict_do_nothing(index_elements=["key"])
         return conn.execute(stmt.returning(self.table.c.id)).first() is not None
 
     # ---- delivering --------------------------------------------------------
@@ -197,13 +208,14 @@ class Outbox:
                                   outcome.detail[:2000]}
         status = outcome.status
         if status == "sent":
-            values.update(status=SENT, sent_at=now, result=json.dumps({**item.result, **outcome.result},
+            kept = {k: v for k, v in item.result.items() if k != "reason"}  # why it could not be sent: no more
+            values.update(status=SENT, sent_at=now, result=json.dumps({**kept, **outcome.result},
                                                                       ensure_ascii=False, default=str)[:4000])
         elif status == "retry" and item.attempts < item.max_attempts:
             wait = outcome.retry_after if outcome.retry_after is not None else backoff(item.attempts)
             values.update(status=RETRY, available_at=now + dt.timedelta(seconds=wait))
         elif status == UNDELIVERABLE:
-            values.update(status=UNDELIVERABLE)
+            values.update(status=UNDELIVERABLE, result=_reason_result(item.result, outcome.detail))
         else:
             values.update(status=DEAD)
             status = "alert" if status == "alert" else DEAD
@@ -212,8 +224,12 @@ class Outbox:
             if not n:
                 return "stale"  # another worker took the row over after this lease ran out
             if status in ("alert", DEAD, UNDELIVERABLE) and self.notifications is not None:
-                self.notifications.add(conn, title=f"发送失败：{item.kind} {item.key}"[:200],
-                                       body=outcome.detail, roles=["admin"], app=item.app, source="outbox")
+                detail = outcome.detail
+                self.notifications.add(
+                    conn, title=lambda lang: (f"发送失败：{item.kind} {item.key}" if lang == "zh" else
+                                              f"Not delivered: {item.kind} {item.key}")[:200],
+                    body=lambda lang: detail.in_lang(lang) if isinstance(detail, reasons.Reason) else detail,
+                    roles=["admin"], app=item.app, source="outbox")
         return values.get("status", status)
 
     def _leased(self, item: Item, worker: str) -> Any:

@@ -40,6 +40,13 @@ entities:
       customer: {type: link, to: customer, label: {zh: 客户, en: Customer}, required: true}
       order_date: {type: date, label: {zh: 下单日期, en: Order date}}
       delivery_date: {type: date, label: {zh: 交货日期, en: Delivery date}}
+      lines:
+        type: table
+        label: {zh: 明细, en: Lines}
+        fields:
+          line_no: {type: text, label: {zh: 行号, en: Line}}
+          sku: {type: text, label: {zh: 物料, en: Item}}
+          qty: {type: decimal, label: {zh: 数量, en: Qty}, scale: 2}
 """
 KEY = "test-secrets-key-" + "k" * 32
 
@@ -202,6 +209,23 @@ def test_a_generic_rest_connector_is_previewed_on_a_sample_without_a_preset(env:
     assert [row["key"] for row in p["rows"]] == ["A-1", "A-2"]
     assert p["rows"][0]["values"]["order_date"] == "2026-11-02" and not p["rows"][0]["errors"]
     assert "order_date" in p["rows"][1]["errors"][0] and len(p["malformed"]) == 1
+    # order lines nested in each record: the child table's rows from a path, mapped field by field
+    lines = {"from": "lines", "key": "line_no", "fields": {"line_no": "id", "sku": "sku", "qty": "qty"}}
+    r = c.post("/api/builder/apps/shop/draft/edits", headers=h, json={"edits": [
+        {"op": "set", "path": ["connectors", "rest", "operations", "orders", "children"], "value": {"lines": lines}}],
+        "plan": False}).get_json()
+    assert [e["path"] for e in r["errors"]] == ["connectors.rest.operations.orders.children.lines.from"] + [
+        f"connectors.rest.operations.orders.children.lines.fields.{f}" for f in ("line_no", "sku", "qty")], r["errors"]
+    r = c.post("/api/builder/apps/shop/draft/edits", headers=h, json={"edits": [
+        {"op": "set", "path": ["connectors", "rest", "operations", "orders", "select"],
+         "value": ["number", "day", "no", "lines.id", "lines.sku", "lines.qty"]}], "plan": False}).get_json()
+    assert r["errors"] == []
+    sample = {"data": {"items": [{"number": "A-1", "day": "2026-11-02", "lines": [
+        {"id": 1, "sku": "P-1", "qty": 2}, {"id": 2, "sku": "P-2", "qty": "many"}]}]}}
+    p = c.post("/api/_connectors/_try/shop/rest", json={"sample": sample}, headers=h).get_json()
+    assert [(x["line_no"], x["sku"], x["qty"]) for x in p["rows"][0]["children"]["lines"]] == [
+        ("1", "P-1", "2.00"), ("2", "P-2", None)]
+    assert [e for e in p["rows"][0]["errors"] if e.startswith("lines.qty")], p["rows"][0]["errors"]
     down = c.post("/api/_connectors/_try/shop/rest", json={}, headers=h).get_json()
     assert down["ok"] is False and "connection" in down["error"]  # the ERP is not there: said, not a 500
     assert c.post("/api/_connectors/_try/shop/nope", json={}, headers=h).status_code == 404

@@ -125,3 +125,29 @@ def test_retry_after_and_date_headers_are_read() -> None:
     twice = now.strftime("%a, %d %b %Y %H:%M:%S GMT") + ", " + behind  # a proxy's Date, then the origin's
     assert -602 <= (skew_of(twice) or 0) <= -598
     assert skew_of("not a date") is None
+
+
+def test_a_write_back_without_a_document_number_is_kept_shown_and_retried(env: Env) -> None:
+    """A completed work order whose document number (``number:``) is empty cannot be written back: the
+    intention is kept as an undeliverable outbox row with the reason, never skipped; a retry once the
+    record has its number writes it back."""
+    from connectors.push import enqueue, run_pushes
+
+    from .test_erp_sync import complete_work_orders
+    [wo] = complete_work_orders(env, 1)
+    op = env.conn.operations["production_report"]
+    t = env.table("work_order")
+    with env.rt.db.write() as c:
+        row = dict(c.execute(select(t).where(t.c.id == wo)).mappings().one())
+        assert enqueue(env.rt, c, env.conn, op, wo, {**row, "name": None})
+        assert not enqueue(env.rt, c, env.conn, op, wo, {**row, "name": None})  # kept once, not twice
+    [kept] = env.rt.outbox.search(status="undeliverable")
+    assert kept["key"] == f"erp:kingdee:production_report:record:{wo}"
+    assert "单据号" in kept["last_error"] and "'JIG-' + name" in kept["last_error"]
+    assert json.loads(kept["result"])["reason"]["code"] == "no_number"
+    assert run_pushes(env.rt, env.conn) == {"sent": 1}  # the numbered one; the kept one waits for an admin
+    assert env.rt.outbox.get(kept["id"])["status"] == "undeliverable"
+    assert env.rt.outbox.retry(kept["id"]) == 1  # the record has its number now
+    assert run_pushes(env.rt, env.conn) == {"sent": 1}
+    got = env.rt.outbox.get(kept["id"])
+    assert got["status"] == "sent" and json.loads(got["result"])["steps"] == []  # done once, by the numbered row

@@ -27,10 +27,28 @@ entities:
     fields:
       name: {type: text, required: true}
       phone: {type: phone}
+      last_late: {type: text}
+  product:
+    fields:
+      code: {type: text}
+  bom:
+    fields:
+      product: {type: link, to: product}
+      lines:
+        type: table
+        fields:
+          item: {type: link, to: product}
+          qty: {type: decimal}
+          sub_bom: {type: link, to: bom}
+  job:
+    fields:
+      product: {type: link, to: product}
+      qty: {type: decimal}
   batch:
     naming: "WF-{####}"
     fields:
       partner: {type: link, to: partner, required: true}
+      product: {type: link, to: product}
       expected_return: {type: date, required: true}
       qty: {type: integer}
       days_late: {type: computed, expr: "max(0, days_between(expected_return, today()))"}
@@ -145,6 +163,49 @@ def _preview_and_recipient_warnings(client: Any) -> None:
     assert [i["name"] for i in items][:2] == ["WF-0004", "WF-0003"]
 
 
+UPDATE_EXPLODE = {"on": {"schedule": "every 1h"}, "for_each": "batch", "when": "days_since(expected_return) >= 5",
+                  "do": [{"update": {"link": "partner", "set": {"last_late": "name"}}},
+                         {"explode": {"item": "product", "qty": "qty",
+                                      "bom": {"entity": "bom", "product": "product", "lines": "lines", "item": "item",
+                                              "qty": "qty", "sub_bom": "sub_bom"},
+                                      "create": {"entity": "job", "values": {"product": "item", "qty": "qty"}}}}]}
+
+
+def _update_and_explode_round_trip_and_say_what_they_would_do(rt: Runtime, client: Any) -> None:
+    """The editor's `update` (a linked record) and `explode` (through the BOM) actions: saved as the rule's
+    YAML, checked at their paths, and "test now" says what they would change and create, writing nothing."""
+    actor = SYSTEM.using("system")
+    p1 = rt.records.create(actor, rt.entity("outs", "product"), {"code": "P1"})["id"]
+    p2 = rt.records.create(actor, rt.entity("outs", "product"), {"code": "P2"})["id"]
+    sub = rt.records.create(actor, rt.entity("outs", "bom"), {"product": p2, "lines": []})["id"]
+    rt.records.create(actor, rt.entity("outs", "bom"), {"product": p1, "lines": [
+        {"item": p2, "qty": "2", "sub_bom": sub}]})
+    rt.records.update(actor, rt.entity("outs", "batch"), 1, {"product": p1}, None)
+    r = client.post(f"{BASE}/draft/edits", json={"edits": [
+        {"op": "set", "path": ["rules", "late_work"], "value": UPDATE_EXPLODE}], "plan": False}).get_json()
+    assert r["errors"] == [], r["errors"]
+    assert "explode:" in r["draft"]["yaml"] and "sub_bom: sub_bom" in r["draft"]["yaml"]
+    body = client.post(f"{BASE}/rules/late_work/test", json={"at": "2026-12-07 09:00"}).get_json()
+    upd, exp = body["other"]
+    assert upd["kind"] == "update" and [(d["record"], d["target_id"], d["values"]) for d in upd["details"]] == [
+        ("WF-0001", 1, {"last_late": "WF-0001"}), ("WF-0003", 2, {"last_late": "WF-0003"})]
+    assert exp["kind"] == "explode" and exp["creates"] == {"job": 2}  # P1 x5, then its sub-assembly P2 x10
+    assert [(d["record"], d["values"]["product"], float(d["values"]["qty"])) for d in exp["details"]] == [
+        ("WF-0001", p1, 5.0), ("WF-0001", p2, 10.0)]
+    with rt.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(rt.tables.for_entity(rt.entity("outs", "job")))
+                            ).scalar_one() == 0
+    # mistakes in the forms' values are errors at their paths
+    bad = {**UPDATE_EXPLODE, "do": [{"update": {"link": "product", "set": {"nope": "1"}}},
+                                    {"explode": {**UPDATE_EXPLODE["do"][1]["explode"], "qty": "qtty"}}]}
+    r = client.post(f"{BASE}/draft/edits", json={"edits": [
+        {"op": "set", "path": ["rules", "late_work"], "value": bad}], "plan": False}).get_json()
+    paths = sorted(e["path"] for e in r["errors"])
+    assert paths == ["rules.late_work.do[0].update.set.nope", "rules.late_work.do[1].explode.qty"], r["errors"]
+    assert client.post(f"{BASE}/draft/edits", json={"edits": [{"op": "delete", "path": ["rules", "late_work"]}],
+                                                   "plan": False}).status_code == 200
+
+
 def _enable_and_disable_are_published_at_once_as_versions(rt: Runtime, client: Any) -> None:
     state = client.get(f"{BASE}/rules").get_json()["items"]
     assert [(s["name"], s["enabled"], s["published"], s["firings_today"]) for s in state] == [
@@ -171,6 +232,7 @@ def test_the_editor_api(rt: Runtime, client: Any) -> None:
     _bad_rules_and_templates_are_4xx(client)
     _preview_and_recipient_warnings(client)
     _test_now_lists_matches_messages_and_who_cannot_be_reached_without_sending(rt, client)
+    _update_and_explode_round_trip_and_say_what_they_would_do(rt, client)
     _enable_and_disable_are_published_at_once_as_versions(rt, client)
 
 

@@ -30,6 +30,7 @@ from rules.jobs import drain_outbox
 from rules.service import rules_of
 from rules.sms import simulator
 from runtime import clock
+from runtime.auth import SYSTEM
 
 from .conftest import APPS
 from .ui_support import launch_browser, serve
@@ -37,6 +38,61 @@ from .ui_support import launch_browser, serve
 pytestmark = pytest.mark.browser
 MONDAY = dt.datetime(2026, 12, 7, 9, 0)
 WAIT = 20_000
+
+
+PLANT = """app: plant
+title: {zh: 车间, en: Plant}
+entities:
+  partner:
+    fields:
+      name: {type: text}
+      last_late: {type: text}
+  product:
+    fields:
+      code: {type: text}
+  bom:
+    fields:
+      product: {type: link, to: product}
+      lines:
+        type: table
+        fields:
+          item: {type: link, to: product}
+          qty: {type: decimal}
+          sub_bom: {type: link, to: bom}
+  job:
+    fields:
+      product: {type: link, to: product}
+      qty: {type: decimal}
+  order:
+    naming: "SO-{###}"
+    fields:
+      partner: {type: link, to: partner}
+      product: {type: link, to: product}
+      qty: {type: decimal}
+rules:
+  late_work:
+    enabled: false  # only tried here (the other test's scheduler ticks run every enabled rule)
+    on: {schedule: "every 1h"}
+    for_each: order
+    do:
+      - update: {link: partner, set: {last_late: "name"}}
+      - explode:
+          item: product
+          qty: qty
+          bom: {entity: bom, product: product, lines: lines, item: item, qty: qty, sub_bom: sub_bom}
+          create: {entity: job, values: {product: item, qty: qty}}
+"""
+
+
+def _plant(rt: Any) -> None:
+    """One order of P1 x5; P1's BOM needs 2 of P2 per piece, made in-house from its own BOM."""
+    actor = SYSTEM.using("system")
+    p1 = rt.records.create(actor, rt.entity("plant", "product"), {"code": "P1"})["id"]
+    p2 = rt.records.create(actor, rt.entity("plant", "product"), {"code": "P2"})["id"]
+    sub = rt.records.create(actor, rt.entity("plant", "bom"), {"product": p2, "lines": []})["id"]
+    rt.records.create(actor, rt.entity("plant", "bom"), {"product": p1, "lines": [{"item": p2, "qty": 2, "sub_bom": sub}]})
+    partner = rt.records.create(actor, rt.entity("plant", "partner"), {"name": "华新"})["id"]
+    rt.records.create(actor, rt.entity("plant", "order"), {"partner": partner, "product": p1, "qty": 5})
 
 
 def _app_text(sim_url: str) -> str:
@@ -58,10 +114,12 @@ def site(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     apps = tmp / "apps"
     apps.mkdir()
     (apps / "outsourcing.yaml").write_text(_app_text(sim_url), encoding="utf-8")
+    (apps / "plant.yaml").write_text(PLANT, encoding="utf-8")
     with clock.frozen(MONDAY):
         jig = Jig(Settings(database_url=database_url, apps=[str(apps)], secret_key="r" * 40,
                            files_dir=str(tmp / "files")), refresh_seconds=0, embedded_jobs=False)
         demo.prepare(jig.runtime)
+        _plant(jig.runtime)
         server, url = serve(jig.wsgi())
         try:
             yield {"jig": jig, "url": url, "sim": sim, "tmp": tmp}
@@ -206,6 +264,13 @@ def test_supervisor_builds_the_overdue_reminder_and_it_texts_once_per_batch_per_
         logged = conn.execute(select(log.c.to, log.c.status, log.c.day).where(log.c.template == "outsourcing_overdue")
                               ).all()
     assert sorted((r.to, r.status) for r in logged) == sorted([(to, "sent") for to, _ in expected] * 2)
+    # the delivery log shows them: the rule's messages, each sent
+    page.goto("/admin/deliveries?rule=rule:overdue_sms")
+    rows = page.locator("#deliveries tbody tr")
+    expect(rows).to_have_count(2 * len(expected))
+    expect(rows.filter(has_text="已发送")).to_have_count(2 * len(expected))
+    for to, _ in expected:
+        expect(page.locator("#deliveries")).to_contain_text(to)
 
     # must-show 4: the versions say who changed what; the rule is in the exported YAML
     with rt.db.read() as conn:
@@ -232,6 +297,38 @@ def test_the_rule_list_works_on_a_phone(site: dict[str, Any], browser: Any) -> N
     page.locator("#r-rows tr[data-rule='partner_gets_link'] .r-name button").click()
     expect(page.locator("#r-edit-title")).to_contain_text("partner_gets_link")
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    assert problems == []
+    ctx.close()
+
+
+def test_update_and_explode_are_edited_in_forms_and_tried(site: dict[str, Any], browser: Any) -> None:
+    """The `update` and `explode` actions have forms: the YAML's values show in them, an edit in the form is
+    saved back as the rule's YAML, and "test now" says which record each would change and what it would create."""
+    from playwright.sync_api import expect
+    ctx, page, problems = _login(browser, site["url"])
+    page.goto("/builder/plant/rules")
+    page.locator("#r-rows tr[data-rule='late_work'] .r-name button").click()
+    upd = page.locator(".r-action[data-kind='update']")
+    exp = page.locator(".r-action[data-kind='explode']")
+    expect(upd.locator(".r-update-link")).to_have_value("partner")
+    expect(exp.locator("select[data-explode=qty]").first).to_have_value("qty")
+    expect(exp.locator("select[data-explode=sub_bom]")).to_have_value("sub_bom")
+    upd.locator(".r-values input").first.fill("'超期 ' + name")
+    page.locator("#r-test").click()
+    expect(page.locator(".r-test-explode li")).to_have_count(2)
+    expect(page.locator("#r-test-result")).to_contain_text("job × 2")
+    expect(page.locator(".r-test-update")).to_contain_text("last_late = 超期 SO-001")
+    page.add_style_tag(content="header.top { position: static !important; }")
+    page.locator("#rules-editor").screenshot(path=str(_shots(site) / "rule-explode.png"))
+    page.locator("#r-save").click()
+    expect(page.locator("#d-status")).to_contain_text("规则已保存到草稿")
+    rt = site["jig"].runtime
+    with rt.db.read() as conn:
+        draft = rt.definitions.draft(conn, "plant").yaml
+    assert "last_late: \"'超期 ' + name\"" in draft and "sub_bom: sub_bom" in draft, draft
+    job = rt.tables["plant.job"]
+    with rt.db.read() as conn:
+        assert conn.execute(select(job.c.id)).first() is None  # tried, not run
     assert problems == []
     ctx.close()
 

@@ -64,6 +64,7 @@ def test_unreachable_recipients_are_kept_reported_and_retried(make_runtime: Any,
     rt.users.add("ann", "pw-123456", ["planner"], phone="137 0000 0001")
     rt.users.add("bob", "pw-123456", ["supervisor"], display_name="王工")
     rt.users.add("root", "pw-123456", ["admin"])
+    rt.users.add("eve", "pw-123456", ["admin"], language="en")
     rt.records.create(SYSTEM, rt.entity("dl", "job"), {"code": "J-1", "contact": ""})
 
     from jig.cli import cli
@@ -82,6 +83,13 @@ def test_unreachable_recipients_are_kept_reported_and_retried(make_runtime: Any,
     assert _sms_log(rt) == [("13700000001", "sent")]
     told = rt.notifications.latest("root")
     assert [n["title"] for n in told] == ["短信无法送达：late"] and "王工 (bob)" in told[0]["body"]
+    # the reasons are kept as codes: each reader sees them in their language; rows with only text still show
+    told_en = rt.notifications.latest("eve")
+    assert [n["title"] for n in told_en] == ["SMS cannot be delivered: Late"]
+    assert "User 王工 (bob): no phone number" in told_en[0]["body"] and "Role QC: nobody holds it" in told_en[0]["body"]
+    assert json.loads(rt.outbox.get(rows[2]["id"])["result"])["reason"]["code"] == "no_one"
+    listed = CliRunner().invoke(cli, [*base, "outbox", "list", "--status", "undeliverable", "--lang", "en"])
+    assert "Record #1 contact: no phone number" in listed.output and "Role QC: nobody holds it" in listed.output
 
     # the same run again: nothing is sent twice, nothing new is undeliverable
     again = CliRunner().invoke(cli, [*base, "rules", "run", "dl.late"])
@@ -131,3 +139,21 @@ def test_unreachable_recipients_are_kept_reported_and_retried(make_runtime: Any,
         rules_of(rt).scheduler.tick("w")
     state = {s["name"]: s for s in rules_of(rt).scheduler.state()}["rule:dl.late"]
     assert state["last_status"].startswith("warning: 2 undeliverable, 0 error(s): late: 用户 dan: 没有手机号")
+    from ui.delivery_log import _view
+    with rt.db.write() as conn:
+        rt.outbox.add(conn, "sms", {"to": None}, key="old-row", undeliverable="用户 老王: 没有手机号")
+    views = {r["key"]: _view(r, {}, "en")["message"] for r in rt.outbox.search(status="undeliverable", limit=10)}
+    assert views.pop("old-row") == "用户 老王: 没有手机号"  # written before reason codes: its text as it is
+    assert sorted(views.values()) == ["Record #2 contact: no phone number", "User dan: no phone number"]
+    assert sorted(_view(r, {}, "zh")["message"] for r in rt.outbox.search(status="undeliverable", limit=10)) == [
+        "用户 dan: 没有手机号", "用户 老王: 没有手机号", "记录 #2 contact: 没有手机号"]
+
+
+def test_reasons_are_codes_rendered_in_the_readers_language() -> None:
+    from runtime.reasons import Reason, joined, render
+    both = joined([Reason("no_phone", who="王工 (bob)"), Reason("no_one", role={"zh": "质检员", "en": "QC"})])
+    assert str(both) == "用户 王工 (bob): 没有手机号; 角色 质检员: 没有用户"  # the text kept for logs and old readers
+    stored = json.loads(json.dumps(both.as_dict(), ensure_ascii=False))
+    assert render(stored, str(both), "en") == "User 王工 (bob): no phone number; Role QC: nobody holds it"
+    assert render({"code": "unknown"}, "老的文字", "en") == "老的文字" and render(None, "老的文字", "en") == "老的文字"
+    assert joined([]) is None and joined(["纯文字"]) == "纯文字"

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, request, url_for
 
-from runtime import clock
+from runtime import clock, reasons
 from runtime.auth import Actor
 from runtime.bounds import MAX_ID
 from runtime.model import pick
@@ -79,7 +79,7 @@ def _answer_class(row: dict[str, Any]) -> str:
     return word if word.replace("_", "").isalpha() and word.islower() else ("error" if row["last_error"] else "")
 
 
-def _view(row: dict[str, Any], rule_labels: dict[str, str]) -> dict[str, Any]:
+def _view(row: dict[str, Any], rule_labels: dict[str, str], lang: str = "zh") -> dict[str, Any]:
     try:
         payload = json.loads(row["payload"])
     except ValueError:
@@ -95,7 +95,7 @@ def _view(row: dict[str, Any], rule_labels: dict[str, str]) -> dict[str, Any]:
     elif row["kind"] == "erp":
         to = " · ".join(str(payload.get(k) or "") for k in ("connector", "operation", "number"))
     target = who.get("label") or ""
-    message = row["last_error"] or ""
+    message = reasons.render(result.get("reason"), row["last_error"], lang) if row["last_error"] else ""
     if row["status"] == "sent":
         message = " ".join(f"{k}={v}" for k, v in result.items() if k in ("provider_id", "status", "forwarded"))
     answer = _answer_class(row)
@@ -125,7 +125,7 @@ def delivery_log() -> Any:
     if args.get("rule") and args["rule"] not in labels:
         rules.append((args["rule"], args["rule"]))
     kinds = sorted({"sms", "webhook", *rt().outbox.handlers})
-    return page("delivery_log.html", actor=actor, rows=[_view(r, labels) for r in rows], args=args, rules=rules,
+    return page("delivery_log.html", actor=actor, rows=[_view(r, labels, actor.language) for r in rows], args=args, rules=rules,
                 kinds=kinds, states=STATES, counts=rt().outbox.counts(), usage=usage, next_url=next_url,
                 first_url=first_url, back=request.full_path if request.query_string else request.path)
 

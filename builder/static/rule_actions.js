@@ -4,7 +4,7 @@
 import { call, errorText } from "./api.js";
 import { fieldsOf } from "./rule_form.js";
 
-const KINDS = ["sms", "notify", "webhook", "set", "transition", "create"];
+const KINDS = ["sms", "notify", "webhook", "set", "transition", "create", "update", "explode"];
 const VARS = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g;
 
 function roleNames(data) {
@@ -35,7 +35,9 @@ export function renderActions(box, ctx, entOf) {
     add.value = "";
     if (!k) return;
     const blank = { sms: { to: "", template: "" }, notify: { message: "" }, webhook: { url: "https://" }, set: {},
-      transition: "", create: { entity: entOf(), values: {} } }[k];
+      transition: "", create: { entity: entOf(), values: {} }, update: { link: "", set: {} },
+      explode: { item: "", qty: "", bom: { entity: "", product: "", lines: "", item: "", qty: "" },
+        create: { entity: "", values: {} } } }[k];
     spec.do.push({ [k]: blank });
     draw();
   });
@@ -52,7 +54,7 @@ export function renderActions(box, ctx, entOf) {
     c.append(head);
     const body = el("div", { class: "r-action-body" });
     c.append(body);
-    const ed = { sms, notify, webhook, set: setFields, transition, create }[kind];
+    const ed = { sms, notify, webhook, set: setFields, transition, create, update, explode }[kind];
     if (ed) ed(body, action, kind);
     else body.append(el("pre", { class: "d-diff" }, JSON.stringify(action[kind], null, 1)));
     return c;
@@ -283,6 +285,111 @@ export function renderActions(box, ctx, entOf) {
     const s = labelled(body, T.entity, select(ents.map((e) => [e, e]), a.entity));
     s.addEventListener("change", () => { a.entity = s.value; a.values = {}; body.replaceChildren(); create(body, action); });
     values(body, a.values, a.entity);
+  }
+
+  /* update: a linked record's fields (the partner's open count, the instrument's last calibration) */
+  function update(body, action) {
+    const a = action.update;
+    if (!a.set) a.set = {};
+    const links = fieldsOf(S.data, entOf()).filter((f) => f.type === "link" && f.to);
+    const s = labelled(body, T.update_link, select([["", "—"], ...links.map((f) => [f.key, `${f.label} → ${f.to}`])], a.link));
+    s.className = "r-update-link";
+    const vals = el("div", { class: "r-update-values" });
+    body.append(vals);
+    const drawVals = () => {
+      vals.replaceChildren();
+      const f = links.find((x) => x.key === a.link);
+      if (f) values(vals, a.set, f.to);
+    };
+    s.addEventListener("change", () => { a.link = s.value; a.set = {}; drawVals(); });
+    drawVals();
+  }
+
+  /* explode: each order line's product through its preferred BOM (levels down) into records and operations */
+  function explode(body, action) {
+    const a = action.explode;
+    const ents = Object.keys(S.data.entities || {});
+    const tablesOf = (ent) => fieldsOf(S.data, ent).filter((f) => f.type === "table");
+    const childOf = (ent, table) => {
+      const f = ((((S.data.entities || {})[ent] || {}).fields) || {})[table] || {};
+      return Object.entries(f.fields || {}).map(([k, g]) => ({ key: k, type: (g && g.type) || "text", label: k, to: g && g.to }));
+    };
+    const pickField = (parent, obj, key, text, options, optional) => {
+      const sel = labelled(parent, text, select([...(optional ? [["", "—"]] : []), ...options.map((f) => [f.key, f.label === f.key ? f.key : `${f.label} (${f.key})`])], obj[key]));
+      sel.dataset.explode = key;
+      if (!optional && !obj[key] && options.length) obj[key] = options[0].key;
+      if (!obj[key] && !optional) sel.value = "";
+      sel.addEventListener("change", () => { if (sel.value) obj[key] = sel.value; else delete obj[key]; redraw(); });
+      return sel;
+    };
+    const pickEntity = (parent, obj, text, optional) => {
+      const sel = labelled(parent, text, select([...(optional ? [["", "—"]] : []), ...ents.map((e) => [e, e])], obj.entity));
+      sel.addEventListener("change", () => { obj.entity = sel.value; redraw(); });
+      return sel;
+    };
+    const redraw = () => { body.replaceChildren(); explode(body, action); };
+    const part = (title) => { const f = el("fieldset", { class: "r-explode-part" }); f.append(el("legend", {}, title)); return f; };
+    const start = part(T.explode_start);
+    body.append(start);
+    const tableSel = labelled(start, T.explode_rows, select([["", T.explode_record], ...tablesOf(entOf()).map((f) => [f.key, f.label])], a.rows));
+    tableSel.dataset.explode = "rows";
+    tableSel.addEventListener("change", () => { if (tableSel.value) a.rows = tableSel.value; else delete a.rows; redraw(); });
+    const rowFields = a.rows ? childOf(entOf(), a.rows) : fieldsOf(S.data, entOf());
+    pickField(start, a, "item", T.explode_item, rowFields.filter((f) => f.type === "link"));
+    pickField(start, a, "qty", T.explode_qty, rowFields.filter((f) => ["decimal", "integer"].includes(f.type)));
+
+    const bom = part(T.explode_bom);
+    body.append(bom);
+    a.bom = a.bom || {};
+    pickEntity(bom, a.bom, T.entity);
+    const bomFields = fieldsOf(S.data, a.bom.entity);
+    pickField(bom, a.bom, "product", T.explode_product, bomFields.filter((f) => f.type === "link"));
+    pickField(bom, a.bom, "lines", T.explode_lines, bomFields.filter((f) => f.type === "table"));
+    const lineFields = a.bom.lines ? childOf(a.bom.entity, a.bom.lines) : [];
+    pickField(bom, a.bom, "item", T.explode_item, lineFields.filter((f) => f.type === "link"));
+    pickField(bom, a.bom, "qty", T.explode_qty, lineFields.filter((f) => ["decimal", "integer"].includes(f.type)));
+    pickField(bom, a.bom, "sub_bom", T.explode_sub_bom, lineFields.filter((f) => f.type === "link"), true);
+    pickField(bom, a.bom, "output", T.explode_output, bomFields.filter((f) => ["decimal", "integer"].includes(f.type)), true);
+    pickField(bom, a.bom, "prefer", T.explode_prefer, bomFields.filter((f) => f.type === "boolean"), true);
+
+    const routing = part(T.explode_routing);
+    body.append(routing);
+    const r = a.routing || { entity: "" };
+    const rSel = labelled(routing, T.entity, select([["", "—"], ...ents.map((e) => [e, e])], r.entity));
+    rSel.dataset.explode = "routing";
+    rSel.addEventListener("change", () => {
+      if (rSel.value) a.routing = { entity: rSel.value, product: "", steps: "" }; else { delete a.routing; delete a.operations; }
+      redraw();
+    });
+    if (a.routing) {
+      const rf = fieldsOf(S.data, a.routing.entity);
+      pickField(routing, a.routing, "product", T.explode_product, rf.filter((f) => f.type === "link"));
+      pickField(routing, a.routing, "steps", T.explode_steps, rf.filter((f) => f.type === "table"));
+    }
+
+    const made = part(T.explode_create);
+    body.append(made);
+    a.create = a.create || { entity: "", values: {} };
+    if (!a.create.values) a.create.values = {};
+    pickEntity(made, a.create, T.entity);
+    made.append(el("p", { class: "r-hint" }, T.explode_names));
+    if (a.create.entity) values(made, a.create.values, a.create.entity);
+    if (a.routing) {
+      const ops = part(T.explode_operations);
+      body.append(ops);
+      const o = a.operations || { entity: "", values: {} };
+      const oSel = labelled(ops, T.entity, select([["", "—"], ...ents.map((e) => [e, e])], o.entity));
+      oSel.addEventListener("change", () => {
+        if (oSel.value) a.operations = { entity: oSel.value, values: {} }; else delete a.operations;
+        redraw();
+      });
+      if (a.operations) {
+        ops.append(el("p", { class: "r-hint" }, T.explode_op_names));
+        values(ops, a.operations.values, a.operations.entity);
+      }
+    }
+    const depth = labelled(body, T.explode_depth, el("input", { type: "number", min: "1", max: "20", value: a.max_depth || "", placeholder: "10" }));
+    depth.addEventListener("input", () => { const n = Number(depth.value); if (n >= 1 && n <= 20) a.max_depth = n; else delete a.max_depth; });
   }
 
   draw();

@@ -314,5 +314,19 @@ function renderTest(out, res, ctx) {
     d.notifications.forEach((x) => n.append(el("li", {}, `${x.users.join(", ")}: ${x.text}`)));
     out.append(n);
   }
-  d.other.forEach((o) => out.append(el("p", {}, tx("test_other", { kind: o.kind, n: o.records }))));
+  const shown = (v) => Object.entries(v || {}).map(([k, x]) => `${k} = ${x === null ? "—" : typeof x === "object" ? JSON.stringify(x) : x}`).join(", ");
+  d.other.forEach((o) => {
+    if (o.kind === "update") {
+      out.append(el("h3", {}, tx("test_update", { entity: o.entity, n: o.details.filter((x) => !x.skipped).length })));
+      const u = el("ul", { class: "r-test-update" });
+      o.details.forEach((x) => u.append(el("li", {}, `${x.record} → ${x.target} #${x.target_id ?? "—"}: ${x.skipped ? T.test_skipped : shown(x.values)}`)));
+      out.append(u);
+    } else if (o.kind === "explode") {
+      const counts = Object.entries(o.creates).map(([k, n]) => `${k} × ${n}`).join(", ") || "0";
+      out.append(el("h3", {}, tx("test_explode", { counts })));
+      const u = el("ul", { class: "r-test-explode" });
+      o.details.forEach((x) => u.append(el("li", {}, `${x.record} → ${x.entity}: ${shown(x.values)}`)));
+      out.append(u);
+    } else out.append(el("p", {}, tx("test_other", { kind: o.kind, n: o.records })));
+  });
 }

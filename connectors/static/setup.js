@@ -117,7 +117,6 @@ function render() {
   fill($("cs-op"), ...ops.map((k) => el("option", { value: k, selected: k === st.op, text: k })));
   const p = preset();
   $("cs-schedule").value = opRaw().schedule || (p && p.operations[st.op] ? p.operations[st.op].schedule || "" : "");
-  fill($("cs-erp-fields"), ...opSelect().map((f) => el("option", { value: f })));
   $("cs-generic").hidden = !!raw().preset;
   $("cs-req-path").value = (opRaw().request || {}).path || "";
   $("cs-records").value = opRaw().records || "";
@@ -182,41 +181,80 @@ function secretRow(k, current) {
 
 function fieldType(f) { return `${f.type || "text"}${f.to ? " → " + f.to : ""}${f.unique ? " · unique" : ""}`; }
 
+/* One mapping row: Jig field ← ERP field or expression, with lookup and "create when missing" for links.
+   ``path`` is where the mapping lives in the YAML, ``errPath`` the same as a dotted error path, ``id`` the
+   row's name on the page (``qty`` or ``lines.qty``). */
+function mapRow(name, f, m, path, errPath, id, isKey) {
+  const src = typeof m === "string" ? m : (m && typeof m === "object" ? m.value || "" : (m ?? ""));
+  const target = f.type === "link" ? (entities()[f.to] || { fields: {} }) : null;
+  const errs = errorsAt(errPath);
+  const input = el("input", { list: "cs-erp-fields", value: String(src), "data-field": id, "aria-label": `${id} ← ERP` });
+  const by = target ? el("select", { "data-by": id, "aria-label": `${id} lookup` },
+    ...Object.entries(target.fields).filter(([, tf]) => tf.unique).map(([k]) => el("option", { value: k, selected: m && m.by === k, text: `${f.to}.${k}` })))
+    : el("span", { text: "" });
+  const createFrom = target && target.fields.name ? el("input", { list: "cs-erp-fields", "data-create": id,
+    value: (m && m.create && m.create.name) || "", "aria-label": `${id} create name` }) : el("span");
+  const save = () => {
+    const v = input.value.trim();
+    if (!v) return edit([{ op: "delete", path }]);
+    let value = v;
+    if (target) {
+      value = { lookup: f.to, by: by.value, value: v };
+      if (createFrom.value && createFrom.value.trim()) value.create = { name: createFrom.value.trim() };
+    }
+    return edit([setAt(path, value)]);
+  };
+  input.addEventListener("change", save);
+  if (target) { by.addEventListener("change", save); createFrom.addEventListener("change", save); }
+  return el("tr", { class: errs.length ? "cs-bad" : null, "data-row": id },
+    el("td", {}, el("strong", { text: name }), isKey ? el("small", { text: " · key" }) : null),
+    el("td", { text: fieldType(f) }),
+    el("td", {}, input, ...errs.map((e) => el("div", { class: "cs-err", text: e.message }))),
+    el("td", {}, by), el("td", {}, createFrom));
+}
+
+const mappable = (fields) => Object.entries(fields || {}).filter(([, f]) => !["computed", "table"].includes(f.type));
+
 function renderMapping() {
   const o = opRaw();
   const ent = entities()[o.entity] || { fields: {} };
   const maps = o.fields || {};
-  const prefix = `connectors.${st.conn}.operations.${st.op}.fields`;
-  const rows = Object.entries(ent.fields || {}).filter(([, f]) => !["computed", "table"].includes(f.type)).map(([name, f]) => {
-    const m = maps[name];
-    const src = typeof m === "string" ? m : (m && typeof m === "object" ? m.value || "" : (m ?? ""));
-    const target = f.type === "link" ? (entities()[f.to] || { fields: {} }) : null;
-    const errs = errorsAt(`${prefix}.${name}`);
-    const input = el("input", { list: "cs-erp-fields", value: String(src), "data-field": name, "aria-label": `${name} ← ERP` });
-    const by = target ? el("select", { "data-by": name, "aria-label": `${name} lookup` },
-      ...Object.entries(target.fields).filter(([, tf]) => tf.unique).map(([k]) => el("option", { value: k, selected: m && m.by === k, text: `${f.to}.${k}` })))
-      : el("span", { text: "" });
-    const createFrom = target && target.fields.name ? el("input", { list: "cs-erp-fields", "data-create": name,
-      value: (m && m.create && m.create.name) || "", "aria-label": `${name} create name` }) : el("span");
-    const save = () => {
-      const v = input.value.trim();
-      if (!v) return edit([{ op: "delete", path: P("operations", st.op, "fields", name) }]);
-      let value = v;
-      if (target) {
-        value = { lookup: f.to, by: by.value, value: v };
-        if (createFrom.value && createFrom.value.trim()) value.create = { name: createFrom.value.trim() };
-      }
-      return edit([setAt(P("operations", st.op, "fields", name), value)]);
-    };
-    input.addEventListener("change", save);
-    if (target) { by.addEventListener("change", save); createFrom.addEventListener("change", save); }
-    return el("tr", { class: errs.length ? "cs-bad" : null, "data-row": name },
-      el("td", {}, el("strong", { text: name }), name === o.key ? el("small", { text: " · key" }) : null),
-      el("td", { text: fieldType(f) }),
-      el("td", {}, input, ...errs.map((e) => el("div", { class: "cs-err", text: e.message }))),
-      el("td", {}, by), el("td", {}, createFrom));
-  });
-  fill($("cs-mapping").tBodies[0], ...rows);
+  const prefix = `connectors.${st.conn}.operations.${st.op}`;
+  fill($("cs-mapping").tBodies[0], ...mappable(ent.fields).map(([name, f]) => mapRow(name, f, maps[name],
+    P("operations", st.op, "fields", name), `${prefix}.fields.${name}`, name, name === o.key)));
+  const tables = Object.entries(ent.fields || {}).filter(([, f]) => f.type === "table");
+  fill($("cs-children"), ...tables.map(([cname, tf]) => childTable(cname, tf, (o.children || {})[cname] || {}, prefix)));
+  const fromNames = Object.values(o.children || {}).map((c) => c.from).filter(Boolean);
+  const names = opSelect().flatMap((n) => [n, ...fromNames.filter((p) => n.startsWith(p + ".")).map((p) => n.slice(p.length + 1))]);
+  fill($("cs-erp-fields"), ...[...new Set(names)].map((f) => el("option", { value: f })));
+}
+
+/* A child table (an order's lines): where its rows are in the ERP record, their key, and a mapping row per field. */
+function childTable(cname, tf, cm, prefix) {
+  const base = ["operations", st.op, "children", cname];
+  const errBase = `${prefix}.children.${cname}`;
+  const fields = tf.fields || {};
+  const own = st.errors.filter((e) => e.path === errBase || e.path === `${errBase}.from` || e.path === `${errBase}.key`);
+  const from = el("input", { value: cm.from || "", "data-child-from": cname, placeholder: T.rows_grouped,
+    "aria-label": `${cname} ${T.rows_from}`, onchange: (ev) => {
+      const v = ev.target.value.trim();
+      edit([v ? setAt(P(...base, "from"), v) : { op: "delete", path: P(...base, "from") }]);
+    } });
+  const key = el("select", { "data-child-key": cname, "aria-label": `${cname} ${T.row_key}`, onchange: (ev) => {
+    const v = ev.target.value;
+    edit([v ? setAt(P(...base, "key"), v) : { op: "delete", path: P(...base, "key") }]);
+  } }, el("option", { value: "", text: "—" }),
+  ...Object.keys(fields).map((k) => el("option", { value: k, selected: cm.key === k, text: k })));
+  const label = typeof tf.label === "object" && tf.label ? (tf.label[document.documentElement.lang === "en" ? "en" : "zh"] || tf.label.zh || "") : (tf.label || "");
+  const maps = cm.fields || {};
+  return el("div", { class: "cs-child", "data-child": cname },
+    el("h3", { text: `${T.children}: ${cname}${label ? " · " + label : ""}` }),
+    el("div", { class: "cs-grid" }, el("label", {}, T.rows_from, from), el("label", {}, T.row_key, key)),
+    ...own.map((e) => el("div", { class: "cs-err", text: `${e.message}${e.hint ? " — " + e.hint : ""}` })),
+    el("div", { class: "cs-scroll" }, el("table", { class: "cs-table", id: `cs-child-${cname}` },
+      el("thead", {}, el("tr", {}, ...[T.child_field, T.type, T.erp_field, T.lookup, T.create_name].map((h) => el("th", { text: h })))),
+      el("tbody", {}, ...mappable(fields).map(([name, f]) => mapRow(name, f, maps[name], P(...base, "fields", name),
+        `${errBase}.fields.${name}`, `${cname}.${name}`, name === cm.key))))));
 }
 
 /* ---- test connection and preview ---- */
@@ -235,8 +273,20 @@ async function tryIt(previewOnly) {
   const body2 = rows.map((x) => el("tr", { class: x.errors.length ? "cs-bad" : null },
     ...cols.map((c) => el("td", { text: x.values[c] === null || x.values[c] === undefined ? "" : String(x.values[c]) })),
     el("td", { class: "cs-err", text: x.errors.join("; ") })));
+  const withLines = [];
+  rows.forEach((x, i) => {
+    withLines.push(body2[i]);
+    for (const [cname, crs] of Object.entries(x.children || {})) {
+      if (!crs.length) continue;
+      const ccols = [...new Set(crs.flatMap((c) => Object.keys(c)))].filter((c) => !c.startsWith("__"));
+      withLines.push(el("tr", { class: "cs-child-rows", "data-child": cname }, el("td", { colspan: cols.length + 1 },
+        el("table", { class: "cs-table" }, el("thead", {}, el("tr", {}, el("th", { text: cname }), ...ccols.map((c) => el("th", { text: c })))),
+          el("tbody", {}, ...crs.map((c, j) => el("tr", {}, el("td", { text: String(j + 1) }),
+            ...ccols.map((k) => el("td", { text: c[k] === null || c[k] === undefined ? "" : String(c[k]) })))))))));
+    }
+  });
   const bad = r.data.malformed.map((m) => el("tr", { class: "cs-bad" }, el("td", { colspan: cols.length + 1, class: "cs-err", text: m })));
-  fill($("cs-mapped"), el("table", { class: "cs-table", id: "cs-mapped-table" }, el("thead", {}, head), el("tbody", {}, ...body2, ...bad)));
+  fill($("cs-mapped"), el("table", { class: "cs-table", id: "cs-mapped-table" }, el("thead", {}, head), el("tbody", {}, ...withLines, ...bad)));
 }
 
 /* ---- publish, versions, diff, rollback ---- */
