@@ -14,6 +14,7 @@ text. Lines outside the edit are the original's bytes.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import io
 import json
@@ -47,7 +48,10 @@ class YamlDocument:
         self.original = text
         self._yaml = _yaml()
         self.data: Any = self._yaml.load(text)
-        self._unedited = self._dump(self._yaml.load(text))
+        # A deep copy of the parsed tree dumps exactly like a second parse, at a
+        # third of the cost; the unedited dump is only made when text() needs it.
+        self._pristine: Any = copy.deepcopy(self.data)
+        self._unedited: str | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -145,9 +149,12 @@ class YamlDocument:
     def text(self) -> str:
         """The original text with the edits applied, every other line unchanged."""
         edited = self._dump(self.data)
-        if edited == self._unedited:
+        if self._unedited is None:
+            self._unedited = self._dump(self._pristine)
+        unedited = self._unedited
+        if edited == unedited:
             return self.original
-        patched = _transplant(self.original, self._unedited, edited)
+        patched = _transplant(self.original, unedited, edited)
         return patched if patched is not None else edited
 
 
