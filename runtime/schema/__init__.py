@@ -231,6 +231,15 @@ def _entity_schema() -> dict[str, Any]:
             },
             "workflow": _workflow_schema(),
             "permissions": _permissions_schema(),
+            "related": {
+                "type": "array", "maxItems": 50,
+                "description": "Records linking here, shown on the record's page with counts (all such links are "
+                               "shown; these come first, with these labels): {from: inspection.lot, label: ...}.",
+                "items": {"type": "object", "additionalProperties": False, "required": ["from"], "properties": {
+                    "from": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}(\.[a-z][a-z0-9_]{0,47}){1,2}$",
+                             "description": "entity.link_field, or entity.child_table.link_field"},
+                    "label": _label()}},
+            },
         },
     }
 
