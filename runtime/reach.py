@@ -125,15 +125,17 @@ def condition(runtime: Any, actor: Actor, ent: EntityDef, table: Table, name: st
             return _condition(runtime, outer_ent, outer, path.name, op, value)
         hop = path.hops[i]
         inner = runtime.tables.for_entity(hop.target).alias()
+        params: dict[str, Any] = {}
         if hop.child:
             where = [inner.c.parent_id == outer.c.id]
         else:
             where = [inner.c.id == outer.c[hop.field.name]]
             flt = permissions.read_filter(actor, hop.target, inner, runtime.sql)
             if flt is not None:
-                params = permissions.filter_params(actor, hop.target)
-                where.append(flt.params(params) if params else flt)
+                where.append(flt)
+                params = permissions.filter_params(actor, hop.target)  # bound here: the caller binds its own
         where.append(build(i + 1, hop.target, inner))
-        return select(literal(1)).select_from(inner).where(*where).exists()
+        stmt = select(literal(1)).select_from(inner).where(*where)
+        return (stmt.params(params) if params else stmt).exists()
 
     return build(0, ent, table)
