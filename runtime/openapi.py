@@ -63,7 +63,7 @@ SPARSE = [
 
 def path_filters(ent: EntityDef) -> list[dict[str, Any]]:
     """One step across a child table or a link (``lines.qty``, ``partner.city``); longer paths work the same way."""
-    from .reach import step
+    from .relations import step
     out = []
     for f in ent.fields.values():
         target = step(ent, f)

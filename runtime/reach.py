@@ -26,6 +26,7 @@ from .errors import Forbidden
 from .fieldtypes import FieldType, FieldValueError
 from .messages import t
 from .model import EntityDef, FieldDef, pick
+from .relations import step
 
 MAX_HOPS = 3  # links/child tables followed by one filter (order.customer.city is two)
 
@@ -46,17 +47,6 @@ class Path:
     leaf: EntityDef
     name: str  # the last name: a field or system column of ``leaf``
     kind: FieldType
-
-
-def step(ent: EntityDef, f: FieldDef | None) -> EntityDef | None:
-    """The entity a field leads to (child rows or linked record), else None."""
-    if f is None:
-        return None
-    if f.type == "table":
-        return f.child
-    if f.type == "link" and f.to:
-        return ent.sibling(f.to)
-    return None
 
 
 def followable(ent: EntityDef) -> list[str]:

@@ -21,6 +21,31 @@ class Relation:
     label: Label
 
 
+def step(ent: EntityDef, f: Any) -> EntityDef | None:
+    """The entity a field leads to (its child rows, or the linked record), else None."""
+    if f is None:
+        return None
+    if f.type == "table":
+        return f.child  # type: ignore[no-any-return]
+    if f.type == "link" and f.to:
+        return ent.sibling(f.to)
+    return None
+
+
+def walk(ent: EntityDef, dotted: str) -> tuple[list[Any], EntityDef, Any] | None:
+    """(fields followed, entity reached, leaf field) of a path ``a.b.c``; None when it leads nowhere."""
+    parts = dotted.split(".")
+    hops, cur = [], ent
+    for part in parts[:-1]:
+        nxt = step(cur, cur.fields.get(part))
+        if nxt is None:
+            return None
+        hops.append(cur.fields[part])
+        cur = nxt
+    leaf = cur.fields.get(parts[-1])
+    return (hops, cur, leaf) if leaf is not None else None
+
+
 def relations(ent: EntityDef) -> list[Relation]:
     """Every relation into ``ent``: declared ones (with their labels) first, then the derived ones."""
     if ent.owner is None or ent.is_child:
@@ -69,3 +94,21 @@ def compile_related(app: Any, ctx: Any) -> None:
             kept.append({"from": item["from"], "label": label(item["label"], item["from"])
                          if "label" in item else None})
         ent.extra["related"] = kept
+        _list_filters(ent, spec.get("list"), ("entities", ename, "list", "filters"), ctx)
+
+
+def _list_filters(ent: EntityDef, spec: Any, path: tuple[Any, ...], ctx: Any) -> None:
+    """``list: {filters: [materials.material_batch, partner.city]}``: extra filter controls on the list page."""
+    raw = spec.get("filters") if isinstance(spec, dict) and isinstance(spec.get("filters"), list) else []
+    kept = []
+    for i, name in enumerate(raw):
+        if not isinstance(name, str):
+            continue
+        found = walk(ent, name) if "." in name else None
+        if found is None or len(found[0]) > 3 or not found[2].stored or found[2].ft.is_file:
+            ctx.error((*path, i), f"'{name}' is not a path to a field across a link or child table",
+                      "e.g. materials.material_batch or partner.city (at most three steps); "
+                      "plain fields get a filter when they are list columns")
+            continue
+        kept.append(name)
+    ent.extra["list_filters"] = kept

@@ -19,7 +19,8 @@ from .auth import Actor
 from .errors import BadRequest
 from .messages import t
 from .model import SYSTEM_COLUMNS, EntityDef, FieldDef
-from .reach import MAX_HOPS, step
+from .reach import MAX_HOPS
+from .relations import step
 
 RELATED = "_related"
 MAX_NAMES = 30

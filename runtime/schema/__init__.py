@@ -227,6 +227,9 @@ def _entity_schema() -> dict[str, Any]:
                     "columns": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
                     "sort": {"type": "string"},
                     "search": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                    "filters": {"type": "array", "maxItems": 20, "description": "Extra filters on the list page "
+                                "across links and child tables, e.g. [materials.material_batch, partner.city].",
+                                "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}(\.[a-z][a-z0-9_]{0,47}){1,3}$"}},
                 },
             },
             "workflow": _workflow_schema(),
