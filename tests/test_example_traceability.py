@@ -221,3 +221,54 @@ def test_the_list_page_filters_across_material_rows_and_links(shop: Shop) -> Non
     assert "SN-003" in shown and "SN-002" in shown and "SN-001" not in shown
     bad = _page(shop, "qe", "/a/quality/lot?materials.nope=1")
     assert 'class="error"' in bad and "material_batch" in bad
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
+
+
+def test_a_quality_engineer_traces_a_batch_on_a_phone(shop: Shop) -> None:
+    """In Chromium: the batch's page lists the lots that used it; the count opens the filtered list; the list's
+    filter panel filters by the supplier's city across the material rows. JIG_WRITE_SCREENSHOTS=1 refreshes
+    docs/screenshots/trace-*.png."""
+    import os
+
+    from .ui_support import launch_browser, serve
+    shop.client("qe", ["qe"])
+    for browser in launch_browser():
+        expect = pytest.importorskip("playwright.sync_api").expect
+        server, url = serve(shop.app)
+        ctx = browser.new_context(base_url=url, **PHONE)
+        try:
+            page = ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            page.goto("/login")
+            page.get_by_label("用户名").fill("qe")
+            page.get_by_label("密码").fill("secret-pass")
+            page.get_by_role("button", name="登录").click()
+            page.wait_for_url(f"{url}/")
+            page.goto(f"/a/quality/lot/{shop.ids['sn2']}")
+            related = page.locator("#related")
+            expect(related.locator("a")).to_have_count(2)
+            expect(related).to_contain_text("该批次的客诉")
+            assert related.bounding_box()["width"] <= 390
+            shots = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+            if os.environ.get("JIG_WRITE_SCREENSHOTS") == "1":
+                related.scroll_into_view_if_needed()
+                page.screenshot(path=str(shots / "trace-related-phone.png"))
+            page.goto(f"/a/quality/material_batch/{shop.ids['b17']}")
+            page.locator('#related a[data-related="lot.materials.material_batch"]').click()
+            expect(page.locator("#records tbody tr")).to_have_count(2)
+            expect(page.locator("#records")).to_contain_text("SN-001")
+            page.goto("/a/quality/lot")
+            page.locator("label.filters-toggle-label").click()
+            page.locator('[name="materials.material_batch.supplier.city__contains"]').fill("上海")
+            page.locator("#filters button[type=submit]").click()
+            expect(page.locator("#records tbody tr")).to_have_count(2)
+            expect(page.locator("#records")).not_to_contain_text("SN-001")
+            if os.environ.get("JIG_WRITE_SCREENSHOTS") == "1":
+                page.screenshot(path=str(shots / "trace-list-filter.png"), full_page=True)
+            assert errors == []
+        finally:
+            ctx.close()
+            server.close()
