@@ -49,12 +49,11 @@ def _matching(rt: Any, actor: Actor, rel: Relation, ids: list[int]) -> tuple[Any
     first, _, rest = rel.path.partition(".")
     if rest:  # through child rows: one source record per target, however many rows link
         child = rt.tables.for_entity(rel.source.fields[first].child)
-        target = child.c[rest]
-        stmt = select(table, target.label("jig_target")).distinct().join(child, child.c.parent_id == table.c.id)
+        pairs = select(child.c.parent_id, child.c[rest].label("jig_target")).where(child.c[rest].in_(ids)) \
+            .distinct().subquery()  # DISTINCT over two ids only (PostgreSQL cannot compare JSON columns)
+        stmt = select(table, pairs.c.jig_target).join(pairs, pairs.c.parent_id == table.c.id)
     else:
-        target = table.c[first]
-        stmt = select(table, target.label("jig_target"))
-    stmt = stmt.where(target.in_(ids))
+        stmt = select(table, table.c[first].label("jig_target")).where(table.c[first].in_(ids))
     flt = permissions.read_filter(actor, rel.source, table, rt.sql)
     if flt is not None:
         stmt = stmt.where(flt)

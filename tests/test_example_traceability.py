@@ -55,6 +55,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         s.add("lot", "sn1", {"serial_no": "SN-001", "team": "A", "equipment": s.ids["c1"], "made_on": "2026-11-02",
                              "materials": [{"material_batch": s.ids["b17"], "qty": 2}]})
         s.add("lot", "sn2", {"serial_no": "SN-002", "team": "B", "equipment": s.ids["c2"], "made_on": "2026-11-03",
+                             "flags": ["hold"],
                              "materials": [{"material_batch": s.ids["b17"], "qty": 1},
                                            {"material_batch": s.ids["b18"], "qty": 3}]})
         s.add("lot", "sn3", {"serial_no": "SN-003", "team": "B", "materials": [{"material_batch": s.ids["b18"]}]})
@@ -221,6 +222,9 @@ def test_the_list_page_filters_across_material_rows_and_links(shop: Shop) -> Non
     assert "SN-003" in shown and "SN-002" in shown and "SN-001" not in shown
     bad = _page(shop, "qe", "/a/quality/lot?materials.nope=1")
     assert 'class="error"' in bad and "material_batch" in bad
+    shop.client("sales", ["sales"])
+    refused = _page(shop, "sales", "/a/quality/lot?materials.material_batch.batch_no=B-17")
+    assert 'class="error"' in refused and "SN-001" not in refused
 
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}

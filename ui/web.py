@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from runtime import clock, listquery, permissions, workflow
 from runtime.auth import Actor
-from runtime.errors import BadRequest, RecordError
+from runtime.errors import BadRequest, Forbidden, RecordError
 from runtime.model import EntityDef, pick
 
 from . import dashboards as dash
@@ -224,7 +224,7 @@ def list_view(app: str, entity: str) -> Any:
             count, more = len(result["items"]), False  # everything is on this page: no count query
         else:
             count, more = bounded_count(actor, ent, args)
-    except BadRequest as exc:
+    except (BadRequest, Forbidden) as exc:  # Forbidden: a filter through an entity the user may not read
         error = exc.message + ": " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
     cols = ent.list_columns
     links = link_maps(rt(), ent, result["items"], cols, lang)
