@@ -84,11 +84,12 @@ def embed(rt: Any, conn: Any, actor: Actor, ent: EntityDef, items: list[dict[str
         stmt, table, params = _matching(rt, actor, rel, ids)
         sub = stmt.subquery()
         totals = dict(conn.execute(select(sub.c.jig_target, func.count()).group_by(sub.c.jig_target), params).all())
-        rows = conn.execute(stmt.order_by(table.c.id).limit(MAX_EMBEDDED * len(ids)), params).mappings().all()
+        ranked = stmt.add_columns(func.row_number().over(partition_by=stmt.selected_columns.jig_target,
+                                                         order_by=table.c.id).label("jig_rank")).subquery()
+        rows = conn.execute(select(ranked).where(ranked.c.jig_rank <= MAX_EMBEDDED).order_by(ranked.c.id),
+                            params).mappings().all()  # the first MAX_EMBEDDED of each record, oldest first
         for item in items:
             item["_related"][rel.key] = {"label": pick(rel.label, lang), "count": totals.get(item["id"], 0),
                                          "items": []}
         for row in rows:
-            got = by_id[row["jig_target"]]["_related"][rel.key]["items"]
-            if len(got) < MAX_EMBEDDED:
-                got.append(plain(rel.source, row))
+            by_id[row["jig_target"]]["_related"][rel.key]["items"].append(plain(rel.source, row))

@@ -29,6 +29,7 @@ REQUESTS = re.findall(r"^GET (/api/quality/lot\?\S+)$", TEXT, re.MULTILINE)
 class Shop:
     def __init__(self, rt: Any, app: Any) -> None:
         self.rt, self.app, self.ids = rt, app, {}
+        self.web: dict[str, Any] = {}
 
     def client(self, name: str, roles: list[str], attrs: dict[str, Any] | None = None) -> ApiClient:
         if self.rt.users.actor_for(name) is None:  # tests may run alone or in any order
@@ -192,8 +193,10 @@ def test_a_related_declaration_must_name_a_link_into_the_entity() -> None:
 
 def _page(shop: Shop, user: str, path: str) -> str:
     from .ui_support import login
-    c = shop.app.test_client()
-    login(c, user, "secret-pass")
+    c = shop.web.get(user)
+    if c is None:  # one signed-in browser session per user for the module (signing in hashes a password)
+        c = shop.web[user] = shop.app.test_client()
+        login(c, user, "secret-pass")
     r = c.get(path)
     assert r.status_code == 200, (path, r.status_code)
     return r.get_data(as_text=True)
@@ -276,3 +279,13 @@ def test_a_quality_engineer_traces_a_batch_on_a_phone(shop: Shop) -> None:
         finally:
             ctx.close()
             server.close()
+
+
+def test_embedded_related_rows_are_capped_per_record_with_exact_counts(shop: Shop, qe: ApiClient,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime import related
+    monkeypatch.setattr(related, "MAX_EMBEDDED", 1)
+    items = _get(qe, "/api/quality/material_batch?expand=_related&fields=batch_no")["items"]
+    got = {i["batch_no"]: i["_related"]["lot.materials.material_batch"] for i in items}
+    assert {k: (v["count"], [r["serial_no"] for r in v["items"]]) for k, v in got.items()} == \
+        {"B-17": (2, ["SN-001"]), "B-18": (2, ["SN-002"])}
