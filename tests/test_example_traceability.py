@@ -189,6 +189,10 @@ def test_a_related_declaration_must_name_a_link_into_the_entity() -> None:
     with pytest.raises(DefinitionErrors) as e:
         load_texts({"quality.yaml": bad})
     assert "did you mean 'complaint.lot'" in str(e.value)
+    bad = YAML.replace("equipment.code]", "equipment.nope]").replace("[materials.material_batch,", "[team.x,")
+    with pytest.raises(DefinitionErrors) as e:
+        load_texts({"quality.yaml": bad})
+    assert [m for m in ("'team.x'", "'equipment.nope'") if m in str(e.value)] == ["'team.x'", "'equipment.nope'"]
 
 
 def _page(shop: Shop, user: str, path: str) -> str:
