@@ -22,7 +22,7 @@ from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import bounds, idempotency, limits, listquery, permissions, workflow
+from . import bounds, idempotency, limits, listquery, permissions, related, sparse, workflow
 from .auth import Actor
 from .bounds import MAX_ID, MAX_INT32, bad_text
 from .core import Runtime
@@ -184,7 +184,16 @@ def list_records(app: str, entity: str) -> Response:
     if not permissions.may_at_all(actor, ent, "read"):
         raise Forbidden(t("forbidden", actor.language))
     q = listquery.parse_args(ent, request.args, actor.language)
-    return jsonify(listquery.run(rt, actor, ent, q))
+    _check_sparse(ent, actor.language)
+    page = listquery.run(rt, actor, ent, q)
+    sparse.apply(rt, actor, ent, page["items"], request.args, actor.language)
+    return jsonify(page)
+
+
+def _check_sparse(ent: Any, lang: str) -> None:
+    """``fields=`` and ``expand=`` are checked before anything is read (runtime/sparse.py)."""
+    sparse.parse_fields(ent, request.args.get("fields"), lang)
+    sparse.parse_expand(ent, request.args.get("expand"), lang)
 
 
 @bp.post("/<app>/<entity>")
@@ -207,7 +216,21 @@ def create_record(app: str, entity: str) -> Response | tuple[Response, int]:
 def get_record(app: str, entity: str, record_id: int) -> Response:
     actor = current_actor()
     rt = runtime()
-    return jsonify(rt.records.get(actor, rt.entity(app, entity, actor.language), record_id))
+    ent = rt.entity(app, entity, actor.language)
+    _check_sparse(ent, actor.language)
+    record = rt.records.get(actor, ent, record_id)
+    sparse.apply(rt, actor, ent, [record], request.args, actor.language)
+    return jsonify(record)
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/related")
+def record_related(app: str, entity: str, record_id: int) -> Response:
+    """The records linking to this one, per relation, with counts and the list filter (runtime/related.py)."""
+    actor = current_actor()
+    rt = runtime()
+    ent = rt.entity(app, entity, actor.language)
+    rt.records.get(actor, ent, record_id)  # 404 unless the user may read it
+    return jsonify({"items": related.counts(rt, actor, ent, record_id, actor.language)})
 
 
 @bp.patch("/<app>/<entity>/<int:record_id>")

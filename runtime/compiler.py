@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import naming, rollups, soundness
+from . import naming, relations, rollups, soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
 from .fieldtypes import BUILTIN, FieldTypes
@@ -137,6 +137,7 @@ class AppCompiler:
         soundness.check_app(app, self.ctx)
         rollups.compile_rollups(app, self.ctx)
         naming.compile_fields(app, self.ctx)
+        relations.compile_related(app, self.ctx)
         return app
 
     # ---- entities ----------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, Table, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import bounds, permissions
+from . import bounds, permissions, reach
 from .auth import Actor
 from .errors import BadRequest
 from .fieldtypes import BUILTIN, OPS, FieldType, FieldValueError, to_json, typed_literal
@@ -64,6 +64,14 @@ def parse_args(ent: EntityDef, args: Mapping[str, str], lang: str = "zh") -> Lis
         op = op or "eq"
         if op not in OPS:
             problems[key] = f"unknown operator '{op}'; use one of {', '.join(OPS)}"
+            continue
+        if "." in name:  # across child rows and links (runtime/reach.py)
+            try:
+                if len(raw) > bounds.MAX_FILTER_TEXT:
+                    raise FieldValueError(t("too_long", lang, max=bounds.MAX_FILTER_TEXT))
+                q.filters.append((name, op, reach.parse(ent, name, op, raw, lang)))
+            except FieldValueError as exc:
+                problems[key] = exc.message
             continue
         kind = _field_type(ent, name)
         if kind is None:
@@ -241,7 +249,8 @@ def build(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Sel
     if flt is not None:
         stmt = stmt.where(flt)
     for name, op, value in q.filters:
-        stmt = stmt.where(_condition(runtime, ent, table, name, op, value))
+        stmt = stmt.where(reach.condition(runtime, actor, ent, table, name, op, value) if "." in name
+                          else _condition(runtime, ent, table, name, op, value))
     if q.search and ent.search_fields:
         pattern = f"%{_like_escape(q.search)}%"
         stmt = stmt.where(or_(*(table.c[s].like(pattern, escape="\\") for s in ent.search_fields)))
@@ -257,7 +266,7 @@ def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tu
         return None
     for name, op, _ in q.filters:
         f = ent.fields.get(name)
-        if op not in _CACHEABLE_OPS or (f is not None and not f.ft.cached_filter):
+        if "." in name or op not in _CACHEABLE_OPS or (f is not None and not f.ft.cached_filter):
             return None
     shape = (permissions.filter_shape(actor, ent), tuple((n, o) for n, o, _ in q.filters), tuple(q.sort))
     cache = runtime.statements.setdefault((ent.key, "list_pages"), {})

@@ -122,6 +122,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sheet_unreadable": {"zh": "无法读取文件，请上传 .xlsx 或 CSV（UTF-8 / GBK）文件",
                          "en": "Cannot read the file; upload an .xlsx or a CSV (UTF-8 / GBK) file"},
     "sheet_message": {"zh": "从表格创建", "en": "Created from a spreadsheet"},
+    # filters across child rows and links (runtime/reach.py), expand= and fields= (runtime/sparse.py)
+    "path_too_long": {"zh": "最多跨 {max} 层关联或明细", "en": "At most {max} links or child tables in one path"},
+    "path_step": {"zh": "“{name}”不是{entity}的关联或明细字段；可以接着写：{names}",
+                  "en": "'{name}' is not a link or child table of {entity}; one of these can follow: {names}"},
+    "path_leaf": {"zh": "{entity}没有可筛选的字段“{name}”；可用：{names}",
+                  "en": "{entity} has no filterable field '{name}'; use one of: {names}"},
+    "path_unreadable": {"zh": "您无权查看{entity}", "en": "You may not read {entity}"},
+    "expand_unknown": {"zh": "不是关联字段：{name}；可展开：{names}",
+                       "en": "Not a link: {name}; these can be expanded: {names}"},
+    "fields_unknown": {"zh": "没有这个字段：{name}", "en": "No such field: {name}"},
 }
 
 

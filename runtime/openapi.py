@@ -51,6 +51,33 @@ def object_schema(ent: EntityDef, *, with_system: bool = True, for_input: bool =
     return obj
 
 
+SPARSE = [
+    {"name": "fields", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Comma-separated field names: answer id and these only (an unknown name is a 400)."},
+    {"name": "expand", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Comma-separated link paths (partner, lines.product, lines.product.maker): each link id "
+                    "reached is replaced by the linked record (its stored fields and title) when the user may read "
+                    "it; _related adds the records linking to each record (see /{id}/related). Unknown: 400."},
+]
+
+
+def path_filters(ent: EntityDef) -> list[dict[str, Any]]:
+    """One step across a child table or a link (``lines.qty``, ``partner.city``); longer paths work the same way."""
+    from .relations import step
+    out = []
+    for f in ent.fields.values():
+        target = step(ent, f)
+        if target is None:
+            continue
+        names = ["id", *(g.name for g in target.stored_fields() if not g.ft.is_file)]
+        out += [{"name": f"{f.name}.{n}", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": f"Records with {'a row' if f.type == 'table' else 'a linked record'} whose {n} "
+                                f"matches (operators as usual: {f.name}.{n}__in=...). Paths go up to three steps "
+                                "(a.b.c); linked records count only when the user may read them."}
+                for n in names]
+    return out
+
+
 def _name(app: AppDef, ent: EntityDef) -> str:
     return "".join(p.capitalize() for p in f"{app.name}_{ent.name}".split("_"))
 
@@ -61,6 +88,10 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
             "type": "object", "required": ["code", "message", "fields"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                            "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
+        "Related": {"type": "object", "properties": {"items": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "key": {"type": "string"}, "entity": {"type": "string"}, "path": {"type": "string"},
+                "label": {"type": "string"}, "count": {"type": "integer"}, "list": {"type": "string"}}}}}},
         "History": {"type": "object", "properties": {"items": {"type": "array", "items": {
             "type": "object", "properties": {
                 "action": {"type": "string"}, "transition": {"type": ["string", "null"]},
@@ -82,7 +113,7 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
             base = f"/api/{app.name}/{ent.name}"
             tag = f"{app.name}.{ent.name}"
             filters = [{"name": f.name, "in": "query", "required": False, "schema": {"type": "string"}}
-                       for f in ent.stored_fields() if not f.ft.is_file]
+                       for f in ent.stored_fields() if not f.ft.is_file] + path_filters(ent)
             paths[base] = {
                 "get": {"tags": [tag], "summary": f"List {pick(ent.title, 'en')}", "operationId": f"list{n}",
                         "parameters": [*filters,
@@ -91,7 +122,8 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
                                         "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
                                        {"name": "after", "in": "query", "schema": {"type": "string"}},
                                        {"name": "q", "in": "query", "schema": {"type": "string"}},
-                                       {"name": "count", "in": "query", "schema": {"type": "boolean"}}],
+                                       {"name": "count", "in": "query", "schema": {"type": "boolean"}},
+                                       *SPARSE],
                         "responses": {"200": {"description": "A page of records", "content": {"application/json": {
                             "schema": {"type": "object", "properties": {
                                 "items": {"type": "array", "items": ref},
@@ -110,7 +142,7 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
             patch_schema["allOf"][0] = {"type": "object", "properties": object_schema(ent, for_input=True)["properties"]}
             paths[base + "/{id}"] = {
                 "parameters": [id_param],
-                "get": {"tags": [tag], "operationId": f"get{n}", "responses": {
+                "get": {"tags": [tag], "operationId": f"get{n}", "parameters": SPARSE, "responses": {
                     "200": {"description": "The record", "content": {"application/json": {"schema": ref}}},
                     **{k: v for k, v in errors.items() if k in ("401", "404")}}},
                 "patch": {"tags": [tag], "operationId": f"update{n}",
@@ -120,6 +152,14 @@ def document(apps: dict[str, AppDef]) -> dict[str, Any]:
                 "delete": {"tags": [tag], "operationId": f"delete{n}",
                            "responses": {"204": {"description": "Deleted"},
                                          **{k: v for k, v in errors.items() if k in ("401", "403", "404", "409")}}},
+            }
+            paths[base + "/{id}/related"] = {
+                "parameters": [id_param],
+                "get": {"tags": [tag], "operationId": f"related{n}", "summary": "Records linking to this one", "responses": {
+                    "200": {"description": "Per relation (entity.link, or entity.child_table.link): label, count "
+                                           "within the user's read filter, and the list filter that finds them",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Related"}}}},
+                    **{k: v for k, v in errors.items() if k in ("401", "404")}}},
             }
             paths[base + "/{id}/history"] = {
                 "parameters": [id_param],

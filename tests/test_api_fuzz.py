@@ -129,8 +129,9 @@ def bodies(draw: Any, schema: dict[str, Any] | None) -> tuple[str, bytes | None]
     props = [k for k, v in (schema or {}).get("properties", {}).items() if v.get("description") != "computed"]
     if shape == "small" and props:  # one plausible change at a plausible version: reaches updates and rules
         name = draw(st.sampled_from(props))
-        return "application/json", json.dumps({name: _valid_value(schema["properties"][name], _Pick(draw)),  # type: ignore[index]
-                                               "version": draw(st.sampled_from([1, 1, 2]))}).encode()
+        # a plausible value, or (a third of the time) a wrong one: reaches validation (422) as well as updates
+        value = _valid_value(schema["properties"][name], _Pick(draw)) if draw(st.integers(0, 2)) else draw(hostile)  # type: ignore[index]
+        return "application/json", json.dumps({name: value, "version": draw(st.sampled_from([1, 1, 2]))}).encode()
     if shape == "none":
         return "application/json", None
     if shape == "json":

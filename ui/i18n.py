@@ -42,6 +42,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "import": ("导入", "Import"),
     "export": ("导出", "Export"),
     "history": ("变更记录", "History"),
+    "related_records": ("相关记录", "Related records"),
     "created": ("创建", "created"),
     "updated": ("修改", "changed"),
     "deleted": ("删除", "deleted"),

@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 
 from runtime import clock, listquery, permissions, workflow
 from runtime.auth import Actor
-from runtime.errors import BadRequest, RecordError
+from runtime.errors import BadRequest, Forbidden, RecordError
 from runtime.model import EntityDef, pick
 
 from . import dashboards as dash
+from . import reachview
 from . import session as sess
 from .i18n import js_texts, tr
 from .values import cell, context, field_states, has_dynamic_rules, input_value, label_of, link_maps, placed_fields, typed
@@ -185,7 +186,7 @@ def filter_specs(ent: EntityDef, lang: str) -> list[dict[str, Any]]:
             specs.append({"name": name, "label": label, "kind": "link", "to": f.to})
         elif control == "text":
             specs.append({"name": name + "__contains", "label": label, "kind": "text"})
-    return specs
+    return specs + reachview.filter_specs(ent, lang)  # declared paths across links and child tables
 
 
 def run_list(actor: Actor, ent: EntityDef, args: dict[str, str], limit: int | None = None) -> dict[str, Any]:
@@ -223,7 +224,7 @@ def list_view(app: str, entity: str) -> Any:
             count, more = len(result["items"]), False  # everything is on this page: no count query
         else:
             count, more = bounded_count(actor, ent, args)
-    except BadRequest as exc:
+    except (BadRequest, Forbidden) as exc:  # Forbidden: a filter through an entity the user may not read
         error = exc.message + ": " + "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
     cols = ent.list_columns
     links = link_maps(rt(), ent, result["items"], cols, lang)
@@ -263,8 +264,10 @@ def _filter_link_titles(actor: Actor, ent: EntityDef, args: dict[str, str], lang
     out = {}
     for k, v in args.items():
         f = ent.fields.get(k)
-        if f is not None and f.type == "link" and f.to and v.isdigit() and len(v) < 19:
-            out[k] = dash.link_titles(rt(), rt().apps[ent.app].entities[f.to], [int(v)], lang, actor).get(int(v), v)
+        target = rt().apps[ent.app].entities.get(f.to) if f is not None and f.type == "link" and f.to else \
+            reachview.link_target(ent, k)
+        if target is not None and v.isdigit() and len(v) < 19:
+            out[k] = dash.link_titles(rt(), target, [int(v)], lang, actor).get(int(v), v)
     return out
 
 
@@ -316,10 +319,11 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None, *, a
     hist = _history_view(actor, ent, history, lang)
     if any(h.get("via") == "link" for h in hist):
         _name_links(r, ent, record, hist, lang)
+    rel = reachview.related_view(r, actor, ent, record["id"], lang) if record.get("id") and not preview else []
     has_links = bool(record.get("id")) and any(lk.on == ent.name for lk in app_def.sections.get("links", {}).values())
     return page("form.html", has_links=has_links, actor=actor, ent=ent, app_def=app_def, record=record, states=states,
                 layout=layout, editable=editable, transitions=transitions, history=hist, links=links,
-                child_links=child_links, dynamic=has_dynamic_rules(ent), input_value=input_value,
+                child_links=child_links, dynamic=has_dynamic_rules(ent), input_value=input_value, related=rel,
                 may_delete=bool(record.get("id")) and may(actor, ent, "delete"))
 
 

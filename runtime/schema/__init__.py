@@ -229,10 +229,22 @@ def _entity_schema() -> dict[str, Any]:
                     "columns": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
                     "sort": {"type": "string"},
                     "search": {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                    "filters": {"type": "array", "maxItems": 20, "description": "Extra filters on the list page "
+                                "across links and child tables, e.g. [materials.material_batch, partner.city].",
+                                "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}(\.[a-z][a-z0-9_]{0,47}){1,3}$"}},
                 },
             },
             "workflow": _workflow_schema(),
             "permissions": _permissions_schema(),
+            "related": {
+                "type": "array", "maxItems": 50,
+                "description": "Records linking here, shown on the record's page with counts (all such links are "
+                               "shown; these come first, with these labels): {from: inspection.lot, label: ...}.",
+                "items": {"type": "object", "additionalProperties": False, "required": ["from"], "properties": {
+                    "from": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}(\.[a-z][a-z0-9_]{0,47}){1,2}$",
+                             "description": "entity.link_field, or entity.child_table.link_field"},
+                    "label": _label()}},
+            },
         },
     }
 
