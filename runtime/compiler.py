@@ -307,6 +307,7 @@ class AppCompiler:
                 names[f.name] = info
             if f.child is not None:
                 self._build_child_scope(f.child, ent)
+                names[f.name].rows = f.child.scope  # aggregates: sum(lines.qty), any(lines, qty > 1)
         for f in ent.fields.values():
             if f.type == "link" and f.to in self.app.entities:
                 target = self.app.entities[f.to]

@@ -28,6 +28,7 @@ class RecordContext(dict[str, Any]):
         self.loader = loader
         self.depth = depth
         self._links: dict[str, RecordContext | None] = {}
+        self._rows: dict[str, list[dict[str, Any]]] = {}
         # Computed fields whose evaluation passed a bound: empty when read, refused when written.
         self.limits: dict[str, LimitExceeded] = {}
 
@@ -49,6 +50,31 @@ class RecordContext(dict[str, Any]):
         if key == "user":
             return self.user
         return None
+
+    def child_rows(self, field_name: str) -> list[dict[str, Any]]:
+        """The rows of a table field: as given, else loaded once (a new record has none)."""
+        if dict.__contains__(self, field_name):
+            return dict.__getitem__(self, field_name) or []
+        if field_name in self._rows:
+            return self._rows[field_name]
+        f = self.ent.fields.get(field_name)
+        load = getattr(self.loader, "rows", None)
+        rows: list[dict[str, Any]] = []
+        if f is not None and f.child is not None and self.get("id") is not None and load is not None:
+            rows = load(f.child, int(self["id"]))
+        elif f is not None and f.child is not None and self.get("id") is not None:
+            raise ValueError(f"the rows of '{field_name}' are not available here")
+        self._rows[field_name] = rows
+        return rows
+
+    def row_context(self, field_name: str, row: dict[str, Any]) -> RecordContext:
+        """What an expression over one row of a table field sees."""
+        child = self.ent.fields[field_name].child
+        assert child is not None
+        ctx = RecordContext(child, row, self.user, self.loader, self.depth + 1)
+        if "parent" not in child.fields:
+            ctx._links["parent"] = self  # parent.<field> (runtime.aggregates)
+        return ctx
 
     def linked(self, field_name: str) -> RecordContext | None:
         if field_name in self._links:
@@ -81,4 +107,10 @@ def row_loader(conn: Connection, tables: Any) -> Loader:
         table = tables.for_entity(ent)
         row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
         return dict(row) if row else None
+
+    def rows(child: EntityDef, parent_id: int) -> list[dict[str, Any]]:
+        table = tables.for_entity(child)
+        q = select(table).where(table.c.parent_id == parent_id).order_by(table.c.idx)
+        return [dict(r) for r in conn.execute(q).mappings()]
+    load.rows = rows  # type: ignore[attr-defined]  # child rows, for aggregates (runtime.aggregates)
     return load
