@@ -1,8 +1,8 @@
 """SQL compilation of expressions agrees with Python evaluation (property test).
 
-Random records are written to a real table; random conditions built from the
-language's grammar are evaluated both ways: the ids the SQL WHERE selects
-must be exactly the ids whose Python evaluation is true.
+Random records (with random child rows, none included) are written to a real table; random conditions
+built from the language's grammar, aggregates over the child rows included, are evaluated both ways:
+the ids the SQL WHERE selects must be exactly the ids whose Python evaluation is true.
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ entities:
       late: {type: computed, expr: "max(0, days_between(due, today()))"}
       score: {type: computed, expr: "coalesce(n, 0) * 2 - coalesce(m, 0)"}
       net: {type: computed, returns: decimal, expr: "coalesce(price, 0) - 1.5"}
+      lsum: {type: computed, expr: "sum(lines, w * qty) - count(lines, ok)"}
+      lines:
+        type: table
+        fields:
+          qty: {type: integer}
+          w: {type: decimal, scale: 2}
+          tag: {type: select, options: [a, b]}
+          ok: {type: boolean}
+          on: {type: date}
+          who: {type: link, to: owner}
 """
 
 NOW = dt.datetime(2026, 11, 20, 10, 30, 0)
@@ -59,6 +69,11 @@ records = st.fixed_dictionaries({
     "tags": st.one_of(st.none(), st.lists(st.sampled_from("xyz"), unique=True, max_size=3)),
     "flag": st.one_of(st.none(), st.booleans()), "due": dates, "at": times,
     "owner": st.one_of(st.none(), st.sampled_from([1, 2])),
+    "lines": st.lists(st.fixed_dictionaries({
+        "qty": st.one_of(st.none(), st.integers(-5, 5)),
+        "w": st.one_of(st.none(), st.decimals(-10, 10, places=2, allow_nan=False, allow_infinity=False)),
+        "tag": st.one_of(st.none(), st.sampled_from("ab")), "ok": st.one_of(st.none(), st.booleans()),
+        "on": dates, "who": st.one_of(st.none(), st.sampled_from([1, 2]))}), max_size=3),
 })
 
 NUM = st.sampled_from(["n", "m", "price", "n + m", "n * 2", "price - 1.5", "abs(m)", "coalesce(n, 0)",
@@ -72,11 +87,20 @@ TXT_CONST = st.sampled_from(["'a'", "'ab'", "''", "'B'", "'甲'"])
 DATE = st.sampled_from(["due", "today()", "add_days(due, 3)", "add_days(today(), -5)"])
 TIME = st.sampled_from(["at", "now()", "add_hours(at, 5)", "add_days(due, 1)", "due"])
 CMP = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
+# aggregates over the child rows: empty tables, empty values and link paths inside included
+AGG_NUM = st.sampled_from(["sum(lines.qty)", "count(lines)", "count(lines, qty > parent.n)", "count(lines.w)",
+                           "sum(lines.w)", "avg(lines.w)", "avg(lines.qty)", "min(lines.qty)", "max(lines, qty * w)",
+                           "sum(lines, qty * 2 + 1)", "lsum", "sum(lines, who.rank)"])
+AGG_BOOL = st.sampled_from(["any(lines, qty > 1)", "all(lines, qty > 1)", "any(lines, tag == 'a')",
+                            "all(lines, ok)", "any(lines, who.label == 'ab')", "all(lines, w <= parent.price)",
+                            "any(lines, qty is None)", "all(lines, coalesce(on, today()) >= due)",
+                            "any(lines, on > today())", "not any(lines, ok)"])
+AGG_DATE = st.sampled_from(["min(lines.on)", "max(lines.on)"])
 
 
 @st.composite
 def atoms(draw: st.DrawFn) -> str:
-    kind = draw(st.integers(0, 9))
+    kind = draw(st.integers(0, 13))
     if kind <= 2:
         return f"{draw(NUM)} {draw(CMP)} {draw(st.one_of(NUM, CONST))}"
     if kind == 3:
@@ -96,7 +120,13 @@ def atoms(draw: st.DrawFn) -> str:
         return draw(st.sampled_from(["n", "code", "price", "late"]))
     if kind == 8:
         return f"{draw(NUM)} {draw(CMP)} {draw(NUM)} {draw(CMP)} {draw(CONST)}"
-    return f"coalesce({draw(NUM)}, 0) {draw(CMP)} {draw(CONST)}"
+    if kind == 9:
+        return f"coalesce({draw(NUM)}, 0) {draw(CMP)} {draw(CONST)}"
+    if kind == 10:
+        return draw(AGG_BOOL)
+    if kind == 11:
+        return f"{draw(AGG_DATE)} {draw(CMP)} {draw(DATE)}"
+    return f"{draw(AGG_NUM)} {draw(CMP)} {draw(st.one_of(NUM, CONST, AGG_NUM))}"
 
 
 conditions = st.recursive(
@@ -127,9 +157,7 @@ def test_sql_and_python_agree(make_runtime) -> None:  # noqa: ANN001
         assert ent.scope is not None
         expr = parse(source, ent.scope, want="bool")
         with clock.frozen(NOW), rt.db.write() as conn:
-            conn.execute(delete(table))
-            for i, r in enumerate(rows, 1):
-                conn.execute(table.insert().values(id=i, version=1, created_at=NOW, updated_at=NOW, **r))
+            _write(conn, rt, rows)
             loaded = [dict(x) for x in conn.execute(select(table).order_by(table.c.id)).mappings()]
             loader = _loader(conn, rt)
             want = [r["id"] for r in loaded if holds(expr, RecordContext(ent, r, user, loader)) is True]
@@ -150,15 +178,13 @@ def test_sorting_by_a_computed_field_agrees_with_python(make_runtime) -> None:  
 
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
-    @given(rows=st.lists(records, min_size=1, max_size=8), name=st.sampled_from(["late", "score", "net"]),
+    @given(rows=st.lists(records, min_size=1, max_size=8), name=st.sampled_from(["late", "score", "net", "lsum"]),
            desc=st.booleans())
     def check(rows: list[dict], name: str, desc: bool) -> None:
         expr = ent.fields[name].expr
         assert expr is not None
         with clock.frozen(NOW), rt.db.write() as conn:
-            conn.execute(delete(table))
-            for i, r in enumerate(rows, 1):
-                conn.execute(table.insert().values(id=i, version=1, created_at=NOW, updated_at=NOW, **r))
+            _write(conn, rt, rows)
             loaded = [dict(x) for x in conn.execute(select(table).order_by(table.c.id)).mappings()]
             loader = _loader(conn, rt)
             values = {r["id"]: evaluate(expr, RecordContext(ent, r, {}, loader)) for r in loaded}
@@ -171,6 +197,20 @@ def test_sorting_by_a_computed_field_agrees_with_python(make_runtime) -> None:  
         assert got == want, f"{name} {'desc' if desc else 'asc'}: SQL {got} != Python {want} for {values}"
 
     check()
+
+
+def _write(conn, rt, rows: list[dict]) -> None:  # noqa: ANN001
+    """Replace the table's records (and their child rows) with ``rows``."""
+    table, lines = rt.tables["prop.row"], rt.tables["prop.row.lines"]
+    conn.execute(delete(lines))
+    conn.execute(delete(table))
+    n = 0
+    for i, r in enumerate(rows, 1):
+        conn.execute(table.insert().values(id=i, version=1, created_at=NOW, updated_at=NOW,
+                                           **{k: v for k, v in r.items() if k != "lines"}))
+        for idx, line in enumerate(r.get("lines") or []):
+            n += 1
+            conn.execute(lines.insert().values(id=n, parent_id=i, idx=idx, **line))
 
 
 def _loader(conn, rt):  # noqa: ANN001, ANN202
