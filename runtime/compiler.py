@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import naming, rollups, soundness
+from . import checkinputs, naming, rollups, soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
 from .fieldtypes import BUILTIN, FieldTypes
@@ -347,6 +347,7 @@ class AppCompiler:
                         f.child.scope.names[cname].type = cf.expr.type if cf.expr and not cf.returns else \
                             f.child.scope.names[cname].type
         self._computed_types(ent)
+        checkinputs.attach(ent)  # what each check reads: re-run on update only when that changed
         if soundness.computed_cycles(ent, path, self.ctx):
             soundness.computed_growth(ent, path, self.ctx)
         tf = spec.get("title_field")
