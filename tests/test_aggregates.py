@@ -45,12 +45,18 @@ entities:
       checked_total:
         type: integer
         check: "checked_total == sum(materials.qty)"
+rules:
+  big_lot:
+    on: {event: created, entity: lot}
+    when: "sum(materials.qty) >= 10 and any(materials, qty > 5)"
+    do:
+      - set: {note: "'big'"}
 """
 
 
 @pytest.fixture
 def quality(make_runtime: Any) -> ApiClient:
-    rt = make_runtime(texts={"quality.yaml": QUALITY})
+    rt = make_runtime(texts={"quality.yaml": QUALITY}, extensions=True)
     app = api.create_app(rt, {"TESTING": True})
     rt.users.add("admin", "secret-pass", ["admin"])
     return ApiClient(app.test_client(), rt.users.create_token("admin"))
@@ -105,8 +111,16 @@ def test_aggregates_and_checks_that_read_links(quality: ApiClient) -> None:
     r = c.post("/api/quality/lot", {"serial": "L4", "checked_total": 0, "batch": b2})
     assert r.status_code == 422  # on create every check runs
 
+    # a rule's condition reads the event's rows
+    big = c.post("/api/quality/lot", {"serial": "L5", "checked_total": 10,
+                                      "materials": [{"batch": b3, "qty": 6}, {"batch": b3, "qty": 4}]})
+    small = c.post("/api/quality/lot", {"serial": "L6", "checked_total": 10,
+                                        "materials": [{"batch": b3, "qty": 5}, {"batch": b3, "qty": 5}]})
+    assert c.get(f"/api/quality/lot/{big.get_json()['id']}").get_json()["note"] == "big"
+    assert c.get(f"/api/quality/lot/{small.get_json()['id']}").get_json()["note"] is None
+
     # list filters on computed aggregates run in SQL
-    got = c.get("/api/quality/lot?total__gte=8").get_json()["items"]
+    got = c.get("/api/quality/lot?total__gte=8&total__lt=10").get_json()["items"]
     assert [x["serial"] for x in got] == ["L1"]
     got = c.get("/api/quality/lot?failed=true").get_json()["items"]
     assert [x["serial"] for x in got] == ["L1"]
