@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .expressions import NUMERIC, Expr, ExpressionError, NameInfo, Scope
+from .expressions import NUMERIC, Expr, ExpressionError, NameInfo, Scope, suggest
 
 if TYPE_CHECKING:
     from .expressions import _Checker
@@ -59,23 +59,27 @@ ORDERED_VALUES = NUMERIC | {"date", "datetime"}
 @dataclass(eq=False)
 class Aggregate:
     kind: str              # a key of AGGREGATES
-    table: str             # the table field of the record
+    table: str             # the table field of the record, or "entity.link" for the records that link here
     rows: Scope            # the scope of one row
     value: Expr | None     # over one row: the condition (count/any/all) or the value (sum/avg/min/max/count(t.f))
     counts_values: bool = False  # count(t.f): rows whose value is not empty
+    link: str | None = None  # records that link here: their link field (None: child rows, by parent_id)
 
 
-def _table_of(node: ast.expr, scope: Scope) -> tuple[str, NameInfo, str | None] | None:
-    """``lines`` or ``lines.qty`` when ``lines`` is a child table of ``scope``."""
+def _table_of(node: ast.expr, scope: Scope) -> tuple[str, Scope, str | None, str | None] | None:
+    """``lines``/``lines.qty`` when ``lines`` is a child table of ``scope``, or ``operation.work_order`` when
+    ``operation`` is an entity (not a field) whose link ``work_order`` points at ``scope``'s entity:
+    (key, rows scope, leaf field, link)."""
     leaf = None
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         leaf, node = node.attr, node.value
     if not isinstance(node, ast.Name):
         return None
     info = scope.names.get(node.id)
-    if info is None or info.rows is None:
-        return None
-    return node.id, info, leaf
+    if info is not None:
+        return (node.id, info.rows, leaf, None) if info.rows is not None else None
+    source = (scope.incoming or {}).get(f"{node.id}.{leaf}") if leaf is not None else None
+    return (f"{node.id}.{leaf}", source, None, leaf) if source is not None else None
 
 
 def check(checker: _Checker, node: ast.Call, expr: Expr, col: int, *, is_function: bool) -> str | None:
@@ -87,10 +91,15 @@ def check(checker: _Checker, node: ast.Call, expr: Expr, col: int, *, is_functio
         if is_function:
             return None
         tables = sorted(n for n, i in checker.scope.names.items() if i.rows is not None)
-        hint = f"child tables here: {', '.join(tables)}" if tables else "this record has no child tables"
-        raise ExpressionError(f"{name}() works over a child table, e.g. {EXAMPLES[name]}", hint, col=col)
-    table, info, leaf = found
-    assert info.rows is not None
+        tables += sorted(checker.scope.incoming or ())
+        hint = f"child tables and records linking here: {', '.join(tables)}" if tables else \
+            "no child tables or records link here"
+        close = suggest(ast.unparse(node.args[0]), tables) if node.args and tables else ""
+        if close.startswith("did you mean"):
+            hint = f"{close} ({hint})"
+        raise ExpressionError(f"{name}() works over a child table or the records that link here, e.g. "
+                              f"{EXAMPLES[name]}", hint, col=col)
+    table, rows, leaf, link = found
     role = AGGREGATES[name][1]
     if node.keywords:
         raise ExpressionError(f"{name}() takes positional arguments only", col=col)
@@ -105,12 +114,13 @@ def check(checker: _Checker, node: ast.Call, expr: Expr, col: int, *, is_functio
         body = ast.copy_location(ast.Name(id=leaf, ctx=ast.Load()), node.args[0])
         body.col_offset = node.args[0].col_offset + len(table) + 1
     if body is None and name != "count":
-        raise ExpressionError(f"{name}() needs a field of the rows, e.g. {EXAMPLES[name]}", col=col)
+        example = f"{name}({table}, <a field of {table.split('.')[0]}>)" if link is not None else EXAMPLES[name]
+        raise ExpressionError(f"{name}() needs a field of the rows, e.g. {example}", col=col)
     value = None
-    rows = info.rows
-    if PARENT not in rows.names:  # parent.<field>: the record's own fields, inside the expression over a row
-        rows = Scope(label=rows.label, names={**rows.names, PARENT: NameInfo("any", target=checker.scope)},
-                     user=rows.user, entity=rows.entity)
+    own = rows.names
+    if PARENT not in own:  # parent.<field>: the record's own fields, inside the expression over a row
+        rows = Scope(label=rows.label, names={**own, PARENT: NameInfo("any", target=checker.scope)},
+                     user=rows.user, entity=rows.entity, parent_link=link or "parent_id")
     if body is not None:
         value = Expr(source=ast.unparse(body), tree=body, type="any", scope=rows)
         try:
@@ -123,11 +133,12 @@ def check(checker: _Checker, node: ast.Call, expr: Expr, col: int, *, is_functio
             raise
         _check_kind(name, role, value, body)
     agg = Aggregate(kind=name, table=table, rows=rows, value=value,
-                    counts_values=name == "count" and leaf is not None)
+                    counts_values=name == "count" and leaf is not None, link=link)
     expr.aggregates[id(node)] = agg
-    expr.paths.add((table,))
+    if link is None:
+        expr.paths.add((table,))  # the records that link here are not the record's inputs, its rows are
     for p in value.paths if value is not None else ():
-        if p[0] == PARENT and len(p) > 1 and PARENT not in info.rows.names:
+        if p[0] == PARENT and len(p) > 1 and PARENT not in own:
             expr.paths.add(p[1:])  # the record's fields it reads (a check's inputs)
     expr.functions.add(name)
     if name in ("count",):

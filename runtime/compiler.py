@@ -296,6 +296,8 @@ class AppCompiler:
         for aname, a in self.app.user_attributes.items():
             user[aname] = NameInfo(a.ft.expr_type, scale=a.scale)
         ent.scope = Scope(label=f"entity '{ent.name}'", names=names, user=user, entity=ent.key)
+        ent.scope.incoming = {f"{src.name}.{lf.name}": _LazyScope(self, src) for src in self.app.entities.values()
+                              for lf in src.fields.values() if lf.type == "link" and lf.to == ent.name}
         for f in ent.fields.values():
             if f.type == "computed":
                 rt = RETURNS_TYPES.get(f.returns or "", "any")

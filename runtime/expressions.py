@@ -55,6 +55,9 @@ class Scope:
     names: dict[str, NameInfo]
     user: dict[str, NameInfo] | None = None
     entity: str | None = None  # qualified entity key when this scope is a table
+    # "entity.link" -> the scope of the records that link here (aggregates: count(operation.work_order))
+    incoming: dict[str, Scope] | None = None
+    parent_link: str | None = None  # in an aggregate's rows: the column holding the record's id (parent.<field>)
 
     def suggest(self, name: str) -> str:
         return suggest(name, self.names)

@@ -194,7 +194,8 @@ class _Compile:
                 raise NotCompilable(part)
             target_table = self.owner.tables[target.entity]
             # parent.<field> inside an aggregate over child rows (runtime.aggregates)
-            link_col = table.c[part] if part in table.c or part != "parent" else table.c.parent_id
+            link_col = table.c[part] if part in table.c or part != "parent" else \
+                table.c[getattr(scope, "parent_link", None) or "parent_id"]
             query_chain.append((target_table, link_col))
             table, scope = target_table, target
         leaf = self._column(table, scope, path[-1])
@@ -272,7 +273,7 @@ class _Compile:
         if agg.rows.entity is None or "id" not in self.table.c:
             raise NotCompilable(f"{agg.kind}({agg.table})")
         rows = self.owner.tables[agg.rows.entity]
-        own = rows.c.parent_id == self.table.c.id
+        own = (rows.c.parent_id if agg.link is None else rows.c[agg.link]) == self.table.c.id
         inner = None if agg.value is None else _Compile(self.owner, agg.value, rows, self.depth + 1, self.parts)
         if inner is None:
             return select(func.count()).where(own).correlate_except(rows).scalar_subquery()

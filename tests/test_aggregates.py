@@ -45,6 +45,12 @@ entities:
       checked_total:
         type: integer
         check: "checked_total == sum(materials.qty)"
+      inspected: {type: computed, expr: "count(inspection.lot)"}
+      all_ok: {type: computed, expr: "all(inspection.lot, result == 'ok')"}
+  inspection:
+    fields:
+      lot: {type: link, to: lot, required: true}
+      result: {type: select, options: [ok, ng]}
 rules:
   big_lot:
     on: {event: created, entity: lot}
@@ -119,6 +125,14 @@ def test_aggregates_and_checks_that_read_links(quality: ApiClient) -> None:
     assert c.get(f"/api/quality/lot/{big.get_json()['id']}").get_json()["note"] == "big"
     assert c.get(f"/api/quality/lot/{small.get_json()['id']}").get_json()["note"] is None
 
+    # over the records that link here (entity.link)
+    for result in ("ok", "ng"):
+        assert c.post("/api/quality/inspection", {"lot": lot["id"], "result": result}).status_code == 201
+    got = c.get(f"/api/quality/lot/{lot['id']}").get_json()
+    assert (got["inspected"], got["all_ok"], empty["inspected"], empty["all_ok"]) == (2, False, 0, True)
+    got = c.get("/api/quality/lot?inspected__gte=1").get_json()["items"]
+    assert [x["serial"] for x in got] == ["L1"]
+
     # list filters on computed aggregates run in SQL
     got = c.get("/api/quality/lot?total__gte=8&total__lt=10").get_json()["items"]
     assert [x["serial"] for x in got] == ["L1"]
@@ -130,7 +144,7 @@ def test_aggregates_and_checks_that_read_links(quality: ApiClient) -> None:
 
 @pytest.mark.parametrize(("expr", "message", "hint"), [
     ("sum(materials.code)", "unknown name 'code' in rows of 'lot.materials'", "known names"),
-    ("sum(materails.qty)", "sum() works over a child table", "child tables here: materials"),
+    ("sum(materails.qty)", "sum() works over a child table", "did you mean 'materials'?"),
     ("sum(materials, note)", "sum() adds numbers, but 'note' is a text", "count rows with count()"),
     ("all(materials, qty <= max_qty)", "unknown name 'max_qty'", "write parent.max_qty"),
     ("any(materials.qty)", "any() needs a condition over the rows", ""),
