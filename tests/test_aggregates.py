@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from runtime.errors import DefinitionErrors
 from runtime.loader import load_texts
 
 from .conftest import ApiClient
+
+NOW = dt.datetime(2026, 11, 20, 10, 30)
 
 QUALITY = """
 app: quality
@@ -61,11 +64,11 @@ rules:
 
 
 @pytest.fixture
-def quality(make_runtime: Any) -> ApiClient:
+def quality(make_runtime: Any) -> tuple[Any, ApiClient]:
     rt = make_runtime(texts={"quality.yaml": QUALITY}, extensions=True)
     app = api.create_app(rt, {"TESTING": True})
     rt.users.add("admin", "secret-pass", ["admin"])
-    return ApiClient(app.test_client(), rt.users.create_token("admin"))
+    return rt, ApiClient(app.test_client(), rt.users.create_token("admin"))
 
 
 def _patch(c: ApiClient, entity: str, record_id: int, body: dict[str, Any]) -> Any:
@@ -73,8 +76,8 @@ def _patch(c: ApiClient, entity: str, record_id: int, body: dict[str, Any]) -> A
     return c.patch(f"/api/quality/{entity}/{record_id}", {**body, "version": version})
 
 
-def test_aggregates_and_checks_that_read_links(quality: ApiClient) -> None:
-    c = quality
+def test_aggregates_and_checks_that_read_links(quality: tuple[Any, ApiClient]) -> None:
+    rt, c = quality
     b1 = c.post("/api/quality/batch", {"code": "B1", "grade": "pass"}).get_json()["id"]
     b2 = c.post("/api/quality/batch", {"code": "B2", "grade": "pass"}).get_json()["id"]
     r = c.post("/api/quality/lot", {"serial": "L1", "batch": b1, "max_qty": 5, "checked_total": 7,
@@ -140,6 +143,14 @@ def test_aggregates_and_checks_that_read_links(quality: ApiClient) -> None:
     assert [x["serial"] for x in got] == ["L1"]
     got = c.get("/api/quality/lot?qty_ok=true&sort=serial").get_json()["items"]
     assert [x["serial"] for x in got] == ["L1", "L2"]
+    # Python reads at most 2000 records linking here (an empty value beyond); SQL counts them all
+    table = rt.tables["quality.inspection"]
+    with rt.db.write() as conn:
+        conn.execute(table.insert(), [{"lot": empty["id"], "result": "ok", "version": 1, "created_at": NOW,
+                                       "updated_at": NOW} for _ in range(2001)])
+    assert c.get(f"/api/quality/lot/{empty['id']}").get_json()["inspected"] is None
+    got = c.get("/api/quality/lot?inspected__gt=2000").get_json()["items"]
+    assert [x["serial"] for x in got] == ["L2"]
 
 
 @pytest.mark.parametrize(("expr", "message", "hint"), [
