@@ -22,6 +22,11 @@ entities:
     fields:
       code: {type: text, required: true}
       grade: {type: select, options: [pass, fail]}
+      remark: {type: text, check: "state == 'open' or remark != 'hold'"}
+    workflow:
+      initial: open
+      states: {open: {}, closed: {}}
+      transitions: {close: {from: open, to: closed}}
   lot:
     fields:
       serial: {type: text, required: true}
@@ -120,6 +125,11 @@ def test_aggregates_and_checks_that_read_links(quality: tuple[Any, ApiClient]) -
     r = c.post("/api/quality/lot", {"serial": "L4", "checked_total": 0, "batch": b2})
     assert r.status_code == 422  # on create every check runs
 
+    # a check that reads the state runs when a transition moves it
+    held = c.post("/api/quality/batch", {"code": "B9", "grade": "pass", "remark": "hold"}).get_json()
+    r = c.post(f"/api/quality/batch/{held['id']}/transitions/close", {"version": held["version"]})
+    assert r.status_code == 422 and set(r.get_json()["error"]["fields"]) == {"remark"}
+
     # a rule's condition reads the event's rows
     big = c.post("/api/quality/lot", {"serial": "L5", "checked_total": 10,
                                       "materials": [{"batch": b3, "qty": 6}, {"batch": b3, "qty": 4}]})
@@ -168,4 +178,4 @@ def test_aggregate_mistakes_are_located_load_errors(expr: str, message: str, hin
     found = [e for e in exc.value.errors if message in e.message]
     assert found, [e.message for e in exc.value.errors]
     assert hint in found[0].hint
-    assert (found[0].path, found[0].line) == ("entities.lot.fields.total.expr", 18)
+    assert (found[0].path, found[0].line) == ("entities.lot.fields.total.expr", 23)
