@@ -127,6 +127,7 @@ def row_loader(conn: Connection, tables: Any) -> Loader:
         table = tables.for_entity(child)
         q = select(table).where(table.c.parent_id == parent_id).order_by(table.c.idx)
         return [dict(r) for r in conn.execute(q).mappings()]
+
     def linking(source: EntityDef, link: str, record_id: int) -> list[dict[str, Any]]:
         table = tables.for_entity(source)
         q = select(table).where(table.c[link] == record_id).order_by(table.c.id).limit(MAX_CHILD_ROWS + 1)
@@ -134,6 +135,7 @@ def row_loader(conn: Connection, tables: Any) -> Loader:
         if len(found) > MAX_CHILD_ROWS:
             raise BoundPassed("rows", max=MAX_CHILD_ROWS)
         return found
+
     load.rows = rows  # type: ignore[attr-defined]  # child rows, for aggregates (runtime.aggregates)
     load.linking = linking  # type: ignore[attr-defined]  # records linking here, at most MAX_CHILD_ROWS
     return load
