@@ -1,7 +1,7 @@
 """Expressions in the designer: the names and functions a picker offers, and one expression checked in its place.
 
 ``GET /api/builder/functions`` lists the functions expressions may call with
-their declared signatures (``runtime/functions.py``). ``POST
+their declared signatures (``runtime/functions.py``), and the aggregates over child rows. ``POST
 /api/builder/apps/<app>/expression`` puts an expression at its path in the
 draft's text (nothing is saved) and checks the whole app exactly as ``jig
 check`` does, answering only the errors at that path — the same message and
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from runtime.aggregates import AGGREGATES, EXAMPLES
 from runtime.errors import BadRequest
 from runtime.expressions import MAX_SOURCE
 from runtime.functions import FUNCTIONS
@@ -27,8 +28,12 @@ MAX_PATH = 12
 @bp.get("/functions")
 def functions() -> Response:
     _builder()
-    return jsonify({"functions": [{"name": f.name, "signature": f.signature(), "returns": f.returns, "doc": f.doc}
-                                  for f in FUNCTIONS.values()]})
+    listed = [{"name": f.name, "signature": f.signature(), "returns": f.returns, "doc": f.doc}
+              for f in FUNCTIONS.values()]
+    # aggregates over child rows (runtime/aggregates.py); min/max over rows share the functions' names
+    listed += [{"name": n, "signature": EXAMPLES[n], "returns": "aggregate", "doc": doc}
+               for n, (doc, _) in AGGREGATES.items() if n not in FUNCTIONS]
+    return jsonify({"functions": listed})
 
 
 @bp.post("/apps/<app>/expression")

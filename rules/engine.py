@@ -220,19 +220,23 @@ class _WithBefore(RecordContext):
 
 def _raw(rule: RuleDef, ev: RecordEvent, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event's record (or ``record``: its before image) as typed values (events carry JSON forms)."""
-    from runtime.fieldtypes import FieldValueError, coerce
     assert rule.entity is not None
-    record = ev.record if record is None else record
+    return _typed(rule.entity, ev.record if record is None else record)
+
+
+def _typed(ent: Any, record: dict[str, Any]) -> dict[str, Any]:
+    from runtime.fieldtypes import FieldValueError, coerce
     out: dict[str, Any] = {k: record.get(k) for k in ("id", "name", "state", "version")}
-    for f in rule.entity.fields.values():
+    for f in ent.fields.values():
         value = record.get(f.name)
         if f.stored and value is not None:
             try:
                 out[f.name] = coerce(f, value)
             except FieldValueError:
                 out[f.name] = value
-        elif f.type == "table":
-            out[f.name] = value
+        elif f.type == "table":  # typed rows too: aggregates such as sum(lines.qty) read them
+            out[f.name] = [_typed(f.child, r) for r in value if isinstance(r, dict)] \
+                if isinstance(value, list) and f.child is not None else value
     return out
 
 

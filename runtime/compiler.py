@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import naming, relations, rollups, soundness
+from . import checkinputs, naming, relations, rollups, soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
 from .fieldtypes import BUILTIN, FieldTypes
@@ -297,6 +297,8 @@ class AppCompiler:
         for aname, a in self.app.user_attributes.items():
             user[aname] = NameInfo(a.ft.expr_type, scale=a.scale)
         ent.scope = Scope(label=f"entity '{ent.name}'", names=names, user=user, entity=ent.key)
+        ent.scope.incoming = {f"{src.name}.{lf.name}": _LazyScope(self, src) for src in self.app.entities.values()
+                              for lf in src.fields.values() if lf.type == "link" and lf.to == ent.name}
         for f in ent.fields.values():
             if f.type == "computed":
                 rt = RETURNS_TYPES.get(f.returns or "", "any")
@@ -308,6 +310,7 @@ class AppCompiler:
                 names[f.name] = info
             if f.child is not None:
                 self._build_child_scope(f.child, ent)
+                names[f.name].rows = f.child.scope  # aggregates: sum(lines.qty), any(lines, qty > 1)
         for f in ent.fields.values():
             if f.type == "link" and f.to in self.app.entities:
                 target = self.app.entities[f.to]
@@ -347,6 +350,7 @@ class AppCompiler:
                         f.child.scope.names[cname].type = cf.expr.type if cf.expr and not cf.returns else \
                             f.child.scope.names[cname].type
         self._computed_types(ent)
+        checkinputs.attach(ent)  # what each check reads: re-run on update only when that changed
         if soundness.computed_cycles(ent, path, self.ctx):
             soundness.computed_growth(ent, path, self.ctx)
         tf = spec.get("title_field")

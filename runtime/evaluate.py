@@ -18,7 +18,7 @@ from typing import Any
 
 import simpleeval
 
-from . import limits
+from . import aggregates, limits
 from .expressions import CONSTANT_NAMES, Expr
 from .functions import FUNCTIONS, as_datetime
 from .limits import BoundPassed, LimitExceeded
@@ -184,6 +184,11 @@ class _Evaluator(simpleeval.SimpleEval):
 
     def _call(self, node: ast.Call) -> Any:
         # Only allowlisted functions by plain name, positional arguments (both checked at load).
+        assert self.current is not None
+        if self.current.aggregates:
+            agg = self.current.aggregates.get(id(node))
+            if agg is not None:  # over the record's child rows (runtime.aggregates)
+                return aggregates.run(agg, self.context, evaluate, truth)
         fn = self.functions[node.func.id]  # type: ignore[attr-defined]
         if not node.args:
             return fn()

@@ -44,6 +44,7 @@ class NameInfo:
     scale: int | None = None
     sql: bool = True  # False when the value does not live in a column (tables, files)
     choices: frozenset[str] | None = None  # the only values it can hold: a select's options, a workflow's states
+    rows: Scope | None = None  # for child tables: the scope of one row (aggregates: sum(lines.qty))
 
 
 @dataclass
@@ -54,6 +55,9 @@ class Scope:
     names: dict[str, NameInfo]
     user: dict[str, NameInfo] | None = None
     entity: str | None = None  # qualified entity key when this scope is a table
+    # "entity.link" -> the scope of the records that link here (aggregates: count(operation.work_order))
+    incoming: dict[str, Scope] | None = None
+    parent_link: str | None = None  # in an aggregate's rows: the column holding the record's id (parent.<field>)
 
     def suggest(self, name: str) -> str:
         return suggest(name, self.names)
@@ -82,6 +86,8 @@ class Expr:
     node_types: dict[int, str] = field(default_factory=dict)
     # id(ast.List) -> its values: lists hold only constants (checked at load), built once per parsed tree
     constant_seqs: dict[int, tuple[Any, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # id(ast.Call) -> the aggregate over child rows it is (runtime.aggregates)
+    aggregates: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def names(self) -> set[str]:
@@ -420,6 +426,12 @@ class _Checker:
             raise ExpressionError("only the listed functions can be called, e.g. days_between(a, b)", col=col)
         name = node.func.id
         fn = FUNCTIONS.get(name)
+        from .aggregates import AGGREGATES
+        if name in AGGREGATES:
+            from . import aggregates
+            found = aggregates.check(self, node, expr, col, is_function=fn is not None)
+            if found is not None:
+                return found
         if fn is None:
             raise ExpressionError(f"unknown function '{name}'", suggest(name, FUNCTIONS), col=col)
         if node.keywords:

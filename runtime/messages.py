@@ -102,6 +102,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "limit_digits": {"zh": "数字超过 {max} 位", "en": "a number has more than {max} digits"},
     "limit_text": {"zh": "文本超过 {max} 个字符", "en": "a text is longer than {max} characters"},
     "limit_steps": {"zh": "计算超过 {max} 步", "en": "evaluation took more than {max} steps"},
+    "limit_rows": {"zh": "关联的记录超过 {max} 条", "en": "more than {max} records link here"},
     "limit_places": {"zh": "小数位数应在 -{max} 到 {max} 之间", "en": "decimal places must be from -{max} to {max}"},
     "limit_sql": {"zh": "查询中的计算超出数值范围，请缩小筛选值",
                   "en": "A calculation in the query went out of range; use smaller values"},

@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -192,7 +193,9 @@ class _Compile:
             if target is None or target.entity is None:
                 raise NotCompilable(part)
             target_table = self.owner.tables[target.entity]
-            link_col = table.c[part]
+            # parent.<field> inside an aggregate over child rows (runtime.aggregates)
+            link_col = table.c[part] if part in table.c or part != "parent" else \
+                table.c[getattr(scope, "parent_link", None) or "parent_id"]
             query_chain.append((target_table, link_col))
             table, scope = target_table, target
         leaf = self._column(table, scope, path[-1])
@@ -253,6 +256,9 @@ class _Compile:
 
     def _call(self, node: ast.Call) -> ColumnElement[Any]:
         assert isinstance(node.func, ast.Name)
+        agg = self.expr.aggregates.get(id(node)) if self.expr.aggregates else None
+        if agg is not None:
+            return self._aggregate(agg)
         fn = FUNCTIONS[node.func.id]
         if fn.sql is None:
             raise NotCompilable(fn.name)
@@ -261,6 +267,37 @@ class _Compile:
         now = bindparam("jig_now", type_=LocalDateTime(), callable_=clock.now)
         today = bindparam("jig_today", type_=LocalDate(), callable_=clock.today)
         return fn.sql(SqlArgs(args, types, self.dialect, now, today))
+
+    def _aggregate(self, agg: Any) -> ColumnElement[Any]:
+        """A correlated subquery over the record's child rows (runtime.aggregates gives the meaning)."""
+        if agg.rows.entity is None or "id" not in self.table.c:
+            raise NotCompilable(f"{agg.kind}({agg.table})")
+        rows = self.owner.tables[agg.rows.entity]
+        own = (rows.c.parent_id if agg.link is None else rows.c[agg.link]) == self.table.c.id
+        inner = None if agg.value is None else _Compile(self.owner, agg.value, rows, self.depth + 1, self.parts)
+        if inner is None:
+            return select(func.count()).where(own).correlate_except(rows).scalar_subquery()
+        assert agg.value is not None
+        if agg.kind in ("count", "any", "all") and not agg.counts_values:
+            cond = inner.truth(agg.value.tree)
+            if agg.kind == "count":
+                return select(func.count()).where(own, cond).correlate_except(rows).scalar_subquery()
+            if agg.kind == "any":
+                return select(literal(1)).where(own, cond).correlate_except(rows).exists()
+            not_true = case((cond, 1), else_=0) == 0
+            return not_(select(literal(1)).where(own, not_true).correlate_except(rows).exists())
+        value = inner.value(agg.value.tree)
+        if agg.kind == "count":
+            total: ColumnElement[Any] = func.count(value)
+        elif agg.kind == "sum":
+            total = func.coalesce(func.sum(value), 0)
+        elif agg.kind == "avg":
+            total = func.avg(cast(value, Numeric(38, 12)) if self.dialect == "postgresql" else value)
+        else:
+            total = (func.min if agg.kind == "min" else func.max)(value)
+        if agg.kind == "avg" or agg.value.type == "dec":  # a scaled column's type must not rescale the result
+            total = type_coerce(total, Numeric(38, 12, asdecimal=True))
+        return select(total).where(own).correlate_except(rows).scalar_subquery()
 
     def _compare(self, node: ast.Compare) -> ColumnElement[Any]:
         parts: list[ColumnElement[Any]] = []

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from . import checkinputs
 from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
-from .fieldtypes import FieldValueError, empty
+from .fieldtypes import FieldValueError, empty, to_json
 from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, FieldDef, pick
@@ -104,11 +105,15 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
                 errors.add(key, t("max_rows", lang, max=f.max_rows))
             assert f.child is not None
             kept = _stored_links(f.child, (before or {}).get(f.name)) if reader is not None else {}
+            stored = _stored_rows((before or {}).get(f.name)) if changed is not None else {}
             for i, row in enumerate(rows):
                 from .context import RecordContext
                 rctx = RecordContext(f.child, row, ctx.user, ctx.loader)
+                old = stored.get(row.get("id")) if row.get("id") is not None else None
+                # a stored row is re-checked on what changed in it; a new row on everything
+                row_changed = None if old is None else {k for k in row if to_json(row[k]) != to_json(old.get(k))}
                 validate(conn, runtime, f.child, rctx, errors, lang, prefix=f"{key}[{i}].", actor=reader,
-                         known=kept, lookups=lookups)
+                         known=kept, lookups=lookups, changed=row_changed, before=old)
             continue
         if empty(value):
             if required and visible:
@@ -142,7 +147,8 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             if taken:
                 errors.add(key, t("unique", lang, value=value))
     for f in ent.fields.values():
-        if f.check is not None and f.name not in errors.errors and _holds(f.check, ctx, prefix + f.name, lang) is False:
+        if f.check is not None and f.name not in errors.errors and checkinputs.runs(ent, f, changed, ctx, before) \
+                and _holds(f.check, ctx, prefix + f.name, lang) is False:
             msg = pick(f.check_message, lang) if f.check_message else t("check", lang, expr=f.check.source)
             errors.add(prefix + f.name, msg)
 
@@ -183,6 +189,11 @@ def _stored_links(child: EntityDef, rows: Any) -> dict[str, set[Any]]:
         if cf.type == "link":
             out[cf.name] = {r.get(cf.name) for r in rows or [] if isinstance(r, dict)}
     return out
+
+
+def _stored_rows(rows: Any) -> dict[Any, dict[str, Any]]:
+    """A table field's stored rows by id."""
+    return {r.get("id"): r for r in rows or [] if isinstance(r, dict) and r.get("id") is not None}
 
 
 def _holds(expr: Any, ctx: Any, key: str, lang: str) -> bool | None:

@@ -383,6 +383,7 @@ def test_one_expression_checked_in_its_place_with_the_message_and_hint_of_jig_ch
     funcs = c.get("/api/builder/functions").get_json()["functions"]
     assert {"name": "days_between", "signature": "days_between(date, date)"}.items() <= \
         next(f for f in funcs if f["name"] == "days_between").items()
+    assert next(f for f in funcs if f["name"] == "sum")["signature"] == "sum(lines.qty)"  # aggregates too
     url = "/api/builder/apps/outsourcing/expression"
     check = ["entities", "batch", "fields", "quantity", "check"]
     ok = c.post(url, json={"path": check, "expr": "quantity <= returned_qty + 5 and partner.name != ''"}).get_json()

@@ -1,8 +1,8 @@
 """SQL compilation of expressions agrees with Python evaluation (property test).
 
-Random records are written to a real table; random conditions built from the
-language's grammar are evaluated both ways: the ids the SQL WHERE selects
-must be exactly the ids whose Python evaluation is true.
+Random records (with random child rows and records linking to them, none included) are written to a real table; random conditions
+built from the language's grammar, aggregates over both included, are evaluated both ways:
+the ids the SQL WHERE selects must be exactly the ids whose Python evaluation is true.
 """
 
 from __future__ import annotations
@@ -44,6 +44,21 @@ entities:
       late: {type: computed, expr: "max(0, days_between(due, today()))"}
       score: {type: computed, expr: "coalesce(n, 0) * 2 - coalesce(m, 0)"}
       net: {type: computed, returns: decimal, expr: "coalesce(price, 0) - 1.5"}
+      lsum: {type: computed, expr: "sum(lines, w * qty) - count(lines, ok)"}
+      lines:
+        type: table
+        fields:
+          qty: {type: integer}
+          w: {type: decimal, scale: 2}
+          tag: {type: select, options: [a, b]}
+          ok: {type: boolean}
+          on: {type: date}
+          who: {type: link, to: owner}
+  ref:
+    fields:
+      row: {type: link, to: row}
+      v: {type: integer}
+      ok: {type: boolean}
 """
 
 NOW = dt.datetime(2026, 11, 20, 10, 30, 0)
@@ -59,6 +74,12 @@ records = st.fixed_dictionaries({
     "tags": st.one_of(st.none(), st.lists(st.sampled_from("xyz"), unique=True, max_size=3)),
     "flag": st.one_of(st.none(), st.booleans()), "due": dates, "at": times,
     "owner": st.one_of(st.none(), st.sampled_from([1, 2])),
+    "lines": st.lists(st.fixed_dictionaries({
+        "qty": st.one_of(st.none(), st.integers(-5, 5)),
+        "w": st.one_of(st.none(), st.decimals(-10, 10, places=2, allow_nan=False, allow_infinity=False)),
+        "tag": st.one_of(st.none(), st.sampled_from("ab")), "ok": st.one_of(st.none(), st.booleans()),
+        "on": dates, "who": st.one_of(st.none(), st.sampled_from([1, 2]))}), max_size=3),
+    "refs": st.lists(st.fixed_dictionaries({"v": ints, "ok": st.one_of(st.none(), st.booleans())}), max_size=2),
 })
 
 NUM = st.sampled_from(["n", "m", "price", "n + m", "n * 2", "price - 1.5", "abs(m)", "coalesce(n, 0)",
@@ -72,11 +93,22 @@ TXT_CONST = st.sampled_from(["'a'", "'ab'", "''", "'B'", "'甲'"])
 DATE = st.sampled_from(["due", "today()", "add_days(due, 3)", "add_days(today(), -5)"])
 TIME = st.sampled_from(["at", "now()", "add_hours(at, 5)", "add_days(due, 1)", "due"])
 CMP = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
+# aggregates over the child rows: empty tables, empty values and link paths inside included
+AGG_NUM = st.sampled_from(["sum(lines.qty)", "count(lines)", "count(lines, qty > parent.n)", "count(lines.w)",
+                           "sum(lines.w)", "avg(lines.w)", "avg(lines.qty)", "min(lines.qty)", "max(lines, qty * w)",
+                           "sum(lines, qty * 2 + 1)", "lsum", "sum(lines, who.rank)", "count(ref.row)",
+                           "sum(ref.row, v)", "max(ref.row, v)", "count(ref.row, ok)"])
+AGG_BOOL = st.sampled_from(["any(lines, qty > 1)", "all(lines, qty > 1)", "any(lines, tag == 'a')",
+                            "all(lines, ok)", "any(lines, who.label == 'ab')", "all(lines, w <= parent.price)",
+                            "any(lines, qty is None)", "all(lines, coalesce(on, today()) >= parent.due)",
+                            "any(lines, on > today())", "not any(lines, ok)", "any(ref.row, v > parent.n)",
+                            "all(ref.row, ok)"])
+AGG_DATE = st.sampled_from(["min(lines.on)", "max(lines.on)"])
 
 
 @st.composite
 def atoms(draw: st.DrawFn) -> str:
-    kind = draw(st.integers(0, 9))
+    kind = draw(st.integers(0, 13))
     if kind <= 2:
         return f"{draw(NUM)} {draw(CMP)} {draw(st.one_of(NUM, CONST))}"
     if kind == 3:
@@ -96,7 +128,13 @@ def atoms(draw: st.DrawFn) -> str:
         return draw(st.sampled_from(["n", "code", "price", "late"]))
     if kind == 8:
         return f"{draw(NUM)} {draw(CMP)} {draw(NUM)} {draw(CMP)} {draw(CONST)}"
-    return f"coalesce({draw(NUM)}, 0) {draw(CMP)} {draw(CONST)}"
+    if kind == 9:
+        return f"coalesce({draw(NUM)}, 0) {draw(CMP)} {draw(CONST)}"
+    if kind == 10:
+        return draw(AGG_BOOL)
+    if kind == 11:
+        return f"{draw(AGG_DATE)} {draw(CMP)} {draw(DATE)}"
+    return f"{draw(AGG_NUM)} {draw(CMP)} {draw(st.one_of(NUM, CONST, AGG_NUM))}"
 
 
 conditions = st.recursive(
@@ -127,9 +165,7 @@ def test_sql_and_python_agree(make_runtime) -> None:  # noqa: ANN001
         assert ent.scope is not None
         expr = parse(source, ent.scope, want="bool")
         with clock.frozen(NOW), rt.db.write() as conn:
-            conn.execute(delete(table))
-            for i, r in enumerate(rows, 1):
-                conn.execute(table.insert().values(id=i, version=1, created_at=NOW, updated_at=NOW, **r))
+            _write(conn, rt, rows)
             loaded = [dict(x) for x in conn.execute(select(table).order_by(table.c.id)).mappings()]
             loader = _loader(conn, rt)
             want = [r["id"] for r in loaded if holds(expr, RecordContext(ent, r, user, loader)) is True]
@@ -150,15 +186,13 @@ def test_sorting_by_a_computed_field_agrees_with_python(make_runtime) -> None:  
 
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
-    @given(rows=st.lists(records, min_size=1, max_size=8), name=st.sampled_from(["late", "score", "net"]),
+    @given(rows=st.lists(records, min_size=1, max_size=8), name=st.sampled_from(["late", "score", "net", "lsum"]),
            desc=st.booleans())
     def check(rows: list[dict], name: str, desc: bool) -> None:
         expr = ent.fields[name].expr
         assert expr is not None
         with clock.frozen(NOW), rt.db.write() as conn:
-            conn.execute(delete(table))
-            for i, r in enumerate(rows, 1):
-                conn.execute(table.insert().values(id=i, version=1, created_at=NOW, updated_at=NOW, **r))
+            _write(conn, rt, rows)
             loaded = [dict(x) for x in conn.execute(select(table).order_by(table.c.id)).mappings()]
             loader = _loader(conn, rt)
             values = {r["id"]: evaluate(expr, RecordContext(ent, r, {}, loader)) for r in loaded}
@@ -171,6 +205,53 @@ def test_sorting_by_a_computed_field_agrees_with_python(make_runtime) -> None:  
         assert got == want, f"{name} {'desc' if desc else 'asc'}: SQL {got} != Python {want} for {values}"
 
     check()
+
+
+def test_every_aggregate_agrees_on_fixed_rows(make_runtime) -> None:  # noqa: ANN001
+    """Each aggregate of the property test's lists at least once: no rows, empty values, values."""
+    rt = make_runtime(texts={"prop.yaml": APP})
+    ent = rt.entity("prop", "row")
+    table = rt.tables["prop.row"]
+    rows = [{"n": 1, "price": Decimal("2.50"), "due": dt.date(2026, 11, 1), "lines": [], "refs": []},
+            {"n": None, "lines": [{"qty": None, "w": None, "tag": None, "ok": None, "on": None, "who": None}],
+             "refs": [{"v": None, "ok": None}]},
+            {"n": 2, "price": Decimal("-1"), "lines": [
+                {"qty": 3, "w": Decimal("1.25"), "tag": "a", "ok": True, "on": dt.date(2026, 12, 1), "who": 1},
+                {"qty": -2, "w": Decimal("-0.5"), "tag": "b", "ok": False, "on": None, "who": 2}],
+             "refs": [{"v": 4, "ok": True}, {"v": 1, "ok": None}]}]
+    sources = [f"{a} >= 1" for a in AGG_NUM.elements] + list(AGG_BOOL.elements) + \
+        [f"{a} <= today()" for a in AGG_DATE.elements]
+    with clock.frozen(NOW), rt.db.write() as conn:
+        _write(conn, rt, rows)
+        loaded = [dict(x) for x in conn.execute(select(table).order_by(table.c.id)).mappings()]
+        for source in sources:
+            expr = parse(source, ent.scope, want="bool")
+            want = [r["id"] for r in loaded if holds(expr, RecordContext(ent, r, {}, _loader(conn, rt))) is True]
+            got = list(conn.execute(select(table.c.id).where(rt.sql.condition(expr, table)).order_by(table.c.id))
+                       .scalars())
+            assert got == want, source
+        empty = RecordContext(ent, loaded[0], {}, _loader(conn, rt))
+        from runtime.evaluate import evaluate
+        assert [evaluate(parse(x, ent.scope), empty) for x in ("sum(lines.qty)", "count(lines)", "any(lines, ok)",
+                                                                "all(lines, ok)", "avg(lines.w)", "min(lines.qty)")] \
+            == [0, 0, False, True, None, None]
+
+
+def _write(conn, rt, rows: list[dict]) -> None:  # noqa: ANN001
+    """Replace the table's records (and their child rows) with ``rows``."""
+    table, lines, refs = rt.tables["prop.row"], rt.tables["prop.row.lines"], rt.tables["prop.ref"]
+    conn.execute(delete(lines))
+    conn.execute(delete(refs))
+    conn.execute(delete(table))
+    n = 0
+    for i, r in enumerate(rows, 1):
+        conn.execute(table.insert().values(id=i, version=1, created_at=NOW, updated_at=NOW,
+                                           **{k: v for k, v in r.items() if k not in ("lines", "refs")}))
+        for idx, line in enumerate(r.get("lines") or []):
+            n += 1
+            conn.execute(lines.insert().values(id=n, parent_id=i, idx=idx, **line))
+        for ref in r.get("refs") or []:  # records linking here
+            conn.execute(refs.insert().values(row=i, version=1, created_at=NOW, updated_at=NOW, **ref))
 
 
 def _loader(conn, rt):  # noqa: ANN001, ANN202
