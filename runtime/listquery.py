@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, Table, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import bounds, permissions
+from . import bounds, permissions, search
 from .auth import Actor
 from .errors import BadRequest
 from .fieldtypes import BUILTIN, OPS, FieldType, FieldValueError, to_json, typed_literal
@@ -211,10 +211,6 @@ def _column(runtime: Any, ent: EntityDef, table: Table, name: str) -> ColumnElem
     return table.c[name]
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _condition(runtime: Any, ent: EntityDef, table: Table, name: str, op: str, value: Any) -> ColumnElement[Any]:
     col = _column(runtime, ent, table, name)
     f = ent.fields.get(name)
@@ -242,9 +238,9 @@ def build(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Sel
         stmt = stmt.where(flt)
     for name, op, value in q.filters:
         stmt = stmt.where(_condition(runtime, ent, table, name, op, value))
-    if q.search and ent.search_fields:
-        pattern = f"%{_like_escape(q.search)}%"
-        stmt = stmt.where(or_(*(table.c[s].like(pattern, escape="\\") for s in ent.search_fields)))
+    found = search.condition(runtime, actor, ent, table, q.search) if q.search else None
+    if found is not None:  # own fields, own number, linked records' titles (runtime/search.py)
+        stmt = stmt.where(found)
     return stmt, table
 
 
