@@ -17,35 +17,37 @@ from .dashboards import _ftype, column_label, title_column
 USER_COLUMNS = ("created_by", "updated_by")
 
 
-def number_column(ent: EntityDef) -> str | None:
-    """The column of a record's number, shown before its title ("C001 宁波精密"); None when the title is it.
+def label_columns(ent: EntityDef) -> list[str]:
+    """The columns a linked record is shown by: its number, then its name ("C001 宁波精密").
 
-    The number is the generated ``name`` (``naming:``), else the first unique text field.
+    The number is the generated ``name`` (``naming:``), else the first unique text field; the name is the
+    title field, or when the title is the number itself, a text field called ``name`` or the first other
+    required text field.
     """
     title = title_column(ent)
-    if ent.naming and title != "name":
-        return "name"
-    for f in ent.fields.values():
-        if f.unique and f.stored and f.type == "text" and f.name != title:
-            return f.name
-    return None
+    texts = [f for f in ent.fields.values() if f.stored and f.type == "text"]
+    number = "name" if ent.naming and title != "name" else \
+        next((f.name for f in texts if f.unique), None)
+    if title == number or title == "id":
+        other = [f.name for f in texts if f.name != number and (f.name == "name" or f.required)]
+        title = "name" if "name" in other else (other[0] if other else None)  # type: ignore[assignment]
+    return [c for c in (number, title) if c]
 
 
 def link_names(rt: Any, target: EntityDef, ids: list[Any], actor: Actor | None = None) -> dict[Any, str]:
-    """"number title" of linked records, one query; with ``actor`` only records it may read (others ``#id``)."""
+    """"number name" of linked records, one query; with ``actor`` only records it may read (others ``#id``)."""
     wanted = sorted({int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())})
     if not wanted:
         return {}
     shown = set(rt.records.visible_ids(actor, target, wanted)) if actor is not None else set(wanted)
     table = rt.tables.for_entity(target)
-    title, number = title_column(target), number_column(target)
-    cols = [table.c.id, table.c[title]] + ([table.c[number]] if number else [])
+    cols = label_columns(target)
     found: dict[int, str] = {}
-    if shown:
+    if shown and cols:
         with rt.db.read(snapshot=False) as conn:
-            for r in conn.execute(select(*cols).where(table.c.id.in_(sorted(shown)))).all():
-                parts = [str(r[2]) if number and r[2] not in (None, "") else "", "" if r[1] is None else str(r[1])]
-                found[r[0]] = " ".join(p for p in parts if p) or f"#{r[0]}"
+            for r in conn.execute(select(table.c.id, *(table.c[c] for c in cols))
+                                  .where(table.c.id.in_(sorted(shown)))).all():
+                found[r[0]] = " ".join(str(v) for v in r[1:] if v not in (None, "")) or f"#{r[0]}"
     return {i: found.get(i, f"#{i}") for i in wanted}
 
 
