@@ -271,7 +271,9 @@ def _filter_link_titles(actor: Actor, ent: EntityDef, args: dict[str, str], lang
     for k, v in args.items():
         f = ent.fields.get(k)
         if f is not None and f.type == "link" and f.to and v.isdigit() and len(v) < 19:
-            out[k] = dash.link_titles(rt(), rt().apps[ent.app].entities[f.to], [int(v)], lang, actor).get(int(v), v)
+            target = ent.sibling(f.to)
+            if target is not None:
+                out[k] = reading.link_names(rt(), target, [int(v)], actor).get(int(v), v)
     return out
 
 
