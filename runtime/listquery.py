@@ -2,7 +2,8 @@
 
 ``?field=value``, ``?field__lt=``, ``__lte``, ``__gt``, ``__gte``, ``__ne``,
 ``__in`` (comma-separated), ``__contains``, ``__startswith``, ``__isnull``;
-``q`` searches the entity's text fields; ``sort=-updated_at,name``;
+``q`` searches the entity's search fields, its number and its linked records' names
+(runtime/search.py); ``sort=-updated_at,name``;
 ``limit`` (default 20, at most 500); ``after`` is the opaque cursor from the
 previous page. The total is counted only when ``count=true`` is asked for.
 Empty values sort first on ascending order, last on descending.

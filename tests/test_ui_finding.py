@@ -61,7 +61,7 @@ entities:
           product: {type: link, to: product, label: {zh: 产品, en: Product}}
           pieces: {type: integer, label: {zh: 件数, en: Pieces}}
     list:
-      columns: [name, customer, partner, qty, due, state]
+      columns: [name, customer, partner, qty, due, state, created_by]
       search: [customer]
       colors: [{when: "due < today() and state != 'done'", color: red}]
       card: [partner, due]
@@ -133,6 +133,7 @@ def test_search_by_number_and_by_linked_names(plant: tuple[Any, Any, dict[str, A
     assert set(_names(c.get("/a/plant/batch?q=宁波").get_data(as_text=True))) == {b1}  # the partner's name
     assert set(_names(c.get("/a/plant/batch?q=P9").get_data(as_text=True))) == {b2}  # the partner's code
     assert set(_names(c.get("/a/plant/batch?q=西山").get_data(as_text=True))) == {b2}  # a declared field
+    assert set(_names(c.get("/a/plant/batch?q=齿轮").get_data(as_text=True))) == {b1}  # a product on its lines
     assert c.get("/api/plant/batch?q=宁波").get_json()["items"][0]["name"] == b1  # the API searches the same way
     # a linked record the reader may not read is not searched through
     v, _ = _client(app, "viewer")
@@ -146,6 +147,7 @@ def test_links_users_and_quantities_read_as_people_say_them(plant: tuple[Any, An
     c, _ = _client(app)
     html = c.get("/a/plant/batch").get_data(as_text=True)
     assert "P1 宁波精密" in html  # number + name
+    assert "<td>计划员 王芳</td>" in html and "<td>clerk</td>" not in html  # users by display name
     assert ">100<" in html and "100.00" not in html and "2.50" in html  # whole numbers without decimals
     form = c.get(f"/a/plant/batch/{ids['b1']['id']}").get_data(as_text=True)
     assert "P1 宁波精密" in form and "计划员 王芳" in form  # the link in the form, the user in the history
@@ -204,6 +206,8 @@ def test_home_page_shows_my_work(plant: tuple[Any, Any, dict[str, Any]]) -> None
     assert "P1" not in overdue and "东方机械" not in overdue and ids["b1"]["name"] in overdue
     unread = html[html.index('id="work-unread"'):]
     assert f'href="/a/plant/batch/{ids["b1"]["id"]}"' in unread and "外发单到期提醒" in unread
+    more = re.search(r'href="(/a/plant/batch\?state__in=[^"]+)"', work)
+    assert more is not None and c.get(more.group(1).replace("&amp;", "&")).status_code == 200
     v, _ = _client(app, "viewer")
     vhtml = v.get("/").get_data(as_text=True)
     assert "暂无待办" in vhtml  # viewers take no transitions
