@@ -97,7 +97,8 @@ def waiting(rt: Any, actor: Actor, lang: str) -> list[dict[str, Any]]:
                         ctx = context(rt, conn, actor, ent, typed(ent, rt.records.serialize(ent, row), lang))
                         can = by_state[row["state"]] = workflow.available(rt.records, actor, ent, ctx)
                     if can:
-                        found.append({**_item(rt, ent, row, lang), "can": "、".join(pick(t.label, lang) for t in can[:3])})
+                        what = ("、" if lang == "zh" else ", ").join(pick(t.label, lang) for t in can[:3])
+                        found.append({**_item(rt, ent, row, lang), "can": what})
             if found:
                 out.append({"app": app, "ent": ent, "rows": found[:SHOWN], "count": len(found),
                             "more": len(rows) > SCAN, "states": ",".join(sorted(states))})
