@@ -115,6 +115,10 @@ def main() -> int:
         "list, filtered (partner + state)": "/a/outsourcing/batch?partner=3&state=processing",
         "list, filtered (date range)": "/a/outsourcing/batch?expected_return__gte=" +
                                        (clock.today() - dt.timedelta(days=30)).isoformat(),
+        "search, own number": "/a/outsourcing/batch?q=WF" + f"{clock.today():%Y%m}-",
+        "search, partner name": "/a/outsourcing/batch?q=外协厂07",
+        "search, no match": "/a/outsourcing/batch?q=nothing-like-this",
+        "home page (my work)": "/",
         "outsourcing dashboard": "/d/outsourcing/board",
         "big-screen board": "/board/outsourcing/board",
     }

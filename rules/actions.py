@@ -249,7 +249,7 @@ class ActionRunner:
         message = render(texts.get("message", action.spec["message"]), values)
         title = render(texts["title"], values) if "title" in texts else \
             render(action.spec.get("title") or "", values) or message[:60]
-        link = f"/{rule.app}/{rule.entity.name}/{record_id}" if rule.entity is not None and record_id else None
+        link = f"/a/{rule.app}/{rule.entity.name}/{record_id}" if rule.entity is not None and record_id else None
         self.rt.notifications.add(conn, title=title, body=message, users=users, roles=action.spec.get("roles") or [],
                                   app=rule.app, link=link, source=f"rule:{rule.name}")
 

@@ -67,7 +67,16 @@ def runtime() -> Runtime:
 
 
 def request_lang() -> str | None:
-    """The language this request asks for (?lang= or Accept-Language), if it asks."""
+    """The language this request asks for (?lang= or Accept-Language), if it asks.
+
+    A request made with a browser session speaks the session's language (its zh/en switch), whatever
+    the browser's Accept-Language says: one language per session, errors included.
+    """
+    session_lang: Callable[[], str | None] | None = current_app.config.get("JIG_SESSION_LANG")
+    if session_lang is not None and not request.headers.get("Authorization"):
+        chosen = session_lang()
+        if chosen:
+            return chosen
     lang = request.args.get("lang")
     if not lang and "Accept-Language" in request.headers:
         lang = request.accept_languages.best_match(["zh", "en"])

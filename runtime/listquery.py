@@ -2,7 +2,8 @@
 
 ``?field=value``, ``?field__lt=``, ``__lte``, ``__gt``, ``__gte``, ``__ne``,
 ``__in`` (comma-separated), ``__contains``, ``__startswith``, ``__isnull``;
-``q`` searches the entity's text fields; ``sort=-updated_at,name``;
+``q`` searches the entity's search fields, its number and its linked records' names
+(runtime/search.py); ``sort=-updated_at,name``;
 ``limit`` (default 20, at most 500); ``after`` is the opaque cursor from the
 previous page. The total is counted only when ``count=true`` is asked for.
 Empty values sort first on ascending order, last on descending.
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, Table, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import bounds, permissions, reach
+from . import bounds, permissions, reach, search
 from .auth import Actor
 from .errors import BadRequest
 from .fieldtypes import BUILTIN, OPS, FieldType, FieldValueError, to_json, typed_literal
@@ -219,10 +220,6 @@ def _column(runtime: Any, ent: EntityDef, table: Table, name: str) -> ColumnElem
     return table.c[name]
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _condition(runtime: Any, ent: EntityDef, table: Table, name: str, op: str, value: Any) -> ColumnElement[Any]:
     col = _column(runtime, ent, table, name)
     f = ent.fields.get(name)
@@ -251,9 +248,9 @@ def build(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Sel
     for name, op, value in q.filters:
         stmt = stmt.where(reach.condition(runtime, actor, ent, table, name, op, value) if "." in name
                           else _condition(runtime, ent, table, name, op, value))
-    if q.search and ent.search_fields:
-        pattern = f"%{_like_escape(q.search)}%"
-        stmt = stmt.where(or_(*(table.c[s].like(pattern, escape="\\") for s in ent.search_fields)))
+    found = search.condition(runtime, actor, ent, table, q.search) if q.search else None
+    if found is not None:  # own fields, own number, linked records' titles (runtime/search.py)
+        stmt = stmt.where(found)
     return stmt, table
 
 

@@ -14,7 +14,7 @@ from runtime.compiler import CompileContext
 from runtime.extensions import hookimpl
 from runtime.model import AppDef
 
-from . import dashboards
+from . import dashboards, listdecor
 
 
 class UiExtension:
@@ -31,6 +31,7 @@ class UiExtension:
     @hookimpl
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         app.sections["dashboards"] = dashboards.compile_dashboards(app, ctx)
+        listdecor.compile_lists(app, ctx)  # list.colors and list.card
 
     @hookimpl
     def define_tables(self, metadata: Any) -> list[Any]:

@@ -225,6 +225,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "phone_help": ("用于短信通知，如 13800001111", "For SMS, e.g. 13800001111"),
     # the designer: its link in the top bar (the designer's own texts are in builder/i18n.py)
     "designer": ("设计器", "Designer"),
+    # reading records and the home page (ui/reading.py, ui/homework.py)
+    "row_added": ("新增", "Added"),
+    "row_removed": ("删除", "Removed"),
+    "row_changed": ("修改", "Changed"),
+    "my_work": ("我的待办", "My work"),
+    "waiting_for_me": ("等我处理", "Waiting for me"),
+    "overdue": ("逾期", "Overdue"),
+    "unread_notifications": ("未读通知", "Unread notifications"),
+    "nothing_to_do": ("暂无待办", "Nothing waiting"),
+    "all_notifications": ("全部通知", "All notifications"),
+    "can_take": ("可执行：{what}", "You may: {what}"),
 }
 
 

@@ -59,6 +59,12 @@ def lang() -> str:
     return "en" if session.get("lang") == "en" else "zh"
 
 
+def session_lang() -> str | None:
+    """The language chosen in this browser session, or None when the request carries no session."""
+    chosen = session.get("lang")
+    return lang() if chosen else None
+
+
 def csrf_token() -> str:
     tok = session.get("csrf")
     if not tok:
@@ -148,6 +154,7 @@ def configure(app: Flask) -> None:
     app.config["SESSION_COOKIE_NAME"] = "jig_session"
     app.config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     app.config["JIG_SESSION_ACTOR"] = api_session_actor
+    app.config["JIG_SESSION_LANG"] = session_lang
     base = type(app.session_interface)
 
     class SecureWhenHttps(base):  # type: ignore[valid-type, misc]

@@ -13,7 +13,8 @@ from runtime.limits import LimitExceeded
 from runtime.model import EntityDef, FieldDef, pick
 from runtime.validation import coerce_input
 
-from .dashboards import _ftype, column_label, link_titles
+from . import reading
+from .dashboards import _ftype, column_label
 
 SYSTEM_KEYS = ("id", "name", "state", "version", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -82,11 +83,16 @@ def cell(rt: Any, ent: EntityDef, name: str, value: Any, lang: str, links: dict[
 
 
 def link_maps(rt: Any, ent: EntityDef, records: list[dict[str, Any]], columns: list[str], lang: str) -> dict[str, dict[Any, str]]:
+    """What links and users in ``columns`` show: "C001 宁波精密", display names; one query per column."""
     out: dict[str, dict[Any, str]] = {}
     for c in columns:
         f = ent.fields.get(c)
         if f is not None and f.type == "link" and f.to:
-            out[c] = link_titles(rt, rt.apps[ent.app].entities[f.to], [r.get(c) for r in records], lang)
+            target = ent.sibling(f.to)
+            if target is not None:
+                out[c] = reading.link_names(rt, target, [r.get(c) for r in records])
+        elif reading.is_user_column(ent, c):
+            out[c] = reading.user_names(rt, [r.get(c) for r in records])
     return out
 
 

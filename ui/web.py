@@ -21,9 +21,10 @@ from runtime.errors import BadRequest, Forbidden, RecordError
 from runtime.model import EntityDef, pick
 
 from . import dashboards as dash
-from . import reachview
+from . import reachview, reading
 from . import session as sess
 from .i18n import js_texts, tr
+from .listdecor import card_fields, row_color
 from .values import cell, context, field_states, has_dynamic_rules, input_value, label_of, link_maps, placed_fields, typed
 
 bp = Blueprint("jig_ui", __name__, template_folder="templates", static_folder="static", static_url_path="/ui/static")
@@ -154,7 +155,10 @@ def set_lang(code: str) -> Any:
 
 def home() -> Any:
     actor = actor_or_login()
-    return page("home.html", actor=actor)
+    from . import homework
+    lang = actor.language
+    return page("home.html", actor=actor, waiting=homework.waiting(rt(), actor, lang),
+                overdue=homework.overdue(rt(), actor, lang), unread_items=homework.unread(rt(), actor))
 
 
 # ---------------------------------------------------------------- lists
@@ -229,13 +233,14 @@ def list_view(app: str, entity: str) -> Any:
     cols = ent.list_columns
     links = link_maps(rt(), ent, result["items"], cols, lang)
     rows = []
+    colored = bool(ent.extra.get("list_colors"))
     with rt().db.read() as conn:
         for rec in result["items"]:
             actions = []
+            ctx = context(rt(), conn, actor, ent, typed(ent, rec, lang)) if ent.workflow or colored else None
             if ent.workflow:
-                ctx = context(rt(), conn, actor, ent, typed(ent, rec, lang))
                 actions = [(tr_.name, pick(tr_.label, lang)) for tr_ in workflow.available(rt().records, actor, ent, ctx)]
-            rows.append({"id": rec["id"], "version": rec.get("version"),
+            rows.append({"id": rec["id"], "version": rec.get("version"), "color": row_color(ent, ctx) if colored else None,
                          "cells": [cell(rt(), ent, c, rec.get(c), lang, links) for c in cols], "actions": actions})
     sort = args.get("sort") or ent.list_sort
     base_args = {k: v for k, v in args.items() if k != "after"}
@@ -256,6 +261,7 @@ def list_view(app: str, entity: str) -> Any:
                           "desc": (sort or "").startswith("-")} for c in cols],
                 filters=filter_specs(ent, lang), args=args, count=count, more=more, next_url=next_url,
                 first_url=first_url, export_q=export_q, may_create=may(actor, ent, "create"),
+                searchable=bool(ent.search_fields or ent.naming or any(f.type == "link" for f in ent.fields.values())),
                 link_titles_filter=_filter_link_titles(actor, ent, args, lang))
 
 
@@ -264,10 +270,10 @@ def _filter_link_titles(actor: Actor, ent: EntityDef, args: dict[str, str], lang
     out = {}
     for k, v in args.items():
         f = ent.fields.get(k)
-        target = rt().apps[ent.app].entities.get(f.to) if f is not None and f.type == "link" and f.to else \
+        target = ent.sibling(f.to) if f is not None and f.type == "link" and f.to else \
             reachview.link_target(ent, k)
         if target is not None and v.isdigit() and len(v) < 19:
-            out[k] = dash.link_titles(rt(), target, [int(v)], lang, actor).get(int(v), v)
+            out[k] = reading.link_names(rt(), target, [int(v)], actor).get(int(v), v)
     return out
 
 
@@ -286,9 +292,11 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None, *, a
         if record is None:
             record = {k: r.records.serialize(ent, ctx).get(k) for k in ent.fields}
             editable = preview or may(actor, ent, "create")
+            deletable = False
             transitions = []
         else:
             editable = permissions.allows(actor, ent, "update", ctx)
+            deletable = permissions.allows(actor, ent, "delete", ctx)  # the same rule the API applies
             transitions = [{"name": t_.name, "label": pick(t_.label, lang), "require": list(t_.require),
                             "to": t_.to} for t_ in workflow.available(r.records, actor, ent, ctx)]
     history = r.records.history(actor, ent, record["id"]) if record.get("id") else []
@@ -316,7 +324,7 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None, *, a
                                               "visible": True}]}]
     elif rest:
         layout[-1]["sections"].append({"label": tr("other", lang), "columns": [rest], "index": -1, "visible": True})
-    hist = _history_view(actor, ent, history, lang)
+    hist = reading.history_view(r, actor, ent, history, lang)
     if any(h.get("via") == "link" for h in hist):
         _name_links(r, ent, record, hist, lang)
     rel = reachview.related_view(r, actor, ent, record["id"], lang) if record.get("id") and not preview else []
@@ -324,7 +332,7 @@ def _form_page(actor: Actor, ent: EntityDef, record: dict[str, Any] | None, *, a
     return page("form.html", has_links=has_links, actor=actor, ent=ent, app_def=app_def, record=record, states=states,
                 layout=layout, editable=editable, transitions=transitions, history=hist, links=links,
                 child_links=child_links, dynamic=has_dynamic_rules(ent), input_value=input_value, related=rel,
-                may_delete=bool(record.get("id")) and may(actor, ent, "delete"))
+                may_delete=bool(record.get("id")) and deletable)
 
 
 def _defaults(actor: Actor, ent: EntityDef) -> dict[str, Any]:
@@ -341,34 +349,6 @@ def _defaults(actor: Actor, ent: EntityDef) -> dict[str, Any]:
                 pass  # the form starts empty; saving answers the refusal with a 422
     if ent.workflow:
         out["state"] = ent.workflow.initial
-    return out
-
-
-def _history_view(actor: Actor, ent: EntityDef, entries: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
-    out = []
-    vals: dict[str, list[Any]] = {}
-    for e in entries:
-        for k, pair in (e.get("changes") or {}).items():
-            vals.setdefault(k, []).extend(pair)
-    links: dict[str, dict[Any, str]] = {}
-    for k, vs in vals.items():
-        f = ent.fields.get(k)
-        if f is not None and f.type == "link" and f.to:
-            links[k] = dash.link_titles(rt(), rt().apps[ent.app].entities[f.to],
-                                        [v for v in vs if isinstance(v, int)], lang, actor)  # old values too
-    for e in reversed(entries):
-        title = tr({"create": "created", "update": "updated", "delete": "deleted"}.get(e["action"], "transition"), lang)
-        if e.get("transition") and ent.workflow and e["transition"] in ent.workflow.transitions:
-            title = pick(ent.workflow.transitions[e["transition"]].label, lang)
-        changes = []
-        for k, (old, new) in (e.get("changes") or {}).items():
-            if k in ("version",):
-                continue
-            o = cell(rt(), ent, k, old, lang, links) if k in ent.fields or k == "state" else {"text": str(old or "")}
-            n = cell(rt(), ent, k, new, lang, links) if k in ent.fields or k == "state" else {"text": str(new or "")}
-            changes.append({"label": label_of(ent, k, lang), "old": o["text"], "new": n["text"]})
-        out.append({"title": title, "user": e.get("user") or "", "at": (e.get("at") or "")[:19].replace("T", " "),
-                    "via": e.get("via"), "version": e.get("version"), "changes": changes[:30]})
     return out
 
 
@@ -419,19 +399,29 @@ def kanban_view(app: str, entity: str) -> Any:
     if ent.workflow is None or not may(actor, ent, "read"):
         abort(404)
     lang = actor.language
-    cols_shown = [c for c in ent.list_columns if c not in ("state", "name")][:3]
+    cols_shown = card_fields(ent)
     title_col = dash.title_column(ent)
     columns = []
+    r = rt()
     for st in ent.workflow.states.values():
         res = run_list(actor, ent, {"state": st.name}, limit=50)
-        links = link_maps(rt(), ent, res["items"], cols_shown, lang)
-        cards = [{"id": r["id"], "version": r.get("version"), "title": str(r.get(title_col) or f"#{r['id']}"),
-                  "cells": [(label_of(ent, c, lang), cell(rt(), ent, c, r.get(c), lang, links)) for c in cols_shown]}
-                 for r in res["items"]]
+        links = link_maps(r, ent, res["items"], cols_shown, lang)
+        cards = []
+        with r.db.read() as conn:
+            for rec in res["items"]:
+                ctx = context(r, conn, actor, ent, typed(ent, rec, lang))
+                # "move to" offers the transitions that exist from this card's state and that this user may take
+                targets = {t_.to: pick(ent.workflow.states[t_.to].label, lang)
+                           for t_ in workflow.available(r.records, actor, ent, ctx) if t_.to in ent.workflow.states}
+                cells = [(label_of(ent, c, lang), cell(r, ent, c, rec.get(c), lang, links)) for c in cols_shown]
+                cards.append({"id": rec["id"], "version": rec.get("version"),
+                              "title": str(rec.get(title_col) or f"#{rec['id']}"), "color": row_color(ent, ctx),
+                              "cells": cells, "targets": targets})
         columns.append({"state": st.name, "label": pick(st.label, lang), "color": st.color, "cards": cards,
                         "more": bool(res["next"])})
     moves = [{"name": t_.name, "from": sorted(t_.sources) if t_.sources is not None else None, "to": t_.to,
-              "label": pick(t_.label, lang)} for t_ in ent.workflow.transitions.values()]
+              "label": pick(t_.label, lang)} for t_ in ent.workflow.transitions.values()
+             if actor.is_admin or not t_.roles or actor.roles & set(t_.roles)]
     finals = [s.name for s in ent.workflow.states.values() if s.final]
     return page("kanban.html", actor=actor, ent=ent, app_def=rt().apps[app], columns=columns,
                 kanban={"moves": moves, "finals": finals, "app": app, "entity": entity,
@@ -517,7 +507,20 @@ def _forbidden(exc: Any) -> Any:
 def _not_found(exc: Any) -> Any:
     if request.path.startswith("/api/"):
         return _api_error(exc)
+    old = _old_record_url(request.path)
+    if old is not None:
+        return redirect(old, 301)
     return page("error.html", code=404, message=tr("not_found", sess.lang())), 404
+
+
+def _old_record_url(path: str) -> str | None:
+    """Notifications written before records lived under /a/ linked to /<app>/<entity>/<id>."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 3 and parts[2].isdigit() and len(parts[2]) < 19:
+        a = rt().apps.get(parts[0])
+        if a is not None and parts[1] in a.entities:
+            return url_for("jig_ui.record_view", app=parts[0], entity=parts[1], record_id=int(parts[2]))
+    return None
 
 
 def flash_message(message: str, kind: str = "info") -> None:

@@ -193,6 +193,12 @@ class DecimalType(FieldType):
     def to_cell(self, f: FieldDef, value: Any, text: str) -> Any:
         return float(value) if abs(float(value)) < 1e15 else value
 
+    def cell(self, f: FieldDef | None, value: Any, lang: str) -> dict[str, Any]:
+        """A whole number shows without decimals (100 pieces, not 100.00); a fraction keeps its places."""
+        text = str(value)
+        whole, dot, frac = text.partition(".")
+        return {"text": whole if dot and frac.strip("0") == "" else text, "badge": None}
+
 
 TRUE_WORDS = ("1", "true", "yes", "on", "是")
 BOOLEAN_WORDS = (*TRUE_WORDS, "0", "false", "no", "off", "否")

@@ -232,6 +232,21 @@ def _entity_schema() -> dict[str, Any]:
                     "filters": {"type": "array", "maxItems": 20, "description": "Extra filters on the list page "
                                 "across links and child tables, e.g. [materials.material_batch, partner.city].",
                                 "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}(\.[a-z][a-z0-9_]{0,47}){1,3}$"}},
+                    "colors": {
+                        "type": "array",
+                        "description": "Row colours in lists and on kanban cards; the first rule that holds wins, "
+                                       "e.g. [{when: \"days_late > 0\", color: red}].",
+                        "items": {"type": "object", "additionalProperties": False, "required": ["when", "color"],
+                                  "properties": {"when": {"type": "string"},
+                                                 "color": {"enum": COLORS}}},
+                    },
+                    "overdue": {"type": "string", "description": "When a record is overdue (a condition); "
+                                "the home page lists overdue records to whoever may read them."},
+                    "card": {
+                        "type": "array", "maxItems": 6,
+                        "description": "The fields a kanban card shows (default: the first list columns).",
+                        "items": {"type": "string", "pattern": IDENT},
+                    },
                 },
             },
             "workflow": _workflow_schema(),

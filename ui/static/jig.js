@@ -334,6 +334,15 @@
           if (!res.ok) { toast(errMessage(res), "error"); return; }
           card.dataset.state = target;
           card.dataset.version = res.data.version;
+          var sel = $("[data-move]", card);
+          if (sel) {  // what can follow from the new state (the page offers exactly this on the next load)
+            while (sel.options.length > 1) sel.remove(1);
+            cfg.moves.forEach(function (m) {
+              var ok = m.from === null ? cfg.finals.indexOf(target) < 0 : m.from.indexOf(target) >= 0;
+              if (ok && m.to !== target && !$('option[value="' + m.to + '"]', sel)) sel.add(new Option(cfg.states[m.to], m.to));
+            });
+            sel.hidden = sel.options.length < 2;
+          }
           $(".cards-list", board.querySelector('.lane[data-state="' + target + '"]')).appendChild(card);
           toast(TX.moved.replace("{b}", cfg.states[target]), "ok");
         });

@@ -1,0 +1,90 @@
+"""The list search (``?q=``): one box that finds a record by what people know it by.
+
+A record is found by
+
+* its declared search fields (``list.search``; text contains the words),
+* its own number (``name``, e.g. ``WF202612-0004``): a prefix match, which an index on ``name`` serves,
+* the title or number of a record it links to (a batch by its partner's name), or one of its child
+  rows links to (an order by a product on its lines), through a subquery on the linked table that
+  applies the reader's row filter for that table: a search never matches on a linked record the user
+  may not read.
+
+Everything compiles to one WHERE clause; nothing is filtered in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import permissions
+from .auth import Actor
+from .model import EntityDef
+
+MAX_LINKS = 6  # link fields searched through (each is one subquery)
+
+
+def like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def title_column(ent: EntityDef) -> str | None:
+    """The stored column a record is known by (its title field, else its number); None when there is none."""
+    tf = ent.title_field
+    if tf and (tf == "name" or (tf in ent.fields and ent.fields[tf].stored)):
+        return tf
+    return "name" if ent.naming else None
+
+
+def _own_terms(ent: EntityDef, table: Table, text: str, *, titles_only: bool = False) -> list[ColumnElement[bool]]:
+    contains = f"%{like_escape(text)}%"
+    names = [title_column(ent)] if titles_only else list(ent.search_fields)
+    if titles_only and ent.search_fields:
+        names += [s for s in ent.search_fields[:2] if s not in names]  # a partner's code as well as its name
+    terms = [table.c[n].like(contains, escape="\\") for n in dict.fromkeys(names)
+             if n and n != "name" and n in table.c]
+    if "name" in table.c and (ent.naming or "name" in ent.fields):
+        pattern = f"{like_escape(text)}%" if ent.naming else contains  # a generated number: a prefix match
+        terms.append(table.c.name.like(pattern, escape="\\"))
+    return terms
+
+
+def _linked(runtime: Any, actor: Actor, ent: EntityDef, f: Any, text: str) -> Any:
+    """The ids of ``f``'s target records whose title or number matches, as a subquery (None: none searchable)."""
+    target = ent.sibling(f.to) if f.to else None
+    if target is None or target.is_child or not permissions.may_at_all(actor, target, "read"):
+        return None
+    tt = runtime.tables.for_entity(target)
+    found = _own_terms(target, tt, text, titles_only=True)
+    if not found:
+        return None
+    sub = select(tt.c.id).where(or_(*found))
+    flt = permissions.read_filter(actor, target, tt, runtime.sql)
+    if flt is not None:
+        sub = sub.where(flt).params(permissions.filter_params(actor, target))
+    return sub
+
+
+def condition(runtime: Any, actor: Actor, ent: EntityDef, table: Table, text: str) -> ColumnElement[bool] | None:
+    """The WHERE clause of a search for ``text``; None when the entity has nothing to search.
+
+    Links of the record and of its child rows (an order found by a product on one of its lines) count,
+    ``MAX_LINKS`` of them at most.
+    """
+    terms = _own_terms(ent, table, text)
+    links = [(None, f) for f in ent.fields.values() if f.type == "link" and f.stored and f.name in table.c]
+    for cf in ent.child_fields():
+        if cf.child is not None:
+            links += [(cf.child, f) for f in cf.child.fields.values() if f.type == "link" and f.stored]
+    for child, f in links[:MAX_LINKS]:
+        sub = _linked(runtime, actor, child or ent, f, text)
+        if sub is None:
+            continue
+        if child is None:
+            terms.append(table.c[f.name].in_(sub))
+        else:
+            ct = runtime.tables.for_entity(child)
+            terms.append(table.c.id.in_(select(ct.c.parent_id).where(ct.c[f.name].in_(sub))))
+    return or_(*terms) if terms else None
