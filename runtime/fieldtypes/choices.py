@@ -33,7 +33,16 @@ OPTION = {
         },
     ]
 }
-OPTIONS_KEY = {"type": "array", "minItems": 1, "maxItems": 1000, "items": OPTION}
+OPTION["oneOf"].append({  # compact: {plating: 电镀 | Plating} with an optional color
+    "type": "object", "minProperties": 1, "maxProperties": 2, "not": {"required": ["value"]},
+    "propertyNames": {"pattern": r"^(?!label$)[^\s].{0,99}$"},
+    "properties": {"color": {"enum": list(COLORS)}},
+    "additionalProperties": LABEL_REF,
+    "if": {"minProperties": 2}, "then": {"required": ["color"]},
+})
+OPTION_LIST = {"type": "array", "minItems": 1, "maxItems": 1000, "items": OPTION}
+OPTIONS_KEY = {"oneOf": [OPTION_LIST, {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}$",
+                                       "description": "The name of a shared list under option_sets:."}]}
 
 
 def _labels(f: FieldDef) -> dict[str, str]:
