@@ -81,7 +81,7 @@ class SelectType(FieldType):
         return {"options": OPTIONS_KEY}
 
     def start(self) -> dict[str, Any]:
-        return {"options": [{"value": "a", "label": {"zh": "选项一", "en": "Option 1"}, "color": "blue"}]}
+        return {"options": [{"a": "选项一 | Option 1", "color": "blue"}]}  # the compact option form
 
     def sql_type(self, f: FieldDef) -> TypeEngine[Any]:
         return String(64)
@@ -130,7 +130,7 @@ class MultiSelectType(FieldType):
         return {"options": OPTIONS_KEY}
 
     def start(self) -> dict[str, Any]:
-        return {"options": [{"value": "a", "label": {"zh": "选项一", "en": "Option 1"}}]}
+        return {"options": [{"a": "选项一 | Option 1"}]}
 
     def sql_type(self, f: FieldDef) -> TypeEngine[Any]:
         return JSONList()
