@@ -6,7 +6,8 @@ A definition may write several things shortly (docs/definition-language.md, "Com
 * options as ``- plating: 电镀 | Plating`` (value: label, with an optional ``color``);
 * shared option lists under ``option_sets:``, used by a field as ``options: process_types``;
 * a role's permissions as ``all``, a list of actions ``[read, create, update]``, one action ``read``
-  or the name of an app-level ``role_presets:`` entry;
+  or the name of an app-level ``role_presets:`` entry; app-level ``permissions:`` give every entity those
+  grants unless the entity lists the role itself (``none``: nothing on this entity);
 * plain literal defaults of text and select fields (``default: normal``); ``default: =today()`` is an
   expression, and the old quoted form ``default: "'normal'"`` still means the same text;
 * named filters of an entity (``filters: {overdue: "..."}``) used by their name in any condition
@@ -50,6 +51,7 @@ def expand(data: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
         for name, spec in attrs.items():
             _field(spec, ("user_attributes", name), sets, ctx)
     ents = data.get("entities") if isinstance(data.get("entities"), dict) else {}
+    shared = data.get("permissions") if isinstance(data.get("permissions"), dict) else {}
     for ename, espec in ents.items():
         if not isinstance(espec, dict):
             continue
@@ -61,9 +63,17 @@ def expand(data: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
                 for cname, cspec in fspec["fields"].items():
                     _field(cspec, (*path, "fields", fname, "fields", cname), sets, ctx)
         perms = espec.get("permissions")
+        own = set(perms) if isinstance(perms, dict) else set()
+        if shared and (perms is None or isinstance(perms, dict)):  # the app's grants, unless the entity says
+            perms = espec["permissions"] = {**{r: copy.deepcopy(g) for r, g in shared.items() if r not in own},
+                                            **(perms or {})}
         if isinstance(perms, dict):
             for role, grant in list(perms.items()):
-                perms[role] = _grant(grant, (*path, "permissions", role), presets, ctx)
+                if grant == "none":  # this entity gives the role nothing (the app's grant does not apply)
+                    del perms[role]
+                    continue
+                where = (*path, "permissions", role) if role in own else ("permissions", role)
+                perms[role] = _grant(grant, where, presets, ctx)
         _filters(espec, f"{app}.{ename}", path, ctx)
     return data
 
@@ -145,7 +155,17 @@ def _filters(espec: dict[str, Any], key: str, path: PathKey, ctx: CompileContext
 
 
 def expand_filters(source: str, filters: dict[str, str]) -> str:
-    """``source`` with each use of a named filter replaced by its condition in parentheses."""
+    """``source`` with each use of a named filter replaced by its condition in parentheses (filters may use
+    other filters, a few levels deep; one that uses itself is left for the parser to report)."""
+    for _ in range(4):
+        expanded = _expand_once(source, filters)
+        if expanded is source:
+            break
+        source = expanded
+    return source
+
+
+def _expand_once(source: str, filters: dict[str, str]) -> str:
     if not filters or not any(n in source for n in filters):
         return source
     try:

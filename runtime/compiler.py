@@ -354,6 +354,8 @@ class AppCompiler:
                         f.child.scope.names[cname].type = cf.expr.type if cf.expr and not cf.returns else \
                             f.child.scope.names[cname].type
         self._computed_types(ent)
+        if self.ctx.filters.get(ent.key):  # named filters, used by name in conditions (runtime/compact.py)
+            ent.extra["filters"] = self.ctx.filters[ent.key]
         for fname, source in (self.ctx.filters.get(ent.key) or {}).items():  # checked where they are written
             self.ctx.expr(source, ent.scope, (*path, "filters", fname), want="bool")
         if soundness.computed_cycles(ent, path, self.ctx):

@@ -182,7 +182,8 @@ def _workflow_schema() -> dict[str, Any]:
 def _role_grant() -> dict[str, Any]:
     """One role's permissions: all, a list of actions, one action or preset name, or the long mapping."""
     return {"oneOf": [
-        {"type": "string", "pattern": IDENT, "description": "all, one action (read) or a role_presets name."},
+        {"type": "string", "pattern": IDENT,
+         "description": "all, none, one action (read) or a role_presets name."},
         {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(ACTIONS)},
          "description": "The actions allowed on every record, e.g. [read, create, update]."},
         _role_grant_mapping()]}
@@ -288,6 +289,13 @@ def core_schema(field_types: FieldTypes = BUILTIN) -> dict[str, Any]:
                 "description": "Option lists shared by several fields, used as options: <name>.",
                 "propertyNames": {"pattern": IDENT},
                 "additionalProperties": OPTION_LIST,
+            },
+            "permissions": {
+                "type": "object",
+                "description": "Grants every entity gives a role unless the entity lists the role itself "
+                               "(there, none gives it nothing), e.g. manager: all.",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": _role_grant(),
             },
             "role_presets": {
                 "type": "object",

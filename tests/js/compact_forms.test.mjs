@@ -39,6 +39,12 @@ test("role grants: all, lists, one action and presets are read and rewritten com
     { op: "set", path: ["entities", "b", "permissions", "m"], value: ["read", "create", "update", "transition"] });
   assert.deepEqual(grantEdit(data, "b", "q", "update", "state == 'open'"),
     { op: "set", path: ["entities", "b", "permissions", "q"], value: { read: true, update: "state == 'open'" } });
+  const shared = { permissions: { m: "all" }, entities: { b: { fields: {}, permissions: { q: "read" } }, c: { fields: {} } } };
+  assert.deepEqual(grantEdit(shared, "b", "m", "delete", null),
+    { op: "set", path: ["entities", "b", "permissions", "m"], value: ["read", "create", "update", "transition"] });
+  assert.deepEqual(grantEdit(shared, "c", "m", "read", true),
+    { op: "set", path: ["entities", "c", "permissions"], value: { m: "all" } });
+  assert.deepEqual(grantOf(shared, "none"), {});
   assert.deepEqual(grantEdit(data, "b", "r", "create", true),
     { op: "set", path: ["entities", "b", "permissions", "r", "create"], value: true });
 });
