@@ -25,6 +25,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from runtime.compiler import label
+
 PathKey = tuple[str | int, ...]
 
 
@@ -71,7 +73,12 @@ class YamlDocument:
     # ------------------------------------------------------------------ editing
 
     def set(self, path: Sequence[str | int], value: Any, *, after: str | None = None) -> None:
-        """Set the value at ``path``; a new key goes after ``after`` (or last)."""
+        """Set the value at ``path``; a new key goes after ``after`` (or last). One language of a label written
+        compactly ("厂名 | Name") is set by rewriting that text, in the same form."""
+        if len(path) > 1 and path[-1] in ("zh", "en") and isinstance(self.get(path[:-1]), str) \
+                and isinstance(value, str) and path[-2] in LABEL_KEYS:
+            old = label(self.get(path[:-1]), "")
+            value, path = compact_label({**old, str(path[-1]): value}), path[:-1]
         parent, key = self._parent(path)
         value = _like_siblings(parent, value)
         if isinstance(parent, CommentedSeq):
@@ -199,6 +206,15 @@ def _place(n_to_o: dict[int, int], i1: int, i2: int, n_len: int, o_len: int) -> 
     if last - start != i2 - 1 - i1:
         return None
     return start, last + 1
+
+
+LABEL_KEYS = frozenset({"label", "title", "description", "help", "placeholder", "check_message", "guard_message"})
+
+
+def compact_label(value: dict[str, str]) -> str:
+    """A {zh, en} label as its compact text, "zh | en" (one text when both are the same)."""
+    zh, en = str(value.get("zh") or value.get("en") or ""), str(value.get("en") or value.get("zh") or "")
+    return zh if zh == en else f"{zh} | {en}"
 
 
 def _like_siblings(parent: Any, value: Any) -> Any:
