@@ -237,6 +237,8 @@ def _like_siblings(parent: Any, value: Any) -> Any:
 
 
 def _depth(value: Any) -> int:
+    if isinstance(value, dict) and value and set(value) <= {"zh", "en"}:
+        return 0  # a {zh, en} label counts like its compact text, "zh | en"
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
     if isinstance(value, list):
