@@ -9,7 +9,8 @@ A definition may write several things shortly (docs/definition-language.md, "Com
   or the name of an app-level ``role_presets:`` entry; app-level ``permissions:`` give every entity those
   grants unless the entity lists the role itself (``none``: nothing on this entity);
 * plain literal defaults of text and select fields (``default: normal``); ``default: =today()`` is an
-  expression, and the old quoted form ``default: "'normal'"`` still means the same text;
+  expression, and the old quoted form ``default: "'normal'"`` still means the same text (see
+  :func:`default_source`, called by the compiler where the record's names are known);
 * named filters of an entity (``filters: {overdue: "..."}``) used by their name in any condition
   on that entity: permissions, guards, rules' ``when``, dashboards' ``filter``.
 
@@ -22,11 +23,10 @@ from __future__ import annotations
 
 import copy
 import io
-import re
 import tokenize
 from typing import TYPE_CHECKING, Any
 
-from .expressions import suggest
+from .expressions import ExpressionError, Scope, parse, suggest
 from .yamlsource import PathKey
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ ACTIONS = ("read", "create", "update", "delete", "transition")
 LITERAL_DEFAULT_TYPES = frozenset({"text", "longtext", "phone", "email", "select"})
 SYSTEM_NAMES = frozenset({"id", "version", "created_at", "updated_at", "created_by", "updated_by", "name",
                           "state", "user", "before", "true", "false", "none", "and", "or", "not", "in", "is"})
-# What an older definition wrote as a text field's default expression, still read as one: anything with
-# quotes or parentheses ("'normal'", "upper(code)") and dotted names (user.username).
-_OLD_EXPR = re.compile(r"""['"()]|^\s*[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+\s*$""")
+# Why a text default of a text or select field is no expression: then it is the text itself.
+_NOT_AN_EXPRESSION = ("unknown name ", "syntax error", "expression cannot be read", "use an attribute of the user",
+                      "attributes can only follow")
 
 
 def expand(data: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
@@ -92,8 +92,6 @@ def _field(spec: Any, path: PathKey, sets: dict[str, Any], ctx: CompileContext) 
         spec["options"] = opts
     if isinstance(opts, list):
         spec["options"] = [_option(o) for o in opts]
-    if "default" in spec and isinstance(spec["default"], str):
-        spec["default"] = _default(spec["default"], spec.get("type"))
 
 
 def _option(o: Any) -> Any:
@@ -109,12 +107,24 @@ def _option(o: Any) -> Any:
     return out
 
 
-def _default(text: str, ftype: Any) -> str:
-    if text.startswith("="):
-        return " " + text[1:]  # an expression; the blank keeps error columns where they were written
-    if ftype not in LITERAL_DEFAULT_TYPES or _OLD_EXPR.search(text):
-        return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def default_source(value: Any, ftype: str, scope: Scope) -> Any:
+    """The expression a field's ``default:`` stands for. ``=expr`` is an expression on any field. On a text
+    or select field a text is the text itself -- unless it reads as an expression giving a text over the
+    record, which is what older definitions wrote (``"'normal'"``, ``"note + note"``, ``user.username``):
+    those keep their meaning, and their mistakes (other than naming nothing) are reported as before."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("="):
+        return " " + value[1:]  # the blank keeps error columns where they were written
+    if ftype not in LITERAL_DEFAULT_TYPES:
+        return value
+    try:
+        if parse(value, scope).type in ("text", "any", "null"):
+            return value
+    except ExpressionError as exc:
+        if not exc.message.startswith(_NOT_AN_EXPRESSION):
+            return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _grant(grant: Any, path: PathKey, presets: dict[str, Any], ctx: CompileContext, depth: int = 0) -> Any:

@@ -396,7 +396,7 @@ class AppCompiler:
         if "check" in spec:
             f.check = ctx.expr(spec["check"], scope, (*path, "check"), want="bool")
         if "default" in spec:
-            f.default = ctx.expr(spec["default"], scope, (*path, "default"))
+            f.default = ctx.expr(compact.default_source(spec["default"], f.type, scope), scope, (*path, "default"))
             if f.default is not None:
                 self._check_value_type(f, f.default, (*path, "default"))
         if f.type == "computed" and "expr" in spec:
