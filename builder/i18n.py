@@ -61,6 +61,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "options": ("选项", "Options"),
     "option_value": ("值", "Value"),
     "add_option": ("添加选项", "Add option"),
+    "options_shared": ("选项来自共享列表 {name}（在 YAML 的 option_sets 中修改）",
+                       "Options from the shared list {name} (edit it under option_sets in the YAML)"),
     "link_to": ("关联到", "Links to"),
     "check": ("校验条件（表达式）", "Check (expression)"),
     "check_message": ("校验不通过时的提示", "Message when the check fails"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime import migrations
+from runtime.compiler import label
 
 WORDS: dict[str, tuple[str, str]] = {
     "create_table": ("新增表 {entity}", "New table {entity}"),
@@ -50,7 +51,7 @@ def _label(value: Any, lang: str, default: str) -> str:
     if isinstance(value, dict):
         got = value.get(lang) or value.get("zh") or value.get("en")
         return str(got) if got else default
-    return str(value) if isinstance(value, str) and value else default
+    return label(value, default)[lang if lang in ("zh", "en") else "zh"] if isinstance(value, str) and value else default
 
 
 class _Names:

@@ -26,6 +26,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from runtime.compiler import label
+
 PathKey = tuple[str | int, ...]
 
 
@@ -75,7 +77,12 @@ class YamlDocument:
     # ------------------------------------------------------------------ editing
 
     def set(self, path: Sequence[str | int], value: Any, *, after: str | None = None) -> None:
-        """Set the value at ``path``; a new key goes after ``after`` (or last)."""
+        """Set the value at ``path``; a new key goes after ``after`` (or last). One language of a label written
+        compactly ("厂名 | Name") is set by rewriting that text, in the same form."""
+        if len(path) > 1 and path[-1] in ("zh", "en") and isinstance(self.get(path[:-1]), str) \
+                and isinstance(value, str) and path[-2] in LABEL_KEYS:
+            old = label(self.get(path[:-1]), "")
+            value, path = compact_label({**old, str(path[-1]): value}), path[:-1]
         parent, key = self._parent(path)
         value = _like_siblings(parent, value)
         if isinstance(parent, CommentedSeq):
@@ -208,6 +215,15 @@ def _place(n_to_o: dict[int, int], i1: int, i2: int, n_len: int, o_len: int) -> 
     return start, last + 1
 
 
+LABEL_KEYS = frozenset({"label", "title", "description", "help", "placeholder", "check_message", "guard_message"})
+
+
+def compact_label(value: dict[str, str]) -> str:
+    """A {zh, en} label as its compact text, "zh | en" (one text when both are the same)."""
+    zh, en = str(value.get("zh") or value.get("en") or ""), str(value.get("en") or value.get("zh") or "")
+    return zh if zh == en else f"{zh} | {en}"
+
+
 def _like_siblings(parent: Any, value: Any) -> Any:
     """Give a new value the flow/block style of its siblings, so it reads like its neighbours.
 
@@ -228,6 +244,8 @@ def _like_siblings(parent: Any, value: Any) -> Any:
 
 
 def _depth(value: Any) -> int:
+    if isinstance(value, dict) and value and set(value) <= {"zh", "en"}:
+        return 0  # a {zh, en} label counts like its compact text, "zh | en"
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
     if isinstance(value, list):

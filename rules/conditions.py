@@ -14,6 +14,7 @@ import ast
 import re
 from typing import Any
 
+from runtime.compact import expand_filters
 from runtime.expressions import ExpressionError, parse
 from runtime.model import EntityDef
 from runtime.sqlcompile import NotCompilable, SqlCompiler
@@ -118,8 +119,8 @@ def build(ent: EntityDef, rows: list[Any], join: str = "and") -> str:
 
 def check(ent: EntityDef, source: str, sql: SqlCompiler | None = None, table: Any = None) -> dict[str, Any]:
     """Check a condition against the entity: ``{"ok", "errors": [{message, hint, col}], "sql": bool}``."""
-    try:
-        expr = parse(source, ent.scope, want="bool")
+    try:  # the entity's named filters are used by name (runtime/compact.py)
+        expr = parse(expand_filters(source, ent.extra.get("filters") or {}), ent.scope, want="bool")
     except ExpressionError as exc:
         return {"ok": False, "errors": [{"message": exc.message, "hint": exc.hint, "col": exc.col}], "sql": False}
     if sql is None or table is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import checkinputs, naming, relations, rollups, soundness
+from . import checkinputs, compact, naming, relations, rollups, soundness
 from .errors import DefinitionError
 from .expressions import Expr, ExpressionError, NameInfo, Scope, parse, suggest
 from .fieldtypes import BUILTIN, FieldTypes
@@ -49,15 +49,20 @@ class CompileContext:
     smap: SourceMap
     errors: list[DefinitionError] = field(default_factory=list)
     field_types: FieldTypes = BUILTIN  # the registry fields get their type class from (f.ft)
+    filters: dict[str, dict[str, str]] = field(default_factory=dict)  # entity key -> named filters (compact)
 
     def error(self, path: PathKey, message: str, hint: str = "", *, key: bool = False) -> None:
         self.errors.append(self.smap.error(path, message, hint, key=key))
 
     def expr(self, source: Any, scope: Scope, path: PathKey, *, want: str | None = None) -> Expr | None:
+        named = self.filters.get(scope.entity or "") if isinstance(source, str) else None
+        expanded = compact.expand_filters(source, named) if named else source
         try:
-            return parse(source, scope, want=want)
+            return parse(expanded, scope, want=want)
         except ExpressionError as exc:
             line, col = self.smap.text_position(path)
+            if expanded is not source:  # a named filter is in it: the column would point into its text
+                exc.col, source = 0, expanded
             if isinstance(source, str) and exc.col:
                 col += len(source) - len(source.lstrip())  # parse() reports columns of the stripped text
             self.errors.append(DefinitionError(self.smap.file, line, col + max(exc.col - 1, 0),
@@ -76,7 +81,10 @@ def _fmt(path: PathKey) -> str:
 
 
 def label(value: Any, fallback: str) -> Label:
-    if isinstance(value, str):
+    if isinstance(value, str):  # "厂名 | Name" (zh | en), or one text for both
+        zh, bar, en = value.partition("|")
+        if bar and zh.strip() and en.strip():
+            return {"zh": zh.strip(), "en": en.strip()}
         return {"zh": value, "en": value}
     if isinstance(value, dict):
         zh = value.get("zh") or value.get("en") or fallback
@@ -110,7 +118,7 @@ class AppCompiler:
                 roles[str(r)] = label(None, str(r))
         elif isinstance(roles_raw, dict):
             for r, spec in roles_raw.items():
-                roles[str(r)] = label((spec or {}).get("label") if isinstance(spec, dict) else None, str(r))
+                roles[str(r)] = label(spec.get("label") if isinstance(spec, dict) else spec, str(r))
         for r in BUILTIN_ROLES:
             if r in roles:
                 self.ctx.error(("roles", r), f"'{r}' is a built-in role and cannot be declared",
@@ -350,6 +358,10 @@ class AppCompiler:
                         f.child.scope.names[cname].type = cf.expr.type if cf.expr and not cf.returns else \
                             f.child.scope.names[cname].type
         self._computed_types(ent)
+        if self.ctx.filters.get(ent.key):  # named filters, used by name in conditions (runtime/compact.py)
+            ent.extra["filters"] = self.ctx.filters[ent.key]
+        for fname, source in (self.ctx.filters.get(ent.key) or {}).items():  # checked where they are written
+            self.ctx.expr(source, ent.scope, (*path, "filters", fname), want="bool")
         checkinputs.attach(ent)  # what each check reads: re-run on update only when that changed
         if soundness.computed_cycles(ent, path, self.ctx):
             soundness.computed_growth(ent, path, self.ctx)
@@ -389,7 +401,7 @@ class AppCompiler:
         if "check" in spec:
             f.check = ctx.expr(spec["check"], scope, (*path, "check"), want="bool")
         if "default" in spec:
-            f.default = ctx.expr(spec["default"], scope, (*path, "default"))
+            f.default = ctx.expr(compact.default_source(spec["default"], f.type, scope), scope, (*path, "default"))
             if f.default is not None:
                 self._check_value_type(f, f.default, (*path, "default"))
         if f.type == "computed" and "expr" in spec:
@@ -411,7 +423,8 @@ class AppCompiler:
             compatible = True
         if not compatible:
             self.ctx.error(path, f"this default gives a {e.type}, but the field holds {f.type}",
-                           "text defaults need quotes inside the expression, e.g. default: \"'normal'\""
+                           "write a text default as it is, e.g. default: normal, quoting numbers ('5'); "
+                           "an expression starts with '='"
                            if f.ft.expr_type == "text" else "")
 
     def _workflow(self, ent: EntityDef, spec: dict[str, Any], path: PathKey) -> WorkflowDef | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 
+from . import compact
 from .compiler import AppCompiler, CompileContext
 from .errors import DefinitionError, DefinitionErrors
 from .expressions import suggest
@@ -98,7 +99,7 @@ def _compile_all(sources: list[tuple[Any, SourceMap]], errors: list[DefinitionEr
         errors.extend(schema_errors)
         ctx = CompileContext(smap, field_types=field_types)
         try:
-            app = AppCompiler(data, ctx).compile()
+            app = AppCompiler(compact.expand(data, ctx), ctx).compile()
         except Exception as exc:  # noqa: BLE001 - malformed input the schema already reported
             if not schema_errors:
                 raise

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.compiler import CompileContext
+from runtime.compiler import CompileContext, label
 from runtime.expressions import suggest
 from runtime.model import AppDef, EntityDef, Label
 
@@ -123,7 +123,7 @@ def _link(app: AppDef, ctx: CompileContext, name: str, spec: dict[str, Any], pat
         return None
     lbl = spec.get("label")
     link = LinkDef(name=name, app=app.name, entity=ent.name, on=on.name, creates=creates,
-                   label=lbl if isinstance(lbl, dict) else {"zh": lbl or name, "en": lbl or name})
+                   label=lbl if isinstance(lbl, dict) else label(lbl or name, name))
     for key in ("show", "edit", "prefill"):
         for i, f in enumerate(spec.get(key) or []):
             fd = ent.fields.get(f)

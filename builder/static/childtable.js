@@ -1,6 +1,7 @@
 /* A child table edited as its own small form: when a `table` field is selected, its child fields appear as cards
  * right under it (click to edit one in the property panel, drag to reorder, add from the field types). */
-import { childBase, childErrors, childFieldsOf, childOrderEdits, childRenameEdits, KEY, newKey, pick, propEdits } from "./model.js";
+import { childBase, childErrors, childFieldsOf, childOrderEdits, childRenameEdits, compactLabel, KEY, newKey, pick, propEdits }
+  from "./model.js";
 import { renderProps } from "./props.js";
 
 let sortable = null;
@@ -33,13 +34,13 @@ export function renderChildTable(ctx) {
   btn.addEventListener("click", () => {
     const p = PALETTE.find((x) => x.type === sel.value);
     const key = newKey(fields, p.type === "decimal" || p.type === "integer" ? "number" : p.type);
-    const value = Object.assign({ type: p.type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${p.type}` } },
+    const value = Object.assign({ type: p.type, label: compactLabel(`${T.new_field} ${p.label}`, `New ${p.type}`) },
       JSON.parse(JSON.stringify(p.start)));
     if (p.type === "link") value.to = Object.keys(S.data.entities).find((k) => k !== S.entity) || S.entity;
     const keys = Object.keys(fields);
     S.childField = key;
     edit([{ op: "set", path: childBase(S.entity, table).concat([key]), value, after: keys[keys.length - 1] }],
-      T.edit_msg_add_field.replace("{label}", value.label[LANG] || key));
+      T.edit_msg_add_field.replace("{label}", pick(value.label, LANG) || key));
   });
   add.append(sel, btn);
   box.append(add);

@@ -2,7 +2,7 @@
  * autosave through the builder API's edits, undo/redo, stale-draft protection, publish and versions.
  * Texts from definitions never become HTML: they are set with textContent. */
 import { call, errorText } from "./api.js";
-import { addTabEdits, archiveEdits, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, linkTargets, moveEdits, newKey, orderEdits,
+import { addTabEdits, archiveEdits, compactLabel, labelWith, errorsByField, fieldLabel, fieldsOf, History, KEY, layoutEdits, layoutOf, linkTargets, moveEdits, newKey, orderEdits,
   parseProp, pick, propEdits, removeEdits, removeTabEdits, renameEdits } from "./model.js";
 import { childProps, renderChildTable } from "./childtable.js";
 import { renderWorkflow } from "./workflow.js";
@@ -222,8 +222,8 @@ function renderCanvas() {
   }
   const addTab = el("button", { type: "button", id: "d-add-tab" }, T.add_tab);
   addTab.addEventListener("click", () => edit(addTabEdits(S.data, S.entity, {
-    first: { zh: T.first_tab_zh, en: "Details" }, tab: { zh: T.new_tab_zh, en: "New tab" },
-    section: { zh: T.new_section, en: "New section" } }), T.edit_msg_tab));
+    first: compactLabel(T.first_tab_zh, "Details"), tab: compactLabel(T.new_tab_zh, "New tab"),
+    section: compactLabel(T.new_section, "New section") }), T.edit_msg_tab));
   tools.append(addTab);
   box.append(tools);
   if (window.Sortable) {
@@ -266,15 +266,14 @@ function tabBlock(tab, lay) {
     const inp = el("input", { class: "d-tab-label", value: pick(tab.label, lang),
       "aria-label": `${T.tab} ${tab.index + 1} ${lang === "zh" ? T.label_zh : T.label_en}` });
     inp.addEventListener("change", () => {
-      const label = { zh: pick(tab.label, "zh") || inp.value.trim(), en: pick(tab.label, "en") || inp.value.trim() };
-      label[lang] = inp.value.trim() || label[lang] || T.new_tab_zh;
-      edit([{ op: "set", path: tab.path.concat(["label"]), value: label }], T.edit_msg_tab);
+      const text = inp.value.trim() || pick(tab.label, lang) || T.new_tab_zh;
+      edit([{ op: "set", path: tab.path.concat(["label"]), value: labelWith(tab.label, lang, text, text) }], T.edit_msg_tab);
     });
     head.append(inp);
   });
   const addSec = el("button", { type: "button", class: "link d-tab-add-section" }, T.add_section);
   addSec.addEventListener("click", () => edit([{ op: "append", path: tab.path.concat(["sections"]),
-    value: { label: { zh: T.new_section, en: "New section" }, columns: [[]] } }], T.edit_msg_layout));
+    value: { label: compactLabel(T.new_section, "New section"), columns: [[]] } }], T.edit_msg_layout));
   head.append(addSec);
   if (lay.tabs.length > 1) {
     const del = el("button", { type: "button", class: "link d-tab-remove" }, T.remove_tab);
@@ -306,7 +305,7 @@ function sectionBox(s, i) {
   }
   const lab = el("input", { "aria-label": `${T.section} ${T.label_zh}`, value: pick(s.label, "zh"), class: "d-section-label" });
   lab.addEventListener("change", () => edit([{ op: "set", path: s.path.concat(["label"]),
-    value: { zh: lab.value.trim() || T.new_section, en: pick(s.label, "en") || lab.value.trim() } }], T.edit_msg_layout));
+    value: labelWith(s.label, "zh", lab.value.trim() || T.new_section, lab.value.trim()) }], T.edit_msg_layout));
   tools.prepend(lab);
   sec.append(tools);
   return sec;
@@ -314,9 +313,9 @@ function sectionBox(s, i) {
 
 function addSection() {
   const lay = layoutOf(S.data, S.entity);
-  const section = { label: { zh: T.new_section, en: "New section" }, columns: [[]] };
+  const section = { label: compactLabel(T.new_section, "New section"), columns: [[]] };
   if (!lay.hasLayout) {
-    const first = { label: { zh: pick(S.data.entities[S.entity].title, "zh") || T.section, en: "Details" },
+    const first = { label: compactLabel(pick(S.data.entities[S.entity].title, "zh") || T.section, "Details"),
       columns: [Object.keys(fieldsOf(S.data, S.entity))] };
     edit([{ op: "set", path: ["entities", S.entity, "layout"], value: { sections: [first, section] } }], T.edit_msg_layout);
     return;
@@ -341,12 +340,12 @@ function dropped(ev) {
     const p = PALETTE.find((x) => x.type === item.dataset.type);
     const key = newKey(fields, p.type === "decimal" || p.type === "integer" ? "number" : p.type);
     item.dataset.key = key;
-    const value = Object.assign({ type: p.type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${p.type}` } },
+    const value = Object.assign({ type: p.type, label: compactLabel(`${T.new_field} ${p.label}`, `New ${p.type}`) },
       JSON.parse(JSON.stringify(p.start)));
     if (p.type === "link") value.to = linkTargets(S.data).find((k) => k !== S.entity) || S.entity;
     const keys = Object.keys(fields);
     edits.push({ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] });
-    message = T.edit_msg_add_field.replace("{label}", value.label[LANG] || key);
+    message = T.edit_msg_add_field.replace("{label}", pick(value.label, LANG) || key);
     S.field = key;
   }
   const canvas = $("d-form");
@@ -371,7 +370,7 @@ function addFromPalette(type) {
   const p = PALETTE.find((x) => x.type === type);
   const fields = fieldsOf(S.data, S.entity);
   const key = newKey(fields, type === "decimal" || type === "integer" ? "number" : type);
-  const value = Object.assign({ type, label: { zh: `${T.new_field} ${p.label}`, en: `New ${type}` } }, JSON.parse(JSON.stringify(p.start)));
+  const value = Object.assign({ type, label: compactLabel(`${T.new_field} ${p.label}`, `New ${type}`) }, JSON.parse(JSON.stringify(p.start)));
   if (type === "link") value.to = linkTargets(S.data).find((k) => k !== S.entity) || S.entity;
   const keys = Object.keys(fields);
   const edits = [{ op: "set", path: ["entities", S.entity, "fields", key], value, after: keys[keys.length - 1] }];
@@ -382,7 +381,7 @@ function addFromPalette(type) {
     edits.push({ op: "set", path: last.path.concat(["columns", j]), value: last.columns[j].concat([key]) });
   }
   S.field = key;
-  edit(edits, T.edit_msg_add_field.replace("{label}", value.label[LANG]));
+  edit(edits, T.edit_msg_add_field.replace("{label}", pick(value.label, LANG)));
 }
 
 function renderErrors() {
@@ -533,7 +532,7 @@ function newEntity() {
   S.entity = key;
   S.field = null;
   edit([{ op: "set", path: ["entities", key], after: keys[keys.length - 1], value: {
-    title: { zh: title, en: key }, fields: { name: { type: "text", label: { zh: "名称", en: "Name" }, required: true } },
+    title: compactLabel(title, key), fields: { name: { type: "text", label: "名称 | Name", required: true } },
   } }], T.edit_msg_entity.replace("{label}", title));
 }
 

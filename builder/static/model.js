@@ -4,7 +4,56 @@
 
 export function pick(label, lang) {
   if (label && typeof label === "object") return label[lang] || label.zh || label.en || "";
-  return typeof label === "string" ? label : "";
+  if (typeof label !== "string") return "";
+  const parts = splitLabel(label);
+  return parts ? parts[lang === "en" ? 1 : 0] : label;
+}
+
+/* A compact label "厂名 | Name" as [zh, en]; null for one text meant for both languages. */
+export function splitLabel(text) {
+  const i = typeof text === "string" ? text.indexOf("|") : -1;
+  if (i < 0) return null;
+  const zh = text.slice(0, i).trim();
+  const en = text.slice(i + 1).trim();
+  return zh && en ? [zh, en] : null;
+}
+
+/* The label ``old`` with its ``lang`` text set to ``text``, in the form it has: a {zh, en} mapping stays one;
+ * a plain or missing label becomes the compact "zh | en" (one text when both are the same). */
+export function labelWith(old, lang, text, fallback = "") {
+  if (old && typeof old === "object") return Object.assign({}, old, { [lang]: text });
+  const pair = { zh: pick(old, "zh") || fallback, en: pick(old, "en") || fallback };
+  pair[lang] = text;
+  return compactLabel(pair.zh, pair.en);
+}
+
+export function compactLabel(zh, en) {
+  return !en || en === zh ? zh : `${zh} | ${en}`;
+}
+
+/* One option in long form {value, label?, color?, compact}: "a", {value: a, ...} or the compact {a: 甲 | A}. */
+export function optionItem(o) {
+  if (typeof o === "string") return { value: o };
+  if (!o || typeof o !== "object") return { value: String(o) };
+  if ("value" in o) return Object.assign({}, o);
+  const k = Object.keys(o).find((x) => x !== "color");
+  const out = { value: k, label: o[k], compact: true };
+  if (o.color) out.color = o.color;
+  return out;
+}
+
+/* An option as written back: the compact {value: "zh | en"} (with color) unless it was written long. */
+export function optionOut(o) {
+  if (o.compact === false || (o.label && typeof o.label === "object" && !o.compact)) {
+    const out = { value: o.value };
+    if (o.label) out.label = o.label;
+    if (o.color) out.color = o.color;
+    return out;
+  }
+  const out = { [o.value]: typeof o.label === "object" && o.label ? compactLabel(pick(o.label, "zh"), pick(o.label, "en"))
+    : (o.label || o.value) };
+  if (o.color) out.color = o.color;
+  return out;
 }
 
 export function entityOf(data, ent) {
@@ -313,19 +362,20 @@ export function childRenameEdits(data, published, ent, table, oldKey, newKeyName
   return edits;
 }
 
+const LABEL_PROPS = ["label", "help", "placeholder", "check_message"];
+
 /* The edits that set property ``prop`` (a path inside field ``f``, named ``key``) to ``value`` at ``path``:
- * null deletes it (nothing when it is not there); a zh/en label of a field whose label is one plain text
- * becomes a {zh, en} label keeping the other language. */
+ * null deletes it (nothing when it is not there); a zh/en text of a label (label, help, ...) written as one plain
+ * or compact text is written back compact, "zh | en", keeping the other language. */
 export function propEdits(f, key, path, prop, value) {
   if (value === null) {
     let node = f;
     for (const p of prop) node = node == null ? undefined : node[p];
+    if (node === undefined && prop.length === 2 && typeof f[prop[0]] === "string") return [{ op: "delete", path: path.slice(0, -1) }];
     return node === undefined ? [] : [{ op: "delete", path }];
   }
-  if (prop[0] === "label" && prop.length === 2 && (typeof f.label !== "object" || f.label === null)) {
-    const label = { zh: pick(f.label, "zh") || key, en: pick(f.label, "en") || key };
-    label[prop[1]] = value;
-    return [{ op: "set", path: path.slice(0, -1), value: label }];
+  if (LABEL_PROPS.indexOf(prop[0]) >= 0 && prop.length === 2 && (typeof f[prop[0]] !== "object" || f[prop[0]] === null)) {
+    return [{ op: "set", path: path.slice(0, -1), value: labelWith(f[prop[0]], prop[1], value, prop[0] === "label" ? key : value) }];
   }
   return [{ op: "set", path, value }];
 }

@@ -8,14 +8,44 @@ const ACTIONS = ["read", "create", "update", "delete", "transition"];
 export function rolesOf(data, ent) {
   const declared = data && data.roles;
   const names = Array.isArray(declared) ? declared.slice() : Object.keys(declared || {});
-  Object.keys((entityOf(data, ent) || {}).permissions || {}).forEach((r) => { if (names.indexOf(r) < 0) names.push(r); });
+  Object.keys(Object.assign({}, data && data.permissions, (entityOf(data, ent) || {}).permissions))
+    .forEach((r) => { if (names.indexOf(r) < 0) names.push(r); });
   return names;
+}
+
+/* A role's grant as the long mapping {read: true, ...}: the compact forms are "all", one action, a list of actions
+ * or the name of an app-level role preset (runtime/compact.py expands them the same way at load). */
+export function grantOf(data, grant, depth = 0) {
+  if (grant === "none") return {};
+  if (Array.isArray(grant)) return Object.fromEntries(grant.filter((a) => ACTIONS.indexOf(a) >= 0).map((a) => [a, true]));
+  if (typeof grant !== "string") return grant && typeof grant === "object" ? grant : {};
+  if (grant === "all") return Object.fromEntries(ACTIONS.map((a) => [a, true]));
+  if (ACTIONS.indexOf(grant) >= 0) return { [grant]: true };
+  const presets = (data && data.role_presets) || {};
+  return depth === 0 && presets[grant] !== undefined ? grantOf(data, presets[grant], 1) : {};
+}
+
+/* A long grant written compactly when every action in it is plainly allowed: all, or [read, create, ...]. */
+export function compactGrant(grant) {
+  const keys = Object.keys(grant);
+  if (!keys.length || keys.some((k) => grant[k] !== true)) return grant;
+  return keys.length === ACTIONS.length ? "all" : ACTIONS.filter((a) => grant[a] === true);
 }
 
 /* The edit that gives ``role`` the grant ``value`` (true, an expression, or null: not allowed) for ``action``. */
 export function grantEdit(data, ent, role, action, value) {
   const perms = (entityOf(data, ent) || {}).permissions;
   const base = ["entities", ent, "permissions"];
+  const inherited = !(perms && role in perms) && data && data.permissions && data.permissions[role] !== undefined;
+  const written = inherited ? data.permissions[role] : perms && perms[role];
+  if (written !== undefined && written !== null && (typeof written !== "object" || Array.isArray(written) || inherited)) {
+    const grant = Object.assign({}, grantOf(data, written));  // a compact or app-wide grant is written whole, here
+    if (value === null) delete grant[action];
+    else grant[action] = value;
+    const whole = Object.keys(grant).length ? compactGrant(grant) : (inherited ? "none" : null);
+    if (whole === null) return { op: "delete", path: base.concat([role]) };
+    return perms ? { op: "set", path: base.concat([role]), value: whole } : { op: "set", path: base, value: { [role]: whole } };
+  }
   if (value === null) {
     if (perms && perms[role] && perms[role][action] !== undefined) {
       const left = Object.keys(perms[role]).filter((a) => a !== action);
@@ -45,7 +75,7 @@ export function renderPermissions(box, ctx) {
     tr.append(el("th", {}, role));
     ACTIONS.forEach((action) => {
       const td = el("td", { "data-action": action });
-      const grant = (perms[role] || {})[action];
+      const grant = grantOf(S.data, role in perms ? perms[role] : (S.data.permissions || {})[role])[action];
       const cb = el("input", { type: "checkbox", "aria-label": `${role} ${T[`perm_${action}`]}` });
       cb.checked = grant !== undefined && grant !== false;
       td.append(cb);

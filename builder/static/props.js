@@ -1,6 +1,6 @@
 /* The property panel of the selected field: key, labels, flags, limits, options with colours, link target,
  * expressions. Every change is saved at once; the server's check messages are shown at the property. */
-import { errorsByField, fieldsOf, linkTargets, pick } from "./model.js";
+import { errorsByField, fieldsOf, labelWith, linkTargets, optionItem, optionOut, pick, splitLabel } from "./model.js";
 import { attachExpr } from "./exprpicker.js";
 
 const COLORS = ["", "grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"];
@@ -83,7 +83,7 @@ export function renderProps(box, ctx, actions, scope) {
   typeSel.addEventListener("change", () => actions.set(key, ["type"], "text", typeSel.value));
   row(T.type, typeSel, "type");
   textProp(T.label_zh, ["label", "zh"], "text", pick(f.label, "zh"));
-  textProp(T.label_en, ["label", "en"], "text", typeof f.label === "object" && f.label ? f.label.en : "");
+  textProp(T.label_en, ["label", "en"], "text", typeof f.label === "object" && f.label ? f.label.en : (splitLabel(f.label) || [])[1] || "");
   textProp(T.help_zh, ["help", "zh"], "text", pick(f.help, "zh"));
   if (f.type !== "computed") {
     if (typeof f.required === "string") textProp(T.required_when, "required", "boolexpr", undefined, true);
@@ -146,20 +146,20 @@ export function renderProps(box, ctx, actions, scope) {
   function optionsEditor() {
     const wrap = el("div", { class: "d-prop d-options", "data-prop": "options" });
     wrap.append(el("span", {}, T.options));
-    const opts = (f.options || []).map((o) => (typeof o === "string" ? { value: o } : Object.assign({}, o)));
-    const save = () => actions.set(key, ["options"], "raw", opts.map((o) => {
-      const out = { value: o.value };
-      if (o.label) out.label = o.label;
-      if (o.color) out.color = o.color;
-      return out;
-    }));
+    if (typeof f.options === "string") {  // a shared list (option_sets): edited in the YAML, where all its fields see it
+      wrap.append(el("p", { class: "d-hint" }, T.options_shared.replace("{name}", f.options)));
+      box.append(wrap);
+      return;
+    }
+    const opts = (f.options || []).map(optionItem);
+    const save = () => actions.set(key, ["options"], "raw", opts.map(optionOut));
     const table = el("table", {});
     opts.forEach((o, i) => {
       const tr = el("tr", {});
       const v = el("input", { value: o.value, "aria-label": T.option_value, size: "8" });
       v.addEventListener("change", () => { o.value = v.value.trim(); save(); });
       const lz = el("input", { value: pick(o.label, "zh"), "aria-label": T.label_zh, size: "8" });
-      lz.addEventListener("change", () => { o.label = { zh: lz.value, en: pick(o.label, "en") || lz.value }; save(); });
+      lz.addEventListener("change", () => { o.label = labelWith(o.label, "zh", lz.value, lz.value); save(); });
       const c = el("select", { "aria-label": T.color });
       COLORS.forEach((name) => { const op = el("option", { value: name }, name || "—"); if (name === (o.color || "")) op.selected = true; c.append(op); });
       c.addEventListener("change", () => { o.color = c.value; save(); });
@@ -173,7 +173,7 @@ export function renderProps(box, ctx, actions, scope) {
     add.addEventListener("click", () => {
       let n = opts.length + 1;
       while (opts.some((o) => o.value === `option_${n}`)) n += 1;
-      opts.push({ value: `option_${n}`, label: { zh: `选项${n}`, en: `Option ${n}` } });
+      opts.push({ value: `option_${n}`, label: `选项${n} | Option ${n}`, compact: true });
       save();
     });
     wrap.append(add);

@@ -48,8 +48,8 @@ export function renderRuleForm(box, ctx) {
 
   box.append(el("h2", { id: "r-edit-title" }, `${pick(spec.label, LANG) || cur.key} · ${cur.key}`));
   const head = section(T.col_rule);
-  const lz = labelled(head, T.label_zh, el("input", { id: "r-label-zh", value: (spec.label && spec.label.zh) || "", maxlength: "100" }));
-  const le = labelled(head, T.label_en, el("input", { id: "r-label-en", value: (spec.label && spec.label.en) || "", maxlength: "100" }));
+  const lz = labelled(head, T.label_zh, el("input", { id: "r-label-zh", value: pick(spec.label, "zh"), maxlength: "100" }));
+  const le = labelled(head, T.label_en, el("input", { id: "r-label-en", value: pick(spec.label, "en"), maxlength: "100" }));
   const setLabel = () => { spec.label = { zh: lz.value.trim() || cur.key, en: le.value.trim() || lz.value.trim() || cur.key }; };
   lz.addEventListener("input", setLabel);
   le.addEventListener("input", setLabel);

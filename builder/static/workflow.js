@@ -1,5 +1,5 @@
 /* The workflow editor: states and transitions as tables, and the state machine drawn as SVG. */
-import { entityOf, fieldsOf, KEY, pick, requireEdits, setRowEdits } from "./model.js";
+import { compactLabel, entityOf, fieldsOf, KEY, labelWith, pick, requireEdits, setRowEdits } from "./model.js";
 import { attachExpr } from "./exprpicker.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -18,7 +18,7 @@ export function renderWorkflow(box, ctx) {
     box.append(el("p", {}, T.no_workflow));
     const add = el("button", { type: "button" }, T.add_workflow);
     add.addEventListener("click", () => edit([{ op: "set", path: base, value: {
-      initial: "draft", states: { draft: { label: { zh: "草稿", en: "Draft" } }, done: { label: { zh: "完成", en: "Done" }, final: true } },
+      initial: "draft", states: { draft: { label: "草稿 | Draft" }, done: { label: "完成 | Done", final: true } },
       transitions: { finish: { from: "draft", to: "done" } } } }], T.edit_msg_workflow));
     box.append(add);
     return;
@@ -35,7 +35,7 @@ export function renderWorkflow(box, ctx) {
     tr.append(el("td", {}, k));
     const lab = el("input", { value: pick(s && s.label, "zh"), "aria-label": `${k} ${T.label_zh}` });
     lab.addEventListener("change", () => edit([{ op: "set", path: base.concat(["states", k, "label"]),
-      value: { zh: lab.value, en: pick(s && s.label, "en") || k } }], T.edit_msg_workflow));
+      value: labelWith(s && s.label, "zh", lab.value, k) }], T.edit_msg_workflow));
     const col = el("select", { "aria-label": `${k} ${T.color}` });
     ["", ...Object.keys(COLORS)].forEach((c) => { const o = el("option", { value: c }, c || "—"); if (c === ((s && s.color) || "")) o.selected = true; col.append(o); });
     col.addEventListener("change", () => edit([col.value ? { op: "set", path: base.concat(["states", k, "color"]), value: col.value }
@@ -60,7 +60,7 @@ export function renderWorkflow(box, ctx) {
     const label = sl.value.trim() || key;
     sk.value = sl.value = "";
     edit([{ op: "set", path: base.concat(["states", key]), after: keys[keys.length - 1],
-      value: { label: { zh: label, en: key } } }], T.edit_msg_workflow);
+      value: { label: compactLabel(label, key) } }], T.edit_msg_workflow);
   });
   box.append(addState);
   restore(addState, typed);
@@ -104,7 +104,7 @@ export function renderWorkflow(box, ctx) {
     const key = tk.value.trim();
     if (!KEY.test(key) || transitions[key]) { tk.setCustomValidity(T.transition_key); tk.reportValidity(); return; }
     const value = { from: tf.value, to: tto.value };
-    if (tl.value.trim()) value.label = { zh: tl.value.trim(), en: key };
+    if (tl.value.trim()) value.label = compactLabel(tl.value.trim(), key);
     const roles = troles.value.split(/[,，\s]+/).filter(Boolean);
     if (roles.length) value.roles = roles;
     const keys = Object.keys(transitions);

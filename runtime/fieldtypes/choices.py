@@ -33,7 +33,16 @@ OPTION = {
         },
     ]
 }
-OPTIONS_KEY = {"type": "array", "minItems": 1, "maxItems": 1000, "items": OPTION}
+OPTION["oneOf"].append({  # compact: {plating: 电镀 | Plating} with an optional color
+    "type": "object", "minProperties": 1, "maxProperties": 2, "not": {"required": ["value"]},
+    "propertyNames": {"pattern": r"^(?!label$)[^\s].{0,99}$"},
+    "properties": {"color": {"enum": list(COLORS)}},
+    "additionalProperties": LABEL_REF,
+    "if": {"minProperties": 2}, "then": {"required": ["color"]},
+})
+OPTION_LIST = {"type": "array", "minItems": 1, "maxItems": 1000, "items": OPTION}
+OPTIONS_KEY = {"oneOf": [OPTION_LIST, {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}$",
+                                       "description": "The name of a shared list under option_sets:."}]}
 
 
 def _labels(f: FieldDef) -> dict[str, str]:
@@ -72,7 +81,7 @@ class SelectType(FieldType):
         return {"options": OPTIONS_KEY}
 
     def start(self) -> dict[str, Any]:
-        return {"options": [{"value": "a", "label": {"zh": "选项一", "en": "Option 1"}, "color": "blue"}]}
+        return {"options": [{"a": "选项一 | Option 1", "color": "blue"}]}  # the compact option form
 
     def sql_type(self, f: FieldDef) -> TypeEngine[Any]:
         return String(64)
@@ -121,7 +130,7 @@ class MultiSelectType(FieldType):
         return {"options": OPTIONS_KEY}
 
     def start(self) -> dict[str, Any]:
-        return {"options": [{"value": "a", "label": {"zh": "选项一", "en": "Option 1"}}]}
+        return {"options": [{"a": "选项一 | Option 1"}]}
 
     def sql_type(self, f: FieldDef) -> TypeEngine[Any]:
         return JSONList()

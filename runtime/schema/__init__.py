@@ -13,8 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..compact import ACTIONS
 from ..fieldtypes import BUILTIN, FieldTypes
 from ..fieldtypes.base import COLORS as _COLORS
+from ..fieldtypes.choices import OPTION_LIST
 
 SCHEMA_PATH = Path(__file__).with_name("app.schema.json")
 SCHEMA_ID = "https://jig.dev/schema/app.schema.json"
@@ -56,7 +58,8 @@ def _field_schema(types: FieldTypes = BUILTIN) -> dict[str, Any]:
             "unique": {"type": "boolean", "description": "No two records may share a value."},
             "index": {"type": "boolean", "description": "Create a database index for fast filtering."},
             "default": {
-                "description": "Expression (or literal number/boolean) evaluated when a record is created.",
+                "description": "The value a new record starts with: a number, boolean or, for text and select "
+                               "fields, the text itself; an expression starts with '=' (e.g. =today()).",
                 "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
             },
             **types.specific_keys,
@@ -176,26 +179,36 @@ def _workflow_schema() -> dict[str, Any]:
     }
 
 
+def _role_grant() -> dict[str, Any]:
+    """One role's permissions: all, a list of actions, one action or preset name, or the long mapping."""
+    return {"oneOf": [
+        {"type": "string", "pattern": IDENT,
+         "description": "all, none, one action (read) or a role_presets name."},
+        {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(ACTIONS)},
+         "description": "The actions allowed on every record, e.g. [read, create, update]."},
+        _role_grant_mapping()]}
+
+
 def _permissions_schema() -> dict[str, Any]:
+    return {"type": "object", "propertyNames": {"pattern": IDENT}, "additionalProperties": _role_grant()}
+
+
+def _role_grant_mapping() -> dict[str, Any]:
     grant = _bool_or_expr("true, false, or a row filter expression.")
     return {
         "type": "object",
-        "propertyNames": {"pattern": IDENT},
-        "additionalProperties": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "read": grant,
-                "create": {"type": "boolean"},
-                "update": grant,
-                "delete": grant,
-                "transition": {
-                    "oneOf": [
-                        {"type": "boolean"},
-                        _expr("Row filter"),
-                        {"type": "array", "items": {"type": "string", "pattern": IDENT}},
-                    ]
-                },
+        "additionalProperties": False,
+        "properties": {
+            "read": grant,
+            "create": {"type": "boolean"},
+            "update": grant,
+            "delete": grant,
+            "transition": {
+                "oneOf": [
+                    {"type": "boolean"},
+                    _expr("Row filter"),
+                    {"type": "array", "items": {"type": "string", "pattern": IDENT}},
+                ]
             },
         },
     }
@@ -260,6 +273,13 @@ def _entity_schema() -> dict[str, Any]:
                              "description": "entity.link_field, or entity.child_table.link_field"},
                     "label": _label()}},
             },
+            "filters": {
+                "type": "object",
+                "description": "Named conditions on this entity's records, used by their name in permissions, "
+                               "guards, rules and dashboards, e.g. overdue: \"expected_return < today()\".",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": _expr("A condition on one record."),
+            },
         },
     }
 
@@ -286,13 +306,31 @@ def core_schema(field_types: FieldTypes = BUILTIN) -> dict[str, Any]:
                     {
                         "type": "object",
                         "propertyNames": {"pattern": IDENT},
-                        "additionalProperties": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {"label": _label()},
-                        },
+                        "additionalProperties": {"oneOf": [
+                            _label(),  # planner: 计划员 | Planner
+                            {"type": "object", "additionalProperties": False, "properties": {"label": _label()}},
+                        ]},
                     },
                 ],
+            },
+            "option_sets": {
+                "type": "object",
+                "description": "Option lists shared by several fields, used as options: <name>.",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": OPTION_LIST,
+            },
+            "permissions": {
+                "type": "object",
+                "description": "Grants every entity gives a role unless the entity lists the role itself "
+                               "(there, none gives it nothing), e.g. manager: all.",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": _role_grant(),
+            },
+            "role_presets": {
+                "type": "object",
+                "description": "Named permissions used by several entities, e.g. office: [read, create, update].",
+                "propertyNames": {"pattern": IDENT},
+                "additionalProperties": _role_grant(),
             },
             "user_attributes": {
                 "type": "object",
@@ -310,7 +348,7 @@ def core_schema(field_types: FieldTypes = BUILTIN) -> dict[str, Any]:
         },
         "$defs": {
             "label": {
-                "description": "Text shown to users: a string, or {zh, en}.",
+                "description": "Text shown to users: 'zh | en' (e.g. 厂名 | Name), one text for both, or {zh, en}.",
                 "oneOf": [
                     {"type": "string", "minLength": 1},
                     {
