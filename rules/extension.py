@@ -106,7 +106,9 @@ class RulesExtension:
         runner = ActionRunner(rt, templates, rules)
         engine = RuleEngine(rt, rules, runner, system["jig_rule_firings"])
         for event in ("record.created", "record.updated", "record.transitioned", "record.deleted"):
-            rt.hooks.subscribe(event, engine.on_event)
+            # only the entities some rule listens on: other writes build no event and re-read nothing
+            keys = {f"{app}.{entity}" for (app, entity, kind) in engine.by_event if f"record.{kind}" == event}
+            rt.hooks.subscribe(event, engine.on_event, entities=keys)
         scheduler = Scheduler(rt.db, system["jig_schedules"], rt.schedules)
         for rule in rules:
             if rule.schedule is not None and rule.enabled:

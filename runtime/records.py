@@ -277,8 +277,9 @@ class Records:
                       action=action, actor=actor, changes=changes, version=current + 1, transition=transition)
         result = self.serialize(ent, self.context(c, ent, after, actor))
         event = "record.transitioned" if transition else "record.updated"
-        self._emit(event, ent, record_id, result, self.serialize(ent, self.context(c, ent, before, actor)),
-                   changes, actor, c, transition)
+        if self.rt.hooks.has(event, ent.key):  # the before image is serialised only for someone to read
+            self._emit(event, ent, record_id, result, self.serialize(ent, self.context(c, ent, before, actor)),
+                       changes, actor, c, transition)
         return self._as_committed(c, ent, record_id, result, actor, event)
 
     def delete(self, actor: Actor, ent: EntityDef, record_id: int, version: int | None = None,
@@ -381,7 +382,7 @@ class Records:
         Handlers run inside the write's transaction and may change the record itself (a ``created`` rule
         setting a field); each such change bumps the version, so the version tells whether to read it again.
         """
-        if not self.rt.hooks.has(event):
+        if not self.rt.hooks.has(event, ent.key):
             return result
         table = self.rt.tables.for_entity(ent)
         version = c.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
@@ -398,7 +399,7 @@ class Records:
                                after: dict[str, Any], changes: dict[str, Any]) -> None:
         """A value the engine keeps (a roll-up) changed on a record: ``record.updated`` by the ``rollup``
         actor, with the record before and after. Its version does not move (no one's edit collides)."""
-        if not self.rt.hooks.has("record.updated"):
+        if not self.rt.hooks.has("record.updated", ent.key):
             return
         actor = SYSTEM.using("rollup")
         record_id = int(after["id"])
@@ -410,7 +411,7 @@ class Records:
     def _emit(self, name: str, ent: EntityDef, record_id: int, record: dict[str, Any],
               before: dict[str, Any] | None, changes: dict[str, Any], actor: Actor, conn: Connection,
               transition: str | None = None) -> None:
-        if self.rt.hooks.has(name):
+        if self.rt.hooks.has(name, ent.key):
             self.rt.hooks.emit(name, RecordEvent(name=name, app=ent.app, entity=ent.name, record_id=record_id,
                                                  record=record, before=before, changes=changes, actor=actor,
                                                  conn=conn, runtime=self.rt, transition=transition))
