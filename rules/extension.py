@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
+from runtime import indexplan
 from runtime.compiler import CompileContext
 from runtime.extensions import hookimpl
 from runtime.model import AppDef
@@ -54,6 +55,9 @@ class RulesExtension:
         templates = compile_templates(app, ctx)
         app.sections["templates"] = templates
         app.sections["rules"] = compile_rules(app, ctx, templates)
+        for rule in app.sections["rules"]:  # a scheduled rule's `when` selects in SQL: plan its index
+            if rule.schedule is not None and rule.entity is not None and rule.when is not None:
+                indexplan.plan(rule.entity, indexplan.condition_index(rule.entity, rule.when))
         # the schema already insists that secrets are ${ENV} references
         app.sections["sms"] = app.raw.get("sms") or {"provider": "log"}
 

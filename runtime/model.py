@@ -173,6 +173,8 @@ class EntityDef:
     renamed_from: str | None = None
     scope: Scope | None = None
     indexes: list[tuple[str, ...]] = field(default_factory=list)  # declared multi-column indexes
+    # indexes extensions plan for the queries the definition declares (dashboards, rules; runtime.indexplan)
+    planned_indexes: list[tuple[str, ...]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # for extensions
     owner: AppDef | None = field(default=None, repr=False, compare=False)  # the app (of the root entity)
 
