@@ -248,9 +248,14 @@ def server_times(rt: Any, cfg: dict[str, Any], repeat: int) -> list[tuple[str, f
 
 
 def _overdue_scan(rt: Any) -> int:
-    """All overdue batches (what the hourly reminder selects before its once-per-day check)."""
-    from sqlalchemy import select
-    rule = next(r for r in rt.apps["outsourcing"].sections["rules"] if r.name == "overdue_reminder")
+    """The overdue batches not yet reminded today: the ids the hourly reminder selects first (rules.engine
+    ``scan_ids``: its `when` compiled to SQL, read from the planned index, with the once-per-day check), as
+    in the first run of a day, when none has fired yet. The rows are then loaded 500 at a time as they fire."""
+    from rules.engine import scan_ids
+    from rules.service import RulesService
+    engine = rt.services.get(RulesService).engine
+    rule = next(r for r in engine.rules if r.key == "outsourcing.overdue_reminder")
     t = rt.tables.for_entity(rule.entity)
-    with rt.db.read() as conn:  # the rule's `when` compiled to SQL, as the scheduler runs it
-        return len(conn.execute(select(t).where(rt.sql.condition(rule.when, t))).all())
+    unfired = (engine.firings, engine.occurrence(rule, None))  # today's occurrence, as the engine keys it
+    with rt.db.read(snapshot=False) as conn:
+        return len(sorted(conn.execute(scan_ids(rt.sql, rule, t, unfired)).scalars()))
