@@ -82,6 +82,8 @@ class Expr:
     node_types: dict[int, str] = field(default_factory=dict)
     # id(ast.List) -> its values: lists hold only constants (checked at load), built once per parsed tree
     constant_seqs: dict[int, tuple[Any, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # runtime.evaluate's compiled form (closures, for trees of names, constants and calls), False when it has none
+    compiled: Any = field(default=None, repr=False, compare=False)
 
     @property
     def names(self) -> set[str]:

@@ -100,15 +100,16 @@ class Records:
         for col in SYSTEM_COLUMNS:
             if col in ctx:
                 out[col] = to_json(ctx[col])
-        for f in ent.fields.values():
-            if f.type == "table":
+        for f, kind, conv in field_plan(ent):
+            if kind == "stored":
+                v = ctx.get(f.name)
+                out[f.name] = v if v is None or conv is None else conv(v)
+            elif kind == "table":
                 assert f.child is not None
                 out[f.name] = [self.serialize(f.child, RecordContext(f.child, r, None, None))
                                for r in ctx.get(f.name) or []]
-            elif f.type == "computed":
-                out[f.name] = to_json(ctx[f.name]) if isinstance(ctx, RecordContext) else None
             else:
-                out[f.name] = to_json(ctx.get(f.name))
+                out[f.name] = to_json(ctx[f.name]) if isinstance(ctx, RecordContext) else None
         return out
 
     # ---- reads -------------------------------------------------------------
@@ -435,6 +436,16 @@ def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
             plan.append((f.name, f.ft.json_converter(f)))  # type: ignore[union-attr]
         ent.extra["json_plan"] = plan
     return ent.extra["json_plan"]  # type: ignore[no-any-return]
+
+
+def field_plan(ent: EntityDef) -> list[tuple[Any, str, Any]]:
+    """(field, kind, converter) per field, kind ``stored`` / ``table`` / ``computed``: what serialize does for
+    each field of an entity json_plan cannot serve, decided once (a stored value converts as in json_plan)."""
+    if "field_plan" not in ent.extra:
+        ent.extra["field_plan"] = [
+            (f, "table", None) if f.type == "table" else (f, "computed", None) if f.type == "computed"
+            else (f, "stored", f.ft.json_converter(f)) for f in ent.fields.values()]
+    return ent.extra["field_plan"]  # type: ignore[no-any-return]
 
 
 def _strip_system(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str, *,
