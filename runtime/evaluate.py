@@ -289,8 +289,8 @@ class _NotCompiled(Exception):
 
 
 def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | None:
-    """``expr`` as Python closures, when its tree holds only constants, calls and names of the record's stored
-    fields (no computed field: nothing nested to evaluate, so the steps can be counted up front): what the
+    """``expr`` as Python closures, when its tree holds only constants, calls, single comparisons and names of
+    the record's stored fields (no computed field: nothing nested to evaluate, so the steps can be counted up front): what the
     evaluator below does node by node, without dispatching on each node. Decided once per expression, on its
     first evaluation with a record context (``ent``); None: evaluate it node by node."""
     done = expr.compiled
@@ -322,6 +322,22 @@ def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | No
                 except KeyError:
                     return None
             return name
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and \
+                not isinstance(node.comparators[0], (ast.Tuple, ast.List)):
+            op, right_node = node.ops[0], node.comparators[0]
+            left, right = build(node.left), build(right_node)
+            if isinstance(op, ast.Is) or (isinstance(op, ast.Eq) and isinstance(right_node, ast.Constant)
+                                          and right_node.value is None):
+                return lambda c: (right(c), left(c) is None)[1]
+            if isinstance(op, ast.IsNot) or (isinstance(op, ast.NotEq) and isinstance(right_node, ast.Constant)
+                                             and right_node.value is None):
+                return lambda c: (right(c), left(c) is not None)[1]
+            compare = OPERATORS[type(op)]
+
+            def comparison(c: Any) -> bool | None:
+                r = compare(left(c), right(c))
+                return False if r is False else None if r is None else True
+            return comparison
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             fn = FUNCTIONS[node.func.id].python
             if not node.args:

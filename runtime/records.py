@@ -386,7 +386,11 @@ class Records:
         if not self.rt.hooks.has(event, ent.key):
             return result
         table = self.rt.tables.for_entity(ent)
-        version = c.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+        cache = self.rt.statements.setdefault((ent.key, "version"), {})
+        q = cache.get(None)
+        if q is None:  # built once, the id bound per call
+            q = cache[None] = select(table.c.version).where(table.c.id == bindparam("jig_record_id"))
+        version = c.execute(q, {"jig_record_id": record_id}).scalar()
         if version is None or version == result.get("version"):
             return result
         row = c.execute(select(table).where(table.c.id == record_id)).mappings().first()

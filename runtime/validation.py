@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
@@ -117,7 +117,10 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
         if f.type == "link" and f.to:
             target_ent = ent_by_name(runtime, ent, f.to)
             target = runtime.tables.for_entity(target_ent)
-            q = select(target.c.id).where(target.c.id == value)
+            cache = runtime.statements.setdefault((target_ent.key, "exists"), {})
+            q = cache.get(None)
+            if q is None:  # built once, the id bound per call
+                q = cache[None] = select(target.c.id).where(target.c.id == bindparam("jig_link_id"))
             params: dict[str, Any] = {}
             if reader is not None and value not in (known or {}).get(f.name, ()):
                 from . import permissions
@@ -125,11 +128,16 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
                 if flt is not None:
                     q = q.where(flt)
                     params = permissions.filter_params(reader, target_ent)
+            params["jig_link_id"] = value
             if conn.execute(q, params).first() is None:
                 errors.add(key, t("link_missing", lang))
         elif f.type == "user":
-            users = runtime.tables.system["jig_users"]
-            if conn.execute(select(users.c.id).where(users.c.username == value)).first() is None:
+            cache = runtime.statements.setdefault(("jig_users", "exists"), {})
+            q = cache.get(None)
+            if q is None:
+                users = runtime.tables.system["jig_users"]
+                q = cache[None] = select(users.c.id).where(users.c.username == bindparam("jig_username"))
+            if conn.execute(q, {"jig_username": value}).first() is None:
                 errors.add(key, t("user_missing", lang))
         elif f.ft.is_file:
             files = runtime.tables.system["jig_files"]
