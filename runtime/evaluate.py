@@ -289,10 +289,11 @@ class _NotCompiled(Exception):
 
 
 def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | None:
-    """``expr`` as Python closures, when its tree holds only constants, calls, single comparisons and names of
-    the record's stored fields (no computed field: nothing nested to evaluate, so the steps can be counted up front): what the
-    evaluator below does node by node, without dispatching on each node. Decided once per expression, on its
-    first evaluation with a record context (``ent``); None: evaluate it node by node."""
+    """``expr`` as Python closures, when its tree holds only constants, calls, single comparisons, the user's
+    attributes and names of the record's stored fields (no computed field: nothing nested to evaluate, so the
+    steps can be counted up front): what the evaluator below does node by node, without dispatching on each
+    node. Decided once per expression, on its first evaluation with a record context (``ent``); None:
+    evaluate it node by node."""
     done = expr.compiled
     if done is not None:
         return done or None
@@ -322,6 +323,20 @@ def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | No
                 except KeyError:
                     return None
             return name
+        if isinstance(node, ast.Attribute) and expr.attr_paths.get(id(node), ("",))[0] == "user":
+            path = expr.attr_paths[id(node)]  # the acting user's attribute: nothing nested is evaluated
+
+            def attribute(c: Any) -> Any:
+                resolver = getattr(c, "resolve", None)
+                if resolver is not None:
+                    return resolver(path)
+                value: Any = c
+                for part in path:
+                    if value is None:
+                        return None
+                    value = value.get(part) if isinstance(value, Mapping) else None
+                return value
+            return attribute
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and \
                 not isinstance(node.comparators[0], (ast.Tuple, ast.List)):
             op, right_node = node.ops[0], node.comparators[0]

@@ -258,8 +258,12 @@ class Records:
         row.update(version=current + 1, updated_at=now, updated_by=actor.username)
         try:
             # the SET columns are the parameters' keys (a compiled form per set of columns, cached)
-            n = c.execute(update(table).where(table.c.id == bindparam("jig_id"), table.c.version == bindparam("jig_v")),
-                          {**row, "jig_id": record_id, "jig_v": current}).rowcount
+            cache = self.rt.statements.setdefault((ent.key, "update"), {})
+            stmt = cache.get(None)
+            if stmt is None:  # one statement; SQLAlchemy compiles it once per set of SET columns
+                stmt = cache[None] = update(table).where(table.c.id == bindparam("jig_id"),
+                                                         table.c.version == bindparam("jig_v"))
+            n = c.execute(stmt, {**row, "jig_id": record_id, "jig_v": current}).rowcount
         except IntegrityError as exc:
             raise self._integrity(ent, exc, lang) from None
         if n == 0:
