@@ -91,17 +91,20 @@ def test_list_indexes_are_planned_from_the_definition(make_runtime: Callable[...
 
 
 def test_migrate_plan_shows_the_list_indexes(make_runtime: Callable[..., Runtime]) -> None:
-    """An install migrated before the list indexes: `jig migrate` plans them, and drops the indexes they replace."""
+    """An install migrated before the list indexes: `jig migrate` plans them (and those planned from the dashboard),
+    and drops the indexes they replace."""
     rt = make_runtime()
     with rt.db.write() as conn:
-        for name in ("ix_outsourcing__batch_state_created_at_id", "ix_outsourcing__batch_partner_state_created_at_id"):
+        for name in ("ix_outsourcing__batch_state_created_at_id", "ix_outsourcing__batch_partner_state_created_at_id",
+                     "ix_outsourcing__batch_state_partner_expected_return"):
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
         conn.exec_driver_sql('CREATE INDEX "ix_outsourcing__batch_partner_state_created_at" '
                              'ON "outsourcing__batch" (partner, state, created_at)')
     steps = [s for s in rt.migration_plan() if s.table == "outsourcing__batch"]
     created = {s.detail for s in steps if s.kind == "create_index"}
     assert created == {"ix_outsourcing__batch_state_created_at_id on state, created_at, id",
-                       "ix_outsourcing__batch_partner_state_created_at_id on partner, state, created_at, id"}
+                       "ix_outsourcing__batch_partner_state_created_at_id on partner, state, created_at, id",
+                       "ix_outsourcing__batch_state_partner_expected_return on state, partner, expected_return"}
     assert [s.data["index"] for s in steps if s.kind == "drop_index"] == \
         ["ix_outsourcing__batch_partner_state_created_at"]
     rt.migrate()
