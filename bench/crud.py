@@ -5,6 +5,7 @@ Run (from the repository root)::
     .venv/bin/python bench/crud.py                       # SQLite (default): synthetic + outsourcing.batch
     .venv/bin/python bench/crud.py --entity outsourcing.batch --peer directus   # + Directus 11 from npm
     .venv/bin/python bench/crud.py --entity outsourcing.batch --rows 1000000 --server-time-only
+    .venv/bin/python bench/crud.py --entity outsourcing.batch --in-process --rounds 5   # CPU per request, no servers
     .venv/bin/python bench/crud.py --check               # exit 1 when a target is missed
     .venv/bin/python bench/crud.py --database "$JIG_TEST_PG_URL"   # PostgreSQL (dedicated, throwaway DB)
 
@@ -117,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-time-only", action="store_true",
                     help="shipped entities: seed and time the list shapes, dashboard and overdue scan in process "
                          "only (no servers; for --rows 1000000)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="shipped entities: CPU per request of both WSGI apps called in this process (no servers; "
+                         "bench/support/in_process.py), minimum of --rounds alternating rounds of --requests")
+    ap.add_argument("--requests", type=int, default=150, help="requests per in-process round")
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=3)

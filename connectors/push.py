@@ -98,13 +98,14 @@ def subscribe(rt: Any) -> None:
                     row = event.conn.execute(select(t).where(t.c.id == event.record_id)).mappings().first()
                     if row is not None:
                         enqueue(rt, event.conn, conn, op, event.record_id, dict(row))
-    wanted = set()
+    wanted: dict[str, set[str]] = {}
     for conn in connectors_of(rt).values():
         for op in conn.pushes():
             for t in op.on:
-                wanted.add({"updated": "record.updated", "created": "record.created"}.get(t, "record.transitioned"))
+                name = {"updated": "record.updated", "created": "record.created"}.get(t, "record.transitioned")
+                wanted.setdefault(name, set()).add(op.entity.key)
     for name in sorted(wanted):  # only what is used: bulk syncs skip building events nobody reads
-        rt.hooks.subscribe(name, handler)
+        rt.hooks.subscribe(name, handler, entities=wanted[name])
 
 
 def enqueue_due(rt: Any, conn: Connector, op: Operation) -> int:

@@ -112,18 +112,21 @@ class RuleEngine:
         firings = self.firings
         constant = rule.once in ("per_record", "per_day", "repeat", "always")
         occurrence = self._occurrence(rule, None) if constant else None
-        last_id = 0
-        while True:
-            started_at = last_id
-            q = scan_query(self.rt.sql, rule, table, last_id, _chunk(),
-                           (firings, occurrence) if constant and rule.once != "always" else None)
+        unfired = (firings, occurrence) if constant and rule.once != "always" else None
+        # first the ids alone (read from the condition's index, runtime.indexplan), then the rows in chunks:
+        # each chunk checks the condition and the firings again in its own transaction, as it fires
+        with self.rt.db.read(snapshot=False) as conn:
+            ids = sorted(conn.execute(scan_ids(self.rt.sql, rule, table, unfired)).scalars())
+        size = _chunk()
+        for at in range(0, len(ids), size):
+            chunk = ids[at:at + size]
             problems: list[str] = []
+            fetched = False
             try:
                 with self.rt.db.write() as conn:
+                    q = scan_query(self.rt.sql, rule, table, chunk[0] - 1, len(chunk), unfired, among=chunk)
                     rows = [dict(r) for r in conn.execute(q).mappings()]
-                    if not rows:
-                        break
-                    last_id = rows[-1]["id"]
+                    fetched = True
                     report.scanned += len(rows)
                     due: list[tuple[int, RecordContext]] = []
                     occ_by_id: dict[int, str] = {}
@@ -142,8 +145,8 @@ class RuleEngine:
             except Exception as exc:  # noqa: BLE001 - one bad chunk must not stop the others
                 # the chunk's firings rolled back with its effects: the next run tries these records again
                 report.errors.append(f"{type(exc).__name__}: {exc}")
-                log.exception("rule %s failed on a chunk after id %s", rule.key, last_id)
-                if last_id == started_at:
+                log.exception("rule %s failed on a chunk from id %s", rule.key, chunk[0])
+                if not fetched:
                     break
             if renew is not None:
                 renew()
@@ -187,11 +190,25 @@ class RuleEngine:
 
 
 def scan_query(sql: Any, rule: RuleDef, table: Any, after_id: int, limit: int,
-               unfired: tuple[Any, str | None] | None = None) -> Select[Any]:
+               unfired: tuple[Any, str | None] | None = None, among: list[int] | None = None) -> Select[Any]:
     """The records a scheduled rule looks at, in id order after ``after_id``: its ``when`` compiled to SQL by
-    ``sql`` (a SqlCompiler); with ``unfired`` (the firings table, the occurrence), only those not yet fired for it.
+    ``sql`` (a SqlCompiler); with ``unfired`` (the firings table, the occurrence), only those not yet fired for it;
+    with ``among``, only those ids (a chunk of what :func:`scan_ids` found).
     The scheduler's runs and the rule editor's test (rules.trial) both use this statement."""
     q = select(table).where(table.c.id > after_id).order_by(table.c.id).limit(limit)
+    if among is not None:
+        q = q.where(table.c.id.in_(among))
+    return _selecting(q, sql, rule, table, unfired)
+
+
+def scan_ids(sql: Any, rule: RuleDef, table: Any, unfired: tuple[Any, str | None] | None = None) -> Select[Any]:
+    """The ids of every record a scheduled rule would look at now (in no order: sorted by the caller, so the
+    database reads them from the condition's index and sorts nothing)."""
+    return _selecting(select(table.c.id), sql, rule, table, unfired)
+
+
+def _selecting(q: Select[Any], sql: Any, rule: RuleDef, table: Any,
+               unfired: tuple[Any, str | None] | None) -> Select[Any]:
     if rule.when is not None:
         q = q.where(sql.condition(rule.when, table))
     if unfired is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
+from runtime import indexplan
 from runtime.compiler import CompileContext
 from runtime.extensions import hookimpl
 from runtime.model import AppDef
@@ -54,6 +55,9 @@ class RulesExtension:
         templates = compile_templates(app, ctx)
         app.sections["templates"] = templates
         app.sections["rules"] = compile_rules(app, ctx, templates)
+        for rule in app.sections["rules"]:  # a scheduled rule's `when` selects in SQL: plan its index
+            if rule.schedule is not None and rule.entity is not None and rule.when is not None:
+                indexplan.plan(rule.entity, indexplan.condition_index(rule.entity, rule.when))
         # the schema already insists that secrets are ${ENV} references
         app.sections["sms"] = app.raw.get("sms") or {"provider": "log"}
 
@@ -106,7 +110,9 @@ class RulesExtension:
         runner = ActionRunner(rt, templates, rules)
         engine = RuleEngine(rt, rules, runner, system["jig_rule_firings"])
         for event in ("record.created", "record.updated", "record.transitioned", "record.deleted"):
-            rt.hooks.subscribe(event, engine.on_event)
+            # only the entities some rule listens on: other writes build no event and re-read nothing
+            keys = {f"{app}.{entity}" for (app, entity, kind) in engine.by_event if f"record.{kind}" == event}
+            rt.hooks.subscribe(event, engine.on_event, entities=keys)
         scheduler = Scheduler(rt.db, system["jig_schedules"], rt.schedules)
         for rule in rules:
             if rule.schedule is not None and rule.enabled:

@@ -88,6 +88,8 @@ class Expr:
     constant_seqs: dict[int, tuple[Any, ...]] = field(default_factory=dict, repr=False, compare=False)
     # id(ast.Call) -> the aggregate over child rows it is (runtime.aggregates)
     aggregates: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
+    # runtime.evaluate's compiled form (closures, for trees of names, constants and calls), False when it has none
+    compiled: Any = field(default=None, repr=False, compare=False)
 
     @property
     def names(self) -> set[str]:

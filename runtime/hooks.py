@@ -52,15 +52,25 @@ Handler = Callable[[Any], None]
 class Hooks:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        # event -> entity keys ('app.entity') its handlers are limited to; None: some handler wants every entity
+        self._entities: dict[str, set[str] | None] = {}
 
-    def subscribe(self, event: str, handler: Handler) -> None:
+    def subscribe(self, event: str, handler: Handler, entities: set[str] | None = None) -> None:
+        """Call ``handler`` on ``event``. With ``entities`` (record events only), the handler says it only
+        cares about records of those entity keys: writes to other entities skip building the event."""
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}; known: {', '.join(EVENTS)}")
+        wanted = self._entities.get(event, set()) if event in self._handlers else set()
+        self._entities[event] = None if entities is None or wanted is None else wanted | set(entities)
         self._handlers[event].append(handler)
 
     def emit(self, event: str, payload: Any) -> None:
         for handler in self._handlers.get(event, ()):
             handler(payload)
 
-    def has(self, event: str) -> bool:
-        return bool(self._handlers.get(event))
+    def has(self, event: str, entity: str | None = None) -> bool:
+        """Whether anyone listens to ``event`` (for a record of entity key ``entity``, when given)."""
+        if not self._handlers.get(event):
+            return False
+        wanted = self._entities.get(event)
+        return entity is None or wanted is None or entity in wanted

@@ -311,7 +311,7 @@ def _order(cols: dict[str, Any], sort: list[tuple[str, bool]]) -> list[Any]:
 
 
 def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, Any]:
-    snapshot = q.count or bool(ent.child_fields()) or bool(ent.computed_fields())
+    snapshot = q.count or _reads_more(ent)
     cached = _cached_page(runtime, actor, ent, q)
     if cached is not None:
         with runtime.db.read(snapshot=snapshot) as conn:
@@ -329,6 +329,16 @@ def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, A
             page = page.where(_after(cols, q.sort, q.after))
         rows = conn.execute(page.order_by(*_order(cols, q.sort)).limit(q.limit + 1), params).mappings().all()
         return _page(runtime, conn, actor, ent, q, rows, result)
+
+
+def _reads_more(ent: EntityDef) -> bool:
+    """Whether a page reads more than its one SELECT (child rows, or computed fields following links), so
+    that its statements need one snapshot; decided once per entity."""
+    if "list_reads_more" not in ent.extra:
+        ent.extra["list_reads_more"] = bool(ent.child_fields()) or any(
+            f.expr is None or any(len(p) > 1 and p[0] != "user" for p in f.expr.paths)
+            for f in ent.computed_fields())
+    return bool(ent.extra["list_reads_more"])
 
 
 def _page(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, q: ListQuery, rows: Any,

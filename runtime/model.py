@@ -174,6 +174,8 @@ class EntityDef:
     archived: bool = False  # kept with its table and data, readable; no new records or writes
     scope: Scope | None = None
     indexes: list[tuple[str, ...]] = field(default_factory=list)  # declared multi-column indexes
+    # indexes extensions plan for the queries the definition declares (dashboards, rules; runtime.indexplan)
+    planned_indexes: list[tuple[str, ...]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # for extensions
     owner: AppDef | None = field(default=None, repr=False, compare=False)  # the app (of the root entity)
 

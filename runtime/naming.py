@@ -31,10 +31,13 @@ def next_name(conn: Connection, naming_table: Table, entity_key: str, series: st
     text, width = render_prefix(series, when)
     key = f"{entity_key}:{COUNTER.sub('#', text)}"
     dialect = conn.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(naming_table).values(key=bindparam("k"), value=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": naming_table.c.value + 1})
-    value = conn.execute(stmt.returning(naming_table.c.value), {"k": key}).scalar_one()
+    stmt = naming_table.info.get(("next_name", dialect))  # built once per table and dialect
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(naming_table).values(key=bindparam("k"), value=1)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": naming_table.c.value + 1})
+        stmt = naming_table.info[("next_name", dialect)] = stmt.returning(naming_table.c.value)
+    value = conn.execute(stmt, {"k": key}).scalar_one()
     return COUNTER.sub(lambda m: str(value).zfill(width), text, count=1)
 
 

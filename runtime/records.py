@@ -100,15 +100,16 @@ class Records:
         for col in SYSTEM_COLUMNS:
             if col in ctx:
                 out[col] = to_json(ctx[col])
-        for f in ent.fields.values():
-            if f.type == "table":
+        for f, kind, conv in field_plan(ent):
+            if kind == "stored":
+                v = ctx.get(f.name)
+                out[f.name] = v if v is None or conv is None else conv(v)
+            elif kind == "table":
                 assert f.child is not None
                 out[f.name] = [self.serialize(f.child, RecordContext(f.child, r, None, None))
                                for r in ctx.get(f.name) or []]
-            elif f.type == "computed":
-                out[f.name] = to_json(ctx[f.name]) if isinstance(ctx, RecordContext) else None
             else:
-                out[f.name] = to_json(ctx.get(f.name))
+                out[f.name] = to_json(ctx[f.name]) if isinstance(ctx, RecordContext) else None
         return out
 
     # ---- reads -------------------------------------------------------------
@@ -286,8 +287,12 @@ class Records:
         row.update(version=current + 1, updated_at=now, updated_by=actor.username)
         try:
             # the SET columns are the parameters' keys (a compiled form per set of columns, cached)
-            n = c.execute(update(table).where(table.c.id == bindparam("jig_id"), table.c.version == bindparam("jig_v")),
-                          {**row, "jig_id": record_id, "jig_v": current}).rowcount
+            cache = self.rt.statements.setdefault((ent.key, "update"), {})
+            stmt = cache.get(None)
+            if stmt is None:  # one statement; SQLAlchemy compiles it once per set of SET columns
+                stmt = cache[None] = update(table).where(table.c.id == bindparam("jig_id"),
+                                                         table.c.version == bindparam("jig_v"))
+            n = c.execute(stmt, {**row, "jig_id": record_id, "jig_v": current}).rowcount
         except IntegrityError as exc:
             raise self._integrity(ent, exc, lang) from None
         if n == 0:
@@ -306,8 +311,9 @@ class Records:
                       action=action, actor=actor, changes=changes, version=current + 1, transition=transition)
         result = self.serialize(ent, self.context(c, ent, after, actor))
         event = "record.transitioned" if transition else "record.updated"
-        self._emit(event, ent, record_id, result, self.serialize(ent, self.context(c, ent, before, actor)),
-                   changes, actor, c, transition)
+        if self.rt.hooks.has(event, ent.key):  # the before image is serialised only for someone to read
+            self._emit(event, ent, record_id, result, self.serialize(ent, self.context(c, ent, before, actor)),
+                       changes, actor, c, transition)
         return self._as_committed(c, ent, record_id, result, actor, event)
 
     def delete(self, actor: Actor, ent: EntityDef, record_id: int, version: int | None = None,
@@ -411,10 +417,14 @@ class Records:
         Handlers run inside the write's transaction and may change the record itself (a ``created`` rule
         setting a field); each such change bumps the version, so the version tells whether to read it again.
         """
-        if not self.rt.hooks.has(event):
+        if not self.rt.hooks.has(event, ent.key):
             return result
         table = self.rt.tables.for_entity(ent)
-        version = c.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+        cache = self.rt.statements.setdefault((ent.key, "version"), {})
+        q = cache.get(None)
+        if q is None:  # built once, the id bound per call
+            q = cache[None] = select(table.c.version).where(table.c.id == bindparam("jig_record_id"))
+        version = c.execute(q, {"jig_record_id": record_id}).scalar()
         if version is None or version == result.get("version"):
             return result
         row = c.execute(select(table).where(table.c.id == record_id)).mappings().first()
@@ -428,7 +438,7 @@ class Records:
                                after: dict[str, Any], changes: dict[str, Any]) -> None:
         """A value the engine keeps (a roll-up) changed on a record: ``record.updated`` by the ``rollup``
         actor, with the record before and after. Its version does not move (no one's edit collides)."""
-        if not self.rt.hooks.has("record.updated"):
+        if not self.rt.hooks.has("record.updated", ent.key):
             return
         actor = SYSTEM.using("rollup")
         record_id = int(after["id"])
@@ -440,7 +450,7 @@ class Records:
     def _emit(self, name: str, ent: EntityDef, record_id: int, record: dict[str, Any],
               before: dict[str, Any] | None, changes: dict[str, Any], actor: Actor, conn: Connection,
               transition: str | None = None) -> None:
-        if self.rt.hooks.has(name):
+        if self.rt.hooks.has(name, ent.key):
             self.rt.hooks.emit(name, RecordEvent(name=name, app=ent.app, entity=ent.name, record_id=record_id,
                                                  record=record, before=before, changes=changes, actor=actor,
                                                  conn=conn, runtime=self.rt, transition=transition))
@@ -464,6 +474,16 @@ def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
             plan.append((f.name, f.ft.json_converter(f)))  # type: ignore[union-attr]
         ent.extra["json_plan"] = plan
     return ent.extra["json_plan"]  # type: ignore[no-any-return]
+
+
+def field_plan(ent: EntityDef) -> list[tuple[Any, str, Any]]:
+    """(field, kind, converter) per field, kind ``stored`` / ``table`` / ``computed``: what serialize does for
+    each field of an entity json_plan cannot serve, decided once (a stored value converts as in json_plan)."""
+    if "field_plan" not in ent.extra:
+        ent.extra["field_plan"] = [
+            (f, "table", None) if f.type == "table" else (f, "computed", None) if f.type == "computed"
+            else (f, "stored", f.ft.json_converter(f)) for f in ent.fields.values()]
+    return ent.extra["field_plan"]  # type: ignore[no-any-return]
 
 
 def _strip_system(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str, *,

@@ -225,6 +225,15 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
             if name not in names:
                 idx.append(Index(name, *cols))
                 names.add(name)
+        # dashboards' and scheduled rules' queries (runtime.indexplan), unless another index starts with them
+        planned = ent.planned_indexes
+        have = [_index_columns(i) for i in idx]
+        for cols in planned:
+            longer = [c for c in [*have, *planned] if len(c) > len(cols) and c[:len(cols)] == cols]
+            name = index_name("ix", t, *cols)
+            if not longer and name not in names and cols not in have:
+                idx.append(Index(name, *cols))
+                names.add(name)
     return _without_prefixes(idx)
 
 

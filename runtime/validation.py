@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from . import checkinputs
 from .bounds import MAX_CHILD_ROWS, id_in_range
@@ -163,7 +163,10 @@ def link_reader(actor: Any) -> Any:
 def link_ok(conn: Connection, runtime: Any, target_ent: EntityDef, value: Any, reader: Any) -> bool:
     """Whether the record ``value`` of ``target_ent`` exists (and, with ``reader``, is one it may read)."""
     target = runtime.tables.for_entity(target_ent)
-    q = select(target.c.id).where(target.c.id == value)
+    cache = runtime.statements.setdefault((target_ent.key, "exists"), {})
+    q = cache.get(None)
+    if q is None:  # built once, the id bound per call
+        q = cache[None] = select(target.c.id).where(target.c.id == bindparam("jig_link_id"))
     params: dict[str, Any] = {}
     if reader is not None:
         from . import permissions
@@ -171,12 +174,17 @@ def link_ok(conn: Connection, runtime: Any, target_ent: EntityDef, value: Any, r
         if flt is not None:
             q = q.where(flt)
             params = permissions.filter_params(reader, target_ent)
+    params["jig_link_id"] = value
     return conn.execute(q, params).first() is not None
 
 
 def user_ok(conn: Connection, runtime: Any, username: Any) -> bool:
-    users = runtime.tables.system["jig_users"]
-    return conn.execute(select(users.c.id).where(users.c.username == username)).first() is not None
+    cache = runtime.statements.setdefault(("jig_users", "exists"), {})
+    q = cache.get(None)
+    if q is None:
+        users = runtime.tables.system["jig_users"]
+        q = cache[None] = select(users.c.id).where(users.c.username == bindparam("jig_username"))
+    return conn.execute(q, {"jig_username": username}).first() is not None
 
 
 _PRIVILEGED = ("rule", "connector", "system")  # as records.PRIVILEGED_VIA: they act for the system

@@ -61,3 +61,17 @@ def test_every_event_is_documented() -> None:
 def test_unknown_event_is_refused(world: World) -> None:
     with pytest.raises(ValueError):
         world.rt.hooks.subscribe("record.saved", lambda ev: None)
+
+
+def test_handlers_limited_to_entities() -> None:
+    """A handler that names its entities makes writes to other entities skip the event (and its re-read)."""
+    from runtime.hooks import Hooks
+    hooks = Hooks()
+    assert not hooks.has("record.created", "outsourcing.batch")
+    hooks.subscribe("record.created", lambda ev: None, entities={"outsourcing.batch"})
+    assert hooks.has("record.created", "outsourcing.batch") and hooks.has("record.created")
+    assert not hooks.has("record.created", "outsourcing.partner")
+    hooks.subscribe("record.created", lambda ev: None)  # wants every entity
+    assert hooks.has("record.created", "outsourcing.partner")
+    hooks.subscribe("record.updated", lambda ev: None, entities=set())
+    assert not hooks.has("record.updated", "outsourcing.batch")

@@ -13,6 +13,10 @@ for its plan:
   for its transaction (each only makes that kind of plan very expensive, it still appears when nothing
   else can answer). What it asserts is that the planned index hands out the matches already in list
   order under a Limit, the plan PostgreSQL takes once the matches are many (at factory scale).
+
+The outsourcing board's widgets and the overdue reminder's id scan (indexes planned from dashboard filters,
+group-bys and scheduled rule conditions, runtime/indexplan.py) are checked the same way on the statements
+they send: the batch table is only searched through an index; number tiles and the scan sort nothing.
 """
 
 from __future__ import annotations
@@ -87,17 +91,20 @@ def test_list_indexes_are_planned_from_the_definition(make_runtime: Callable[...
 
 
 def test_migrate_plan_shows_the_list_indexes(make_runtime: Callable[..., Runtime]) -> None:
-    """An install migrated before the list indexes: `jig migrate` plans them, and drops the indexes they replace."""
+    """An install migrated before the list indexes: `jig migrate` plans them (and those planned from the dashboard),
+    and drops the indexes they replace."""
     rt = make_runtime()
     with rt.db.write() as conn:
-        for name in ("ix_outsourcing__batch_state_created_at_id", "ix_outsourcing__batch_partner_state_created_at_id"):
+        for name in ("ix_outsourcing__batch_state_created_at_id", "ix_outsourcing__batch_partner_state_created_at_id",
+                     "ix_outsourcing__batch_state_partner_expected_return"):
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
         conn.exec_driver_sql('CREATE INDEX "ix_outsourcing__batch_partner_state_created_at" '
                              'ON "outsourcing__batch" (partner, state, created_at)')
     steps = [s for s in rt.migration_plan() if s.table == "outsourcing__batch"]
     created = {s.detail for s in steps if s.kind == "create_index"}
     assert created == {"ix_outsourcing__batch_state_created_at_id on state, created_at, id",
-                       "ix_outsourcing__batch_partner_state_created_at_id on partner, state, created_at, id"}
+                       "ix_outsourcing__batch_partner_state_created_at_id on partner, state, created_at, id",
+                       "ix_outsourcing__batch_state_partner_expected_return on state, partner, expected_return"}
     assert [s.data["index"] for s in steps if s.kind == "drop_index"] == \
         ["ix_outsourcing__batch_partner_state_created_at"]
     rt.migrate()
@@ -123,3 +130,60 @@ def test_list_queries_use_an_index_in_list_order(make_runtime: Callable[..., Run
         assert not any(line.strip().lstrip("-> ").startswith(("Sort", "Incremental Sort")) for line in plan), shown
         assert "Index Scan" in shown and index in shown, shown
 
+
+
+def test_dashboard_and_overdue_scan_use_planned_indexes(make_runtime: Callable[..., Runtime]) -> None:
+    """Every widget of the outsourcing board and the overdue reminder's id scan reach the batch table through an
+    index (no full scan); the number tiles and the scan sort nothing. The statements are the ones
+    ``dashboards.compute_widget`` and the rule engine send, captured from the driver with their parameters."""
+    from sqlalchemy import event
+
+    from rules.engine import scan_ids
+    from ui import dashboards
+
+    rt = make_runtime(extensions=True)
+    _seed(rt)
+    ent = rt.entity("outsourcing", "batch")
+    assert {("state", "partner", "expected_return"), ("updated_at", "actual_return", "ship_date")} <= \
+        set(ent.planned_indexes)
+    sent: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if "outsourcing__batch" in statement and statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, params))
+    event.listen(rt.db.engine, "before_cursor_execute", capture)
+    try:
+        board = rt.apps["outsourcing"].sections["dashboards"]["board"]
+        queries = []
+        for w in board.widgets:
+            sent.clear()
+            dashboards.compute_widget(rt, SYSTEM, w, "en")
+            queries.append((w.type, sent[0]))  # the widget's own query (link titles follow)
+        rule = next(r for r in rt.apps["outsourcing"].sections["rules"] if r.name == "overdue_reminder")
+        table = rt.tables.for_entity(ent)
+        stmt = scan_ids(rt.sql, rule, table, (rt.tables.system["jig_rule_firings"], "2026-12-02"))
+        sent.clear()
+        with rt.db.read() as conn:
+            conn.execute(stmt).all()
+        queries.append(("overdue scan", sent[0]))
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", capture)
+    for kind, (sql, params) in queries:
+        with rt.db.write() as conn:
+            if rt.db.dialect == "sqlite":
+                plan = [str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+            else:
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = [str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + sql, params)]
+        shown = f"{kind}: {sql}\n" + "\n".join(plan)
+        if rt.db.dialect == "sqlite":
+            table_lines = [line for line in plan if "outsourcing__batch" in line]
+            assert table_lines and all(line.startswith("SEARCH") and "INDEX" in line for line in table_lines), shown
+            if kind in ("number", "overdue scan"):
+                assert not any("TEMP B-TREE" in line for line in plan), shown
+            if kind in ("bar", "overdue scan"):  # answered from the index alone (partner / ids)
+                assert "COVERING INDEX" in shown, shown
+        else:
+            assert not any("Seq Scan on outsourcing__batch" in line for line in plan), shown
+            if kind in ("number", "overdue scan"):
+                assert not any(line.strip().lstrip("-> ").startswith(("Sort", "Incremental Sort")) for line in plan), shown

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Float, Select, cast, func, select
 
-from runtime import permissions
+from runtime import indexplan, permissions
 from runtime.auth import Actor
 from runtime.compiler import CompileContext, label
 from runtime.context import RecordContext, row_loader
@@ -269,6 +269,9 @@ def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any
         e = ctx.expr(rule["when"], ent.scope, (*path, "colors", j, "when"), want="bool")
         if e is not None:
             widget.colors.append((str(rule.get("color", "grey")), e))
+    # an index for the widget's query: filter, then group-by / sort, then what it reads (runtime.indexplan)
+    indexplan.plan(ent, indexplan.condition_index(ent, widget.filter, group_by=widget.group_by,
+                                                  sort=[c for c, _ in widget.sort], reads=[widget.value]))
     return widget
 
 
