@@ -121,6 +121,10 @@ def test_declared_documents_print(browser: Any, site: tuple[Any, str, dict[str, 
     page.goto(f"/a/outsourcing/batch/{ids['batch0']}")
     button = page.locator("a.print-doc", has_text="外发单")
     assert button.is_visible() and page.locator("a.print-doc", has_text="送货单").is_visible()
+    page.emulate_media(media="print")  # any page prints without the menus and buttons
+    assert page.locator("header.top").is_hidden() and button.is_hidden()
+    assert page.locator("#fld-customer").is_visible()
+    page.emulate_media(media="screen")
     page.goto(button.get_attribute("href"))
     assert page.locator("#company-name").inner_text() == "宁波精密机械有限公司"
     assert page.locator("#doc-title").inner_text() == "外发单"
