@@ -22,6 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from runtime import workflow  # noqa: E402
 from runtime.auth import SYSTEM  # noqa: E402
 from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, build, serve  # noqa: E402
 
@@ -37,7 +38,11 @@ def _data(rt: Any) -> dict[str, tuple[str, int]]:
     p = rt.records.create(SYSTEM, E("work_order_tracking", "product"), {"code": "P-1001", "name": "电机壳体",
                                                                         "spec": "ADC12 压铸"})
     wo = rt.records.create(SYSTEM, E("work_order_tracking", "work_order"), {"product": p["id"], "qty": 500,
-                                                                            "priority": "high"})
+                                                                            "priority": "high",
+                                                                            "planned_start": "2026-11-20T08:00:00+08:00",
+                                                                            "planned_end": "2026-11-22T17:00:00+08:00"})
+    wo = workflow.take(rt.records, SYSTEM, E("work_order_tracking", "work_order"), wo["id"], "release", {},
+                       wo["version"])  # operations start on a released order only
     ops = [rt.records.create(SYSTEM, E("work_order_tracking", "operation"),
                              {"work_order": wo["id"], "seq": seq, "name": name, "workstation": ws, "planned_qty": 500})
            for seq, name, ws in ((10, "压铸", "DC-03"), (20, "去毛刺", "手工线"), (30, "CNC 精加工", "CNC-07"),

@@ -82,7 +82,7 @@ class Jig:
         return Runtime(apps, self.settings.database_url, extensions=self.extensions, db=self.db,
                        settings={"files_dir": self.settings.files_dir, "redis_url": self.settings.redis_url,
                                  "embedded_jobs": self.embedded_jobs, "secret_key": self.settings.session_secret(),
-                                 "public_url": self.settings.public_url})
+                                 "public_url": self.settings.public_url, "company": self.settings.company})
 
     def _attach(self, rt: Runtime) -> None:
         self.extensions.attach(rt)

@@ -19,7 +19,10 @@ from runtime.loader import load_apps, load_texts
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 # The shipped files before the rewrite with the compact forms (bytes; recorded in docs/definition-language.md).
-BASELINE = {"outsourcing.yaml": 13_705, "maintenance.yaml": 22_686, "work_order_tracking.yaml": 26_499}
+# The shipped files' sizes in the long forms: as they were before the rewrite (13,705 / 22,686 / 26,499 bytes),
+# plus what was added since in the long form (row colours, kanban cards, overdue, roll-ups, a guard, printed
+# documents: +1,793 bytes to outsourcing, +1,862 to work_order_tracking, measured on their branches).
+BASELINE = {"outsourcing.yaml": 15_498, "maintenance.yaml": 22_686, "work_order_tracking.yaml": 28_361}
 
 LONG = """
 app: shop

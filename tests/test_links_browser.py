@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from runtime import workflow
 from runtime.auth import SYSTEM
 
 from .ui_support import build, launch_browser, serve
@@ -88,7 +89,11 @@ def test_worker_scans_an_operation(browser: Any, site: tuple[Any, str], tmp_path
     expect = pytest.importorskip("playwright.sync_api").expect
     E = rt.entity
     p = rt.records.create(SYSTEM, E("work_order_tracking", "product"), {"code": "P-1", "name": "电机壳体"})
-    wo = rt.records.create(SYSTEM, E("work_order_tracking", "work_order"), {"product": p["id"], "qty": 100})
+    wo = rt.records.create(SYSTEM, E("work_order_tracking", "work_order"), {
+        "product": p["id"], "qty": 100, "planned_start": "2026-11-20T08:00:00+08:00",
+        "planned_end": "2026-11-21T17:00:00+08:00"})
+    wo = workflow.take(rt.records, SYSTEM, E("work_order_tracking", "work_order"), wo["id"], "release", {},
+                       wo["version"])  # operations start on a released order only
     op = rt.records.create(SYSTEM, E("work_order_tracking", "operation"),
                            {"work_order": wo["id"], "seq": 10, "name": "CNC 粗加工", "workstation": "CNC-07",
                             "planned_qty": 100})

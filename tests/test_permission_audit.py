@@ -84,6 +84,12 @@ dashboards:
     title: 外协厂
     widgets:
       - {type: table, entity: partner, columns: [name, phone]}
+documents:
+  slip:
+    label: 外发单
+    entity: batch
+    sections: [{fields: [customer, partner, partner_phone, qty]}]
+    qr: partner_update
 """
 
 # Partner A's data: none of these may appear in an answer to anyone but A (and planners/admins).
@@ -252,6 +258,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/a/<app>/<entity>/<int:record_id>/links", "POST"): [Case("POST", "/a/plant/batch/{a}/links",
                                                                form={"link": "partner_update"})],
     ("/a/<app>/<entity>/<int:record_id>/print", "GET"): [Case("GET", "/a/plant/batch/{a}/print")],
+    ("/a/<app>/<entity>/<int:record_id>/print/<doc>", "GET"): [Case("GET", "/a/plant/batch/{a}/print/slip"),
+                                                                Case("GET", "/a/plant/batch/{a}/print/nodoc")],
     ("/links/<int:link_id>/revoke", "POST"): [Case("POST", "/links/{link}/revoke", form={})],
     ("/links/<int:link_id>/qr.<fmt>", "GET"): [Case("GET", "/links/{link}/qr.svg"),
                                                 Case("GET", "/links/{link}/qr.png")],

@@ -14,7 +14,7 @@ from runtime.compiler import CompileContext
 from runtime.extensions import hookimpl
 from runtime.model import AppDef
 
-from . import dashboards, listdecor
+from . import dashboards, documents, listdecor
 
 
 class UiExtension:
@@ -22,16 +22,17 @@ class UiExtension:
 
     @hookimpl
     def schema_sections(self) -> dict[str, dict[str, Any]]:
-        return dashboards.schema_sections()
+        return {**dashboards.schema_sections(), **documents.schema_sections()}
 
     @hookimpl
     def schema_defs(self) -> dict[str, dict[str, Any]]:
-        return dashboards.schema_defs()
+        return {**dashboards.schema_defs(), **documents.schema_defs()}
 
     @hookimpl
     def compile(self, app: AppDef, ctx: CompileContext, apps: dict[str, AppDef]) -> None:
         app.sections["dashboards"] = dashboards.compile_dashboards(app, ctx)
         listdecor.compile_lists(app, ctx)  # list.colors and list.card
+        app.sections["documents"] = documents.compile_documents(app, ctx)
 
     @hookimpl
     def define_tables(self, metadata: Any) -> list[Any]:
@@ -40,7 +41,7 @@ class UiExtension:
 
     @hookimpl
     def init_web(self, flask_app: Any, runtime: Any) -> None:
-        from . import admin, assets, delivery_log, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
+        from . import admin, assets, delivery_log, docprint, formrules, imports, linkstaff, session, transfer, web  # noqa: F401 - registering routes on the blueprint
         session.configure(flask_app)
         flask_app.register_blueprint(web.bp)
         assets.install(flask_app)  # every blueprint's static files: fingerprinted, cached, gzip
