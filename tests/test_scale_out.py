@@ -153,9 +153,11 @@ def test_story_2_and_4_across_two_web_two_workers_a_scheduler_with_kills_and_a_r
     try:
         redis.start()
         assert (redis.config("maxmemory-policy"), redis.config("appendonly")) == ("noeviction", "yes")
-        bases = [top.web("web1"), top.web("web2")]
+        bases = [top.web("web1", wait=False), top.web("web2", wait=False)]  # everything starts together
         top.worker()
         top.worker()
+        for base in bases:
+            top.ready(base)
         st = Story(bases, tokens)
         today = clock.today()
         late = {"ship_date": str(today - dt.timedelta(days=10)), "expected_return": str(today - dt.timedelta(days=2))}

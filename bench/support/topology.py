@@ -100,16 +100,22 @@ class Topology:
                                             start_new_session=True)
         return self.procs[name]
 
-    def web(self, name: str, port: int | None = None) -> str:
-        """`jig serve` on loopback (its own metrics folder); returns its base URL once it answers /readyz."""
+    def web(self, name: str, port: int | None = None, wait: bool = True) -> str:
+        """`jig serve` on loopback (its own metrics folder); returns its base URL, by default once it answers
+        /readyz (``wait=False``: at once; call ``ready`` later, so that several processes start together)."""
         port = port or self.ports.get(name) or free_port()
         self.ports[name] = port
         env = dict(self.env, PROMETHEUS_MULTIPROC_DIR=str(self.tmp / f"prom-{name}"))
         self.start(name, self.jig("serve", "--host", "127.0.0.1", "--port", str(port), *self.web_args), env)
         base = f"http://127.0.0.1:{port}"
-        import requests
-        wait_for(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200, 120, f"web process {name}")
+        if wait:
+            self.ready(base)
         return base
+
+    @staticmethod
+    def ready(base: str) -> None:
+        import requests
+        wait_for(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200, 120, f"{base}/readyz")
 
     def worker(self) -> str:
         name = f"worker{next(self._n)}"
