@@ -14,7 +14,8 @@ and workers deliver what the traffic queues (SMS through the log provider, notif
 Each client process signs in (a session for the pages, a token for the API) and loops over a fixed mix:
 the batch list (API and page), a record page, the new-record form, a record create, a transition on a
 batch it created, and a partner's link form (page + save). Every request goes round-robin to the live web
-processes (bench/support/topology.py's RoundRobin, nginx's part). Printed: requests, throughput and p50/p95
+processes (bench/support/topology.py's RoundRobin, nginx's part: JIG_PROXIES=1, and each link's requests
+carry its phone's address in X-Forwarded-For, as nginx adds it). Printed: requests, throughput and p50/p95
 latency per route for each configuration, and the total throughput with two web processes over one.
 --smoke: 2 clients, 2 s per configuration, one worker, small data; checks that it runs, not the figures.
 """
@@ -84,6 +85,7 @@ def client(args: tuple[list[str], str, int, list[tuple[int, str]], float, float]
         lat[route].append(time.perf_counter() - t0)
         if r.status_code >= 400:
             lat["errors"].append(float(r.status_code))
+            lat.setdefault(f"error {r.status_code} {route}: {r.text[:160]}", []).append(0.0)
         return r
 
     while time.time() < end:
@@ -99,12 +101,14 @@ def client(args: tuple[list[str], str, int, list[tuple[int, str]], float, float]
             timed(ROUTES[5], api, "POST", f"/api/outsourcing/batch/{rec['id']}/transitions/start",
                   json={"version": rec["version"]})
             some_id = rec["id"]
-        rec_id, tok = links[i % len(links)]
-        page = timed(ROUTES[6], anon, "GET", f"/l/{tok}")
+        j = i % len(links)
+        rec_id, tok = links[j]
+        phone = {"X-Forwarded-For": f"10.{j // 250}.{j % 250}.{partner % 250}"}  # what nginx adds: each link its phone
+        page = timed(ROUTES[6], anon, "GET", f"/l/{tok}", headers=phone)
         m = re.search(r'data-csrf="([^"]+)"[^>]*data-version="(\d+)"', page.text)
         if m:
             version = versions.get(rec_id, int(m.group(2)))
-            r = timed(ROUTES[7], anon, "POST", f"/l/{tok}", headers={"X-Link-Token": m.group(1)},
+            r = timed(ROUTES[7], anon, "POST", f"/l/{tok}", headers={"X-Link-Token": m.group(1), **phone},
                       json={"action": "save", "version": version, "worker_name": "王厂长",
                             "values": {"remark": f"第{i}次更新"}})
             if r.status_code == 200:
@@ -124,7 +128,7 @@ def seed(rt: Any, batches: int, clients: int, links_each: int) -> tuple[list[int
         ids.append(rt.records.create(SYSTEM, E("outsourcing", "batch"), {
             "customer": f"客户{i % 17}", "product_no": f"P-{i:05d}", "quantity": 10 + i % 90,
             "partner": partners[i % len(partners)], "ship_date": str(today - dt.timedelta(days=i % 20)),
-            "expected_return": str(today + dt.timedelta(days=3 - i % 9))})["id"])
+            "expected_return": str(today - dt.timedelta(days=i % 20 - i % 23))})["id"])
     store = rt.services.get(LinkStore)
     lk = store.definition("outsourcing", "partner_update")
     links: list[list[tuple[int, str]]] = []
@@ -166,6 +170,9 @@ def table(name: str, lat: dict[str, list[float]], seconds: float) -> tuple[float
         v = lat[r]
         med = statistics.median(v) * 1000 if v else 0.0
         print(f"| {r} | {len(v)} | {len(v) / seconds:.1f} | {med:.0f} | {p(v, 0.95):.0f} |")
+    for k, v in lat.items():
+        if k.startswith("error "):
+            print(f"{len(v)} × {k}")
     return total / seconds, len(lat.get("errors", []))
 
 
@@ -191,7 +198,7 @@ def main() -> int:
     erp_url = url_q.get(timeout=120)
     env = dict(os.environ, JIG_DATABASE_URL=url, JIG_APPS=str(ROOT / "apps"), JIG_VAR=str(tmp / "var"),
                JIG_FILES_DIR=str(tmp / "files"), JIG_SECRET_KEY="load-secret", PYTHONUNBUFFERED="1",
-               KINGDEE_URL=erp_url, KINGDEE_APP_SECRET="sim-secret", JIG_POLL_SECONDS="1",
+               KINGDEE_URL=erp_url, KINGDEE_APP_SECRET="sim-secret", JIG_POLL_SECONDS="1", JIG_PROXIES="1",
                PYTHONPATH=str(ROOT))
     os.environ.update(KINGDEE_URL=erp_url, KINGDEE_APP_SECRET="sim-secret")
     from jig.app import Jig
@@ -202,7 +209,7 @@ def main() -> int:
     rt = jig.runtime
     rt.users.add("pl", "pl-pass-1", ["planner"])
     token = rt.users.create_token("pl")
-    partners, links = seed(rt, a.batches, a.clients, 5)
+    partners, links = seed(rt, a.batches, a.clients, 5 if a.smoke else 20)
     redis = Redis(tmp / "redis")
     top = Topology(tmp, dict(env, JIG_REDIS_URL=redis.url))
     syncing = threading.Event()

@@ -22,6 +22,7 @@ class Settings:
     files_dir: str = "var/files"
     var_dir: str = "var"
     public_url: str = ""  # how phones reach Jig, for links in SMS and QR codes (default: the request's host)
+    proxies: int = 0  # reverse proxies in front that append X-Forwarded-For (JIG_PROXIES; 0: trust no header)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -41,6 +42,7 @@ class Settings:
         s.auto_migrate = e.get("JIG_AUTO_MIGRATE", "1") not in ("0", "false", "no")
         s.files_dir = e.get("JIG_FILES_DIR", s.files_dir)
         s.public_url = e.get("JIG_PUBLIC_URL", s.public_url).rstrip("/")
+        s.proxies = int(e.get("JIG_PROXIES", "0") or 0)
         return s
 
 

@@ -285,6 +285,24 @@ def test_story_2_and_4_across_two_web_two_workers_a_scheduler_with_kills_and_a_r
         missing = {k: n for k, n in st.done.items() if seen[k] < n}
         assert not missing, f"history entries missing: {missing}\nhistory: {dict(seen)}"
         assert all(top.alive(n) for n in ("web1", "web2", "worker2", "scheduler")), top.logs()
+
+        # ---- what an operator sees on each machine's /metrics: the backlog drained, no dead letters
+        def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            from prometheus_client.parser import text_string_to_metric_families
+            text = RoundRobin([base]).get("/metrics").text
+            return {(smp.name, tuple(sorted(smp.labels.items()))): smp.value
+                    for fam in text_string_to_metric_families(text) for smp in fam.samples}
+        def drained(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+            got = scrape(base)
+            return got if got[("jig_outbox_backlog", ())] == 0 else None
+        for base in bases:
+            m = wait_for(lambda b=base: drained(b), SAFETY, f"{base}/metrics to show the backlog drained (cached 5 s)")
+            assert m[("jig_outbox_dead", ())] == 0 and m[("jig_jobs_queued", (("queue", "jig"),))] == 0
+            assert m[("jig_rule_firings_today", (("rule", "outsourcing.partner_gets_link"),))] == len(batches)
+            assert m[("jig_connector_quarantined", (("connector", "kingdee"),))] == 0
+            assert m[("jig_db_pool_connections", (("state", "size"),))] > 0
+            assert any(k[0] == "jig_http_request_duration_seconds_count" and ("route", "/l/<token>") in k[1]
+                       for k in m), "request latency per route"
         print(f"\nserved per web process: {st.as_['pl'].served}; history entries checked: {sum(st.done.values())}")
     except AssertionError:
         print(top.logs())
