@@ -9,7 +9,9 @@ providers. In the middle one worker and one web process are killed with SIGKILL 
 * The killed **web** process is restarted (its supervisor's `Restart=always`): while it is down the proxy
   skips it; the story-4 check needs both processes up to show both serve the publish.
 * The killed **worker** is not: the other worker must take over what it held (its leased rows, once the
-  lease runs out) and everything queued. A restarted worker would prove less.
+  lease runs out) and everything queued. A restarted worker would prove less. The kill lands wherever the
+  worker is (three batches and their SMS were just queued); a worker killed while it holds a row the
+  provider already took is pinned down in tests/test_faults_jobs.py.
 
 Then nothing is lost or doubled: every SMS arrived once (per outbox key and per message), every ERP
 write-back once, every answered action is in the records' history once, no outbox row is left pending or
