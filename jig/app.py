@@ -164,6 +164,9 @@ def create_app(settings: Settings | None = None, source: RuntimeSource | None = 
     observability.init_app(app, source)  # request ids, access log, /metrics, /healthz, /readyz
     rt = source.current()
     rt.extensions.init_web(app, rt)
+    if settings.proxies > 0:  # behind nginx: the client's address (link rate limits) is in X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies)  # type: ignore[method-assign]
     return app
 
 

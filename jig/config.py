@@ -23,6 +23,7 @@ class Settings:
     var_dir: str = "var"
     public_url: str = ""  # how phones reach Jig, for links in SMS and QR codes (default: the request's host)
     company: dict[str, str] = field(default_factory=dict)  # letterhead of printed documents: name, address, logo
+    proxies: int = 0  # reverse proxies in front that append X-Forwarded-For (JIG_PROXIES; 0: trust no header)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -43,6 +44,7 @@ class Settings:
         s.files_dir = e.get("JIG_FILES_DIR", s.files_dir)
         s.public_url = e.get("JIG_PUBLIC_URL", s.public_url).rstrip("/")
         s.company = {k: e[f"JIG_COMPANY_{k.upper()}"] for k in ("name", "address", "logo") if e.get(f"JIG_COMPANY_{k.upper()}")}
+        s.proxies = int(e.get("JIG_PROXIES", "0") or 0)
         return s
 
 

@@ -56,6 +56,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "JIG_TIMEZONE": settings.timezone,
         "JIG_FILES_DIR": settings.files_dir,
         "JIG_PUBLIC_URL": settings.public_url,
+        "JIG_PROXIES": str(settings.proxies),
         "JIG_AUTO_MIGRATE": "1" if settings.auto_migrate else "0",
     }
     if settings.redis_url:

@@ -36,10 +36,11 @@ SCRIPTS: dict[str, str | tuple[str, ...]] = {
     "request_cost.py": "CPU microseconds per request",
     "weight.py": "| page | requests | uncompressed |",
     "imports.py": "| entity | jig rows/s | bulk insert rows/s | ratio jig/bulk |",
+    "load.py": ("| route | requests | req/s | p50 ms | p95 ms |", "throughput: 1 web process"),
 }
 DATABASE = {"crud.py", "pages.py", "rules.py", "sync.py", "imports.py"}  # take --database
 BROWSER = {"links.py", "screenshots.py", "designer_screenshots.py"}
-OWN_SQLITE = {"weight.py"}  # serves its own SQLite database in process: the SQLite run only
+OWN_SQLITE = {"weight.py", "load.py"}  # own SQLite database (load.py: its topology on it): the SQLite run only
 
 
 def test_every_bench_script_is_covered() -> None:
