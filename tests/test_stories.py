@@ -1,0 +1,169 @@
+"""Issue 17: the seed stories end to end, through the surfaces people use.
+
+One plant per module (Jig built as `jig serve` builds it, Kingdee's simulator, the log SMS provider): the pages
+and the JSON API their scripts call (a signed-in session with its CSRF token), shared links as a phone opens
+them (the URL a QR code or a text message carries), the builder API the designer calls, the connector's
+schedules. Time moves with the clock (frozen at each step); the jobs run at each step as the deployment runs
+them: the embedded backend in the SQLite pass, RQ workers against the real Redis in the PostgreSQL pass.
+
+1. auto-parts plant: Kingdee orders → BOM explosion → QR reporting → late alert → write-back → reconciliation
+2. garment-accessories plant: an outsourced batch, the partner's text-message link, the overdue SMS window,
+   the board's colours, QC
+3. packaging plant: meter readings → maintenance task → QR breakdown report → 报修→接单→维修→验收→归档 → MTTR/MTBF
+4. a planner's morning: a field and a state added in the designer, served at once; story 2 passes again
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.simulator import Erp, Simulator
+from runtime import clock
+
+from .conftest import fresh_database
+from .stories_support import LinkPage, Plant, build_plant, number, photo, redis_url
+
+DAY0 = dt.date.today()  # Kingdee's simulator keeps its own (real) clock: the stories happen in the days after
+
+
+def at(day: int, hh: int, mm: int = 0) -> dt.datetime:
+    return dt.datetime.combine(DAY0 + dt.timedelta(days=day), dt.time(hh, mm))
+
+
+@pytest.fixture(scope="module")
+def erp() -> Iterator[Erp]:
+    sim = Simulator(Erp(seed=17)).start()
+    old = {k: os.environ.get(k) for k in ("KINGDEE_URL", "KINGDEE_APP_SECRET")}
+    os.environ.update(KINGDEE_URL=sim.url, KINGDEE_APP_SECRET="sim-secret")
+    try:
+        yield sim.erp
+    finally:
+        sim.stop()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def plant(erp: Erp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
+    from .conftest import BACKEND
+    if BACKEND == "postgresql" and not os.environ.get("JIG_TEST_REDIS_URL"):
+        pytest.skip("JIG_TEST_REDIS_URL not set (run scripts/test.sh)")
+    tmp = tmp_path_factory.mktemp("stories")
+    urls = fresh_database(tmp, "jt_story_")
+    url = next(urls)
+    with clock.frozen(at(0, 8)):
+        p = build_plant(url, tmp, redis_url())
+        p.tick(at(0, 8))  # the schedules are known from now on
+    try:
+        yield p
+    finally:
+        p.frozen.close()
+        p.jig.close()
+        next(urls, None)
+
+
+def _ids(rows: dict[str, Any]) -> list[int]:
+    return [int(r["id"]) for r in rows["items"]]
+
+
+# ------------------------------------------------------------------ story 1
+
+def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, erp: Erp) -> None:
+    A = "/api/work_order_tracking"
+    with clock.frozen(at(1, 1)):
+        rm = plant.s("pmc").api("post", f"{A}/product", {"code": "RM-S1", "name": "钢带", "kind": "raw"})
+        fg = plant.s("pmc").api("post", f"{A}/product", {"code": "FG-S1", "name": "刹车片支架"})
+        plant.s("pmc").api("post", f"{A}/bom", {"product": fg["id"], "quantity": 1, "is_default": True,
+                                     "lines": [{"item": rm["id"], "qty": 2}]})
+        plant.s("pmc").api("post", f"{A}/routing", {"product": fg["id"], "name": "冲压-焊接", "steps": [
+            {"seq": 10, "operation": "冲压", "workstation": "冲床-01"},
+            {"seq": 20, "operation": "焊接", "workstation": "焊机-02"}]})
+    # Kingdee: a new sales order for the bracket; the nightly sync (02:00) brings it in
+    order = erp.add_order("XSDD-S17-01", lines=1)
+    with erp.lock:
+        order["lines"][0].update(mat="FG-S1", mat_name="刹车片支架", qty=10,
+                                 delivery=(DAY0 + dt.timedelta(days=3)).isoformat())
+    plant.tick(at(1, 1))
+    assert not plant.s("pmc").api("get", f"{A}/sales_order?erp_no=XSDD-S17-01")["items"]  # not before the night's run
+    plant.tick(at(1, 2, 5))
+    so = plant.s("pmc").api("get", f"{A}/sales_order?erp_no=XSDD-S17-01")["items"]
+    assert len(so) == 1 and so[0]["state"] == "draft", so
+    so = so[0]
+    with clock.frozen(at(1, 7, 30)):  # PMC releases it: the BOM and routing explode into a work order and operations
+        plant.s("pmc").api("post", f"{A}/sales_order/{so['id']}/transitions/release", {"version": so["version"]})
+    plant.tick(at(1, 7, 31))
+    wos = plant.s("pmc").api("get", f"{A}/work_order?sales_order={so['id']}")["items"]
+    assert [(w["qty"], w["product"]) for w in wos] in ([("10.00", fg["id"])], [(10, fg["id"])], [("10", fg["id"])]), wos
+    wo = wos[0]
+    ops = plant.s("pmc").api("get", f"{A}/operation?work_order={wo['id']}&sort=seq")["items"]
+    assert [(o["seq"], o["name"], o["state"]) for o in ops] == [(10, "冲压", "pending"), (20, "焊接", "pending")]
+    with clock.frozen(at(1, 7, 40)):
+        wo = plant.s("pmc").api("patch", f"{A}/work_order/{wo['id']}", {
+            "version": wo["version"], "erp_no": "MO-S17-01", "planned_start": at(1, 8).isoformat(),
+            "planned_end": at(1, 20).isoformat()})
+        wo = plant.s("pmc").api("post", f"{A}/work_order/{wo['id']}/transitions/release", {"version": wo["version"]})
+        # the team leader assigns the operations to his worker, with their planned times
+        for op, end in zip(ops, (at(1, 12), at(1, 16)), strict=True):
+            plant.s("zhang").api("patch", f"{A}/operation/{op['id']}", {
+                "version": op["version"], "operator": "wang", "planned_start": at(1, 8).isoformat(),
+                "planned_end": end.isoformat()})
+        plant.s("zhang").api("post", f"{A}/work_order/{wo['id']}/transitions/start", {"version": wo["version"]})
+        tokens = [plant.issue_link("zhang", "work_order_tracking", "operation", o["id"], "operation_scan")
+                  for o in ops]
+    # the worker scans the traveller's QR codes: starts and finishes the first, reports an abnormal stop on the second
+    with clock.frozen(at(1, 8, 5)):
+        p1 = LinkPage(plant.app, tokens[0])
+        assert "冲压" in p1.html and 'data-action="start"' in p1.html
+        r = p1.post({"action": "start", "version": 2, "worker": "wang"})
+        assert r["state"] == "started"
+    with clock.frozen(at(1, 11, 30)):
+        r = p1.post({"action": "finish", "version": r["version"], "worker": "wang", "values": {"good_qty": 10}})
+        assert r["state"] == "done"
+    with clock.frozen(at(1, 12)):
+        p2 = LinkPage(plant.app, tokens[1])
+        r2 = p2.post({"action": "start", "version": 2, "worker": "wang"})
+        key = p2.upload(photo(), "jam.jpg")
+        r2 = p2.post({"action": "report_abnormal", "version": r2["version"], "worker": "wang",
+                      "values": {"abnormal_reason": "equipment_failure", "note": "焊枪卡死", "photos": [key]}})
+        assert r2["state"] == "abnormal"
+    # 18:05: the second operation is two hours past its planned end: the supervisor and PMC are alerted, once
+    before = plant.last_sms_id()
+    plant.tick(at(1, 17, 55))
+    assert plant.sms(before) == []
+    plant.tick(at(1, 18, 5))
+    sent = plant.sms(before)
+    assert sorted(s["to"] for s in sent) == ["13700000001", "13700000002"], sent
+    assert all("焊接" in s["text"] and "工序延误" in s["text"] for s in sent)
+    plant.tick(at(1, 18, 30))
+    assert len(plant.sms(before)) == 2  # once per operation
+    with clock.frozen(at(1, 18, 31)):
+        assert plant.s("zhang").api("get", "/ui/notifications.json")["unread"] == 1
+        assert "工序延误：焊接" in plant.s("zhang").html("/notifications")
+        board = plant.s("pmc").html("/d/work_order_tracking/production")
+        assert number(board, "延误工序") == "1" and "焊机-02" in board
+    # resumed and finished; the supervisor completes the work order: written back to Kingdee, once
+    with clock.frozen(at(1, 18, 40)):
+        r2 = p2.post({"action": "resume", "version": r2["version"], "worker": "wang"})
+        r2 = p2.post({"action": "finish", "version": r2["version"], "worker": "wang", "values": {"good_qty": 10}})
+        wo = plant.s("zhang").api("get", f"{A}/work_order/{wo['id']}")
+        wo = plant.s("zhang").api("post", f"{A}/work_order/{wo['id']}/transitions/complete",
+                       {"version": wo["version"], "produced_qty": 10})
+    plant.tick(at(1, 18, 45))
+    plant.tick(at(2, 2, 35))  # the nightly catch-up finds nothing more to write
+    assert erp.report_counts().get(f"JIG-{wo['name']}") == 1, erp.report_counts()
+    # 04:00 the daily reconciliation: no difference
+    plant.tick(at(2, 4, 5))
+    reports = plant.s("admin").api("get", "/api/_connectors/kingdee/reports")["items"]
+    assert reports and reports[0]["differences"] == 0, reports[:1]
+    with clock.frozen(at(2, 8)):
+        board = plant.s("pmc").html("/d/work_order_tracking/production")
+        assert number(board, "延误工序") == "0"
+        assert number(board, "计划达成率（近 30 天完工）") in ("100", "100.0"), board
