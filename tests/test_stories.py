@@ -167,3 +167,73 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
         board = plant.s("pmc").html("/d/work_order_tracking/production")
         assert number(board, "延误工序") == "0"
         assert number(board, "计划达成率（近 30 天完工）") in ("100", "100.0"), board
+
+
+# ------------------------------------------------------------------ story 2
+
+TWELVE = ["customer", "product_no", "quantity", "partner", "process", "ship_date", "expected_return", "actual_return",
+          "returned_qty", "qc_result", "photos", "remark"]
+
+
+def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[str, Any]:
+    """A batch goes to a plater, who updates it from a text-message link; overdue reminders keep to 08:00-20:00 once
+    a day; the board colours it; QC closes it. Returns the batch as QC left it."""
+    A = "/api/outsourcing"
+    plant.go(at(day, 8, 30))
+    pmc = plant.s("pmc")
+    partner = pmc.api("post", f"{A}/partner", {"name": plater, "phone": phone, "contact": "陈经理"})
+    d = DAY0 + dt.timedelta(days=day)
+    body = {"customer": "东莞辅料", "product_no": "KZ-2088 四合扣", "quantity": 5000, "partner": partner["id"],
+            "process": "plating", "ship_date": d.isoformat(), "expected_return": (d + dt.timedelta(days=1)).isoformat(),
+            "remark": "镀青古铜", "sms_partner": True}
+    before = plant.last_sms_id()
+    batch = pmc.api("post", f"{A}/batch", body)
+    others = [pmc.api("post", f"{A}/batch", {**body, "sms_partner": False, "product_no": f"KZ-{n}",
+                                             "expected_return": (d + dt.timedelta(days=k)).isoformat()})
+              for n, k in (("Y", 3), ("G", 9))]  # due the day after the reminders' day (yellow), later (green)
+    plant.tick(at(day, 8, 31))
+    texts = [s for s in plant.sms(before) if s["to"] == phone]
+    assert len(texts) == 1 and batch["name"] in texts[0]["text"], texts
+    # the plater opens the link in the text message: starts processing, with a photo of the parts as received
+    page = LinkPage(plant.app, texts[0]["text"].split("/l/")[1].split()[0].rstrip("。，,"))
+    assert batch["name"] in page.html and "KZ-2088" in page.html
+    key = page.upload(photo((150, 110, 60)), "received.jpg")
+    r = page.post({"action": "start", "version": batch["version"], "worker_name": "陈师傅",
+                   "values": {"photos": [key], "remark": "已收货，明早上挂"}})
+    assert r["state"] == "processing"
+    # two days later it is overdue: one text a day, between 08:00 and 20:00 only
+    late = day + 2
+    reminders: list[int] = []
+    for hh in (7, 9, 10, 15, 21):
+        before = plant.last_sms_id()
+        plant.tick(at(late, hh, 2))
+        reminders.append(len([s for s in plant.sms(before) if s["to"] == phone and "外发提醒" in s["text"]]))
+    assert reminders == [0, 1, 0, 0, 0], reminders
+    # the big screen: red for the overdue batch, yellow for the one due tomorrow, green for the later one
+    plant.go(at(late, 16))
+    board = plant.s("pmc").html("/board/outsourcing/board")
+    cards = board.split('class="board-groups"', 1)[1]
+    colours = {n: cards.split(n)[0].rsplit('data-color="', 1)[1].split('"')[0]
+               for n in (batch["name"], others[0]["name"], others[1]["name"])}
+    assert colours == {batch["name"]: "red", others[0]["name"]: "yellow", others[1]["name"]: "green"}, colours
+    # back at the plant: the plater reports the return from the same link, with a photo
+    key = page.upload(photo((90, 90, 90), "PNG"), "returned.png")
+    r = page.post({"action": "return", "version": r["version"], "worker_name": "陈师傅",
+                   "values": {"returned_qty": 4980, "photos": [key]}})
+    assert r["state"] == "awaiting_qc"
+    plant.go(at(late, 16, 30))
+    qc = plant.s("qc")
+    got = qc.api("get", f"{A}/batch/{batch['id']}")
+    got = qc.api("patch", f"{A}/batch/{batch['id']}", {"version": got["version"], "qc_result": "pass"})
+    done = qc.api("post", f"{A}/batch/{batch['id']}/transitions/inspect", {"version": got["version"]})
+    assert done["state"] == "done"
+    assert all(done.get(f) not in (None, "", []) for f in TWELVE), {f: done.get(f) for f in TWELVE}
+    assert len(done["photos"]) == 2 and done["returned_qty"] == 4980
+    hist = qc.api("get", f"{A}/batch/{batch['id']}/history")
+    assert [(h["via"], h["transition"]) for h in hist["items"] if h["via"] == "link"] == [
+        ("link", "start"), ("link", "return")], hist
+    return done
+
+
+def test_story2_garment_accessories_outsourced_batch(plant: Plant) -> None:
+    outsourcing_story(plant, 4, "华美电镀", "13812340001")
