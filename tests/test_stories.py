@@ -237,3 +237,55 @@ def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[s
 
 def test_story2_garment_accessories_outsourced_batch(plant: Plant) -> None:
     outsourcing_story(plant, 4, "华美电镀", "13812340001")
+
+
+# ------------------------------------------------------------------ story 3
+
+def test_story3_packaging_film_blower_maintenance_and_breakdown(plant: Plant) -> None:
+    A = "/api/maintenance"
+    plant.go(at(8, 7))
+    zhang = plant.s("zhang")
+    fb = zhang.api("post", f"{A}/equipment", {"code": "FB-03", "name": "三层共挤吹膜机", "model": "SJ-65",
+                                               "location": "吹膜车间"})
+    zhang.api("post", f"{A}/maintenance_plan", {"equipment": fb["id"], "name": "720 小时保养", "kind": "by_hours",
+                                                "interval_hours": 720, "assignee": "maint",
+                                                "checklist": "换齿轮箱油\n清理模头\n检查加热圈"})
+    # meter readings: 700 h, nothing; 726 h, past 720: a maintenance task opens, the team is notified
+    wang = plant.s("wang")
+    wang.api("post", f"{A}/meter_reading", {"equipment": fb["id"], "reading": 700})
+    plant.tick(at(8, 7, 10))
+    assert zhang.api("get", f"{A}/maintenance_task?equipment={fb['id']}")["items"] == []
+    plant.go(at(8, 7, 20))
+    plant.s("wang").api("post", f"{A}/meter_reading", {"equipment": fb["id"], "reading": 726})
+    plant.tick(at(8, 7, 21))
+    tasks = plant.s("maint").api("get", f"{A}/maintenance_task?equipment={fb['id']}")["items"]
+    assert [(t["state"], t["assignee"]) for t in tasks] == [("open", "maint")], tasks
+    assert "720 小时保养" in plant.s("maint").html("/notifications")
+    # a worker scans the QR on the machine and reports a breakdown (报修), with a photo
+    token = plant.issue_link("zhang", "maintenance", "equipment", fb["id"], "repair_from_label")
+    plant.go(at(8, 9))
+    page = LinkPage(plant.app, token)
+    assert "FB-03" in page.html or "三层共挤吹膜机" in page.html
+    key = page.upload(photo((30, 60, 200)), "die.jpg")
+    r = page.post({"action": "create", "worker": "wang", "values": {
+        "fault_type": "electrical", "urgency": "urgent", "fault_description": "模头加热圈不升温，膜泡破", "photos": [key]}},
+        status=201)
+    rid = r["id"]
+    steps = [  # 接单 → 维修 → 修复待验收 → 验收 → 归档
+        ("maint", at(8, 9, 10), "accept", {}, "accepted"),
+        ("maint", at(8, 9, 30), "start_repair", {}, "repairing"),
+        ("maint", at(8, 12), "finish_repair", {"cause": "加热圈烧断", "action_taken": "更换加热圈 2 只"}, "verifying"),
+        ("wang", at(8, 12, 30), "verify", {}, "archived"),
+    ]
+    for who, when, name, data, state in steps:
+        plant.go(when)
+        s = plant.s(who)
+        rec = s.api("get", f"{A}/repair_request/{rid}")
+        rec = s.api("post", f"{A}/repair_request/{rid}/transitions/{name}", {"version": rec["version"], **data})
+        assert rec["state"] == state, rec
+    assert rec["downtime_hours"] in ("3.0", 3.0, 3), rec
+    plant.go(at(8, 13))
+    board = plant.s("zhang").html("/d/maintenance/overview")
+    assert number(board, "平均修复时长 MTTR") in ("3", "3.0")
+    assert number(board, "平均故障间隔 MTBF") in ("726", "726.0")
+    assert number(board, "停机时长（近 30 天）") in ("3", "3.0")
