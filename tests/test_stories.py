@@ -197,10 +197,14 @@ def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[s
     # the plater opens the link in the text message: starts processing, with a photo of the parts as received
     page = LinkPage(plant.app, texts[0]["text"].split("/l/")[1].split()[0].rstrip("。，,"))
     assert batch["name"] in page.html and "KZ-2088" in page.html
-    key = page.upload(photo((150, 110, 60)), "received.jpg")
-    r = page.post({"action": "start", "version": batch["version"], "worker_name": "陈师傅",
-                   "values": {"photos": [key], "remark": "已收货，明早上挂"}})
+    assert 'data-action="start"' in page.html and "in-photos" not in page.html  # the start screen: one button
+    r = page.post({"action": "start", "version": batch["version"], "worker_name": "陈师傅"})
     assert r["state"] == "processing"
+    page = LinkPage(plant.app, page.token)  # processing: the form, with its photo field
+    assert 'id="in-photos"' in page.html and 'data-action="return"' in page.html
+    key = page.upload(photo((150, 110, 60)), "received.jpg")
+    r = page.post({"action": "save", "version": r["version"], "worker_name": "陈师傅",
+                   "values": {"photos": [key], "remark": "已收货，明早上挂"}})
     # two days later it is overdue: one text a day, between 08:00 and 20:00 only
     late = day + 2
     reminders: list[int] = []
@@ -231,7 +235,7 @@ def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[s
     assert len(done["photos"]) == 2 and done["returned_qty"] == 4980
     hist = qc.api("get", f"{A}/batch/{batch['id']}/history")
     assert [(h["via"], h["transition"]) for h in hist["items"] if h["via"] == "link"] == [
-        ("link", "start"), ("link", "return")], hist
+        ("link", "start"), ("link", None), ("link", "return")], hist
     return done
 
 
@@ -289,3 +293,65 @@ def test_story3_packaging_film_blower_maintenance_and_breakdown(plant: Plant) ->
     assert number(board, "平均修复时长 MTTR") in ("3", "3.0")
     assert number(board, "平均故障间隔 MTBF") in ("726", "726.0")
     assert number(board, "停机时长（近 30 天）") in ("3", "3.0")
+
+
+# ------------------------------------------------------------------ story 4
+
+def _w(path: list[Any], value: Any, after: str | None = None) -> dict[str, Any]:
+    return {"op": "set", "path": path, "value": value, **({"after": after} if after else {})}
+
+
+DESIGN = [  # what the designer's panels send for: a new field, a new state with its transitions, on the link and board
+    _w(["entities", "batch", "fields", "plating_um"],
+       {"type": "decimal", "label": {"zh": "镀层厚度(μm)", "en": "Plating (μm)"}, "min": 0, "scale": 1}, "quantity"),
+    _w(["entities", "batch", "workflow", "states", "on_hold"],
+       {"label": {"zh": "暂停待料", "en": "On Hold"}, "color": "yellow"}, "processing"),
+    _w(["entities", "batch", "workflow", "transitions", "hold"],
+       {"label": {"zh": "暂停", "en": "Hold"}, "from": "processing", "to": "on_hold",
+        "roles": ["partner", "planner", "manager"]}, "start"),
+    _w(["entities", "batch", "workflow", "transitions", "resume"],
+       {"label": {"zh": "恢复加工", "en": "Resume"}, "from": "on_hold", "to": "processing",
+        "roles": ["partner", "planner", "manager"]}, "hold"),
+    _w(["links", "partner_update", "edit"], ["returned_qty", "plating_um", "photos", "remark"]),
+    _w(["links", "partner_update", "transitions"], ["start", "hold", "resume", "return"]),
+    _w(["dashboards", "board", "widgets", 4, "columns"], ["name", "product_no", "quantity", "plating_um",
+                                                          "expected_return"]),
+    _w(["dashboards", "board", "widgets", 4, "filter"], "state in ('shipped', 'processing', 'on_hold')"),
+]
+
+
+def test_story4_a_planners_morning_in_the_designer(plant: Plant) -> None:
+    A = "/api/outsourcing"
+    plant.go(at(10, 8))
+    pmc = plant.s("pmc")
+    partner = pmc.api("post", f"{A}/partner", {"name": "金辉电镀", "phone": "13812340004"})
+    batch = pmc.api("post", f"{A}/batch", {"customer": "东莞辅料", "product_no": "KZ-3001 工字扣", "quantity": 800,
+                                           "partner": partner["id"], "process": "plating",
+                                           "expected_return": (DAY0 + dt.timedelta(days=13)).isoformat()})
+    token = plant.issue_link("pmc", "outsourcing", "batch", batch["id"], "partner_update")
+    before = LinkPage(plant.app, token)
+    assert "in-plating_um" not in before.html and 'data-action="hold"' not in before.html
+    # in the designer: the edits saved as a draft of the app's YAML, then published
+    b = plant.s("builder")
+    draft = b.api("post", "/api/builder/apps/outsourcing/draft/edits", {"edits": DESIGN, "message": "镀层厚度、暂停待料"})
+    assert draft["ok"], draft
+    pub = b.api("post", "/api/builder/apps/outsourcing/publish", {"message": "镀层厚度、暂停待料",
+                                                                 "base": draft["draft"]["sha256"]})
+    assert pub["version"]["number"] >= 2, pub
+    # at once, in the same processes: the workers' link form, the API and the board have them
+    page = LinkPage(plant.app, token)
+    r = page.post({"action": "start", "version": batch["version"], "worker_name": "李师傅"})
+    page = LinkPage(plant.app, token)
+    assert 'id="in-plating_um"' in page.html and 'data-action="hold"' in page.html
+    r = page.post({"action": "hold", "version": r["version"], "worker_name": "李师傅",
+                   "values": {"plating_um": "8.5", "remark": "等镍板"}})
+    assert r["state"] == "on_hold"
+    got = pmc.api("get", f"{A}/batch/{batch['id']}")
+    assert got["state"] == "on_hold" and got["plating_um"] in ("8.5", 8.5), got
+    board = pmc.html("/board/outsourcing/board")
+    assert "镀层厚度(μm)" in board and "8.5" in board and "KZ-3001" in board
+    r = page.post({"action": "resume", "version": r["version"], "worker_name": "李师傅"})
+    assert r["state"] == "processing"
+    # and story 2 still passes on the new definition
+    done = outsourcing_story(plant, 12, "宏达五金电镀", "13812340005")
+    assert "plating_um" in done
