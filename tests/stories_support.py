@@ -71,6 +71,7 @@ class Plant:
     app: Any
     tmp: Path
     redis: Any = None
+    chromium: Chromium | None = None  # the SQLite pass only
     frozen: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     sessions: dict[tuple[str, Any], Staff] = field(default_factory=dict)
 
@@ -189,3 +190,52 @@ class LinkPage:
 
 def redis_url() -> str | None:
     return os.environ.get("JIG_TEST_REDIS_URL") if BACKEND == "postgresql" else None
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
+
+
+class Chromium:
+    """The SQLite pass's browser on the served plant: a few steps done by tapping, as people do them, and the
+    tour's screenshots (written to ``JIG_TOUR_SHOTS``, e.g. docs/screenshots, when it is set)."""
+
+    def __init__(self, browser: Any, url: str):
+        self.browser = browser
+        self.url = url
+        out = os.environ.get("JIG_TOUR_SHOTS")
+        self.out = Path(out) if out else None
+        self._staff: dict[Any, Any] = {}
+
+    def staff(self, user: str) -> Any:
+        now = clock.now()
+        key = (user, now.date(), now.hour // 4)  # signed in again as the story's days go by (sessions expire)
+        if key not in self._staff:
+            ctx = self.browser.new_context(viewport={"width": 1280, "height": 860}, base_url=self.url,
+                                           locale="zh-CN")
+            ctx.set_default_timeout(15000)
+            page = ctx.new_page()
+            page.goto("/login")
+            page.get_by_label("用户名").fill(user)
+            page.get_by_label("密码").fill(f"{user}-pass-1")
+            page.get_by_role("button", name="登录").click()
+            page.wait_for_url(re.compile(r".*/$"))
+            self._staff[key] = page
+        return self._staff[key]
+
+    def phone(self, token: str) -> Any:
+        ctx = self.browser.new_context(base_url=self.url, **PHONE)
+        ctx.set_default_timeout(15000)
+        page = ctx.new_page()
+        page.goto(f"/l/{token}")
+        return page
+
+    def shot(self, page: Any, name: str, full: bool = False) -> None:
+        if self.out is not None:
+            page.screenshot(path=str(self.out / f"tour-{name}.png"), full_page=full)
+
+    def page_shot(self, user: str, path: str, name: str, full: bool = False) -> None:
+        if self.out is not None:
+            page = self.staff(user)
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            self.shot(page, name, full)

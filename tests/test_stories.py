@@ -15,6 +15,7 @@ them: the embedded backend in the SQLite pass, RQ workers against the real Redis
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterator
@@ -25,8 +26,9 @@ import pytest
 from connectors.simulator import Erp, Simulator
 from runtime import clock
 
-from .conftest import fresh_database
-from .stories_support import LinkPage, Plant, build_plant, number, photo, redis_url
+from .conftest import BACKEND, fresh_database
+from .stories_support import Chromium, LinkPage, Plant, build_plant, number, photo, redis_url
+from .ui_support import CHROMIUM, launch_browser, serve
 
 DAY0 = dt.date.today()  # Kingdee's simulator keeps its own (real) clock: the stories happen in the days after
 
@@ -53,7 +55,6 @@ def erp() -> Iterator[Erp]:
 
 @pytest.fixture(scope="module")
 def plant(erp: Erp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
-    from .conftest import BACKEND
     if BACKEND == "postgresql" and not os.environ.get("JIG_TEST_REDIS_URL"):
         pytest.skip("JIG_TEST_REDIS_URL not set (run scripts/test.sh)")
     tmp = tmp_path_factory.mktemp("stories")
@@ -62,16 +63,26 @@ def plant(erp: Erp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]
     with clock.frozen(at(0, 8)):
         p = build_plant(url, tmp, redis_url())
         p.tick(at(0, 8))  # the schedules are known from now on
+    server = None
     try:
-        yield p
+        if BACKEND == "sqlite" and os.path.exists(CHROMIUM):
+            server, url = serve(p.app)
+            with contextlib.ExitStack() as stack:
+                browser = stack.enter_context(contextlib.contextmanager(launch_browser)())
+                p.chromium = Chromium(browser, url)
+                yield p
+        else:
+            yield p
     finally:
+        if server is not None:
+            server.close()
         p.frozen.close()
         p.jig.close()
         next(urls, None)
 
 
-def _ids(rows: dict[str, Any]) -> list[int]:
-    return [int(r["id"]) for r in rows["items"]]
+def expect() -> Any:
+    return pytest.importorskip("playwright.sync_api").expect
 
 
 # ------------------------------------------------------------------ story 1
@@ -122,7 +133,15 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
     with clock.frozen(at(1, 8, 5)):
         p1 = LinkPage(plant.app, tokens[0])
         assert "冲压" in p1.html and 'data-action="start"' in p1.html
-        r = p1.post({"action": "start", "version": 2, "worker": "wang"})
+        if plant.chromium:  # the worker's phone: pick the name, tap 开工
+            phone = plant.chromium.phone(tokens[0])
+            phone.get_by_label("我是").select_option("wang")
+            plant.chromium.shot(phone, "1-scan")
+            phone.get_by_role("button", name="开工").tap()
+            expect()(phone.locator("#state")).to_have_text("进行中")
+            r = plant.s("zhang").api("get", f"{A}/operation/{ops[0]['id']}")
+        else:
+            r = p1.post({"action": "start", "version": 2, "worker": "wang"})
         assert r["state"] == "started"
     with clock.frozen(at(1, 11, 30)):
         r = p1.post({"action": "finish", "version": r["version"], "worker": "wang", "values": {"good_qty": 10}})
@@ -198,7 +217,15 @@ def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[s
     page = LinkPage(plant.app, texts[0]["text"].split("/l/")[1].split()[0].rstrip("。，,"))
     assert batch["name"] in page.html and "KZ-2088" in page.html
     assert 'data-action="start"' in page.html and "in-photos" not in page.html  # the start screen: one button
-    r = page.post({"action": "start", "version": batch["version"], "worker_name": "陈师傅"})
+    if plant.chromium:  # the plater's phone, from the text message
+        mobile = plant.chromium.phone(page.token)
+        mobile.locator("#worker_name").fill("陈师傅")
+        plant.chromium.shot(mobile, "2-sms-link")
+        mobile.get_by_role("button", name="开始加工").tap()
+        expect()(mobile.locator("#state")).to_have_text("加工中")
+        r = plant.s("pmc").api("get", f"{A}/batch/{batch['id']}")
+    else:
+        r = page.post({"action": "start", "version": batch["version"], "worker_name": "陈师傅"})
     assert r["state"] == "processing"
     page = LinkPage(plant.app, page.token)  # processing: the form, with its photo field
     assert 'id="in-photos"' in page.html and 'data-action="return"' in page.html
