@@ -113,6 +113,20 @@ class Plant:
                 break
             jobs.worker_class()([queue], connection=self.redis, runtime_source=self.jig).work(burst=True)
 
+    def shot(self, user: str | None, path: str, name: str, full: bool = False) -> None:
+        """A screenshot for docs/tour.md (SQLite pass, ``JIG_TOUR_SHOTS`` set): ``path`` as ``user`` sees it, or
+        a shared link's token on a phone when ``user`` is None."""
+        c = self.chromium
+        if c is None or c.out is None:
+            return
+        if user is None:
+            page = c.phone(path)
+            page.wait_for_load_state("networkidle")
+            c.shot(page, name, full)
+            page.context.close()
+        else:
+            c.page_shot(user, path, name, full)
+
     def sms(self, since: int = 0) -> list[dict[str, Any]]:
         log = self.rt.tables.system["jig_sms_log"]
         with self.rt.db.read() as conn:

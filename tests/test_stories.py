@@ -107,6 +107,7 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
     plant.tick(at(1, 2, 5))
     so = plant.s("pmc").api("get", f"{A}/sales_order?erp_no=XSDD-S17-01")["items"]
     assert len(so) == 1 and so[0]["state"] == "draft", so
+    plant.shot("pmc", "/a/work_order_tracking/sales_order", "1-synced-orders")
     so = so[0]
     with clock.frozen(at(1, 7, 30)):  # PMC releases it: the BOM and routing explode into a work order and operations
         plant.s("pmc").api("post", f"{A}/sales_order/{so['id']}/transitions/release", {"version": so["version"]})
@@ -129,6 +130,7 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
         plant.s("zhang").api("post", f"{A}/work_order/{wo['id']}/transitions/start", {"version": wo["version"]})
         tokens = [plant.issue_link("zhang", "work_order_tracking", "operation", o["id"], "operation_scan")
                   for o in ops]
+        plant.shot("zhang", f"/a/work_order_tracking/work_order/{wo['id']}/print", "1-traveller", full=True)
     # the worker scans the traveller's QR codes: starts and finishes the first, reports an abnormal stop on the second
     with clock.frozen(at(1, 8, 5)):
         p1 = LinkPage(plant.app, tokens[0])
@@ -153,6 +155,7 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
         r2 = p2.post({"action": "report_abnormal", "version": r2["version"], "worker": "wang",
                       "values": {"abnormal_reason": "equipment_failure", "note": "焊枪卡死", "photos": [key]}})
         assert r2["state"] == "abnormal"
+        plant.shot(None, tokens[1], "1-abnormal", full=True)
     # 18:05: the second operation is two hours past its planned end: the supervisor and PMC are alerted, once
     before = plant.last_sms_id()
     plant.tick(at(1, 17, 55))
@@ -166,8 +169,10 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
     with clock.frozen(at(1, 18, 31)):
         assert plant.s("zhang").api("get", "/ui/notifications.json")["unread"] == 1
         assert "工序延误：焊接" in plant.s("zhang").html("/notifications")
+        plant.shot("zhang", "/notifications", "1-late-alert")
         board = plant.s("pmc").html("/d/work_order_tracking/production")
         assert number(board, "延误工序") == "1" and "焊机-02" in board
+        plant.shot("pmc", "/d/work_order_tracking/production", "1-dashboard-late", full=True)
     # resumed and finished; the supervisor completes the work order: written back to Kingdee, once
     with clock.frozen(at(1, 18, 40)):
         r2 = p2.post({"action": "resume", "version": r2["version"], "worker": "wang"})
@@ -186,6 +191,8 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
         board = plant.s("pmc").html("/d/work_order_tracking/production")
         assert number(board, "延误工序") == "0"
         assert number(board, "计划达成率（近 30 天完工）") in ("100", "100.0"), board
+        plant.shot("admin", "/admin/deliveries", "1-delivery-log")
+        plant.shot("pmc", "/d/work_order_tracking/production", "1-dashboard-done", full=True)
 
 
 # ------------------------------------------------------------------ story 2
@@ -211,6 +218,7 @@ def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[s
                                              "expected_return": (d + dt.timedelta(days=k)).isoformat()})
               for n, k in (("Y", 3), ("G", 9))]  # due the day after the reminders' day (yellow), later (green)
     plant.tick(at(day, 8, 31))
+    plant.shot("pmc", f"/a/outsourcing/batch/{batch['id']}", "2-batch", full=True)
     texts = [s for s in plant.sms(before) if s["to"] == phone]
     assert len(texts) == 1 and batch["name"] in texts[0]["text"], texts
     # the plater opens the link in the text message: starts processing, with a photo of the parts as received
@@ -247,6 +255,7 @@ def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[s
     colours = {n: cards.split(n)[0].rsplit('data-color="', 1)[1].split('"')[0]
                for n in (batch["name"], others[0]["name"], others[1]["name"])}
     assert colours == {batch["name"]: "red", others[0]["name"]: "yellow", others[1]["name"]: "green"}, colours
+    plant.shot("pmc", "/board/outsourcing/board", "2-board")
     # back at the plant: the plater reports the return from the same link, with a photo
     key = page.upload(photo((90, 90, 90), "PNG"), "returned.png")
     r = page.post({"action": "return", "version": r["version"], "worker_name": "陈师傅",
@@ -260,6 +269,7 @@ def outsourcing_story(plant: Plant, day: int, plater: str, phone: str) -> dict[s
     assert done["state"] == "done"
     assert all(done.get(f) not in (None, "", []) for f in TWELVE), {f: done.get(f) for f in TWELVE}
     assert len(done["photos"]) == 2 and done["returned_qty"] == 4980
+    plant.shot("qc", f"/a/outsourcing/batch/{batch['id']}", "2-qc-done", full=True)
     hist = qc.api("get", f"{A}/batch/{batch['id']}/history")
     assert [(h["via"], h["transition"]) for h in hist["items"] if h["via"] == "link"] == [
         ("link", "start"), ("link", None), ("link", "return")], hist
@@ -292,11 +302,13 @@ def test_story3_packaging_film_blower_maintenance_and_breakdown(plant: Plant) ->
     tasks = plant.s("maint").api("get", f"{A}/maintenance_task?equipment={fb['id']}")["items"]
     assert [(t["state"], t["assignee"]) for t in tasks] == [("open", "maint")], tasks
     assert "720 小时保养" in plant.s("maint").html("/notifications")
+    plant.shot("maint", "/a/maintenance/maintenance_task", "3-task")
     # a worker scans the QR on the machine and reports a breakdown (报修), with a photo
     token = plant.issue_link("zhang", "maintenance", "equipment", fb["id"], "repair_from_label")
     plant.go(at(8, 9))
     page = LinkPage(plant.app, token)
     assert "FB-03" in page.html or "三层共挤吹膜机" in page.html
+    plant.shot(None, token, "3-repair-phone", full=True)
     key = page.upload(photo((30, 60, 200)), "die.jpg")
     r = page.post({"action": "create", "worker": "wang", "values": {
         "fault_type": "electrical", "urgency": "urgent", "fault_description": "模头加热圈不升温，膜泡破", "photos": [key]}},
@@ -320,6 +332,8 @@ def test_story3_packaging_film_blower_maintenance_and_breakdown(plant: Plant) ->
     assert number(board, "平均修复时长 MTTR") in ("3", "3.0")
     assert number(board, "平均故障间隔 MTBF") in ("726", "726.0")
     assert number(board, "停机时长（近 30 天）") in ("3", "3.0")
+    plant.shot("zhang", f"/a/maintenance/repair_request/{rid}", "3-repair-archived", full=True)
+    plant.shot("zhang", "/d/maintenance/overview", "3-dashboard", full=True)
 
 
 # ------------------------------------------------------------------ story 4
@@ -370,6 +384,8 @@ def test_story4_a_planners_morning_in_the_designer(plant: Plant) -> None:
     r = page.post({"action": "start", "version": batch["version"], "worker_name": "李师傅"})
     page = LinkPage(plant.app, token)
     assert 'id="in-plating_um"' in page.html and 'data-action="hold"' in page.html
+    plant.shot("builder", "/builder/outsourcing", "4-designer")
+    plant.shot(None, token, "4-link-new-field", full=True)
     r = page.post({"action": "hold", "version": r["version"], "worker_name": "李师傅",
                    "values": {"plating_um": "8.5", "remark": "等镍板"}})
     assert r["state"] == "on_hold"
@@ -377,6 +393,7 @@ def test_story4_a_planners_morning_in_the_designer(plant: Plant) -> None:
     assert got["state"] == "on_hold" and got["plating_um"] in ("8.5", 8.5), got
     board = pmc.html("/board/outsourcing/board")
     assert "镀层厚度(μm)" in board and "8.5" in board and "KZ-3001" in board
+    plant.shot("pmc", "/board/outsourcing/board", "4-board")
     r = page.post({"action": "resume", "version": r["version"], "worker_name": "李师傅"})
     assert r["state"] == "processing"
     # and story 2 still passes on the new definition
