@@ -376,9 +376,22 @@ def test_story4_a_planners_morning_in_the_designer(plant: Plant) -> None:
     b = plant.s("builder")
     draft = b.api("post", "/api/builder/apps/outsourcing/draft/edits", {"edits": DESIGN, "message": "镀层厚度、暂停待料"})
     assert draft["ok"], draft
-    pub = b.api("post", "/api/builder/apps/outsourcing/publish", {"message": "镀层厚度、暂停待料",
-                                                                 "base": draft["draft"]["sha256"]})
-    assert pub["version"]["number"] >= 2, pub
+    if plant.chromium:  # the designer's publish dialog: the plan of the change, a message, 发布
+        designer = plant.chromium.staff("builder")
+        designer.goto("/builder/outsourcing")
+        designer.locator("#d-publish").click()
+        expect()(designer.locator("#d-publish-body")).to_contain_text("新增列 镀层厚度(μm)")
+        plant.chromium.shot(designer, "4-publish")
+        designer.locator("#d-publish-message").fill("镀层厚度、暂停待料")
+        designer.locator("#d-publish-go").click()
+        expect()(designer.locator("#d-published")).to_contain_text("已发布版本")
+        designer.locator("#d-publish-close").click()
+    else:
+        pub = b.api("post", "/api/builder/apps/outsourcing/publish", {"message": "镀层厚度、暂停待料",
+                                                                     "base": draft["draft"]["sha256"]})
+        assert pub["version"]["number"] >= 2, pub
+    versions = b.api("get", "/api/builder/apps/outsourcing/versions")
+    assert "镀层厚度、暂停待料" in str(versions), versions
     # at once, in the same processes: the workers' link form, the API and the board have them
     page = LinkPage(plant.app, token)
     r = page.post({"action": "start", "version": batch["version"], "worker_name": "李师傅"})
