@@ -186,7 +186,8 @@ def test_story1_auto_parts_orders_from_kingdee_to_the_dashboard(plant: Plant, er
     # 04:00 the daily reconciliation: no difference
     plant.tick(at(2, 4, 5))
     reports = plant.s("admin").api("get", "/api/_connectors/kingdee/reports")["items"]
-    assert reports and reports[0]["differences"] == 0, reports[:1]
+    assert reports and reports[0]["differences"] == 0 and reports[0]["local_count"] >= 1, reports[:1]
+    assert reports[0]["erp_count"] == reports[0]["local_count"], reports[:1]
     with clock.frozen(at(2, 8)):
         board = plant.s("pmc").html("/d/work_order_tracking/production")
         assert number(board, "延误工序") == "0"
