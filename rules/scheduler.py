@@ -118,6 +118,18 @@ class Scheduler:
         if was_due is None:
             return None
         started = clock.now()
+        if not job.schedule.in_window(started):
+            # due since before the window closed (no tick came in time: a night without workers): the run waits
+            # for the window's next start instead of happening outside it (an 07:00 reminder "between 08-20")
+            deferred = job.schedule.next_after(started)
+            log.info("scheduler: %s was due at %s, outside its window now; runs at %s", name,
+                     was_due.isoformat(sep=" "), deferred.isoformat(sep=" "))
+            with self.db.write() as conn:
+                conn.execute(update(self.table).where(and_(self.table.c.name == name,
+                                                           self.table.c.leased_by == worker[:64])).values(
+                    next_run_at=deferred, lease_until=None, leased_by=None,
+                    last_status=f"deferred to {deferred:%Y-%m-%d %H:%M} (outside its window)"))
+            return None
         missed = max(0, job.schedule.due_between(was_due, started) - 0)
         if missed:
             log.warning("scheduler: %s had %d runs due since %s (downtime?): missed %d run(s); "

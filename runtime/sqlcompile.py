@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Float,
     Integer,
     Numeric,
     String,
@@ -168,7 +169,10 @@ class _Compile:
             raise NotCompilable(f"'{name}' is not stored in a column")
         col = table.c[name]
         if info.type == "dec" and self.dialect == "sqlite" and info.scale is not None:
-            return col * 1.0 / (10 ** info.scale) if info.scale else col * 1.0
+            # the stored integer, as a plain number: literals next to the column itself would be typed as the
+            # column's decimal and scaled by its bind processor (1.0 sent as 10 for a scale of 1)
+            raw = type_coerce(col, Float())
+            return raw / literal(10 ** info.scale, Float()) if info.scale else raw
         return col
 
     def _computed(self, scope: Scope, name: str) -> Expr | None:

@@ -21,8 +21,9 @@ APPS = Path(__file__).resolve().parent.parent / "apps"
 # The shipped files before the rewrite with the compact forms (bytes; recorded in docs/definition-language.md).
 # The shipped files' sizes in the long forms: as they were before the rewrite (13,705 / 22,686 / 26,499 bytes),
 # plus what was added since in the long form (row colours, kanban cards, overdue, roll-ups, a guard, printed
-# documents: +1,793 bytes to outsourcing, +1,862 to work_order_tracking, measured on their branches).
-BASELINE = {"outsourcing.yaml": 15_498, "maintenance.yaml": 22_686, "work_order_tracking.yaml": 28_361}
+# documents, breakdowns and MTBF: +1,793 bytes to outsourcing, +880 to maintenance, +1,862 to work_order_tracking,
+# measured on their branches).
+BASELINE = {"outsourcing.yaml": 15_498, "maintenance.yaml": 23_566, "work_order_tracking.yaml": 28_361}
 
 LONG = """
 app: shop

@@ -36,6 +36,7 @@ ALLOWED = {
     "Jig": "the product's name",
     "ERP": "the term factories use (金蝶/用友 are ERPs)", "BOM": "the term used on Chinese shop floors",
     "PMC": "the planner role's usual Chinese title (计划员/PMC)", "MTTR": "maintenance KPI, used as is",
+    "MTBF": "maintenance KPI, used as is",
     "SMS": "short for 短信 in delivery lists", "QR": "二维码 is shown with QR", "Excel": "a product name",
     "English": "the language switch names the other language in that language",
     "FBillNo": "Kingdee's field name, quoted in a help text", "FNumber": "Kingdee's field name, quoted in a help text",

@@ -271,6 +271,21 @@ def test_decimal_column_against_constant_uses_exact_compare(make_runtime) -> Non
             assert list(conn.execute(select(table.c.id).where(clause)).scalars()) == expected, source
 
 
+def test_a_decimal_column_in_arithmetic_is_its_value(make_runtime) -> None:  # noqa: ANN001
+    """Issue 17 (MTBF = run_hours / breakdowns on a dashboard): on SQLite the column holds a scaled integer; the
+    literals the compiler writes next to it must not be scaled by the column's type as well."""
+    rt = make_runtime(texts={"prop.yaml": APP})
+    ent = rt.entity("prop", "row")
+    table = rt.tables["prop.row"]
+    with rt.db.write() as conn:
+        conn.execute(table.insert().values(id=1, version=1, created_at=NOW, updated_at=NOW, price=Decimal("7.26"),
+                                           n=2))
+        for source, expected in (("price / n", 3.63), ("price * 1.0", 7.26), ("price / 2 + 1", 4.63),
+                                 ("price", 7.26)):
+            got = conn.execute(select(rt.sql.value(parse(source, ent.scope), table))).scalar_one()
+            assert abs(float(got) - expected) < 1e-9, (source, got)
+
+
 def test_whole_hours_and_minutes_truncate_in_sql_as_in_python(make_runtime) -> None:  # noqa: ANN001
     """Found by the property test: SQLite divided the seconds as NUMERIC, so half an hour was 0.5, not 0."""
     rt = make_runtime(texts={"prop.yaml": APP})

@@ -99,6 +99,21 @@ def test_overdue_reminder_batches_per_partner_once_per_day(make_runtime: Any, ba
     assert rt.outbox.counts() == {"sent": 4}
 
 
+def test_a_run_due_since_the_window_closed_waits_for_the_window(make_runtime: Any, backend: str) -> None:
+    """Issue 17, story 2: no tick between 20:00 and 07:00 (a night without workers) — the run due since last evening
+    does not happen at 07:00, outside "between 08:00-20:00"; it is deferred to 08:00 and says so."""
+    rt, _ = _setup(make_runtime)
+    _tick(rt, DAY)
+    assert len(_sms(rt)) == 2
+    morning = DAY.replace(hour=7) + dt.timedelta(days=1)
+    _tick(rt, morning)
+    assert len(_sms(rt)) == 2
+    state = {s["name"]: s for s in rules_of(rt).scheduler.state()}["rule:outsourcing.overdue_reminder"]
+    assert state["next_run_at"] == morning.replace(hour=8) and state["last_status"].startswith("deferred to")
+    _tick(rt, morning.replace(hour=8, minute=1))
+    assert len(_sms(rt)) == 4
+
+
 def test_scheduler_catches_up_once_after_downtime(make_runtime: Any, caplog: pytest.LogCaptureFixture,
                                                   backend: str) -> None:
     rt, _ = _setup(make_runtime)
