@@ -10,7 +10,8 @@ them: the embedded backend in the SQLite pass, RQ workers against the real Redis
 2. garment-accessories plant: an outsourced batch, the partner's text-message link, the overdue SMS window,
    the board's colours, QC
 3. packaging plant: meter readings → maintenance task → QR breakdown report → 报修→接单→维修→验收→归档 → MTTR/MTBF
-4. a planner's morning: a field and a state added in the designer, served at once; story 2 passes again
+4. a planner's morning: a field and a state added in the designer (on its canvas and workflow editor in the SQLite
+   pass, through the builder API in the PostgreSQL one), served at once; story 2 passes again
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +32,7 @@ from .conftest import BACKEND, fresh_database
 from .stories_support import Chromium, LinkPage, Plant, build_plant, number, photo, redis_url
 from .ui_support import CHROMIUM, launch_browser, serve
 
+SAVE = 30_000  # ms: the designer's autosaves, one after another
 DAY0 = dt.date.today()  # Kingdee's simulator keeps its own (real) clock: the stories happen in the days after
 
 
@@ -360,6 +363,47 @@ DESIGN = [  # what the designer's panels send for: a new field, a new state with
                                                           "expected_return"]),
     _w(["dashboards", "board", "widgets", 4, "filter"], "state in ('shipped', 'processing', 'on_hold')"),
 ]
+LINK_AND_BOARD = 4  # DESIGN[4:]: the edits the designer has no panel for (the SQLite pass makes the others in the UI)
+
+
+def designer_edits(page: Any) -> None:
+    """DESIGN[:LINK_AND_BOARD] made in the designer (the helpers and selectors of
+    tests/test_designer_browser.py): a decimal field dragged from the palette under 数量 on the batch form, its key,
+    labels, minimum and decimal places in the property panel; the state and its two transitions in the workflow
+    editor. Each change is autosaved to the draft; the YAML view shows the saved draft."""
+    from .test_designer_browser import _drag, _prop
+    yaml = page.locator("#d-yaml-text")
+    page.goto("/builder/outsourcing?entity=batch")
+    quantity = page.locator(".d-col[data-section='0'][data-column='0'] .d-card[data-key=quantity]")
+    expect()(quantity).to_be_visible()
+    _drag(page, page.locator(".d-pal[data-type=decimal]"), quantity)
+    expect()(page.locator(".d-card.selected")).to_be_visible()
+    for label, value, saved in (("字段标识", "plating_um", r"plating_um: \{type: decimal"),
+                                ("中文名称", "镀层厚度(μm)", r"plating_um: .*镀层厚度\(μm\)"),
+                                ("英文名称", "Plating (μm)", r"plating_um: .*Plating \(μm\)"),
+                                ("最小值", "0", r"plating_um: .*min: 0"),
+                                ("小数位数", "1", r"plating_um: .*scale: 1")):
+        _prop(page, label).fill(value)
+        _prop(page, label).press("Tab")
+        expect()(yaml).to_have_value(re.compile(saved), timeout=SAVE)
+    expect()(yaml).to_have_value(re.compile(r"- \[customer, product_no, quantity, plating_um\]"), timeout=SAVE)
+    page.locator("#d-tab-workflow").click()
+    page.get_by_label("状态标识", exact=True).fill("on_hold")
+    page.get_by_label("添加状态 中文名称").fill("暂停待料")
+    page.get_by_role("button", name="添加状态").click()
+    expect()(page.locator(".d-wf-diagram [data-state=on_hold]")).to_contain_text("暂停待料", timeout=SAVE)
+    page.get_by_label("on_hold 颜色", exact=True).select_option("yellow")
+    expect()(yaml).to_have_value(re.compile(r"\n\s+on_hold: \{label: 暂停待料.*color: yellow"), timeout=SAVE)
+    for key, label, src, dst in (("hold", "暂停", "processing", "on_hold"), ("resume", "恢复加工", "on_hold", "processing")):
+        page.get_by_label("流转标识", exact=True).fill(key)
+        page.get_by_label("添加流转 中文名称").fill(label)
+        page.locator("#d-add-transition select").first.select_option(src)
+        page.locator("#d-add-transition select").nth(1).select_option(dst)
+        page.get_by_label("角色", exact=True).fill("partner, planner, manager")
+        page.get_by_role("button", name="添加流转").click()
+        expect()(page.locator(f".d-wf-transitions tr[data-wf-transition={key}]")).to_contain_text(label, timeout=SAVE)
+        expect()(yaml).to_have_value(re.compile(rf"\n\s+{key}: .*from: {src}, to: {dst}"), timeout=SAVE)
+    expect()(page.locator("#d-status")).to_have_text("草稿已保存", timeout=SAVE)
 
 
 def test_story4_a_planners_morning_in_the_designer(plant: Plant) -> None:
@@ -375,11 +419,15 @@ def test_story4_a_planners_morning_in_the_designer(plant: Plant) -> None:
     assert "in-plating_um" not in before.html and 'data-action="hold"' not in before.html
     # in the designer: the edits saved as a draft of the app's YAML, then published
     b = plant.s("builder")
-    draft = b.api("post", "/api/builder/apps/outsourcing/draft/edits", {"edits": DESIGN, "message": "镀层厚度、暂停待料"})
-    assert draft["ok"], draft
-    if plant.chromium:  # the designer's publish dialog: the plan of the change, a message, 发布
-        designer = plant.chromium.staff("builder")
-        designer.goto("/builder/outsourcing")
+    if plant.chromium:  # the SQLite pass: the field, the state and its transitions on the designer's canvas and
+        designer = plant.chromium.staff("builder")  # workflow editor, as a planner makes them (autosaved as a draft)
+        designer_edits(designer)
+        # the shared link's lists and the board's widget have no panel in the designer: those through the builder API
+        draft = b.api("post", "/api/builder/apps/outsourcing/draft/edits", {"edits": DESIGN[LINK_AND_BOARD:],
+                                                                            "message": "外协链接、看板"})
+        assert draft["ok"], draft
+        # the designer's publish dialog: the plan of the change, a message, 发布
+        designer.goto("/builder/outsourcing")  # reloaded: the draft as the API call left it
         designer.locator("#d-publish").click()
         expect()(designer.locator("#d-publish-body")).to_contain_text("新增列 镀层厚度(μm)")
         plant.chromium.shot(designer, "4-publish")
@@ -387,7 +435,9 @@ def test_story4_a_planners_morning_in_the_designer(plant: Plant) -> None:
         designer.locator("#d-publish-go").click()
         expect()(designer.locator("#d-published")).to_contain_text("已发布版本")
         designer.locator("#d-publish-close").click()
-    else:
+    else:  # the PostgreSQL pass: what the designer's panels send, through the builder API
+        draft = b.api("post", "/api/builder/apps/outsourcing/draft/edits", {"edits": DESIGN, "message": "镀层厚度、暂停待料"})
+        assert draft["ok"], draft
         pub = b.api("post", "/api/builder/apps/outsourcing/publish", {"message": "镀层厚度、暂停待料",
                                                                      "base": draft["draft"]["sha256"]})
         assert pub["version"]["number"] >= 2, pub
