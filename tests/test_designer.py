@@ -108,6 +108,7 @@ def test_the_plan_in_plain_chinese_and_english(rt: Runtime) -> None:
                         "      note: {type: longtext, renamed_from: remark, label: {zh: 说明, en: Note}}")
     text = text.replace("- [photos, remark]", "- [photos, note]")
     text = text.replace("edit: [returned_qty, photos, remark]", "edit: [returned_qty, photos, note]")
+    text = text.replace("fields: [remark]}", "fields: [note]}")  # the dispatch note prints it
     r = c.post("/api/builder/apps/outsourcing/plan", json={"yaml": text})
     body = r.get_json()
     assert body["ok"], body["errors"]

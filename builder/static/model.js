@@ -242,9 +242,18 @@ export function renameEdits(data, published, ent, oldKey, newKeyName) {
   return edits;
 }
 
-/* Other lists of this entity's field names: what shared links show and edit, what transitions require. */
+/* Other lists of this entity's field names: what shared links show and edit, what transitions require, the
+ * kanban card's fields and the sections of the printed documents of this entity. */
 function fieldLists(data, ent) {
   const out = [];
+  const card = ((entityOf(data, ent) || {}).list || {}).card;
+  if (Array.isArray(card)) out.push([["entities", ent, "list", "card"], card]);
+  Object.entries((data && data.documents) || {}).forEach(([name, doc]) => {
+    if (!doc || doc.entity !== ent || !Array.isArray(doc.sections)) return;
+    doc.sections.forEach((sec, i) => {
+      if (sec && Array.isArray(sec.fields)) out.push([["documents", name, "sections", i, "fields"], sec.fields]);
+    });
+  });
   Object.entries((data && data.links) || {}).forEach(([name, link]) => {
     if (!link || link.entity !== ent) return;
     ["show", "edit"].forEach((k) => { if (Array.isArray(link[k])) out.push([["links", name, k], link[k]]); });

@@ -38,7 +38,13 @@ async function load() {
   S.sha = v.sha256;
   S.state = st.ok ? st.data.items : [];
   renderList();
-  if (S.current && !S.current.isNew) open(S.current.key);
+  if (S.current && !S.current.isNew) {  // re-rendered after a reload: what the status says stays (e.g. "enabled")
+    const s = $("d-status");
+    const [text, kind] = [s.textContent, s.className];
+    open(S.current.key);
+    s.textContent = text;
+    s.className = kind;
+  }
 }
 
 function renderErrors() {

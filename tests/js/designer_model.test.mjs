@@ -41,6 +41,18 @@ test("renaming a published field records renamed_from and follows layout and lis
   assert.equal(renameEdits(data, { entities: {} }, "batch", "qty", "n").length, 3);
 });
 
+test("renaming or removing a field follows the kanban card and the printed documents", () => {
+  const d = JSON.parse(JSON.stringify(data));
+  d.entities.batch.list.card = ["qty", "customer"];
+  d.documents = { note: { entity: "batch", sections: [{ fields: ["customer", "qty"] }] }, other: { entity: "x", sections: [{ fields: ["qty"] }] } };
+  const edits = renameEdits(d, published, "batch", "qty", "sent_qty");
+  assert.ok(edits.some((e) => e.path.join(".") === "entities.batch.list.card" && e.value[0] === "sent_qty"));
+  assert.ok(edits.some((e) => e.path.join(".") === "documents.note.sections.0.fields" && e.value[1] === "sent_qty"));
+  assert.ok(!edits.some((e) => e.path[1] === "other"));
+  const gone = removeEdits(d, "batch", "qty");
+  assert.ok(gone.some((e) => e.path.join(".") === "documents.note.sections.0.fields" && e.value.join() === "customer"));
+});
+
 test("removing a field takes it out of layout and list", () => {
   const edits = removeEdits(data, "batch", "customer");
   assert.deepEqual(edits[edits.length - 1], { op: "delete", path: ["entities", "batch", "fields", "customer"] });
