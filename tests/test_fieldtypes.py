@@ -255,3 +255,11 @@ def test_no_ad_hoc_lists_of_field_types_creep_back() -> None:
             if "type-list-ok" not in line and any(p.search(line) for p in AD_HOC):
                 found.append(f"{rel}:{i}: {line.strip()}")
     assert found == []
+
+
+def test_yes_no_formulas_and_datetimes_read_as_people_say_them() -> None:
+    """A computed yes/no shows 是/否 (not "False"); a datetime on a board or dashboard table is not ISO text."""
+    computed, stamp = BUILTIN["computed"], BUILTIN["datetime"]
+    assert computed.cell(None, False, "zh")["text"] == "否" and computed.cell(None, True, "en")["text"] == "Yes"
+    assert computed.value_label(None, True, "zh") == "是" and computed.cell(None, None, "zh")["text"] == ""
+    assert stamp.value_label(None, "2026-12-03T20:00:00+08:00", "zh") == "2026-12-03 20:00"

@@ -247,5 +247,5 @@ def tr(key: str, lang: str, **params: Any) -> str:
 
 def js_texts(lang: str) -> dict[str, str]:
     keys = ("pick", "no_match", "fix_errors", "no_transition", "moved", "saved", "remove", "remove_row", "loading",
-            "confirm_delete")
+            "confirm_delete", "yes", "no")
     return {k: tr(k, lang) for k in keys}

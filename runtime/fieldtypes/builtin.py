@@ -302,6 +302,9 @@ class DateTimeType(FieldType):
     def openapi(self, f: FieldDef) -> dict[str, Any]:
         return {"type": "string", "format": "date-time"}
 
+    def value_label(self, f: FieldDef | None, value: Any, lang: str) -> str:  # boards and dashboard tables
+        return self.cell(f, value, lang)["text"]
+
     def cell(self, f: FieldDef | None, value: Any, lang: str) -> dict[str, Any]:
         return {"text": fmt_datetime(value), "badge": None}
 

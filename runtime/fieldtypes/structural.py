@@ -178,4 +178,9 @@ class ComputedType(FieldType):
     def cell(self, f: FieldDef | None, value: Any, lang: str) -> dict[str, Any]:
         if f is not None and f.returns == "datetime":
             return {"text": fmt_datetime(value), "badge": None}
-        return {"text": str(value), "badge": None}
+        if isinstance(value, bool):  # a yes/no formula reads as the boolean field does
+            return {"text": ("是" if value else "否") if lang == "zh" else ("Yes" if value else "No"), "badge": None}
+        return {"text": "" if value is None else str(value), "badge": None}
+
+    def value_label(self, f: FieldDef | None, value: Any, lang: str) -> str:
+        return self.cell(f, value, lang)["text"]

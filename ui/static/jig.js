@@ -244,7 +244,7 @@
         [inp].concat($$("input,select,textarea", w)).forEach(function (e) { e.disabled = lock; });
         if (inp.tagName !== "DIV" && inp.tagName !== "SPAN") inp.setAttribute("aria-required", r.required ? "true" : "false");
       }
-      if (w.dataset.type === "computed" && "value" in r) { var o = $("output", w); if (o) o.textContent = r.value === null ? "" : String(r.value); }
+      if (w.dataset.type === "computed" && "value" in r) { var o = $("output", w); if (o) o.textContent = r.value === null ? "" : r.value === true ? TX.yes : r.value === false ? TX.no : String(r.value); }
     });
     (rules.sections || []).forEach(function (vis, i) {
       var s = $$("[data-section]", form).filter(function (x) { return x.dataset.section === String(i); })[0];
