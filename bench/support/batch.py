@@ -118,6 +118,9 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         v = as_dt(v)
         return None if v is None else v.replace(tzinfo=zone).isoformat()
 
+    def short(sent: Any, back: Any) -> int:  # the computed short_qty: how many fewer came back
+        return sent - back if back is not None and sent is not None and back < sent else 0
+
     def out(r: Any, today: dt.date) -> dict[str, Any]:
         due, ret = as_date(r["expected_return"]), as_dt(r["actual_return"])
         late = None if due is None else max(0, ((ret.date() if ret else today) - due).days)
@@ -130,7 +133,8 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
                 "expected_return": str(due) if due else None, "actual_return": ts(ret),
                 "returned_qty": r["returned_qty"], "qc_result": r["qc_result"],
                 "photos": json.loads(photos) if isinstance(photos, str) else photos, "remark": r["remark"],
-                "sms_partner": None if r["sms_partner"] is None else bool(r["sms_partner"]), "days_late": late}
+                "sms_partner": None if r["sms_partner"] is None else bool(r["sms_partner"]), "days_late": late,
+                "short_qty": short(r["quantity"], r["returned_qty"])}
 
     def today() -> dt.date:
         return dt.datetime.now(zone).date()
@@ -277,7 +281,7 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         for key, raw in data.items():
             if key in ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "name", "state"):
                 fields[key] = "System field; it cannot be changed"
-            elif key not in FIELDS and key != "days_late":
+            elif key not in FIELDS and key not in ("days_late", "short_qty"):
                 fields[key] = "No such field"
             elif key not in WRITABLE or key == "photos":
                 if raw not in (None, "", []):

@@ -6,9 +6,11 @@ Same shape as bench/support/batch.py (see its docstring for the auth, list and c
   * create: coercion and validation of the fields a supervisor sends (text lengths, seq >= 1, decimals
     scale 2 >= 0, ISO datetimes, abnormal_reason option, the check planned_end >= planned_start, the
     work-order link-exists SELECT, the operator user-exists SELECT, readonly/system/unknown refused),
-    defect_qty default 0, INSERT, history row. One transaction.
-  * transition ``start``: row lock (PostgreSQL), version and state checks, actual_start = now, operator =
-    coalesce(operator, the user), UPDATE, history row with the diff.
+    defect_qty default 0, INSERT, the work order's two roll-ups (op_count, reported_qty) recomputed in SQL,
+    history row. One transaction.
+  * transition ``start``: row lock (PostgreSQL), version and state checks, the guard (the work order is
+    released or in progress), actual_start = now, operator = coalesce(operator, the user), UPDATE, the
+    work order's roll-ups, history row with the diff.
 NOT done: the event/rule dispatch (no event rule of the shipped app fires on operations; Jig still asks), the
 record event, per-user read filters, the general filter language, localised messages.
 """
@@ -49,6 +51,7 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         Table,
         Text,
         and_,
+        func,
         or_,
         select,
     )
@@ -67,7 +70,15 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
                 Column("operator", String(64)), *(Column(d, dec_type) for d in DECIMALS),
                 *(Column(t, ts_type) for t in TIMES), Column("abnormal_reason", String(64)),
                 Column("note", Text), Column("photos", Text))
-    orders = Table(cfg["wo_table"], md, Column("id", Integer, primary_key=True))
+    orders = Table(cfg["wo_table"], md, Column("id", Integer, primary_key=True), Column("state", String(64)),
+                   Column("op_count", BigInteger), Column("reported_qty", dec_type))
+
+    def rollups(conn: Any, wo: Any) -> None:
+        """The work order's roll-ups, recomputed in SQL as the app's definition declares them."""
+        mine = ops.c.work_order == wo
+        conn.execute(orders.update().where(orders.c.id == wo).values(
+            op_count=select(func.count()).where(mine).scalar_subquery(),
+            reported_qty=select(func.sum(ops.c.good_qty)).where(and_(mine, ops.c.state == "done")).scalar_subquery()))
     users_t = Table(cfg["users_table"], md, Column("id", Integer, primary_key=True), Column("username", String(64)))
     hist = Table(cfg["history_table"], md, Column("id", Integer, primary_key=True), Column("app", String(64)),
                  Column("entity", String(64)), Column("record_id", BigInteger), Column("action", String(16)),
@@ -275,6 +286,7 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
             for t in TIMES:
                 stored[t] = stamp(stored[t])
             row["id"] = int(conn.execute(ops.insert(), stored).inserted_primary_key[0])
+            rollups(conn, stored["work_order"])
             result = out(stored | {"id": row["id"]})
             history(conn, row["id"], "create", u["username"], at, 1,  # type: ignore[index]
                     {k: [None, result[k]] for k in ("state", *FIELDS) if result[k] not in (None, [], "")})
@@ -301,10 +313,14 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
                 return error(409, "stale", f"Changed by someone else (now version {row['version']})")
             if row["state"] != "pending":
                 return error(409, "wrong_state", "Start is not possible in this state")
+            if conn.execute(select(orders.c.state).where(orders.c.id == row["work_order"])).scalar() not in (
+                    "released", "in_progress"):  # the start guard: not on an unreleased order
+                return error(409, "guard_failed", "The work order is not released yet")
             new = {"state": "started", "version": version + 1, "updated_at": stamp(at),
                    "updated_by": u["username"], "actual_start": stamp(at),  # type: ignore[index]
                    "operator": row["operator"] or u["username"]}  # type: ignore[index]
             conn.execute(ops.update().where(ops.c.id == rid), new)
+            rollups(conn, row["work_order"])
             after = {**row, **new}
             changes = {"state": ["pending", "started"], "actual_start": [None, ts(at)]}
             if row["operator"] is None:
