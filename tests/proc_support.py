@@ -5,39 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from bench.support.topology import free_port, wait_for  # noqa: F401 - one copy, shared with bench/load.py
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
-    """Poll ``check`` until it returns something truthy; ``timeout`` is a safety limit, not a measurement."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except AssertionError:
-            raise
-        except Exception:  # noqa: BLE001 - not ready yet (connection refused, table missing...)
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
 
 
 def jig_env(tmp: Path, database_url: str, apps: list[Path] | Path, **extra: str) -> dict[str, str]:
