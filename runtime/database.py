@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with a busy timeout, and writes start with
 ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way with
 "database is locked". On PostgreSQL, optimistic version checks and atomic
-upserts make concurrent writers safe at READ COMMITTED.
+upserts make concurrent writers safe at READ COMMITTED; snapshot reads run at
+REPEATABLE READ so that, as on SQLite, all their statements see one state.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+
+REPEATABLE_READ = 3  # psycopg.IsolationLevel.REPEATABLE_READ (psycopg is imported only with PostgreSQL)
 
 WRITE = "jig_write"
 NO_SNAPSHOT = "jig_no_snapshot"
@@ -38,6 +41,8 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        elif self.dialect == "postgresql":
+            _configure_postgresql(self.engine)
 
     @contextlib.contextmanager
     def read(self, *, snapshot: bool = True) -> Iterator[Connection]:
@@ -103,3 +108,14 @@ def _configure_sqlite(engine: Engine) -> None:
         driver = conn.connection.driver_connection
         assert driver is not None
         driver.execute("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        # psycopg sends the level with its own BEGIN: no extra round trip. Set only when it changes.
+        options = conn.get_execution_options()
+        driver: Any = conn.connection.driver_connection
+        want = None if options.get(WRITE) or options.get(NO_SNAPSHOT) else REPEATABLE_READ
+        if driver.isolation_level != want:
+            driver.isolation_level = want
