@@ -158,6 +158,34 @@ def test_a_new_rollup_field_is_filled_from_existing_records(make_runtime: Any, d
     assert (got["runs"], got["shots"]) == (2, 7)
 
 
+@pytest.mark.parametrize("listened", [True, False])
+def test_a_write_waiting_on_another_counts_what_that_one_committed(make_runtime: Any, listened: bool) -> None:
+    """Two writes to one parent's sources overlap: the second waits on the first, and its roll-up UPDATE
+    sees the first's row once that commits (on PostgreSQL, a lone UPDATE would recount from a snapshot
+    taken before the wait and lose it). With and without a rule listening to the parent's changes (the
+    parent's row is read, or only locked)."""
+    rt = make_runtime(texts={"tooling.yaml": TOOLING if listened else TOOLING.split("rules:")[0]},
+                      extensions=True)
+    tool, log = rt.entity("tooling", "tool"), rt.entity("tooling", "shot_log")
+    t = rt.records.create(SYSTEM, tool, {"code": "T1", "life": 100000})
+    idle = rt.records.create(SYSTEM, log, {"tool": t["id"], "shots": 0})
+    done: list[Any] = []
+    second = threading.Thread(target=lambda: done.append(
+        rt.records.create(SYSTEM, log, {"tool": t["id"], "shots": 3})))
+    with rt.db.write() as c:  # the first write: the idle log now counts (shots and runs both move)
+        rt.records.update(SYSTEM, log, idle["id"], {"shots": 5}, idle["version"], conn=c)
+        second.start()
+        second.join(0.5)  # the second write is waiting for this one
+        assert done == []
+    second.join()
+    assert len(done) == 1
+    got = _tool(rt, t["id"])
+    assert (got["shots"], got["runs"], got["version"]) == (8, 2, t["version"])
+    # a write that leaves what the roll-ups read as it was refreshes nothing, and changes nothing
+    rt.records.update(SYSTEM, log, idle["id"], {"shots": 5}, idle["version"] + 1)
+    assert (_tool(rt, t["id"])["shots"], _tool(rt, t["id"])["runs"]) == (8, 2)
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ("rollup: {from: shot_log.tool, sum: shots}}", None),
     ("rollup: {from: shot_log.tol, sum: shots}}", "'shot_log.tol' is not a link from shot_log to tool"),
