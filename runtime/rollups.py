@@ -13,9 +13,11 @@ entity of the app that link here (``shot_log.tool``). ``sum`` names a number fie
 ``count: true`` counts them; ``where`` (optional) is a condition on them.
 
 The runtime keeps the value exact in the transaction of every write that can change it: creating,
-changing, relinking or deleting a source record, or writing a record's child rows. It locks the parent's
-row, then recomputes the value in SQL, so two writes to two sources of one parent add up on PostgreSQL
-(whose statements see what committed before them) as on SQLite (one writer at a time). The parent's
+changing, relinking or deleting a source record, or writing a record's child rows. One UPDATE per parent
+recomputes in SQL every roll-up the write can move (a change leaving the link, the summed field and the
+``where`` fields as they were moves none). On PostgreSQL the parent's row is locked by a statement before
+it, so the UPDATE's snapshot sees what committed while it waited and two writes to two sources of one
+parent add up, as on SQLite (one writer at a time). The parent's
 ``version`` does not move, so a person editing the parent is not refused for a change they did not make;
 users cannot write the field. A change is announced as ``record.updated`` of the parent by the ``rollup``
 actor, with the record before and after: an ``updated`` rule compares ``before.shots`` with ``shots`` and
