@@ -29,6 +29,7 @@ entities:
       note: {type: text}
       shots: {type: integer, label: {zh: 累计冲次, en: Shots}, rollup: {from: shot_log.tool, sum: shots}}
       runs: {type: integer, rollup: {from: shot_log.tool, count: true, where: "shots > 0"}}
+      shots_dec: {type: decimal, scale: 1, rollup: {from: shot_log.tool, sum: shots}}
       alerts: {type: integer}
       parts_cost: {type: decimal, scale: 2, rollup: {from: parts, sum: cost}}
       parts:
@@ -76,8 +77,10 @@ def test_create_change_relink_and_delete_keep_the_counter_exact(tooling: Any) ->
     assert (_tool(rt, a["id"])["shots"], _tool(rt, a["id"])["runs"]) == (130, 2)
     rt.records.update(SYSTEM, log, l1["id"], {"tool": b["id"]}, l1["version"])  # relinked to the other tool
     assert (_tool(rt, a["id"])["shots"], _tool(rt, b["id"])["shots"]) == (30, 100)
+    # an integer sum kept in a decimal field: computed, then stored as a decimal of the field's scale
+    assert (_tool(rt, a["id"])["shots_dec"], _tool(rt, b["id"])["shots_dec"]) == ("30.0", "100.0")
     rt.records.delete(SYSTEM, log, l2["id"])
-    assert (_tool(rt, a["id"])["shots"], _tool(rt, a["id"])["runs"]) == (0, 0)
+    assert (_tool(rt, a["id"])["shots"], _tool(rt, a["id"])["runs"], _tool(rt, a["id"])["shots_dec"]) == (0, 0, "0.0")
     # the parent's version never moved: nobody editing a tool collides with the counter
     assert _tool(rt, a["id"])["version"] == a["version"]
 
