@@ -290,8 +290,11 @@ def record_history(app: str, entity: str, record_id: int) -> Response:
 
 def _refuse_bad_text() -> None:
     """No NUL or lone surrogate in the path, query string or form reaches a handler (PostgreSQL cannot store them)."""
-    values = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    values = [*(request.view_args or {}).items()]
+    if request.query_string:  # most API calls have none: nothing to parse
+        values += request.args.items(multi=True)
+    if request.environ.get("CONTENT_TYPE") and \
+            request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         values += list(request.form.items(multi=True))
     for key, value in values:
         if bad_text(key) or (isinstance(value, str) and bad_text(value)):

@@ -30,7 +30,7 @@ from . import clock, history, naming, permissions
 from .errors import FieldErrors, Forbidden, RecordError, ValidationFailed
 from .lookups import Lookups
 from .messages import t
-from .model import SYSTEM_COLUMNS, EntityDef, pick
+from .model import EntityDef, pick
 
 CHUNK = 1000
 MAX_ERRORS = 200
@@ -125,7 +125,7 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
         row["id"] = record_id
     for f in ent.child_fields():
         _store_children(rt, f, ready, conn)
-    keys = [*SYSTEM_COLUMNS[1:3], *(f.name for f in ent.fields.values() if f.type != "computed")]
+    keys = history.keys(ent, creating=True)
     entries = []
     announce = rt.hooks.has("record.created")
     has_children = bool(ent.child_fields())

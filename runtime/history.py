@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Table, select
 from . import clock
 from .auth import Actor
 from .fieldtypes import to_json
+from .model import SYSTEM_COLUMNS, EntityDef
 
 # one encoder (json.dumps with options builds a new one per call: a tenth of a bulk import's time)
 _DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -24,6 +25,16 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list
         if old != new and not (old in (None, [], "") and new in (None, [], "")):
             changes[k] = [old, new]
     return changes
+
+
+def keys(ent: EntityDef, *, creating: bool = False) -> list[str]:
+    """The columns a record's history entry compares: every field but computed ones, with the state (and,
+    creating, the name); decided once per entity."""
+    key = "history_keys_create" if creating else "history_keys"
+    if key not in ent.extra:
+        ent.extra[key] = [*(SYSTEM_COLUMNS[1:3] if creating else ("state",)),
+                          *(f.name for f in ent.fields.values() if f.type != "computed")]
+    return ent.extra[key]  # type: ignore[no-any-return]
 
 
 def created(after: dict[str, Any], keys: list[str]) -> dict[str, list[Any]]:

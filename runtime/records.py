@@ -168,8 +168,7 @@ class Records:
             row.update(self.rt.rollups.own_children(c, ent, record_id))
             self.rt.rollups.after_write(c, ent, None, row)
             ctx = self.context(c, ent, row, actor)
-            changes = history.diff(None, row, [*SYSTEM_COLUMNS[1:3], *(f.name for f in ent.fields.values()
-                                                                           if f.type != "computed")])
+            changes = history.created(row, history.keys(ent, creating=True))
             history.write(c, self.rt.tables.system["jig_history"], app=ent.app, entity=ent.name,
                           record_id=record_id, action="create", actor=actor, changes=changes, version=1)
             result = self.serialize(ent, ctx)
@@ -305,8 +304,7 @@ class Records:
             after.update(self.rt.rollups.own_children(c, ent, record_id))
         self.rt.rollups.after_write(c, ent, before, after)
         after.update(version=current + 1, updated_at=now, updated_by=actor.username)
-        keys = ["state", *(f.name for f in ent.fields.values() if f.type != "computed")]
-        changes = history.diff(before, after, keys)
+        changes = history.diff(before, after, history.keys(ent))
         history.write(c, self.rt.tables.system["jig_history"], app=ent.app, entity=ent.name, record_id=record_id,
                       action=action, actor=actor, changes=changes, version=current + 1, transition=transition)
         result = self.serialize(ent, self.context(c, ent, after, actor))

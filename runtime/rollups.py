@@ -13,9 +13,11 @@ entity of the app that link here (``shot_log.tool``). ``sum`` names a number fie
 ``count: true`` counts them; ``where`` (optional) is a condition on them.
 
 The runtime keeps the value exact in the transaction of every write that can change it: creating,
-changing, relinking or deleting a source record, or writing a record's child rows. It locks the parent's
-row, then recomputes the value in SQL, so two writes to two sources of one parent add up on PostgreSQL
-(whose statements see what committed before them) as on SQLite (one writer at a time). The parent's
+changing, relinking or deleting a source record, or writing a record's child rows. One UPDATE per parent
+recomputes in SQL every roll-up the write can move (a change leaving the link, the summed field and the
+``where`` fields as they were moves none). On PostgreSQL the parent's row is locked by a statement before
+it, so the UPDATE's snapshot sees what committed while it waited and two writes to two sources of one
+parent add up, as on SQLite (one writer at a time). The parent's
 ``version`` does not move, so a person editing the parent is not refused for a change they did not make;
 users cannot write the field. A change is announced as ``record.updated`` of the parent by the ``rollup``
 actor, with the record before and after: an ``updated`` rule compares ``before.shots`` with ``shots`` and
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 
 from .model import AppDef, EntityDef, FieldDef
 
@@ -182,27 +184,104 @@ def _typed(r: Rollup, v: Any) -> Any:
     return Decimal(str(v or 0)).quantize(Decimal(1).scaleb(-r.field.scale))
 
 
+@dataclass(eq=False)
+class _Group:
+    """The roll-ups one source feeds into one parent entity through one link: refreshed by one UPDATE."""
+
+    entity: EntityDef
+    link: str
+    rollups: list[Rollup]
+    reads: dict[str, set[str] | None]   # roll-up field -> the source fields it reads (None: cannot tell)
+
+
+def _groups(ent: EntityDef) -> list[_Group]:
+    """``feeds(ent)`` grouped by parent entity and link, decided once per entity."""
+    if "feed_groups" not in ent.extra:
+        groups: dict[tuple[str, str], _Group] = {}
+        for r in feeds(ent):
+            g = groups.setdefault((r.entity.key, r.link), _Group(r.entity, r.link, [], {}))
+            g.rollups.append(r)
+            used = {r.link, *((r.of,) if r.of else ()), *(r.where.names if r.where is not None else ())}
+            stored = {f.name for f in ent.stored_fields()} | {"state"}
+            g.reads[r.field.name] = used if used <= stored else None  # e.g. a computed field: always refresh
+        ent.extra["feed_groups"] = list(groups.values())
+    return ent.extra["feed_groups"]  # type: ignore[no-any-return]
+
+
+def _in_sql(r: Rollup) -> bool:
+    """Whether the UPDATE can store the aggregate as SQL computes it (same storage as the field's own)."""
+    if r.agg == "count":
+        return True
+    sf = r.source.fields[r.of]  # type: ignore[index]
+    if r.field.type == "integer":
+        return sf.type == "integer"
+    return sf.type == "decimal" and sf.scale == r.field.scale
+
+
 class Keeper:
-    """Keeps the roll-ups of one runtime exact inside the transactions that write their sources."""
+    """Keeps the roll-ups of one runtime exact inside the transactions that write their sources.
+
+    Per parent and write: one ``UPDATE parent SET f = (SELECT agg ...), ... WHERE id = :id`` for every roll-up
+    the write can move (built once per runtime and set of fields). On PostgreSQL the parent's row is locked
+    first (``FOR NO KEY UPDATE``) so the UPDATE's own snapshot, taken after the lock, sees every source row
+    committed before it; the row is read as well only when the change must be announced (a listener to the
+    parent's ``record.updated``, or roll-ups of roll-ups)."""
 
     def __init__(self, rt: Any):
         self.rt = rt
 
-    def refresh(self, c: Connection, r: Rollup, parent_id: int, *, announce: bool = True) -> Any:
-        """Recompute ``r`` for one parent under its row lock; returns the value (None: no such parent)."""
-        table = self.rt.tables.for_entity(r.entity)
-        lock = select(table).where(table.c.id == parent_id).with_for_update(key_share=True)  # FOR NO KEY UPDATE
-        row = c.execute(lock).mappings().first()
-        if row is None:
-            return None
-        new = _typed(r, c.execute(value(r, self.rt.tables, self.rt.sql, parent_id)).scalar())
-        old = row[r.field.name]
-        if old is not None and _typed(r, old) == new:
-            return new
-        c.execute(update(table).where(table.c.id == parent_id).values({r.field.name: new}))
-        if announce:
+    def _statements(self, g: _Group, names: tuple[str, ...], dialect: Any) -> dict[str, Any]:
+        """The statements refreshing roll-ups ``names`` of ``g``, built once per runtime."""
+        cache = self.rt.statements.setdefault((g.entity.key, "rollup"), {})
+        key = (g.link, names, dialect.name)
+        st = cache.get(key)
+        if st is None:
+            table = self.rt.tables.for_entity(g.entity)
+            pid = bindparam("jig_parent")
+            chosen = [r for r in g.rollups if r.field.name in names]
+            sets = {r.field.name: value(r, self.rt.tables, self.rt.sql, pid).scalar_subquery() if _in_sql(r)
+                    else bindparam(f"jig_v_{r.field.name}") for r in chosen}
+            cols = [table.c[n] for n in names]
+            upd = update(table).where(table.c.id == pid).values(sets)
+            st = cache[key] = {
+                "lock": select(table.c.id).where(table.c.id == pid).with_for_update(key_share=True),
+                "row": select(table).where(table.c.id == pid).with_for_update(key_share=True),  # FOR NO KEY UPDATE
+                "update": upd.returning(*cols) if dialect.update_returning else upd,
+                "read": select(*cols).where(table.c.id == pid),
+                "values": {r.field.name: value(r, self.rt.tables, self.rt.sql, pid) for r in chosen
+                           if not _in_sql(r)},
+                "rollups": {r.field.name: r for r in chosen},
+            }
+        return st  # type: ignore[no-any-return]
+
+    def _refresh(self, c: Connection, g: _Group, names: tuple[str, ...], parent_id: int, *,
+                 announce: bool) -> dict[str, Any] | None:
+        """Recompute the roll-ups ``names`` of group ``g`` for one parent: their new values (None: no parent)."""
+        st = self._statements(g, names, c.dialect)
+        params = {"jig_parent": parent_id}
+        ent = g.entity
+        before = None
+        if announce and (feeds(ent) or self.rt.hooks.has("record.updated", ent.key)):
+            row = c.execute(st["row"], params).mappings().first()
+            if row is None:
+                return None
             before = dict(row)
-            self.after_write(c, r.entity, before, {**before, r.field.name: new}, {r.field.name: [old, new]})
+        elif c.dialect.name == "postgresql" and c.execute(st["lock"], params).first() is None:
+            return None
+        rollups = st["rollups"]
+        for name, q in st["values"].items():
+            params[f"jig_v_{name}"] = _typed(rollups[name], c.execute(q, params).scalar())
+        res = c.execute(st["update"], params)
+        got = res.mappings().first() if res.returns_rows else \
+            (c.execute(st["read"], params).mappings().first() if res.rowcount else None)
+        if got is None:
+            return None
+        new = {n: _typed(r, got[n]) for n, r in rollups.items()}
+        if before is not None:
+            changes = {n: [before[n], v] for n, v in new.items()
+                       if before[n] is None or _typed(rollups[n], before[n]) != v}
+            if changes:
+                self.after_write(c, ent, before, {**before, **new}, changes)
         return new
 
     def after_write(self, c: Connection, ent: EntityDef, before: dict[str, Any] | None,
@@ -210,24 +289,33 @@ class Keeper:
         """A record of ``ent`` was created (no before), changed, or deleted (no after): refresh what it feeds.
 
         With ``changes`` (a roll-up moved on this very record), the change is announced as
-        ``record.updated`` by the ``rollup`` actor first."""
+        ``record.updated`` by the ``rollup`` actor first. A change that leaves every field a roll-up reads
+        as it was (and its link) refreshes nothing."""
         if changes is not None:
             self.rt.records.announce_engine_update(c, ent, before or {}, after or {}, changes)
-        for r in feeds(ent):
-            if r.link == CHILD_LINK:
+        for g in _groups(ent):
+            if g.link == CHILD_LINK:
                 continue  # child rows: refreshed by the write of their parent
-            ids = {int(x) for x in ((before or {}).get(r.link), (after or {}).get(r.link)) if x is not None}
+            if before is None or after is None:
+                names = tuple(r.field.name for r in g.rollups)
+            else:
+                names = tuple(n for n, used in g.reads.items()
+                              if used is None or any(before.get(k) != after.get(k) for k in used))
+            if not names:
+                continue
+            ids = {int(x) for x in ((before or {}).get(g.link), (after or {}).get(g.link)) if x is not None}
             for pid in sorted(ids):
-                self.refresh(c, r, pid)
+                self._refresh(c, g, names, pid, announce=True)
 
     def own_children(self, c: Connection, ent: EntityDef, record_id: int) -> dict[str, Any]:
         """After a record's child rows were written: its roll-ups over them (not announced: the write is)."""
-        out = {}
+        out: dict[str, Any] = {}
         for f in ent.child_fields():
-            for r in feeds(f.child) if f.child is not None else ():
-                out[r.field.name] = self.refresh(c, r, record_id, announce=False)
+            for g in _groups(f.child) if f.child is not None else ():
+                if g.entity is ent:
+                    out.update(self._refresh(c, g, tuple(r.field.name for r in g.rollups), record_id,
+                                             announce=False) or dict.fromkeys(r.field.name for r in g.rollups))
         return out
-
 
 
 def backfill(c: Connection, tables: Any, sql: Any, rollups: list[Rollup]) -> None:

@@ -128,7 +128,9 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
                     else link_ok(conn, runtime, target_ent, value, scoped)):
                 errors.add(key, t("link_missing", lang))
         elif f.type == "user":
-            if not (lookups.user_ok(conn, value) if lookups is not None else user_ok(conn, runtime, value)):
+            if actor is not None and actor.user_id is not None and value == actor.username:
+                pass  # the acting user: signed in as a row of jig_users (no query for it)
+            elif not (lookups.user_ok(conn, value) if lookups is not None else user_ok(conn, runtime, value)):
                 errors.add(key, t("user_missing", lang))
         elif f.ft.is_file:
             files = runtime.tables.system["jig_files"]

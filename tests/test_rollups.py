@@ -29,6 +29,7 @@ entities:
       note: {type: text}
       shots: {type: integer, label: {zh: 累计冲次, en: Shots}, rollup: {from: shot_log.tool, sum: shots}}
       runs: {type: integer, rollup: {from: shot_log.tool, count: true, where: "shots > 0"}}
+      shots_dec: {type: decimal, scale: 1, rollup: {from: shot_log.tool, sum: shots}}
       alerts: {type: integer}
       parts_cost: {type: decimal, scale: 2, rollup: {from: parts, sum: cost}}
       parts:
@@ -76,8 +77,10 @@ def test_create_change_relink_and_delete_keep_the_counter_exact(tooling: Any) ->
     assert (_tool(rt, a["id"])["shots"], _tool(rt, a["id"])["runs"]) == (130, 2)
     rt.records.update(SYSTEM, log, l1["id"], {"tool": b["id"]}, l1["version"])  # relinked to the other tool
     assert (_tool(rt, a["id"])["shots"], _tool(rt, b["id"])["shots"]) == (30, 100)
+    # an integer sum kept in a decimal field: computed, then stored as a decimal of the field's scale
+    assert (_tool(rt, a["id"])["shots_dec"], _tool(rt, b["id"])["shots_dec"]) == ("30.0", "100.0")
     rt.records.delete(SYSTEM, log, l2["id"])
-    assert (_tool(rt, a["id"])["shots"], _tool(rt, a["id"])["runs"]) == (0, 0)
+    assert (_tool(rt, a["id"])["shots"], _tool(rt, a["id"])["runs"], _tool(rt, a["id"])["shots_dec"]) == (0, 0, "0.0")
     # the parent's version never moved: nobody editing a tool collides with the counter
     assert _tool(rt, a["id"])["version"] == a["version"]
 
@@ -156,6 +159,34 @@ def test_a_new_rollup_field_is_filled_from_existing_records(make_runtime: Any, d
     rt2 = make_runtime(texts={"tooling.yaml": TOOLING}, extensions=True, migrate=False)
     got = rt2.records.get(SYSTEM, rt2.entity("tooling", "tool"), t["id"])
     assert (got["runs"], got["shots"]) == (2, 7)
+
+
+@pytest.mark.parametrize("listened", [True, False])
+def test_a_write_waiting_on_another_counts_what_that_one_committed(make_runtime: Any, listened: bool) -> None:
+    """Two writes to one parent's sources overlap: the second waits on the first, and its roll-up UPDATE
+    sees the first's row once that commits (on PostgreSQL, a lone UPDATE would recount from a snapshot
+    taken before the wait and lose it). With and without a rule listening to the parent's changes (the
+    parent's row is read, or only locked)."""
+    rt = make_runtime(texts={"tooling.yaml": TOOLING if listened else TOOLING.split("rules:")[0]},
+                      extensions=True)
+    tool, log = rt.entity("tooling", "tool"), rt.entity("tooling", "shot_log")
+    t = rt.records.create(SYSTEM, tool, {"code": "T1", "life": 100000})
+    idle = rt.records.create(SYSTEM, log, {"tool": t["id"], "shots": 0})
+    done: list[Any] = []
+    second = threading.Thread(target=lambda: done.append(
+        rt.records.create(SYSTEM, log, {"tool": t["id"], "shots": 3})))
+    with rt.db.write() as c:  # the first write: the idle log now counts (shots and runs both move)
+        rt.records.update(SYSTEM, log, idle["id"], {"shots": 5}, idle["version"], conn=c)
+        second.start()
+        second.join(0.5)  # the second write is waiting for this one
+        assert done == []
+    second.join()
+    assert len(done) == 1
+    got = _tool(rt, t["id"])
+    assert (got["shots"], got["runs"], got["version"]) == (8, 2, t["version"])
+    # a write that leaves what the roll-ups read as it was refreshes nothing, and changes nothing
+    rt.records.update(SYSTEM, log, idle["id"], {"shots": 5}, idle["version"] + 1)
+    assert (_tool(rt, t["id"])["shots"], _tool(rt, t["id"])["runs"]) == (8, 2)
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -25,10 +25,14 @@ def test_operations_need_a_released_order_and_their_good_qty_rolls_up(world: Wor
     wo = _ok(c.post(f"{W}/work_order/{wo['id']}/transitions/release",
                     {"version": wo["version"], "planned_start": "2026-11-20T08:00:00+08:00",
                      "planned_end": "2026-11-22T17:00:00+08:00"}))
-    op = _ok(c.post(f"{W}/operation/{ops[0]['id']}/transitions/start", {"version": ops[0]["version"]}))
+    floor = world.as_user("op07", ["operator"])
+    op = _ok(floor.post(f"{W}/operation/{ops[0]['id']}/transitions/start", {"version": ops[0]["version"]}))
+    assert op["operator"] == "op07"  # whoever starts it takes it (the acting user needs no lookup)
     _ok(c.post(f"{W}/operation/{op['id']}/transitions/finish", {"version": op["version"], "good_qty": 98}))
     got = _ok(c.get(f"{W}/work_order/{wo['id']}"))
     assert (got["reported_qty"], got["op_count"], got["progress"]) == ("98.00", 2, "49.0")
+    nobody = c.post(f"{W}/operation", {"work_order": wo["id"], "name": "检验", "operator": "nobody"})
+    assert nobody.status_code == 422 and "operator" in nobody.get_json()["error"]["fields"]
     op = _ok(c.post(f"{W}/operation/{ops[1]['id']}/transitions/start", {"version": ops[1]["version"]}))
     _ok(c.post(f"{W}/operation/{op['id']}/transitions/finish", {"version": op["version"], "good_qty": 98}))
     got = _ok(c.get(f"{W}/work_order/{wo['id']}"))
