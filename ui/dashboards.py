@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Float, Select, cast, func, select
 
-from runtime import indexplan, permissions
+from runtime import indexplan, kept, permissions
 from runtime.auth import Actor
 from runtime.compiler import CompileContext, label
 from runtime.context import RecordContext, row_loader
@@ -69,6 +69,7 @@ class Widget:
     decimals: int = 1
     width: int = 1
     roles: frozenset[str] | None = None  # who may see it (besides reading its entity); None: everyone who reads
+    kept: kept.Request | None = None  # counted from a kept table (runtime.kept) when it can be
 
 
 @dataclass
@@ -272,6 +273,8 @@ def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any
     # an index for the widget's query: filter, then group-by / sort, then what it reads (runtime.indexplan)
     indexplan.plan(ent, indexplan.condition_index(ent, widget.filter, group_by=widget.group_by,
                                                   sort=[c for c, _ in widget.sort], reads=[widget.value]))
+    if wtype not in ROWS:  # counts and sums kept by the database in the writing transaction
+        widget.kept = kept.plan(ent, widget.filter, widget.group_by, widget.aggregate, widget.value)
     return widget
 
 
@@ -367,6 +370,8 @@ def compute_widget(rt: Any, actor: Actor, w: Widget, lang: str) -> dict[str, Any
     # counts, and sums/min/max of whole numbers, are whole: chart axes step by 1, never 0.5 of a batch
     out["integer"] = w.aggregate == "count" or (w.aggregate in ("sum", "min", "max")
                                                 and w.value is not None and w.value.type == "int")
+    if w.kept is not None and permissions.read_filter(actor, w.entity, table, rt.sql) is None:
+        return _from_kept(rt, actor, w, out, lang)
     if w.type == "number":
         stmt, params = _base(rt, actor, w, select(_measure(rt, w)).select_from(table))
         with rt.db.read(snapshot=False) as conn:
@@ -430,6 +435,35 @@ def compute_widget(rt: Any, actor: Actor, w: Widget, lang: str) -> dict[str, Any
     out["groups"] = [{"label": gl.get(k, "") or "—", "cards": v[: w.limit],
                       "counts": {c: sum(1 for x in v if x["color"] == c) for c in COLORS if any(x["color"] == c for x in v)}}
                      for k, v in sorted(groups.items(), key=lambda kv: (gl.get(kv[0], "") or "").lower())]
+    return out
+
+
+def _from_kept(rt: Any, actor: Actor, w: Widget, out: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The widget's figures from its kept table (runtime.kept): the same numbers the query would give."""
+    assert w.kept is not None and w.entity.scope is not None
+    params = rt.sql.user_params(w.entity.scope, actor.context())
+    with rt.db.read() as conn:
+        rows = kept.answer(conn, rt.tables, rt.sql, w.kept, params)
+    def figure(s: Any, c: int) -> Any:
+        if w.aggregate == "avg":
+            return _number(float(s) / float(c), w.decimals) if c else None
+        return _number(s, w.decimals)
+    if w.type == "number":
+        if not rows:
+            out["value"] = 0 if w.aggregate == "count" else None
+        else:
+            out["value"] = figure(rows[0][1], rows[0][2])
+        return out
+    values = [(g, figure(s, c)) for g, s, c in rows]
+    if w.type == "line" or _kind(w.entity, w.group_by or "") == "date":
+        values.sort(key=lambda gv: (gv[0] is not None, gv[0] if gv[0] is not None else 0))
+    else:
+        values.sort(key=lambda gv: -(gv[1] or 0))
+    values = values[:50]
+    assert w.group_by is not None
+    labels = display_values(rt, w.entity, w.group_by, [g for g, _ in values], lang)
+    out["series"] = [{"key": to_json(g), "label": labels.get(g, "") or "—", "value": v,
+                      "color": _state_color(w.entity, w.group_by, g)} for g, v in values]
     return out
 
 
