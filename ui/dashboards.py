@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Float, Select, cast, func, select
 
-from runtime import indexplan, kept, permissions
+from runtime import indexplan, inmerge, kept, permissions
 from runtime.auth import Actor
 from runtime.compiler import CompileContext, label
 from runtime.context import RecordContext, row_loader
@@ -50,6 +50,7 @@ ROWS = ("table", "board")
 AGGREGATES = ("sum", "avg", "min", "max")
 COLORS = ["grey", "blue", "green", "yellow", "orange", "red", "purple", "cyan"]
 NUMERIC_TYPES = ("int", "dec", "any")
+_MERGEABLE = ("date", "datetime", "integer", "decimal")  # sort kinds Python orders as the database does
 
 
 @dataclass
@@ -397,9 +398,16 @@ def compute_widget(rt: Any, actor: Actor, w: Widget, lang: str) -> dict[str, Any
     order = [_sort_key(rt, w, table, c).desc().nulls_last() if d else _sort_key(rt, w, table, c).asc().nulls_first()
              for c, d in w.sort]
     stmt, params = _base(rt, actor, w, select(table))
-    stmt = stmt.order_by(*order, table.c.id.desc()).limit(w.limit if w.type == "table" else w.limit * 10)
+    limit = w.limit if w.type == "table" else w.limit * 10
+    stmt = stmt.order_by(*order, table.c.id.desc()).limit(limit)
+    # `state in (a, b) order by date`: one index range per state, merged (runtime.inmerge); sorts by text are
+    # left to the database (its collation decides their order)
+    split = inmerge.split(w.filter, table) if all(_kind(w.entity, c) in _MERGEABLE for c, _ in w.sort) else None
     with rt.db.read() as conn:
-        rows = [dict(r) for r in conn.execute(stmt, params).mappings()]
+        if split is not None:
+            rows = inmerge.first_rows(conn, stmt, table, *split, w.sort, limit, params)
+        else:
+            rows = [dict(r) for r in conn.execute(stmt, params).mappings()]
         loader = row_loader(conn, rt.tables)
         items = []
         for r in rows:
