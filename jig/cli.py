@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from runtime import migrations
 from runtime.errors import DefinitionErrors, RecordError
 from runtime.loader import load_apps, schema_for
-from runtime import migrations
 from runtime.migrations import MigrationRefused
 
 from .config import Settings

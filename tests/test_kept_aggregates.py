@@ -7,7 +7,6 @@ import random
 from typing import Any
 
 import pytest
-
 from sqlalchemy import inspect, text, update
 
 from runtime import inmerge, kept
