@@ -246,6 +246,12 @@ def specs(tables: Any) -> list[Spec]:
     return [s for ent in tables.entities.values() for s in (ent.extra.get("kept") or {}).values()]
 
 
+def define(tables: Any) -> None:
+    """Add every kept table to ``tables``' metadata (once, when the tables are built: no request adds one)."""
+    for s in specs(tables):
+        kept_table(s, tables.for_entity(s.entity), tables.metadata)
+
+
 # ---------------------------------------------------------------- the kept table and its triggers
 
 def kept_table(spec: Spec, base: Table, md: Any) -> Table:
@@ -454,10 +460,16 @@ def answer(conn: Connection, tables: Any, sql: Any, req: Request, params: dict[s
     stmt = select(*gk, *measure).where(*where, *uniform)
     if gk:
         stmt = stmt.group_by(*gk)
+    whole = req.value is None or spec.values[req.value].type == "int"
+
+    def figures(r: Any) -> tuple[int, Any, int]:  # PostgreSQL sums integers as numeric: back to int / float
+        n, s, c = r[-3:]
+        return int(n or 0), (int(s or 0) if whole else float(s or 0)), int(c or 0)
+
     totals: dict[Any, list[Any]] = {}
     for r in conn.execute(stmt, params):
         g = r[0] if gk else None
-        n, s, c = r[-3:]
+        n, s, c = figures(r)
         if n:
             totals[g] = [n, s, c]
     if req.atoms:
@@ -478,12 +490,12 @@ def answer(conn: Connection, tables: Any, sql: Any, req: Request, params: dict[s
                 bstmt = bstmt.group_by(*bgk)
             for r in conn.execute(bstmt, params):
                 g = r[0] if bgk else None
-                n, s, c = r[-3:]
+                n, s, c = figures(r)
                 if not n:
                     continue
                 t = totals.setdefault(g, [0, 0, 0])
                 t[0] += n
-                t[1] += s or 0
+                t[1] += s
                 t[2] += c
     return [(g, t[1], t[2]) if req.value is not None else (g, t[0], t[0]) for g, t in totals.items()]
 

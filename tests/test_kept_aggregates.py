@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, text, update
 
-from runtime import inmerge, kept
+from runtime import clock, inmerge, kept
 from runtime.auth import SYSTEM
 from ui import dashboards
 
@@ -103,3 +103,73 @@ def test_kept_counts_equal_the_query_through_random_writes(world: World, frozen_
         kept.rebuild(conn, rt.tables)
         assert all(drift == 0 for _, drift in kept.rebuild(conn, rt.tables, check_only=True))
     check("rebuilt")
+
+
+JOBS = """
+app: jobs
+title: 作业 | Jobs
+roles: [clerk]
+entities:
+  owner:
+    title: 负责人 | Owner
+    fields:
+      name: {type: text, label: 名称 | Name}
+  job:
+    title: 作业 | Job
+    fields:
+      kind: {type: select, label: 类型 | Kind, options: [a: 甲 | A, b: 乙 | B, c: 丙 | C]}
+      qty: {type: integer, label: 数量 | Qty}
+      cost: {type: decimal, scale: 2, label: 费用 | Cost}
+      due: {type: date, label: 到期 | Due}
+      done_at: {type: datetime, label: 完成 | Done}
+      owner: {type: link, to: owner, label: 负责人 | Owner}
+dashboards:
+  d:
+    widgets:
+      - {type: number, entity: job, filter: "kind == 'a' or done_at >= add_hours(now(), -48)", value: {sum: cost}}
+      - {type: line, entity: job, filter: "done_at is None", group_by: due}
+      - type: bar
+        entity: job
+        group_by: kind
+        filter: "not (done_at < add_hours(now(), -96)) and done_at < add_hours(now(), -24) or due > today()"
+        value: {avg: qty}
+      - {type: pie, entity: job, group_by: owner, filter: "qty > 3 and due <= add_days(today(), 2)", value: {sum: qty}}
+      - {type: number, entity: job, filter: "owner.name == 'x'"}
+      - {type: number, entity: job, value: {max: qty}}
+      - {type: number, entity: job, filter: "days_between(done_at, now()) > 2"}
+"""
+
+
+def test_kept_filters_of_every_shape_as_the_clock_moves(make_runtime: Any, frozen_clock: dt.datetime) -> None:
+    """Sums, averages, a date group, ranges on one date-time (``or``, ``not``, two bounds), emptiness, a link
+    group; bulk creates, updates, deletes and raw SQL; then the clock moves and the boundaries with it."""
+    rt = make_runtime(texts={"jobs.yaml": JOBS})
+    widgets = rt.apps["jobs"].sections["dashboards"]["d"].widgets
+    assert [w.kept is not None for w in widgets] == [True] * 4 + [False] * 3  # a link followed, max, a function
+    ent, owner = rt.entity("jobs", "job"), rt.entity("jobs", "owner")
+    rnd = random.Random(23)
+    now = frozen_clock
+    owners = [rt.records.create(SYSTEM, owner, {"name": n})["id"] for n in ("x", "y", "z")]
+
+    def item() -> dict[str, Any]:
+        done = now + dt.timedelta(hours=rnd.choice([-97, -96, -95, -49, -48, -47, -25, -24, -23, 0]),
+                                  seconds=rnd.randint(-4000, 4000))
+        return {"kind": rnd.choice(["a", "b", "c", None]), "qty": rnd.choice([None, *range(8)]),
+                "cost": str(rnd.randint(0, 999) / 100), "owner": rnd.choice([None, *owners]),
+                "due": (now.date() + dt.timedelta(days=rnd.randint(-3, 4))).isoformat(),
+                "done_at": rnd.choice([None, done.isoformat(sep=" ")])}
+
+    with rt.db.write() as conn:
+        ids = rt.records.create_many(SYSTEM, ent, [item() for _ in range(60)], conn)
+    table = rt.tables.for_entity(ent)
+    for rid in ids[:20]:
+        rt.records.update(SYSTEM, ent, rid, {k: v for k, v in item().items() if rnd.random() < 0.5}, None)
+    for rid in ids[20:26]:
+        rt.records.delete(SYSTEM, ent, rid)
+    with rt.db.write() as conn:
+        conn.execute(update(table).where(table.c.id.in_(ids[30:40])).values(done_at=now - dt.timedelta(hours=24)))
+    for hours in (0, 1, 5, 23, 24, 25, 47, 72, 100):
+        with clock.frozen(now + dt.timedelta(hours=hours, minutes=17)):
+            for w in widgets[:4]:
+                fast, slow = _both(rt, SYSTEM, w)
+                assert _same(fast, slow), (hours, w.type, fast, slow)
