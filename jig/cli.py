@@ -138,10 +138,10 @@ def migrate(ctx: click.Context, dry_run: bool, allow_destructive: bool) -> None:
 @click.pass_context
 def rebuild_aggregates(ctx: click.Context, check_only: bool) -> None:
     """Recount the kept aggregates (dashboard counts kept by triggers) from the records."""
-    from runtime import kept
+    from runtime import keptstore
     rt = _runtime(ctx, migrate=False)
     with rt.db.exclusive(migrations.LOCK) as conn:  # no migration or publish meanwhile
-        found = kept.rebuild(conn, rt.tables, check_only=check_only)
+        found = keptstore.rebuild(conn, rt.tables, check_only=check_only)
     drifted = 0
     for name, drift in found:
         state = "missing (run jig migrate)" if drift < 0 else "ok" if drift == 0 else \
