@@ -175,3 +175,20 @@ def test_kept_filters_of_every_shape_as_the_clock_moves(make_runtime: Any, froze
             for w in widgets[:4]:
                 fast, slow = _both(rt, SYSTEM, w)
                 assert _same(fast, slow), (hours, w.type, fast, slow)
+
+
+def test_kept_tables_no_widget_asks_for_are_dropped_with_their_triggers(make_runtime: Any) -> None:
+    rt = make_runtime(texts={"jobs.yaml": JOBS})
+    names = {w.kept.spec.name for w in rt.apps["jobs"].sections["dashboards"]["d"].widgets if w.kept is not None}
+    fewer = JOBS.split("      - {type: line")[0] + "      - {type: number, entity: job, value: {max: qty}}\n"
+    rt2 = make_runtime(texts={"jobs.yaml": fewer}, migrate=False)
+    steps = rt2.migration_plan()
+    kept_name = next(w.kept.spec.name for w in rt.apps["jobs"].sections["dashboards"]["d"].widgets[:1])
+    dropped = sorted(s.table for s in steps if s.kind == "drop_kept")
+    assert dropped == sorted(names - {kept_name}) and not any(s.kind == "create_kept" for s in steps), steps
+    rt2.migrate()
+    with rt2.db.read() as conn:
+        assert {n for n in inspect(conn).get_table_names() if n.startswith("jig_kept_")} == {kept_name}
+    rt2.records.create(SYSTEM, rt2.entity("jobs", "job"), {"kind": "a", "cost": "1.50"})  # no trigger left behind
+    with rt2.db.write() as conn:
+        assert keptstore.rebuild(conn, rt2.tables, check_only=True) == [(kept_name, 0)]
