@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from runtime import migrations
 from runtime.errors import DefinitionErrors, RecordError
 from runtime.loader import load_apps, schema_for
 from runtime.migrations import MigrationRefused
@@ -130,6 +131,27 @@ def migrate(ctx: click.Context, dry_run: bool, allow_destructive: bool) -> None:
         sys.exit(EXIT_REFUSED)
     # migrations run under a database lock: a process that waited for another one finds nothing left to do
     click.echo("applied" if applied else "database is up to date (another process migrated it meanwhile)")
+
+
+@cli.command("rebuild-aggregates")
+@click.option("--check", "check_only", is_flag=True, help="Only compare the kept counts with a recount; exit 1 on drift.")
+@click.pass_context
+def rebuild_aggregates(ctx: click.Context, check_only: bool) -> None:
+    """Recount the kept aggregates (dashboard counts kept by triggers) from the records."""
+    from runtime import keptstore
+    rt = _runtime(ctx, migrate=False)
+    with rt.db.exclusive(migrations.LOCK) as conn:  # no migration or publish meanwhile
+        found = keptstore.rebuild(conn, rt.tables, check_only=check_only)
+    drifted = 0
+    for name, drift in found:
+        state = "missing (run jig migrate)" if drift < 0 else "ok" if drift == 0 else \
+            f"{drift} group(s) differed" + ("" if check_only else ", recounted")
+        click.echo(f"{name}: {state}")
+        drifted += drift != 0
+    if not found:
+        click.echo("no kept aggregates")
+    if check_only and drifted:
+        sys.exit(1)
 
 
 @cli.command("import")

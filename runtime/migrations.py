@@ -19,7 +19,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Column, Connection, Table, inspect, select, update
 
-from . import clock
+from . import clock, keptstore
 from .fieldtypes import FieldValueError, coerce
 from .model import EntityDef, FieldDef
 from .tables import Tables, column_type, entity_indexes, type_signature
@@ -102,6 +102,7 @@ def plan(conn: Connection, tables: Tables) -> list[Step]:
         else:
             steps.append(Step("create_table", table.name, f"entity {ent.key} ({len(ent.stored_fields())} fields)",
                               data={"entity": key}))
+    steps.extend(Step(kind, name, detail, data=data) for kind, name, detail, data in keptstore.plan_steps(conn, tables))
     return steps
 
 
@@ -207,6 +208,8 @@ def apply(conn: Connection, tables: Tables, steps: list[Step], *, allow_destruct
             idx.create(conn)
         elif s.kind == "drop_index":
             ops.drop_index(s.data["index"], table_name=s.table)
+        elif s.kind in ("create_kept", "drop_kept"):
+            keptstore.apply_step(conn, tables, s.kind, s.table)  # runtime.kept: after the tables they count
     _record(conn, tables, steps)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from . import keptstore
 from .model import AppDef, EntityDef, FieldDef
 from .sqltypes import JSONList, LocalDateTime
 
@@ -310,6 +311,7 @@ class Tables:
                 for f in ent.child_fields():
                     assert f.child is not None
                     self._add(f.child)
+        keptstore.define(self)  # the tables of the counts kept for dashboards (runtime/kept.py)
 
     def _add(self, ent: EntityDef) -> None:
         self.by_key[ent.key] = entity_table(ent, self.metadata)

@@ -64,3 +64,13 @@ def test_users_tokens_and_serve(database_url: str, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.one_pass("sqlite", reason="the commands are the same on both databases (tests/test_kept_aggregates.py runs both)")
+def test_migrate_plans_kept_aggregates_and_rebuild_checks_them(database_url: str) -> None:
+    plan = _jig(database_url, "migrate", "--dry-run").stdout
+    assert "create_kept" in plan and "kept counts of outsourcing.batch by partner, state" in plan, plan
+    assert _jig(database_url, "migrate").returncode == 0
+    r = _jig(database_url, "rebuild-aggregates", "--check")
+    assert r.returncode == 0 and "jig_kept_" in r.stdout and ": ok" in r.stdout, r.stdout + r.stderr
+    assert "differed" not in _jig(database_url, "rebuild-aggregates").stdout
