@@ -106,6 +106,8 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
 
 def _refuse_row_ids(ent: EntityDef, values: dict[str, Any], lang: str) -> None:
     """A new record has no rows yet: a child row naming an id is refused (as ``create`` refuses it)."""
+    if not ent.child_fields():
+        return
     strangers = {f"{f.name}[{i}].id": t("not_own_row", lang) for f in ent.child_fields()
                  for i, row in enumerate(values.get(f.name) or []) if row.get("id") is not None}
     if strangers:

@@ -30,10 +30,14 @@ def created(after: dict[str, Any], plan: list[tuple[str, Any]]) -> dict[str, lis
     """``diff(None, after, keys)`` for a new record, in one pass (bulk creates make many). ``plan``: (key,
     its JSON converter, None when the stored value is JSON as it is -- ``FieldType.json_converter``)."""
     out: dict[str, list[Any]] = {}
+    get = after.get
     for k, conv in plan:
-        v = after.get(k)
-        if v is not None and v != "" and v != []:
-            out[k] = [None, v if conv is None else conv(v)]
+        v = get(k)
+        if v is None:
+            continue
+        if not v and isinstance(v, (str, list)):
+            continue
+        out[k] = [None, v if conv is None else conv(v)]
     return out
 
 
