@@ -69,6 +69,7 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
     if not permissions.may_create(actor, ent):
         raise Forbidden(t("no_create", lang, entity=pick(ent.title, lang)))
     lookups = Lookups(rt)
+    memo: dict[Any, dict[Any, Any]] = {}  # each field's coercion of an input seen before (validation.coerce_input)
     failed: list[tuple[int, RecordError]] = []
     ids: list[int] = []
     for start in range(0, len(items), chunk):
@@ -77,7 +78,7 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
         for i, data in enumerate(part, start):
             errors = FieldErrors()
             try:
-                typed.append((i, records.prepare_values(actor, ent, data, errors), errors))
+                typed.append((i, records.prepare_values(actor, ent, data, errors, memo=memo), errors))
             except RecordError as exc:  # not an object at all
                 failed.append((i, exc))
         lookups.prefetch(conn, ent, [v for _, v, _ in typed], actor)

@@ -114,7 +114,8 @@ BAD_ROWS: list[dict[str, str]] = [
     {"code": "A7", "customer": "1", "qty": "1", "due": "2026-12-01", "ship": "2026-12-09"},  # check rule
     {"code": "A8", "customer": "1", "qty": "abc", "price": "1.234"},                        # integer, scale
     {"code": "A9", "customer": "2", "qty": "3"},                                            # fine
-]
+    {"code": "B1", "customer": "1", "qty": "abc", "kind": "bogus", "due": "2026-13-45"},    # the same bad
+]                                                                       # inputs again: the same messages
 
 
 def test_import_reports_the_errors_the_api_gives_for_the_same_rows(env: tuple[Any, Any, str]) -> None:
@@ -139,7 +140,7 @@ def test_import_reports_the_errors_the_api_gives_for_the_same_rows(env: tuple[An
         assert resp.status_code in (400, 403, 422), resp.get_data(as_text=True)
         fields = resp.get_json()["error"]["fields"]
         expected[i + 2] = {(labels[k], m) for k, m in fields.items()}
-    assert sorted(expected) == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert sorted(expected) == [3, 4, 5, 6, 7, 8, 9, 10, 12]
     assert imported == expected
     assert _orders(rt) == before + 2
 
