@@ -10,6 +10,8 @@ Three entities (bench/support/imports_app.py), each imported ``--rounds`` times 
 
 * ``plain`` -- 8 fields: code (text, required, unique), name (text, required), qty (integer, min 0),
   price (decimal 2), status (select, required, default), due (date), note (text), active (boolean);
+* ``plain_csv``, ``plain_xlsx`` -- the plain rows uploaded as a UTF-8 CSV / an .xlsx (numbers as number
+  cells): reading the file (``ui.transfer.read_table``, what the import page runs) is timed too;
 * ``linked`` -- the same plus a naming series (``IM{YYYY}-{######}``) and a required link to one of 50
   categories given **by its title** in the file (resolved once per distinct title);
 * ``children`` -- an order (code, customer, due) with 3 line rows (product, qty) each, created through

@@ -21,6 +21,7 @@ All or nothing: the caller's transaction is the import's. Rows are checked to th
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam
@@ -28,9 +29,10 @@ from sqlalchemy.exc import IntegrityError
 
 from . import clock, history, naming, permissions
 from .errors import FieldErrors, Forbidden, RecordError, ValidationFailed
+from .fieldtypes import to_json
 from .lookups import Lookups
 from .messages import t
-from .model import EntityDef, pick
+from .model import SYSTEM_COLUMNS, EntityDef, pick
 
 CHUNK = 1000
 MAX_ERRORS = 200
@@ -67,6 +69,7 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
     if not permissions.may_create(actor, ent):
         raise Forbidden(t("no_create", lang, entity=pick(ent.title, lang)))
     lookups = Lookups(rt)
+    memo: dict[Any, dict[Any, Any]] = {}  # each field's coercion of an input seen before (validation.coerce_input)
     failed: list[tuple[int, RecordError]] = []
     ids: list[int] = []
     for start in range(0, len(items), chunk):
@@ -75,7 +78,7 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
         for i, data in enumerate(part, start):
             errors = FieldErrors()
             try:
-                typed.append((i, records.prepare_values(actor, ent, data, errors), errors))
+                typed.append((i, records.prepare_values(actor, ent, data, errors, memo=memo), errors))
             except RecordError as exc:  # not an object at all
                 failed.append((i, exc))
         lookups.prefetch(conn, ent, [v for _, v, _ in typed], actor)
@@ -104,6 +107,8 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
 
 def _refuse_row_ids(ent: EntityDef, values: dict[str, Any], lang: str) -> None:
     """A new record has no rows yet: a child row naming an id is refused (as ``create`` refuses it)."""
+    if not ent.child_fields():
+        return
     strangers = {f"{f.name}[{i}].id": t("not_own_row", lang) for f in ent.child_fields()
                  for i, row in enumerate(values.get(f.name) or []) if row.get("id") is not None}
     if strangers:
@@ -125,16 +130,16 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
         row["id"] = record_id
     for f in ent.child_fields():
         _store_children(rt, f, ready, conn)
-    keys = history.keys(ent, creating=True)
+    plan = _history_plan(ent)
     entries = []
-    announce = rt.hooks.has("record.created")
+    announce = rt.hooks.has("record.created", ent.key)  # someone listens for this entity's records
     has_children = bool(ent.child_fields())
     for _values, row in ready:
         record_id = row["id"]
         if has_children:
             row.update(rt.rollups.own_children(conn, ent, record_id))
         rt.rollups.after_write(conn, ent, None, row)
-        changes = history.created(row, keys)
+        changes = history.created(row, plan)
         entries.append((record_id, changes))
     rt_hist = rt.tables.system["jig_history"]
     insert_rows(conn, rt_hist, [history.entry(app=ent.app, entity=ent.name, record_id=rid, action="create",
@@ -144,6 +149,18 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
             result = records.serialize(ent, records.for_json(conn, ent, row, actor))
             records._emit("record.created", ent, record_id, result, None, changes, actor, conn)
     return ids
+
+
+def _history_plan(ent: EntityDef) -> list[tuple[str, Any]]:
+    """(key, JSON converter) of what a create's history entry lists: the number, the state, the fields
+    that are not computed (``history.created``), built once per entity."""
+    plan = ent.extra.get("bulk_history_plan")
+    if plan is None:
+        plan = ent.extra["bulk_history_plan"] = [
+            *((k, None) for k in SYSTEM_COLUMNS[1:3]),
+            *((f.name, to_json if f.type == "table" else f.ft.json_converter(f))
+              for f in ent.fields.values() if f.type != "computed")]
+    return plan  # type: ignore[no-any-return]
 
 
 def _store_children(rt: Any, field: Any, ready: list[tuple[dict[str, Any], dict[str, Any]]], conn: Connection) -> None:
@@ -189,20 +206,24 @@ def insert_rows(conn: Connection, table: Any, params: list[dict[str, Any]]) -> N
     compiled = table.insert().values({k: bindparam(k) for k in keys}).compile(dialect=conn.dialect)
     order = list(compiled.positiontup or ())
     procs = [table.c[k].type.bind_processor(conn.dialect) for k in order]
-    last: list[Any] = [object()] * len(order)
-    done: list[Any] = [None] * len(order)
-    rows = []
-    for p in params:
-        out = []
-        for j, k in enumerate(order):
-            v = p[k]
-            proc = procs[j]
-            if proc is None or v is None:
-                out.append(v)
-            elif v is last[j]:
-                out.append(done[j])
-            else:
-                last[j], done[j] = v, proc(v)
-                out.append(done[j])
-        rows.append(tuple(out))
+    get = itemgetter(*order) if len(order) > 1 else (lambda p: (p[order[0]],))
+    convert = [(j, proc) for j, proc in enumerate(procs) if proc is not None]
+    if not convert:
+        rows: list[Any] = [get(p) for p in params]
+    else:
+        rows = []
+        last: list[Any] = [object()] * len(order)
+        done: list[Any] = [None] * len(order)
+        for p in params:
+            out = list(get(p))
+            for j, proc in convert:
+                v = out[j]
+                if v is None:
+                    continue
+                if v is last[j]:
+                    out[j] = done[j]
+                else:
+                    last[j] = v
+                    out[j] = done[j] = proc(v)
+            rows.append(tuple(out))
     conn.exec_driver_sql(str(compiled), rows)

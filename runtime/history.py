@@ -37,13 +37,18 @@ def keys(ent: EntityDef, *, creating: bool = False) -> list[str]:
     return ent.extra[key]  # type: ignore[no-any-return]
 
 
-def created(after: dict[str, Any], keys: list[str]) -> dict[str, list[Any]]:
-    """``diff(None, after, keys)`` for a new record, in one pass (bulk creates make many)."""
+def created(after: dict[str, Any], plan: list[tuple[str, Any]]) -> dict[str, list[Any]]:
+    """``diff(None, after, keys)`` for a new record, in one pass (bulk creates make many). ``plan``: (key,
+    its JSON converter, None when the stored value is JSON as it is -- ``FieldType.json_converter``)."""
     out: dict[str, list[Any]] = {}
-    for k in keys:
-        v = after.get(k)
-        if v is not None and v != "" and v != []:
-            out[k] = [None, to_json(v)]
+    get = after.get
+    for k, conv in plan:
+        v = get(k)
+        if v is None:
+            continue
+        if not v and isinstance(v, (str, list)):
+            continue
+        out[k] = [None, v if conv is None else conv(v)]
     return out
 
 

@@ -55,9 +55,12 @@ class Lookups:
 
     def accept(self, ent: EntityDef, values: dict[str, Any]) -> None:
         """A row passed: its unique values are taken for the rows after it."""
-        for f in ent.fields.values():
-            if f.unique and values.get(f.name) not in (None, ""):
-                self._accepted.setdefault((ent.key, f.name), set()).add(values[f.name])
+        unique = ent.extra.get("unique_fields")
+        if unique is None:
+            unique = ent.extra["unique_fields"] = [f.name for f in ent.fields.values() if f.unique]
+        for name in unique:
+            if values.get(name) not in (None, ""):
+                self._accepted.setdefault((ent.key, name), set()).add(values[name])
 
     # ---- many rows at once
     def prefetch(self, conn: Connection, ent: EntityDef, rows: list[dict[str, Any]], actor: Any) -> None:

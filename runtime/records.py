@@ -177,11 +177,13 @@ class Records:
 
     # ---- the one path a new record takes before it is stored (create, create_many / imports) ----------
 
-    def prepare_values(self, actor: Actor, ent: EntityDef, data: dict[str, Any], errors: FieldErrors) -> dict[str, Any]:
+    def prepare_values(self, actor: Actor, ent: EntityDef, data: dict[str, Any], errors: FieldErrors, *,
+                       memo: Any = None) -> dict[str, Any]:
         """A create's input as typed values: system columns refused, each field coerced by its type,
-        read-only fields refused; problems go to ``errors`` (no database needed)."""
+        read-only fields refused; problems go to ``errors`` (no database needed). ``memo``: coercions
+        remembered across many records (``coerce_input``)."""
         lang = actor.language
-        values = coerce_input(ent, _strip_system(ent, data, errors, lang, creating=True), errors, lang)
+        values = coerce_input(ent, _strip_system(ent, data, errors, lang, creating=True), errors, lang, memo=memo)
         self._refuse_readonly(actor, ent, values, errors, lang, creating=True)
         return values
 

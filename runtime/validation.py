@@ -20,10 +20,16 @@ from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, FieldDef, pick
 
+MEMO_INPUTS = (str, int, float, bool)
+MEMO_SIZE = 2000  # distinct inputs remembered per field (options, quantities, dates repeat; codes do not)
+
 
 def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang: str, *,
-                 prefix: str = "") -> dict[str, Any]:
-    """Typed values for the fields present in ``data``; problems go to ``errors``."""
+                 prefix: str = "", memo: dict[Any, dict[Any, Any]] | None = None) -> dict[str, Any]:
+    """Typed values for the fields present in ``data``; problems go to ``errors``.
+
+    ``memo`` (a dict the caller keeps for many records, ``Records.create_many``): each field's answer
+    for an input seen before -- the value or the message -- is reused instead of coercing it again."""
     out: dict[str, Any] = {}
     for key, raw in data.items():
         f = ent.fields.get(key)
@@ -34,7 +40,22 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
             errors.add(prefix + key, t("computed", lang))
             continue
         if f.type == "table":
-            out[key] = _rows(f, raw, errors, lang, prefix + key)
+            out[key] = _rows(f, raw, errors, lang, prefix + key, memo)
+            continue
+        if memo is not None and raw.__class__ in MEMO_INPUTS and f.ft.pure_coerce:
+            seen = memo.setdefault((ent.key, key, lang), {})
+            answer = seen.get((raw.__class__, raw))
+            if answer is None:
+                try:
+                    answer = (True, f.ft.coerce(f, raw, lang))
+                except FieldValueError as exc:
+                    answer = (False, exc.message)
+                if len(seen) < MEMO_SIZE:
+                    seen[(raw.__class__, raw)] = answer
+            if answer[0]:
+                out[key] = answer[1]
+            else:
+                errors.add(prefix + key, answer[1])
             continue
         try:
             out[key] = f.ft.coerce(f, raw, lang)
@@ -43,7 +64,8 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
     return out
 
 
-def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) -> list[dict[str, Any]]:
+def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str,
+          memo: dict[Any, dict[Any, Any]] | None = None) -> list[dict[str, Any]]:
     assert f.child is not None
     if raw is None:
         return []
@@ -58,7 +80,7 @@ def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str) ->
     for i, r in enumerate(raw):
         row_id = r.get("id")
         body = {k: v for k, v in r.items() if k not in ("id", "idx", "parent_id")}
-        typed = coerce_input(f.child, body, errors, lang, prefix=f"{prefix}[{i}].")
+        typed = coerce_input(f.child, body, errors, lang, prefix=f"{prefix}[{i}].", memo=memo)
         if id_in_range(row_id):
             typed["id"] = row_id
         elif isinstance(row_id, int) and not isinstance(row_id, bool):

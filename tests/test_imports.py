@@ -114,7 +114,8 @@ BAD_ROWS: list[dict[str, str]] = [
     {"code": "A7", "customer": "1", "qty": "1", "due": "2026-12-01", "ship": "2026-12-09"},  # check rule
     {"code": "A8", "customer": "1", "qty": "abc", "price": "1.234"},                        # integer, scale
     {"code": "A9", "customer": "2", "qty": "3"},                                            # fine
-]
+    {"code": "B1", "customer": "1", "qty": "abc", "kind": "bogus", "due": "2026-13-45"},    # the same bad
+]                                                                       # inputs again: the same messages
 
 
 def test_import_reports_the_errors_the_api_gives_for_the_same_rows(env: tuple[Any, Any, str]) -> None:
@@ -139,7 +140,7 @@ def test_import_reports_the_errors_the_api_gives_for_the_same_rows(env: tuple[An
         assert resp.status_code in (400, 403, 422), resp.get_data(as_text=True)
         fields = resp.get_json()["error"]["fields"]
         expected[i + 2] = {(labels[k], m) for k, m in fields.items()}
-    assert sorted(expected) == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert sorted(expected) == [3, 4, 5, 6, 7, 8, 9, 10, 12]
     assert imported == expected
     assert _orders(rt) == before + 2
 
@@ -246,3 +247,30 @@ def test_create_many_is_create_for_many_with_child_rows(env: tuple[Any, Any, str
     assert _orders(rt) == count
     nxt = rt.records.create(clerk, ent, {"code": "N3", "customer": 2, "qty": 1})["name"]
     assert int(nxt[-4:]) == int(one["name"][-4:]) + 1
+    # the history entry of a bulk create is the one create writes (the same JSON form of each value)
+    body = {"customer": 2, "qty": 3, "price": "2.50", "kind": "rush", "due": "2026-12-01", "ship": "2026-11-30"}
+    with rt.db.write() as conn:
+        [hid] = rt.records.create_many(clerk, ent, [{"code": "H1", **body}], conn)
+    hone = rt.records.create(clerk, ent, {"code": "H2", **body})
+
+    def diff(record_id: int) -> dict[str, Any]:
+        return {k: v for k, v in rt.records.history(clerk, ent, record_id)[0]["changes"].items()
+                if k not in ("code", "name")}
+    assert diff(hid) == diff(hone["id"]) and diff(hid)["price"] == [None, "2.50"]
+
+
+def test_xlsx_cells_read_as_openpyxl_reads_them() -> None:
+    """The fast .xlsx reader (python-calamine) hands the import the cells openpyxl would."""
+    import openpyxl
+
+    from ui import xlsx
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["编号", "数", "价", "日", "时", "是", "空", "尾"])
+    ws.append(["A1", 12, 2.5, dt.date(2026, 12, 1), dt.datetime(2026, 12, 1, 8, 30), True, None, "x"])
+    ws.append([" B2 ", -3, 1e-3, dt.datetime(2026, 1, 5), None, False, "", 46357])
+    bio = io.BytesIO()
+    wb.save(bio)
+    assert xlsx.read_rows(bio.getvalue()) == xlsx._read_openpyxl(bio.getvalue())
+    with pytest.raises(ValueError):
+        xlsx.read_rows(b"PK\x03\x04 not a workbook")

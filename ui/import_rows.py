@@ -31,6 +31,8 @@ from .i18n import tr
 from .values import label_of
 
 MAX_ERRORS = 200
+MEMO_CELLS = 2000  # distinct cells remembered per column (selects, yes/no, dates repeat; codes do not)
+_MISS = object()
 
 
 class Cells:
@@ -43,6 +45,7 @@ class Cells:
         self.columns = [(j, name, ent.fields[name],
                          (lambda text, name=name: self._lookup(name, text)) if ent.fields[name].type == "link" else None)
                         for j, name in enumerate(mapping) if name]
+        self.memo: dict[int, dict[tuple[type, Any], Any]] = {j: {} for j, *_ in self.columns}
 
     def row(self, raw: Any) -> tuple[dict[str, Any], dict[str, str]]:
         """The input for one file row (empty cells left out) and its cell problems {field: message}."""
@@ -55,7 +58,16 @@ class Cells:
             cell = raw[j]
             if cell is None or (cell.__class__ is str and not cell.strip()):
                 continue
-            v = f.ft.from_cell(f, cell, lookup)
+            if lookup is None:  # the same cell text in the same column converts the same way: once
+                memo = self.memo[j]
+                key = (cell.__class__, cell)
+                v = memo.get(key, _MISS)
+                if v is _MISS:
+                    v = f.ft.from_cell(f, cell, None)
+                    if len(memo) < MEMO_CELLS and not isinstance(v, (list, dict)):
+                        memo[key] = v
+            else:
+                v = f.ft.from_cell(f, cell, lookup)
             if v is None:
                 continue
             data[name] = v

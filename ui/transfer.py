@@ -34,11 +34,7 @@ IMPORT_DIR = Path(tempfile.gettempdir()) / "jig-imports"
 def read_table(filename: str, data: bytes) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the first sheet of an .xlsx, or of a CSV (UTF-8 or GBK)."""
     if filename.lower().endswith(".xlsx") or data[:4] == b"PK\x03\x04":
-        import openpyxl
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        ws = wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        wb.close()
+        rows = xlsx.read_rows(data)
     else:
         for enc in ("utf-8-sig", "gb18030"):
             try:

@@ -152,3 +152,43 @@ def template_bytes(ent: EntityDef, fields: list[FieldDef], lang: str) -> bytes:
     bio = io.BytesIO()
     wb.save(bio)
     return bio.getvalue()
+
+
+def read_rows(data: bytes) -> list[list[Any]]:
+    """The cells of an .xlsx's first sheet, row by row (values only: a formula's saved result).
+
+    Read with python-calamine (Rust, ~15x openpyxl's read-only mode) where it is installed, its cells
+    made what openpyxl gives: a whole number as ``int``, a date cell as a ``datetime`` at midnight, an
+    empty cell as None; openpyxl otherwise."""
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:  # pragma: no cover - a dependency; openpyxl reads the same cells, slower
+        return _read_openpyxl(data)
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a Rust panic on a broken file is a BaseException: still a bad file
+        raise ValueError("unreadable xlsx") from exc
+    return [[_cell(v) for v in r] for r in sheet]
+
+
+def _cell(v: Any) -> Any:
+    cls = v.__class__
+    if cls is str:
+        return v if v else None
+    if cls is float:
+        return int(v) if v.is_integer() and -2 ** 53 < v < 2 ** 53 else v
+    if cls is dt.date:
+        return dt.datetime(v.year, v.month, v.day)
+    return v
+
+
+def _read_openpyxl(data: bytes) -> list[list[Any]]:
+    import openpyxl
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        return [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        wb.close()

@@ -103,6 +103,10 @@ class FieldType:
 
     # ---- values
     blank_is_none: ClassVar[bool] = True  # input "  " means no value
+    # coerce's answer for a text/number/yes-no input depends on the field and the input alone (no clock, no
+    # database): a bulk create remembers it per distinct input (runtime.validation.coerce_input's memo);
+    # a subclass whose coerce asks anything else sets it False
+    pure_coerce: ClassVar[bool] = False
 
     def coerce(self, f: FieldDef, value: Any, lang: str = "zh") -> Any:
         """The typed, validated value for ``value`` entered into ``f``; raises FieldValueError."""

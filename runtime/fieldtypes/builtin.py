@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 class TextType(FieldType):
     name = "text"
+    pure_coerce = True
     label = ("单行文本", "Text")
     filter_control = "text"
     expr_type = "text"
@@ -125,6 +126,7 @@ class EmailType(TextType):
 
 class IntegerType(FieldType):
     name = "integer"
+    pure_coerce = True
     label = ("整数", "Integer")
     filter_control = "number"
     groupable = True
@@ -162,6 +164,7 @@ class IntegerType(FieldType):
 
 class DecimalType(FieldType):
     name = "decimal"
+    pure_coerce = True
     label = ("小数", "Decimal")
     filter_control = "number"
     expr_type = "dec"
@@ -208,6 +211,7 @@ CELL_FALSE = ("否", "no", "false", "0", "n")
 
 class BooleanType(FieldType):
     name = "boolean"
+    pure_coerce = True
     label = ("是/否", "Yes/No")
     may_be_unique = False
     filter_control = "yesno"
@@ -243,6 +247,7 @@ class BooleanType(FieldType):
 
 class DateType(FieldType):
     name = "date"
+    pure_coerce = True
     label = ("日期", "Date")
     filter_control = "date"
     groupable = True

@@ -66,6 +66,7 @@ def _option_text(f: FieldDef | None, values: list[Any], lang: str) -> str:
 
 class SelectType(FieldType):
     name = "select"
+    pure_coerce = True
     label = ("单选", "Select")
     filter_control = "option"
     expr_type = "text"
@@ -175,6 +176,7 @@ class MultiSelectType(FieldType):
 
 class LinkType(FieldType):
     name = "link"
+    pure_coerce = True
     label = ("关联", "Link")
     filter_control = "link"
     required_keys = ("to",)
