@@ -29,10 +29,9 @@ from sqlalchemy.exc import IntegrityError
 
 from . import clock, history, naming, permissions
 from .errors import FieldErrors, Forbidden, RecordError, ValidationFailed
-from .fieldtypes import to_json
 from .lookups import Lookups
 from .messages import t
-from .model import SYSTEM_COLUMNS, EntityDef, pick
+from .model import EntityDef, pick
 
 CHUNK = 1000
 MAX_ERRORS = 200
@@ -130,7 +129,7 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
         row["id"] = record_id
     for f in ent.child_fields():
         _store_children(rt, f, ready, conn)
-    plan = _history_plan(ent)
+    plan = history.create_plan(ent)
     entries = []
     announce = rt.hooks.has("record.created", ent.key)  # someone listens for this entity's records
     has_children = bool(ent.child_fields())
@@ -149,18 +148,6 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
             result = records.serialize(ent, records.for_json(conn, ent, row, actor))
             records._emit("record.created", ent, record_id, result, None, changes, actor, conn)
     return ids
-
-
-def _history_plan(ent: EntityDef) -> list[tuple[str, Any]]:
-    """(key, JSON converter) of what a create's history entry lists: the number, the state, the fields
-    that are not computed (``history.created``), built once per entity."""
-    plan = ent.extra.get("bulk_history_plan")
-    if plan is None:
-        plan = ent.extra["bulk_history_plan"] = [
-            *((k, None) for k in SYSTEM_COLUMNS[1:3]),
-            *((f.name, to_json if f.type == "table" else f.ft.json_converter(f))
-              for f in ent.fields.values() if f.type != "computed")]
-    return plan  # type: ignore[no-any-return]
 
 
 def _store_children(rt: Any, field: Any, ready: list[tuple[dict[str, Any], dict[str, Any]]], conn: Connection) -> None:

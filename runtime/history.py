@@ -27,14 +27,24 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list
     return changes
 
 
-def keys(ent: EntityDef, *, creating: bool = False) -> list[str]:
-    """The columns a record's history entry compares: every field but computed ones, with the state (and,
-    creating, the name); decided once per entity."""
-    key = "history_keys_create" if creating else "history_keys"
-    if key not in ent.extra:
-        ent.extra[key] = [*(SYSTEM_COLUMNS[1:3] if creating else ("state",)),
-                          *(f.name for f in ent.fields.values() if f.type != "computed")]
-    return ent.extra[key]  # type: ignore[no-any-return]
+def keys(ent: EntityDef) -> list[str]:
+    """The columns an update's history entry compares: the state and every field but computed ones; decided
+    once per entity."""
+    if "history_keys" not in ent.extra:
+        ent.extra["history_keys"] = ["state", *(f.name for f in ent.fields.values() if f.type != "computed")]
+    return ent.extra["history_keys"]  # type: ignore[no-any-return]
+
+
+def create_plan(ent: EntityDef) -> list[tuple[str, Any]]:
+    """(key, JSON converter) of what a create's history entry lists (``created``): the number, the state, the
+    fields that are not computed; built once per entity (``Records.create`` and bulk creates share it)."""
+    plan = ent.extra.get("history_create_plan")
+    if plan is None:
+        plan = ent.extra["history_create_plan"] = [
+            *((k, None) for k in SYSTEM_COLUMNS[1:3]),
+            *((f.name, to_json if f.type == "table" else f.ft.json_converter(f))
+              for f in ent.fields.values() if f.type != "computed")]
+    return plan  # type: ignore[no-any-return]
 
 
 def created(after: dict[str, Any], plan: list[tuple[str, Any]]) -> dict[str, list[Any]]:

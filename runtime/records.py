@@ -168,7 +168,7 @@ class Records:
             row.update(self.rt.rollups.own_children(c, ent, record_id))
             self.rt.rollups.after_write(c, ent, None, row)
             ctx = self.context(c, ent, row, actor)
-            changes = history.created(row, history.keys(ent, creating=True))
+            changes = history.created(row, history.create_plan(ent))
             history.write(c, self.rt.tables.system["jig_history"], app=ent.app, entity=ent.name,
                           record_id=record_id, action="create", actor=actor, changes=changes, version=1)
             result = self.serialize(ent, ctx)
