@@ -10,8 +10,8 @@
                                                     # modes, the designer, links and the tests that write
                                                     # them; see ALL_TESTS), then their PNGs optimised
 
-Every mode runs on a seeded database (``jig demo``'s data, the same every time), Chinese UI, phones at
-390x844, real Chromium (/usr/bin/chromium through Playwright).
+Every mode runs on a seeded database (this script's modes on ``jig demo``'s factory, the others on their own
+fixed fixtures), Chinese UI, phones at 390x844, real Chromium (/usr/bin/chromium through Playwright).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, build, serve  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
+ZH_ARGS = [*CHROMIUM_ARGS, "--lang=zh-CN"]  # Chromium's own words (file inputs) in Chinese: needs chromium-l10n
 # the tests that write screenshots when told where (test file, environment variable)
 ALL_TESTS = (("tests/test_stories.py", "JIG_TOUR_SHOTS"), ("tests/test_dashboards_browser.py", "JIG_WRITE_SCREENSHOTS"),
              ("tests/test_example_traceability.py", "JIG_WRITE_SCREENSHOTS"),
@@ -61,13 +62,17 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="jig-shots-"))
     out = args.out or (tmp / "screenshots" if args.smoke else OUT)
     rt, app = build(f"sqlite:///{tmp / 'shots.db'}", tmp)
-    demo.prepare(rt)
+    if args.smoke:
+        demo.prepare(rt)
+    else:  # the demo factory, as `jig demo` makes it: a month of orders, batches, repairs and notifications
+        rt.extensions.attach(rt)
+        demo.prepare(rt, factory=True)
     server, url = serve(app)
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1366, "height": 768}, base_url=url)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ZH_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1366, "height": 768}, base_url=url, locale="zh-CN")
             page.goto("/login")
             page.screenshot(path=str(out / "login.png"))
             page.fill("#username", "admin")
@@ -87,7 +92,7 @@ def main() -> int:
             if args.smoke:
                 browser.close()
                 return _report(out)
-            tv = browser.new_page(viewport={"width": 1920, "height": 1080}, base_url=url)
+            tv = browser.new_page(viewport={"width": 1920, "height": 1080}, base_url=url, locale="zh-CN")
             tv.context.add_cookies(page.context.cookies())
             tv.goto("/board/outsourcing/board")
             tv.wait_for_timeout(500)
@@ -119,7 +124,7 @@ def reading(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ZH_ARGS, headless=True)
             ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=url, locale="zh-CN")
             page = ctx.new_page()
             page.goto("/login")
@@ -167,18 +172,21 @@ def roles(out: Path) -> int:
     ent = rt.entity("outsourcing", "batch")
     batches = listquery.run(rt, rt.users.actor_for("planner", via="web"), ent,
                             listquery.parse_args(ent, {"state": "processing", "limit": "1"}))["items"]
+    done = listquery.run(rt, rt.users.actor_for("partner", via="web"), ent,  # read-only to the partner
+                         listquery.parse_args(ent, {"state": "done", "limit": "1"}))["items"]
     server, url = serve(app)
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ZH_ARGS, headless=True)
             ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=url, locale="zh-CN")
             page = _login(ctx, url, "planner")
-            for name, path in (("notifications", "/notifications"),
-                               ("link-admin", "/a/outsourcing/batch/1/links")):
-                page.goto(path)  # type: ignore[attr-defined]
-                page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
-                page.screenshot(path=str(out / f"{name}.png"))  # type: ignore[attr-defined]
+            page.goto("/notifications")  # type: ignore[attr-defined]
+            page.screenshot(path=str(out / "notifications.png"))  # type: ignore[attr-defined]
+            page.goto("/a/outsourcing/batch/1/links")  # type: ignore[attr-defined]
+            page.locator("form button.primary").first.click()  # type: ignore[attr-defined]
+            page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
+            page.screenshot(path=str(out / "link-admin.png"))  # type: ignore[attr-defined]
             page.goto("/a/outsourcing/batch/new")  # type: ignore[attr-defined]
             page.click("#save")  # type: ignore[attr-defined]
             page.wait_for_timeout(600)  # type: ignore[attr-defined]
@@ -191,8 +199,7 @@ def roles(out: Path) -> int:
                 page.screenshot(path=str(out / "transition-required.png"))  # type: ignore[attr-defined]
             partner = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=url, locale="zh-CN")
             pp = _login(partner, url, "partner")
-            pp.goto("/a/outsourcing/batch")  # type: ignore[attr-defined]
-            pp.locator("table tbody a").first.click()  # type: ignore[attr-defined]
+            pp.goto(f"/a/outsourcing/batch/{done[0]['id']}")  # type: ignore[attr-defined]
             pp.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
             pp.screenshot(path=str(out / "record-partner-readonly.png"), full_page=True)  # type: ignore[attr-defined]
             phone = browser.new_context(viewport=PHONE, base_url=url, locale="zh-CN", is_mobile=True,
