@@ -1,5 +1,6 @@
 """Screenshots of the designer (canvas and property panel, field picker, side-by-side preview, an existing record in
-the preview, workflow diagram and transitions table, an archived entity, publish plan) into docs/screenshots/.
+the preview, workflow diagram and transitions table, permissions, versions, an archived entity, publish
+plan) into docs/screenshots/.
 
     .venv/bin/python bench/designer_screenshots.py           # into docs/screenshots/
     .venv/bin/python bench/designer_screenshots.py --smoke   # into a temp dir (the test suite's smoke run)
@@ -94,7 +95,15 @@ def main() -> int:
             page.locator("#d-workflow").evaluate("e => { e.scrollLeft = e.scrollWidth; }")  # the set column in view
             page.wait_for_timeout(300)
             page.screenshot(path=str(out / "designer-transitions.png"))
+            page.locator("#d-tab-perms").click()
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(out / "designer-permissions.png"))
             page.locator("#d-tab-form").click()
+            page.locator("#d-versions").first.click()
+            page.locator("#d-versions-list").wait_for()
+            page.wait_for_timeout(400)
+            page.screenshot(path=str(out / "designer-versions.png"))
+            page.locator("#d-versions-close").click()
             page.locator("[data-entity=partner]").click()
             page.locator("#d-props-body").get_by_label("归档此实体（数据保留）", exact=True).check()
             page.locator("[data-entity=partner].d-archived").wait_for()

@@ -27,6 +27,9 @@ from runtime.auth import SYSTEM  # noqa: E402
 from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, build, serve  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+# the links are opened from a text message or a scan in WeChat's own browser, on a phone
+WECHAT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN")
 LIMIT = 50 * 1024
 
 
@@ -86,7 +89,7 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             for name, (token, _rid) in data.items():
                 ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                                          locale="zh-CN", device_scale_factor=2)
+                                          locale="zh-CN", device_scale_factor=2, user_agent=WECHAT)
                 page = ctx.new_page()
                 seen: list[tuple[str, int, int]] = []
 

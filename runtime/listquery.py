@@ -1,7 +1,7 @@
 """Listing records: filters, search, sort and keyset paging, all in SQL.
 
 ``?field=value``, ``?field__lt=``, ``__lte``, ``__gt``, ``__gte``, ``__ne``,
-``__in`` (comma-separated), ``__contains``, ``__startswith``, ``__isnull``;
+``__in`` (comma-separated), ``__contains``, ``__startswith`` (both ignore case), ``__isnull``;
 ``q`` searches the entity's search fields, its number and its linked records' names
 (runtime/search.py); ``sort=-updated_at,name``;
 ``limit`` (default 20, at most 500); ``after`` is the opaque cursor from the
@@ -229,10 +229,9 @@ def _condition(runtime: Any, ent: EntityDef, table: Table, name: str, op: str, v
         own = f.ft.condition(col, op, value)  # e.g. one option among a multi-select's stored list
         if own is not None:
             return own
-    if op == "contains":
-        return col.contains(value, autoescape=True)
-    if op == "startswith":
-        return col.startswith(value, autoescape=True)
+    if op in ("contains", "startswith"):  # ignoring case on both databases, as the search does
+        pattern = f"{search.like_escape(value)}%"
+        return search.ci_like(col, "%" + pattern if op == "contains" else pattern, runtime.sql.dialect)
     if op == "in":
         return col.in_(value) if value else false()
     return {"eq": col.__eq__, "ne": col.__ne__, "lt": col.__lt__, "lte": col.__le__, "gt": col.__gt__,

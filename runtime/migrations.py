@@ -22,7 +22,7 @@ from sqlalchemy import Column, Connection, Table, inspect, select, update
 from . import clock, keptstore
 from .fieldtypes import FieldValueError, coerce
 from .model import EntityDef, FieldDef
-from .tables import Tables, column_type, entity_indexes, type_signature
+from .tables import Tables, column_type, entity_indexes, index_applies, type_signature
 
 LOCK = "schema"  # the database lock migrations (and publishing definitions) run under
 
@@ -157,7 +157,7 @@ def _diff_table(conn: Connection, ent: EntityDef, table: Table, db_name: str,
                               data={"column": c}))
     have_idx = {i["name"] for i in insp.get_indexes(db_name)}
     for idx in entity_indexes(ent):
-        if idx.name not in have_idx:
+        if idx.name not in have_idx and index_applies(idx, conn.dialect.name):
             cols_ = [c if isinstance(c, str) else c.name for c in idx.expressions]
             safe, why = True, ""
             if idx.unique and all(c in cols for c in cols_):

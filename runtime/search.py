@@ -3,20 +3,23 @@
 A record is found by
 
 * its declared search fields (``list.search``; text contains the words),
-* its own number (``name``, e.g. ``WF202612-0004``): a prefix match, which an index on ``name`` serves,
+* its own number (``name``, e.g. ``WF202612-0004``): a prefix match, which an index serves (``name`` on
+  SQLite, ``lower(name)`` on PostgreSQL: see :func:`ci_like`),
 * the title or number of a record it links to (a batch by its partner's name), or one of its child
   rows links to (an order by a product on its lines), through a subquery on the linked table that
   applies the reader's row filter for that table: a search never matches on a linked record the user
   may not read.
 
-Everything compiles to one WHERE clause; nothing is filtered in Python.
+Everything compiles to one WHERE clause; nothing is filtered in Python. Matching ignores case on both
+databases (``wf2026`` finds ``WF202612-0004``): SQLite's ``LIKE`` already does, for ASCII letters;
+PostgreSQL's does not, so there the column is compared as ``lower(column) LIKE lower(text)``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import permissions
@@ -30,6 +33,18 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def ci_like(col: ColumnElement[Any], pattern: str, dialect: str) -> ColumnElement[bool]:
+    """``col LIKE pattern`` (escaped with ``\\``) ignoring case, the same on SQLite and PostgreSQL.
+
+    SQLite's ``LIKE`` ignores the case of ASCII letters (and only theirs) by itself; on PostgreSQL the
+    column is lowered, so that a prefix pattern is served by the ``lower(name)`` index
+    (runtime/tables.py ``search_indexes``) where ``ILIKE`` would read the whole table.
+    """
+    if dialect == "postgresql":
+        return func.lower(col).like(pattern.lower(), escape="\\")
+    return col.like(pattern, escape="\\")
+
+
 def title_column(ent: EntityDef) -> str | None:
     """The stored column a record is known by (its title field, else its number); None when there is none."""
     tf = ent.title_field
@@ -38,16 +53,17 @@ def title_column(ent: EntityDef) -> str | None:
     return "name" if ent.naming else None
 
 
-def _own_terms(ent: EntityDef, table: Table, text: str, *, titles_only: bool = False) -> list[ColumnElement[bool]]:
+def _own_terms(ent: EntityDef, table: Table, text: str, dialect: str, *,
+               titles_only: bool = False) -> list[ColumnElement[bool]]:
     contains = f"%{like_escape(text)}%"
     names = [title_column(ent)] if titles_only else list(ent.search_fields)
     if titles_only and ent.search_fields:
         names += [s for s in ent.search_fields[:2] if s not in names]  # a partner's code as well as its name
-    terms = [table.c[n].like(contains, escape="\\") for n in dict.fromkeys(names)
+    terms = [ci_like(table.c[n], contains, dialect) for n in dict.fromkeys(names)
              if n and n != "name" and n in table.c]
     if "name" in table.c and (ent.naming or "name" in ent.fields):
         pattern = f"{like_escape(text)}%" if ent.naming else contains  # a generated number: a prefix match
-        terms.append(table.c.name.like(pattern, escape="\\"))
+        terms.append(ci_like(table.c.name, pattern, dialect))
     return terms
 
 
@@ -57,7 +73,7 @@ def _linked(runtime: Any, actor: Actor, ent: EntityDef, f: Any, text: str) -> An
     if target is None or target.is_child or not permissions.may_at_all(actor, target, "read"):
         return None
     tt = runtime.tables.for_entity(target)
-    found = _own_terms(target, tt, text, titles_only=True)
+    found = _own_terms(target, tt, text, runtime.sql.dialect, titles_only=True)
     if not found:
         return None
     sub = select(tt.c.id).where(or_(*found))
@@ -73,7 +89,7 @@ def condition(runtime: Any, actor: Actor, ent: EntityDef, table: Table, text: st
     Links of the record and of its child rows (an order found by a product on one of its lines) count,
     ``MAX_LINKS`` of them at most.
     """
-    terms = _own_terms(ent, table, text)
+    terms = _own_terms(ent, table, text, runtime.sql.dialect)
     links = [(None, f) for f in ent.fields.values() if f.type == "link" and f.stored and f.name in table.c]
     for cf in ent.child_fields():
         if cf.child is not None:

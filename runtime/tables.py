@@ -15,6 +15,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    literal_column,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -198,6 +200,7 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
     else:
         if ent.naming:
             idx.append(Index(index_name("uq", t, "name"), "name", unique=True))
+            idx.append(search_index(t))
         if ent.workflow:
             idx.append(Index(index_name("ix", t, "state"), "state"))
         idx.append(Index(index_name("ix", t, "updated_at"), "updated_at"))
@@ -236,6 +239,19 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
                 idx.append(Index(name, *cols))
                 names.add(name)
     return _without_prefixes(idx)
+
+
+def search_index(table_name: str) -> Index:
+    """PostgreSQL only: ``lower(name)``, serving the search's case-blind prefix match on a record's number
+    (runtime/search.py ``ci_like``). SQLite's ``LIKE`` ignores case by itself and needs none."""
+    expr = func.lower(literal_column("name")).label("name_lower")
+    return Index(index_name("ix", table_name, "name_lower"), expr, postgresql_ops={"name_lower": "text_pattern_ops"},
+                 info={"only": "postgresql"}).ddl_if(dialect="postgresql")
+
+
+def index_applies(idx: Index, dialect: str) -> bool:
+    """Whether ``idx`` exists on ``dialect`` (a few are PostgreSQL's only)."""
+    return idx.info.get("only", dialect) == dialect
 
 
 def list_sort_columns(ent: EntityDef) -> list[str]:

@@ -12,7 +12,8 @@ from runtime.functions import FUNCTIONS
 from runtime.loader import load_texts
 from runtime.schema import FIELD_TYPES
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "definition-language.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "definition-language.md"
 TEXT = DOC.read_text(encoding="utf-8")
 FENCE = re.compile(r"^```yaml[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 BLOCKS = FENCE.findall(TEXT)
@@ -68,3 +69,18 @@ def test_links_doc_examples_load(index: int) -> None:
     block = FENCE.findall(LINKS_DOC.read_text(encoding="utf-8"))[index]
     apps = load_texts({f"links_example_{index + 1}.yaml": block}, default_extensions())
     assert any(app.sections.get("links") for app in apps.values())
+
+
+def test_screenshots_exist_and_are_shown() -> None:
+    """Every image README.md shows exists, and every PNG in docs/screenshots/ is shown by README.md or a doc
+    (none rots unseen); ``bench/screenshots.py --all`` regenerates them."""
+    image = re.compile(r"""(?:!\[[^\]]*\]\(|src=")(docs/screenshots/[^)"\s]+|screenshots/[^)"\s]+)""")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = {m.group(1) for m in image.finditer(readme)}
+    assert shown, "README.md shows no screenshots"
+    assert sorted(p for p in shown if not (ROOT / p).is_file()) == []
+    for doc in (ROOT / "docs").glob("*.md"):
+        shown |= {"docs/" + m.group(1) for m in image.finditer(doc.read_text(encoding="utf-8"))
+                  if m.group(1).startswith("screenshots/")}
+    files = {f"docs/screenshots/{p.name}" for p in (ROOT / "docs" / "screenshots").iterdir()}
+    assert sorted(files - shown) == [], "screenshots no page shows"

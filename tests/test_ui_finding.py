@@ -95,7 +95,7 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, 
         rt.users.add("viewer", "viewer-pass-1", ["viewer"])
         clerk = rt.users.actor_for("clerk", via="web")
         p1 = rt.records.create(SYSTEM, rt.entity("plant", "partner"), {"code": "P1", "title": "宁波精密"})
-        p9 = rt.records.create(SYSTEM, rt.entity("plant", "partner"), {"code": "P9", "title": "秘密电镀"})
+        p9 = rt.records.create(SYSTEM, rt.entity("plant", "partner"), {"code": "P9", "title": "秘密电镀 Plating"})
         pr = [rt.records.create(SYSTEM, rt.entity("plant", "product"), {"code": f"G{i}", "title": t})
               for i, t in enumerate(("齿轮", "轴承"))]
         ent = rt.entity("plant", "batch")
@@ -140,6 +140,13 @@ def test_search_by_number_and_by_linked_names(plant: tuple[Any, Any, dict[str, A
     assert set(_names(c.get("/a/plant/batch?q=西山").get_data(as_text=True))) == {b2}  # a declared field
     assert set(_names(c.get("/a/plant/batch?q=齿轮").get_data(as_text=True))) == {b1}  # a product on its lines
     assert c.get("/api/plant/batch?q=宁波").get_json()["items"][0]["name"] == b1  # the API searches the same way
+    # case is ignored on both databases (PostgreSQL's LIKE alone would not): the number, a linked name, filters
+    assert set(_names(c.get(f"/a/plant/batch?q={b1.lower()}").get_data(as_text=True))) == {b1}
+    assert set(_names(c.get(f"/a/plant/batch?q={b1[:6].lower()}").get_data(as_text=True))) == {b1, b2}
+    assert set(_names(c.get("/a/plant/batch?q=plATing").get_data(as_text=True))) == {b2}
+    assert [r["name"] for r in c.get(f"/api/plant/batch?name__startswith={b2.lower()}").get_json()["items"]] == [b2]
+    assert [r["name"] for r in c.get("/api/plant/batch?partner.title__contains=plating").get_json()["items"]] == [b2]
+    assert c.get("/api/plant/batch?name__contains=%25").get_json()["items"] == []  # wildcards stay text
     # a linked record the reader may not read is not searched through
     v, _ = _client(app, "viewer")
     assert _names(v.get("/a/plant/batch?q=秘密").get_data(as_text=True)) == []

@@ -60,6 +60,7 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
         Text,
         and_,
         bindparam,
+        func,
         or_,
         select,
     )
@@ -188,7 +189,11 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
                 problems["expected_return__lt"] = "Must be a date (YYYY-MM-DD)"
         if args.get("q"):
             pat = "%" + args["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(or_(batches.c.customer.like(pat, escape="\\"), batches.c.product_no.like(pat, escape="\\")))
+            if sqlite:  # LIKE ignores ASCII case by itself
+                q = q.where(or_(batches.c.customer.like(pat, escape="\\"), batches.c.product_no.like(pat, escape="\\")))
+            else:  # as Jig does, ignoring case on PostgreSQL too
+                pat = pat.lower()
+                q = q.where(or_(func.lower(batches.c.customer).like(pat, escape="\\"), func.lower(batches.c.product_no).like(pat, escape="\\")))
         try:
             limit = max(1, min(500, int(args.get("limit") or 20)))
         except ValueError:

@@ -174,7 +174,11 @@ def baseline_app() -> Any:  # noqa: C901 - one self-contained hand-written app
                 problems["planned_end__lt"] = "Must be a date and time"
         if args.get("q"):
             pat = "%" + args["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(or_(ops.c.name.like(pat, escape="\\"), ops.c.workstation.like(pat, escape="\\")))
+            if sqlite:  # LIKE ignores ASCII case by itself
+                q = q.where(or_(ops.c.name.like(pat, escape="\\"), ops.c.workstation.like(pat, escape="\\")))
+            else:  # as Jig does, ignoring case on PostgreSQL too
+                pat = pat.lower()
+                q = q.where(or_(func.lower(ops.c.name).like(pat, escape="\\"), func.lower(ops.c.workstation).like(pat, escape="\\")))
         try:
             limit = max(1, min(500, int(args.get("limit") or 20)))
         except ValueError:
