@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import bounds, permissions, reach, search
 from .auth import Actor
+from .context import RecordContext, row_loader
 from .errors import BadRequest
 from .fieldtypes import BUILTIN, OPS, FieldType, FieldValueError, to_json, typed_literal
 from .messages import t
@@ -315,7 +316,7 @@ def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, A
     cached = _cached_page(runtime, actor, ent, q)
     if cached is not None:
         with runtime.db.read(snapshot=snapshot) as conn:
-            rows = conn.execute(cached[0], cached[1]).mappings().all()
+            rows = _dicts(conn.execute(cached[0], cached[1]))
             return _page(runtime, conn, actor, ent, q, rows, {})
     stmt, table = build(runtime, actor, ent, q)
     params = permissions.filter_params(actor, ent)
@@ -327,8 +328,15 @@ def run(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> dict[str, A
         page = stmt.add_columns(*(cols[n].label(SORT_KEY.format(n)) for n, _ in q.sort if _computed(ent, n)))
         if q.after is not None:
             page = page.where(_after(cols, q.sort, q.after))
-        rows = conn.execute(page.order_by(*_order(cols, q.sort)).limit(q.limit + 1), params).mappings().all()
+        rows = _dicts(conn.execute(page.order_by(*_order(cols, q.sort)).limit(q.limit + 1), params))
         return _page(runtime, conn, actor, ent, q, rows, result)
+
+
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """The rows as plain dicts: serialising reads each column once, and a dict lookup is far cheaper than a
+    RowMapping's (a page of 20 rows x 20 columns is 400 lookups)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, r)) for r in result.all()]
 
 
 def _reads_more(ent: EntityDef) -> bool:
@@ -351,12 +359,12 @@ def _page(runtime: Any, conn: Any, actor: Actor, ent: EntityDef, q: ListQuery, r
         items = [records.serialize(ent, r) for r in rows]
     else:
         children = _children(runtime, conn, ent, [r["id"] for r in rows])
+        user, loader = actor.context(), row_loader(conn, runtime.tables)  # once per page, not per row
         items = []
-        for r in rows:
-            record = dict(r)
+        for r in rows:  # fresh dicts (_dicts): the child rows go straight in
             for fname, by_parent in children.items():
-                record[fname] = by_parent.get(r["id"], [])
-            items.append(records.serialize(ent, records.for_json(conn, ent, record, actor)))
+                r[fname] = by_parent.get(r["id"], [])
+            items.append(records.serialize(ent, RecordContext(ent, r, user, loader)))
     result["items"] = items
     result["next"] = _cursor(rows[-1], q.sort) if more and rows else None
     return result
