@@ -260,13 +260,15 @@ _CACHEABLE_OPS = {"eq", "ne", "lt", "lte", "gt", "gte", "in"}
 
 def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tuple[Select[Any], dict[str, Any]] | None:
     """The first-page statement for common list shapes, built once and reused with bound values."""
-    if q.after is not None or q.search or q.count or any(_computed(ent, n) for n, _ in q.sort):
+    if q.after is not None or q.count or any(_computed(ent, n) for n, _ in q.sort) or \
+            (q.search and actor.link is not None):  # a link's scope differs per table: searched the long way
         return None
     for name, op, _ in q.filters:
         f = ent.fields.get(name)
         if "." in name or op not in _CACHEABLE_OPS or (f is not None and not f.ft.cached_filter):
             return None
-    shape = (permissions.filter_shape(actor, ent), tuple((n, o) for n, o, _ in q.filters), tuple(q.sort))
+    shape = (permissions.filter_shape(actor, ent), tuple((n, o) for n, o, _ in q.filters), tuple(q.sort),
+             bool(q.search))
     cache = runtime.statements.setdefault((ent.key, "list_pages"), {})
     stmt = cache.get(shape)
     table = runtime.tables.for_entity(ent)
@@ -281,6 +283,9 @@ def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tu
                 stmt = stmt.where(col.in_(bindparam(f"jig_f{i}", expanding=True)))
             else:
                 stmt = stmt.where(_OPS[op](col, bindparam(f"jig_f{i}", type_=col.type)))
+        found = search.condition(runtime, actor, ent, table, None) if q.search else None
+        if found is not None:  # the patterns are bound (search.bound_params)
+            stmt = stmt.where(found)
         stmt = stmt.order_by(*_order({n: table.c[n] for n, _ in q.sort}, q.sort)).limit(
             bindparam("jig_limit", type_=Integer()))
         if len(cache) < 200:
@@ -288,6 +293,8 @@ def _cached_page(runtime: Any, actor: Actor, ent: EntityDef, q: ListQuery) -> tu
     params = permissions.filter_params(actor, ent)
     params.update({f"jig_f{i}": value for i, (_, _, value) in enumerate(q.filters)})
     params["jig_limit"] = q.limit + 1
+    if q.search:
+        params.update(search.bound_params(runtime, actor, ent, q.search))
     return stmt, params
 
 
@@ -336,7 +343,7 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
     """The rows as plain dicts: serialising reads each column once, and a dict lookup is far cheaper than a
     RowMapping's (a page of 20 rows x 20 columns is 400 lookups)."""
     keys = list(result.keys())
-    return [dict(zip(keys, r)) for r in result.all()]
+    return [dict(zip(keys, r, strict=True)) for r in result.all()]
 
 
 def _reads_more(ent: EntityDef) -> bool:
