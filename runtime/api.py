@@ -193,16 +193,22 @@ def list_records(app: str, entity: str) -> Response:
     if not permissions.may_at_all(actor, ent, "read"):
         raise Forbidden(t("forbidden", actor.language))
     q = listquery.parse_args(ent, request.args, actor.language)
-    _check_sparse(ent, actor.language)
+    shaped = _check_sparse(ent, actor.language)
     page = listquery.run(rt, actor, ent, q)
-    sparse.apply(rt, actor, ent, page["items"], request.args, actor.language)
+    if shaped:
+        sparse.apply(rt, actor, ent, page["items"], request.args, actor.language)
     return jsonify(page)
 
 
-def _check_sparse(ent: Any, lang: str) -> None:
-    """``fields=`` and ``expand=`` are checked before anything is read (runtime/sparse.py)."""
-    sparse.parse_fields(ent, request.args.get("fields"), lang)
-    sparse.parse_expand(ent, request.args.get("expand"), lang)
+def _check_sparse(ent: Any, lang: str) -> bool:
+    """``fields=`` and ``expand=`` are checked before anything is read (runtime/sparse.py); False when neither
+    is given (nothing to apply)."""
+    args = request.args
+    if "fields" not in args and "expand" not in args:
+        return False
+    sparse.parse_fields(ent, args.get("fields"), lang)
+    sparse.parse_expand(ent, args.get("expand"), lang)
+    return True
 
 
 @bp.post("/<app>/<entity>")
@@ -226,9 +232,10 @@ def get_record(app: str, entity: str, record_id: int) -> Response:
     actor = current_actor()
     rt = runtime()
     ent = rt.entity(app, entity, actor.language)
-    _check_sparse(ent, actor.language)
+    shaped = _check_sparse(ent, actor.language)
     record = rt.records.get(actor, ent, record_id)
-    sparse.apply(rt, actor, ent, [record], request.args, actor.language)
+    if shaped:
+        sparse.apply(rt, actor, ent, [record], request.args, actor.language)
     return jsonify(record)
 
 

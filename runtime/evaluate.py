@@ -293,6 +293,42 @@ class _NotCompiled(Exception):
     pass
 
 
+def _combined(node: ast.AST, build: Callable[[ast.AST], Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """Arithmetic, ``not``/``-``, ``and``/``or`` and ``a if test else b`` as closures over their compiled parts,
+    doing what :class:`_Evaluator` does for each (``OPERATORS``, SQL-style truth); _NotCompiled otherwise."""
+    if isinstance(node, ast.BinOp):
+        arith = OPERATORS[type(node.op)]  # KeyError: an operator without a handler, as the evaluator refuses it
+        left, right = build(node.left), build(node.right)
+        return lambda c: arith(left(c), right(c))
+    if isinstance(node, ast.UnaryOp):
+        operand = build(node.operand)
+        if isinstance(node.op, ast.Not):
+            def negation(c: Any) -> bool | None:
+                t = truth(operand(c))
+                return None if t is None else not t
+            return negation
+        unary = OPERATORS[type(node.op)]
+        return lambda c: unary(operand(c))
+    if isinstance(node, ast.BoolOp):
+        parts = [build(v) for v in node.values]
+        stop = isinstance(node.op, ast.Or)  # `or` stops at the first true part, `and` at the first false one
+
+        def boolean(c: Any) -> bool | None:
+            unknown = False
+            for part in parts:
+                t = truth(part(c))
+                if t is stop:
+                    return stop
+                if t is None:
+                    unknown = True
+            return None if unknown else not stop
+        return boolean
+    if isinstance(node, ast.IfExp):
+        test, body, orelse = build(node.test), build(node.body), build(node.orelse)
+        return lambda c: body(c) if truth(test(c)) else orelse(c)
+    raise _NotCompiled
+
+
 def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | None:
     """``expr`` as Python closures, when its tree holds only constants, calls, single comparisons, the user's
     attributes and names of the record's stored fields (no computed field: nothing nested to evaluate, so the
@@ -359,6 +395,8 @@ def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | No
                 return False if r is False else None if r is None else True
             return comparison
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            if id(node) in expr.aggregates:  # over child rows (runtime.aggregates): the evaluator's own path
+                raise _NotCompiled
             fn = FUNCTIONS[node.func.id].python
             if not node.args:
                 return lambda c: fn()
@@ -373,7 +411,7 @@ def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | No
                     return limits.number(result)
                 return result
             return call
-        raise _NotCompiled
+        return _combined(node, build)
 
     try:
         fn = build(expr.tree)

@@ -97,9 +97,10 @@ class Records:
                 out[name] = v if v is None or conv is None else conv(v)
             return out
         out = {}
-        for col in SYSTEM_COLUMNS:
+        for col, conv in _SYSTEM_JSON:
             if col in ctx:
-                out[col] = to_json(ctx[col])
+                v = ctx[col]
+                out[col] = v if v is None or conv is None else conv(v)
         for f, kind, conv in field_plan(ent):
             if kind == "stored":
                 v = ctx.get(f.name)
@@ -474,6 +475,11 @@ def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
             plan.append((f.name, f.ft.json_converter(f)))  # type: ignore[union-attr]
         ent.extra["json_plan"] = plan
     return ent.extra["json_plan"]  # type: ignore[no-any-return]
+
+
+# system columns and how each turns into JSON: ids, versions, states and usernames are stored as they answer
+_SYSTEM_JSON = tuple((col, None if col in ("id", "state", "version", "created_by", "updated_by") else to_json)
+                     for col in SYSTEM_COLUMNS)
 
 
 def field_plan(ent: EntityDef) -> list[tuple[Any, str, Any]]:

@@ -438,3 +438,35 @@ def test_path_filters_agree_with_python(make_runtime) -> None:  # noqa: ANN001
         assert got == want, f"{key}={raw} ({'viewer' if as_viewer else 'admin'}): SQL {got} != Python {want}"
 
     check()
+
+
+def test_compiled_closures_agree_with_the_evaluator(make_runtime) -> None:  # noqa: ANN001
+    """runtime.evaluate runs simple trees (arithmetic, and/or/not, a if b else c, calls) as closures: for random
+    expressions and records, their answer (or error) must be the node-by-node evaluator's."""
+    from runtime.evaluate import EvaluationError, evaluate
+    from runtime.limits import LimitExceeded
+    rt = make_runtime(texts={"prop.yaml": APP})
+    ent = rt.entity("prop", "row")
+    user = {"site": "ab", "username": "u", "display_name": "u"}
+    numbers = st.recursive(st.one_of(NUM, CONST), lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        st.tuples(inner, conditions, inner).map(lambda t: f"({t[0]}) if ({t[1]}) else ({t[2]})"),
+        inner.map(lambda e: f"-({e})")), max_leaves=4)
+
+    def outcome(expr: object, record: dict) -> object:
+        try:
+            return evaluate(expr, RecordContext(ent, record, user, None))  # type: ignore[arg-type]
+        except (EvaluationError, LimitExceeded) as exc:
+            return type(exc)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                       HealthCheck.function_scoped_fixture])
+    @given(record=records, source=st.one_of(conditions, numbers))
+    def check(record: dict, source: str) -> None:
+        assert ent.scope is not None
+        fast, slow = parse(source, ent.scope), parse(source, ent.scope)
+        slow.compiled = False  # node by node
+        with clock.frozen(NOW):
+            assert outcome(fast, record) == outcome(slow, record), source
+
+    check()
