@@ -165,7 +165,7 @@ def schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[
     elif v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         message = f"missing required key '{missing}'"
-        hint = {"type": "every field needs a type, e.g. type: text", "fields": "an entity needs fields:",
+        hint = {"type": "every field needs a type, e.g. type: text, or text: <label>", "fields": "an entity needs fields:",
                 "app": "start the file with 'app: my_app'", "entities": "an app needs at least one entity",
                 "from": "a transition needs from: and to:", "to": "a transition needs from: and to:"}.get(missing, "")
     elif v == "enum":
