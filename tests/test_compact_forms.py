@@ -111,7 +111,7 @@ entities:
   partner:
     title: 外协厂 | Partner
     fields:
-      name: {type: text, label: 厂名 | Name, required: true}
+      name: {text: 厂名 | Name, required: true}
       process: {type: multiselect, options: processes}
     permissions:
       planner: office
@@ -121,7 +121,9 @@ entities:
       outside: "state in ('shipped', 'processing')"
       late: "outside and due < today()"
     fields:
-      partner: {type: link, to: partner, label: 外协厂 | Partner}
+      partner:
+        link: 外协厂 | Partner
+        to: partner
       process: {type: select, default: plating, options: processes}
       priority: {type: text, default: normal, help: 优先级 | Priority}
       due: {type: date, default: =today()}
@@ -196,6 +198,7 @@ def test_compact_forms_load_to_the_same_model_as_the_long_forms() -> None:
     assert compact.roles["planner"] == {"zh": "计划员", "en": "Planner"}
     assert batch.fields["process"].options[1].color == "blue"
     assert compact.entities["partner"].permissions["qc"].read is True  # from the app-wide grant
+    assert batch.fields["partner"].type == "link" and batch.fields["partner"].label == {"zh": "外协厂", "en": "Partner"}
 
 
 @pytest.mark.parametrize(("change", "message", "where", "hint"), [
@@ -209,6 +212,10 @@ def test_compact_forms_load_to_the_same_model_as_the_long_forms() -> None:
      "entities.batch.filters.due", "rename it"),
     (("'processing')\"\n      late", "'procesing')\"\n      late"), "'procesing' is not a value of state",
      "entities.batch.filters.outside", "did you mean 'processing'"),
+    (("name: {text: 厂名 | Name", "name: {text: 厂名 | Name, date: 日期 | Date"), "a field has one type",
+     "entities.partner.fields.name.date", "write the type once"),
+    (("name: {text: 厂名 | Name", "name: {text: 厂名 | Name, label: 名称 | Name"), "the label is given twice",
+     "entities.partner.fields.name.label", "keep one of them"),
     (("default: =today()", "default: =todya()"), "unknown function 'todya'",
      "entities.batch.fields.due.default", "today"),
 ])
@@ -231,9 +238,11 @@ def test_a_named_filter_is_checked_where_it_is_used_too() -> None:
             "dashboards.board.widgets[0].filter"} <= paths, paths
 
 
-# The rewrite reached 11-13% per file (12% in total), not the 20% the issue asked for: the rest is content
-# (Chinese text at 3 bytes a character, English, expressions, comments) and indentation; see the docs' table.
-SHORTER = 0.10
+# With the type as the key of a field's label and small blocks written on one line the files are 14.6-16.1%
+# shorter (15.5% in total), not the 20% the issue asked for: the rest is content (Chinese text at 3 bytes a
+# character, English, expressions, comments) and indentation; see the docs' table.
+SHORTER = 0.14
+SHORTER_IN_TOTAL = 0.15
 
 
 def test_shipped_apps_are_shorter_and_load() -> None:
@@ -242,4 +251,4 @@ def test_shipped_apps_are_shorter_and_load() -> None:
     sizes = {name: len((APPS / name).read_bytes()) for name in BASELINE}
     for name, before in BASELINE.items():
         assert sizes[name] <= before * (1 - SHORTER), (name, sizes[name], before)
-    assert sum(sizes.values()) <= sum(BASELINE.values()) * (1 - SHORTER)
+    assert sum(sizes.values()) <= sum(BASELINE.values()) * (1 - SHORTER_IN_TOTAL)
