@@ -93,17 +93,24 @@ def type_key(spec: Any, types: Any) -> str | None:
 
 def _type_as_key(spec: dict[str, Any], path: PathKey, ctx: CompileContext) -> None:
     """``{text: 厂名 | Name, ...}`` -> ``{type: text, label: 厂名 | Name, ...}`` (in place, order kept)."""
-    types = ctx.field_types
-    keyed = [str(k) for k in spec if k in types and k not in FIELD_KEYS]
+    kind_as_key(spec, [t for t in ctx.field_types if t not in FIELD_KEYS], path, ctx)
+
+
+def kind_as_key(spec: dict[str, Any], kinds: Any, path: PathKey, ctx: CompileContext, label_key: str = "label",
+                what: str = "a field") -> None:
+    """A mapping whose kind is the key of its label (a field's ``text: 厂名 | Name``, a dashboard widget's
+    ``number: 在外 | Out``) rewritten in place, order kept, into ``type: <kind>`` and ``<label_key>: ...``."""
+    keyed = [str(k) for k in spec if k in kinds]
     if not keyed:
         return
     if "type" in spec or len(keyed) > 1:
         other = "type: " + str(spec["type"]) if "type" in spec else keyed[0]
-        ctx.error((*path, keyed[-1]), f"a field has one type, but '{keyed[-1]}' is given as well as '{other}'",
-                  "write the type once: either type: text, label: ... or text: <label>", key=True)
+        ctx.error((*path, keyed[-1]), f"{what} has one type, but '{keyed[-1]}' is given as well as '{other}'",
+                  f"write the type once: either type: {keyed[0]}, {label_key}: ... or {keyed[0]}: <{label_key}>",
+                  key=True)
         return
-    if "label" in spec:
-        ctx.error((*path, "label"), f"the label is given twice: as '{keyed[0]}: ...' and as 'label:'",
+    if label_key in spec:
+        ctx.error((*path, label_key), f"the {label_key} is given twice: as '{keyed[0]}: ...' and as '{label_key}:'",
                   f"keep one of them, e.g. {keyed[0]}: 名称 | Name", key=True)
         return
     items = list(spec.items())
@@ -112,7 +119,7 @@ def _type_as_key(spec: dict[str, Any], path: PathKey, ctx: CompileContext) -> No
         if k == keyed[0]:
             spec["type"] = k
             if v is not None:
-                spec["label"] = v
+                spec[label_key] = v
         else:
             spec[k] = v
 
