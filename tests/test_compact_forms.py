@@ -255,3 +255,29 @@ def test_shipped_apps_are_shorter_and_load() -> None:
     for name, before in BASELINE.items():
         assert sizes[name] <= before * (1 - SHORTER), (name, sizes[name], before)
     assert sum(sizes.values()) <= sum(BASELINE.values()) * (1 - SHORTER_IN_TOTAL)
+
+
+def test_designer_edits_keep_a_field_written_with_its_type_as_key() -> None:
+    """Label (one language or both), required, type, rename and move of a ``text: 厂名 | Name`` field keep that
+    form and a valid file; removing the label leaves ``type: text``."""
+    from builder.yamldoc import YamlDocument
+
+    doc = YamlDocument(COMPACT)
+    fields = ["entities", "partner", "fields"]
+    doc.set([*fields, "name", "label", "en"], "Partner name")
+    doc.set([*fields, "name", "required"], False)
+    doc.set(["entities", "batch", "fields", "partner", "label"], {"zh": "外协", "en": "Partner"})
+    doc.set(["entities", "batch", "fields", "priority", "type"], "longtext")  # a long-form field stays long
+    doc.rename([*fields, "name"], "title")
+    doc.move([*fields, "title"], 1)
+    text = doc.text()
+    assert "      process: {type: multiselect, options: processes}\n      title: {text: 厂名 | Partner name, " \
+           "required: false}\n" in text, text
+    assert "      partner:\n        link:\n          zh: 外协\n" in text and "priority: {type: longtext," in text
+    doc.set([*fields, "title", "type"], "longtext")
+    doc.delete(["entities", "batch", "fields", "partner", "label"])
+    text = doc.text()
+    assert "title: {longtext: 厂名 | Partner name" in text and "        type: link\n        to: partner\n" in text
+    app = _load(text)
+    assert app.entities["partner"].fields["title"].type == "longtext"
+    assert app.entities["partner"].fields["title"].label == {"zh": "厂名", "en": "Partner name"}
