@@ -43,6 +43,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
+from runtime import compact
 from runtime.api import current_actor, request_lang, runtime
 from runtime.auth import Actor
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -117,7 +118,16 @@ def _published_text(app: str) -> str:
 def _data(text: str) -> Any:
     """The plain data of a definition text (None when it cannot be read)."""
     data, _smap, errors = load_text(text, "<draft>")
-    return None if errors else data
+    if errors:
+        return None
+    types = runtime().field_types
+    for path in compact.field_paths(data):  # a field written as text: 厂名 | Name reads as type: and label:
+        *parent, key = path
+        owner = data
+        for part in parent:
+            owner = owner[part]
+        owner[key] = compact.long_field(owner[key], types)
+    return data
 
 
 def _version(v: Version | None, *, text: bool = False) -> dict[str, Any] | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from runtime import migrations
+from runtime.compact import long_field
 from runtime.compiler import label
+from runtime.fieldtypes import BUILTIN
 
 WORDS: dict[str, tuple[str, str]] = {
     "create_table": ("新增表 {entity}", "New table {entity}"),
@@ -82,7 +84,7 @@ class _Names:
     def field(self, table: str, name: str) -> str:
         ent = self.entities.get(table) or {}
         fields = ent.get("fields") if isinstance(ent.get("fields"), dict) else {}
-        f = fields.get(name)
+        f = long_field(fields.get(name), BUILTIN)  # text: 厂名 | Name reads as type: and label:
         return _label(f.get("label"), self.lang, name) if isinstance(f, dict) else name
 
 

@@ -26,7 +26,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from runtime.compact import type_key
 from runtime.compiler import label
+from runtime.fieldtypes import BUILTIN
 
 PathKey = tuple[str | int, ...]
 
@@ -78,9 +80,17 @@ class YamlDocument:
 
     def set(self, path: Sequence[str | int], value: Any, *, after: str | None = None) -> None:
         """Set the value at ``path``; a new key goes after ``after`` (or last). One language of a label written
-        compactly ("厂名 | Name") is set by rewriting that text, in the same form."""
+        compactly ("厂名 | Name") is set by rewriting that text, in the same form. A field written with its type as
+        the key of its label (``text: 厂名 | Name``) keeps that form: its label is that key's value, a new type renames
+        the key."""
+        path, tk = self._typed(path)
+        if tk is not None and len(path) == tk[0] + 1 and path[-1] == tk[1] and isinstance(value, str) \
+                and tk[2] == "type":
+            if value != tk[1]:
+                self.rename(path, value)
+            return
         if len(path) > 1 and path[-1] in ("zh", "en") and isinstance(self.get(path[:-1]), str) \
-                and isinstance(value, str) and path[-2] in LABEL_KEYS:
+                and isinstance(value, str) and (path[-2] in LABEL_KEYS or (tk is not None and path[-2] == tk[1])):
             old = label(self.get(path[:-1]), "")
             value, path = compact_label({**old, str(path[-1]): value}), path[:-1]
         parent, key = self._parent(path)
@@ -98,6 +108,16 @@ class YamlDocument:
             raise EditError(f"no key {after!r} at {_show(path[:-1])}")
         parent.insert(keys.index(after) + 1, key, value)
 
+    def _typed(self, path: Sequence[str | int]) -> tuple[list[str | int], tuple[int, str, str] | None]:
+        """``path`` with a field's ``label`` or ``type`` turned into its type key when the field is written as
+        ``text: 厂名 | Name``; with (the field's path length, the type key, which of the two was meant)."""
+        for i in range(len(path) - 1, 0, -1):
+            if path[i] in ("label", "type"):
+                tk = type_key(self.get(path[:i]), BUILTIN)
+                if tk is not None:
+                    return [*path[:i], tk, *path[i + 1:]], (i, tk, str(path[i]))
+        return list(path), None
+
     def append(self, path: Sequence[str | int], value: Any) -> None:
         """Append ``value`` to the list at ``path``."""
         seq = self.get(path)
@@ -106,6 +126,12 @@ class YamlDocument:
         seq.append(_like_siblings(seq, value))
 
     def delete(self, path: Sequence[str | int]) -> None:
+        path, tk = self._typed(path)
+        if tk is not None and len(path) == tk[0] + 1 and tk[2] == "label":  # text: 名称 becomes type: text
+            parent, key = self._parent(path)
+            self.rename(path, "type")
+            parent["type"] = key
+            return
         parent, key = self._parent(path)
         try:
             del parent[key]

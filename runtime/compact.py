@@ -3,6 +3,8 @@
 A definition may write several things shortly (docs/definition-language.md, "Compact forms"):
 
 * labels as one text ``厂名 | Name`` (zh | en) -- read by :func:`runtime.compiler.label`;
+* a field's type as the key holding its label: ``contact: {text: 联系人 | Contact, max_length: 50}``
+  stands for ``{type: text, label: 联系人 | Contact, max_length: 50}`` (see :func:`type_key`);
 * options as ``- plating: 电镀 | Plating`` (value: label, with an optional ``color``);
 * shared option lists under ``option_sets:``, used by a field as ``options: process_types``;
 * a role's permissions as ``all``, a list of actions ``[read, create, update]``, one action ``read``
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
     from .compiler import CompileContext
 
 ACTIONS = ("read", "create", "update", "delete", "transition")
+# The keys a field takes besides its type's own keys; a field type of the same name could not be a type key.
+FIELD_KEYS = frozenset({"type", "label", "help", "placeholder", "required", "readonly", "visible", "unique", "index",
+                        "default", "check", "check_message", "renamed_from", "naming", "rollup"})
 LITERAL_DEFAULT_TYPES = frozenset({"text", "longtext", "phone", "email", "select"})
 SYSTEM_NAMES = frozenset({"id", "version", "created_at", "updated_at", "created_by", "updated_by", "name",
                           "state", "user", "before", "true", "false", "none", "and", "or", "not", "in", "is"})
@@ -78,9 +83,51 @@ def expand(data: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     return data
 
 
+def type_key(spec: Any, types: Any) -> str | None:
+    """The key of ``spec`` naming its type with the label as value (``{text: 厂名 | Name}``), or None when the
+    field is written with ``type:``. A field type never has the name of a field key, so this cannot misread."""
+    if not isinstance(spec, dict) or "type" in spec:
+        return None
+    return next((str(k) for k in spec if k in types and k not in FIELD_KEYS), None)
+
+
+def _type_as_key(spec: dict[str, Any], path: PathKey, ctx: CompileContext) -> None:
+    """``{text: 厂名 | Name, ...}`` -> ``{type: text, label: 厂名 | Name, ...}`` (in place, order kept)."""
+    kind_as_key(spec, [t for t in ctx.field_types if t not in FIELD_KEYS], path, ctx)
+
+
+def kind_as_key(spec: dict[str, Any], kinds: Any, path: PathKey, ctx: CompileContext, label_key: str = "label",
+                what: str = "a field") -> None:
+    """A mapping whose kind is the key of its label (a field's ``text: 厂名 | Name``, a dashboard widget's
+    ``number: 在外 | Out``) rewritten in place, order kept, into ``type: <kind>`` and ``<label_key>: ...``."""
+    keyed = [str(k) for k in spec if k in kinds]
+    if not keyed:
+        return
+    if "type" in spec or len(keyed) > 1:
+        other = "type: " + str(spec["type"]) if "type" in spec else keyed[0]
+        ctx.error((*path, keyed[-1]), f"{what} has one type, but '{keyed[-1]}' is given as well as '{other}'",
+                  f"write the type once: either type: {keyed[0]}, {label_key}: ... or {keyed[0]}: <{label_key}>",
+                  key=True)
+        return
+    if label_key in spec:
+        ctx.error((*path, label_key), f"the {label_key} is given twice: as '{keyed[0]}: ...' and as '{label_key}:'",
+                  f"keep one of them, e.g. {keyed[0]}: 名称 | Name", key=True)
+        return
+    items = list(spec.items())
+    spec.clear()
+    for k, v in items:
+        if k == keyed[0]:
+            spec["type"] = k
+            if v is not None:
+                spec[label_key] = v
+        else:
+            spec[k] = v
+
+
 def _field(spec: Any, path: PathKey, sets: dict[str, Any], ctx: CompileContext) -> None:
     if not isinstance(spec, dict):
         return
+    _type_as_key(spec, path, ctx)
     opts = spec.get("options")
     if isinstance(opts, str):
         if opts in sets and isinstance(sets[opts], list):
@@ -202,3 +249,34 @@ def _expand_once(source: str, filters: dict[str, str]) -> str:
         return source
     out.append(source[at:])
     return "".join(out)
+
+
+def field_paths(data: Any) -> list[PathKey]:
+    """The paths of every field of a definition (entities' fields, their tables' fields, user attributes)."""
+    out: list[PathKey] = []
+    ents = data.get("entities") if isinstance(data, dict) else None
+    for ename, espec in (ents.items() if isinstance(ents, dict) else ()):
+        fields = espec.get("fields") if isinstance(espec, dict) else None
+        for fname, fspec in (fields.items() if isinstance(fields, dict) else ()):
+            out.append(("entities", ename, "fields", fname))
+            inner = fspec.get("fields") if isinstance(fspec, dict) else None
+            out.extend(("entities", ename, "fields", fname, "fields", c) for c in (inner or {}) if isinstance(inner, dict))
+    attrs = data.get("user_attributes") if isinstance(data, dict) else None
+    out.extend(("user_attributes", a) for a in (attrs if isinstance(attrs, dict) else ()))
+    return out
+
+
+def long_field(spec: Any, types: Any) -> Any:
+    """A copy of ``spec`` with its type written as ``type:`` and ``label:`` (what the designer's page reads)."""
+    tk = type_key(spec, types)
+    if tk is None:
+        return spec
+    out: dict[str, Any] = {}
+    for k, v in spec.items():
+        if k == tk:
+            out["type"] = tk
+            if v is not None:
+                out["label"] = v
+        else:
+            out[k] = v
+    return out

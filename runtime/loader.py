@@ -165,9 +165,12 @@ def schema_error(err: jsonschema.ValidationError, smap: SourceMap, schema: dict[
     elif v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         message = f"missing required key '{missing}'"
-        hint = {"type": "every field needs a type, e.g. type: text", "fields": "an entity needs fields:",
+        if missing == "type" and "widgets" in path:
+            hint = "every widget needs a type, e.g. type: number, or number: <title>"
+        hint = {"type": "every field needs a type, e.g. type: text, or text: <label>", "fields": "an entity needs fields:",
                 "app": "start the file with 'app: my_app'", "entities": "an app needs at least one entity",
-                "from": "a transition needs from: and to:", "to": "a transition needs from: and to:"}.get(missing, "")
+                "from": "a transition needs from: and to:", "to": "a transition needs from: and to:"}.get(missing, "") \
+            if not hint else hint
     elif v == "enum":
         choices = [str(c) for c in err.validator_value]  # type: ignore[union-attr]
         message = f"{err.instance!r} is not one of: {', '.join(choices)}"

@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Float, Select, cast, func, select
 from sqlalchemy.exc import DBAPIError
 
-from runtime import indexplan, inmerge, kept, permissions
+from runtime import compact, indexplan, inmerge, kept, permissions
 from runtime.auth import Actor
 from runtime.compiler import CompileContext, label
 from runtime.context import RecordContext, row_loader
@@ -107,10 +107,14 @@ def schema_defs() -> dict[str, dict[str, Any]]:
            "properties": {a: expr for a in AGGREGATES}}
     widget = {
         "type": "object",
-        "required": ["type", "entity"],
+        "required": ["entity"],
+        # the type as type: number, or as the key holding the title (number: 在外 | Out; runtime/compact.py)
+        "anyOf": [{"required": ["type"]}, *({"required": [t]} for t in WIDGET_TYPES)],
         "additionalProperties": False,
         "properties": {
             "type": {"enum": WIDGET_TYPES, "description": "number tile, bar/line/pie chart, table or board."},
+            **{t: {**_label_ref(), "description": f"A {t} widget with this title (instead of type: {t}, title: ...)."}
+               for t in WIDGET_TYPES},
             "title": _label_ref(),
             "entity": {**ident, "description": "The entity counted or listed."},
             "filter": {**expr, "description": "Condition on the entity's records (compiled to SQL)."},
@@ -196,6 +200,7 @@ def compile_dashboards(app: AppDef, ctx: CompileContext) -> dict[str, Dashboard]
 
 
 def _widget(app: AppDef, ctx: CompileContext, w: dict[str, Any], path: tuple[Any, ...]) -> Widget | None:
+    compact.kind_as_key(w, WIDGET_TYPES, path, ctx, "title", "a widget")  # number: 在外 | Out -> type, title
     wtype = w.get("type")
     ent_name = w.get("entity")
     if wtype not in WIDGET_TYPES or not isinstance(ent_name, str):

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..compact import ACTIONS
+from ..compact import ACTIONS, FIELD_KEYS
 from ..fieldtypes import BUILTIN, FieldTypes
 from ..fieldtypes.base import COLORS as _COLORS
 from ..fieldtypes.choices import OPTION_LIST
@@ -43,12 +43,16 @@ def _bool_or_expr(description: str) -> dict[str, Any]:
 def _field_schema(types: FieldTypes = BUILTIN) -> dict[str, Any]:
     """A field definition: the keys every field has, plus each registered type's own keys (the compiler
     refuses a key the field's type does not take, naming the type)."""
+    keyed = [t for t in types if t not in FIELD_KEYS and t not in types.specific_keys]
     return {
         "type": "object",
-        "required": ["type"],
+        # the type as type: text, or as the key holding the label (text: 厂名 | Name; runtime/compact.py)
+        "anyOf": [{"required": ["type"]}, *({"required": [t]} for t in keyed)],
         "additionalProperties": False,
         "properties": {
             "type": {"enum": list(types), "description": "The kind of value this field holds."},
+            **{t: {**_label(), "description": f"A {t} field with this label (instead of type: {t}, label: ...)."}
+               for t in keyed},
             "label": _label(),
             "help": _label(),
             "placeholder": _label(),
