@@ -99,6 +99,7 @@ def _app_text(sim_url: str) -> str:
     text = (APPS / "outsourcing.yaml").read_text(encoding="utf-8")
     start, end = text.index("  overdue_reminder:"), text.index("# --- Shared link")
     text = text[:start] + text[end:]  # the supervisor builds it in the browser
+    assert "sms:\n  provider: log\n" in text  # else the messages would go to the log, not the simulator
     return text.replace("sms:\n  provider: log\n", (
         "sms:\n  provider: aliyun\n  access_key_id: ${ALIYUN_KEY_ID}\n  access_key_secret: ${ALIYUN_SECRET}\n"
         f"  sign_name: 治具\n  endpoint: {sim_url}/aliyun\n  timeout: 2\n"))
