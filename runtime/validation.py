@@ -15,7 +15,7 @@ from . import checkinputs
 from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
-from .fieldtypes import FieldValueError, empty, to_json
+from .fieldtypes import FieldValueError, to_json
 from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, FieldDef, pick
@@ -106,18 +106,22 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
     re-checked, and rules, connectors and the system link anything.
     """
     reader = link_reader(actor)
-    for f in ent.fields.values():
+    get = ctx.get
+    for f, kind, conditional in field_specs(ent):
         key = prefix + f.name
-        if f.type == "computed":
+        if kind == "computed":
             if f.expr is not None and hasattr(ctx, "limits"):
                 ctx[f.name]  # noqa: B018 - evaluates it; a record whose computed field passes a bound is not stored
                 if f.name in ctx.limits:
                     raise ctx.limits[f.name].for_field(key, lang)
             continue
-        value = ctx.get(f.name)
-        visible = f.visible is None or _holds(f.visible, ctx, key, lang) is not False
-        required = f.required or (f.required_if is not None and _holds(f.required_if, ctx, key, lang) is True)
-        if f.type == "table":
+        value = get(f.name)
+        if conditional:
+            visible = f.visible is None or _holds(f.visible, ctx, key, lang) is not False
+            required = f.required or (f.required_if is not None and _holds(f.required_if, ctx, key, lang) is True)
+        else:
+            visible, required = True, f.required
+        if kind == "table":
             rows = value or []
             if required and not rows:
                 errors.add(key, t("required", lang))
@@ -137,13 +141,15 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
                 validate(conn, runtime, f.child, rctx, errors, lang, prefix=f"{key}[{i}].", actor=reader,
                          known=kept, lookups=lookups, changed=row_changed, before=old)
             continue
-        if empty(value):
+        if value is None or value == "" or value == []:  # fieldtypes.empty
             if required and visible:
                 errors.add(key, t("required", lang))
             continue
         if changed is not None and f.name not in changed:
             continue  # unchanged values were valid when saved; re-check only checks below
-        if f.type == "link" and f.to:
+        if kind == "plain":
+            pass
+        elif f.type == "link" and f.to:
             target_ent = ent_by_name(runtime, ent, f.to)
             scoped = reader if reader is not None and value not in (known or {}).get(f.name, ()) else None
             if not (lookups.link_ok(conn, target_ent, value, scoped) if lookups is not None
@@ -170,11 +176,32 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
                 taken = conn.execute(q.limit(1)).first() is not None
             if taken:
                 errors.add(key, t("unique", lang, value=value))
-    for f in ent.fields.values():
-        if f.check is not None and f.name not in errors.errors and checkinputs.runs(ent, f, changed, ctx, before) \
+    for f in check_fields(ent):
+        if f.name not in errors.errors and checkinputs.runs(ent, f, changed, ctx, before) \
                 and _holds(f.check, ctx, prefix + f.name, lang) is False:
             msg = pick(f.check_message, lang) if f.check_message else t("check", lang, expr=f.check.source)
             errors.add(prefix + f.name, msg)
+
+
+def field_specs(ent: EntityDef) -> list[tuple[FieldDef, str, bool]]:
+    """(field, kind, whether ``visible``/``required_if`` are set) per field, decided once per entity: kind
+    ``computed``, ``table``, or ``plain`` for a stored field with no database check but uniqueness (not a
+    link, user or file), ``other`` otherwise."""
+    specs = ent.extra.get("validate_specs")
+    if specs is None:
+        specs = ent.extra["validate_specs"] = [
+            (f, f.type if f.type in ("computed", "table")
+             else "other" if f.type in ("link", "user") or f.ft.is_file else "plain",
+             f.visible is not None or f.required_if is not None) for f in ent.fields.values()]
+    return specs  # type: ignore[no-any-return]
+
+
+def check_fields(ent: EntityDef) -> list[FieldDef]:
+    """The fields with a ``check``, in order; decided once per entity."""
+    out = ent.extra.get("validate_checks")
+    if out is None:
+        out = ent.extra["validate_checks"] = [f for f in ent.fields.values() if f.check is not None]
+    return out  # type: ignore[no-any-return]
 
 
 def link_reader(actor: Any) -> Any:
