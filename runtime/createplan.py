@@ -72,14 +72,15 @@ class CreatePlan:
                 seen = seen_all.get(key)
                 if seen is None:
                     seen = seen_all[key] = {}
-                answer = seen.get((raw.__class__, raw))
+                mk = raw if raw.__class__ is str else (raw.__class__, raw)  # a text is its own key
+                answer = seen.get(mk)
                 if answer is None:
                     try:
                         answer = (True, coerce(f, raw, lang))
                     except FieldValueError as exc:
                         answer = (False, exc.message)
                     if len(seen) < MEMO_SIZE:
-                        seen[(raw.__class__, raw)] = answer
+                        seen[mk] = answer
                 if answer[0]:
                     out[key] = answer[1]
                 else:
