@@ -39,7 +39,7 @@ class CreatePlan:
         self.key = ent.key
         fields = ent.fields
         self.coercers = {name: (f.ft.coerce, f, f.ft.pure_coerce) for name, f in fields.items()
-                         if f.type not in ("computed", "table")}
+                         if f.stored and f.type != "table"}  # what coerce_input coerces field by field
         naming_fields: dict[str, str] = ent.extra.get("naming_fields", {})
         self.naming_fields = list(naming_fields.items())
         self.rollups = tuple(ent.extra.get("rollups", ()))
@@ -51,27 +51,30 @@ class CreatePlan:
         self.initial = ent.workflow.initial if ent.workflow is not None else None
         self.feeds_parents = feeds_parents
         self.needs_context = any(
-            f.type in ("computed", "table") or f.visible is not None or f.required_if is not None
+            not f.stored or f.type == "table" or f.visible is not None or f.required_if is not None
             or f.check is not None for f in fields.values()) or any(c is NOT_CONSTANT for _, c in self.defaults)
         self._unscoped: dict[frozenset[str], bool] = {}
 
     def coerce(self, data: dict[str, Any], errors: Any, lang: str, memo: dict[Any, Any] | None,
                privileged: bool) -> dict[str, Any] | None:
-        """The typed values of an input whose every key is a writable, non-table, non-computed field (the
-        coercion errors in ``errors``, as ``coerce_input`` adds them); None when the input has any other key
-        -- the caller then takes the general path, which answers those keys' errors."""
+        """The typed values of an input whose every key is a field this actor may write that is neither a
+        table nor computed (its coercion errors added to ``errors`` as ``coerce_input`` adds them); None,
+        with nothing added, when the input has any other key: the general path answers those keys."""
+        specs = memo.get((self.key, lang, privileged)) if memo is not None else None
+        if specs is None:  # key -> (coerce, field, whether remembered, its answers so far)
+            specs = {name: (coerce, f, pure and memo is not None, {}) for name, (coerce, f, pure)
+                     in self.coercers.items()
+                     if name not in self.engine_only and (privileged or name not in self.readonly)}
+            if memo is not None:
+                memo[(self.key, lang, privileged)] = specs
         out: dict[str, Any] = {}
-        coercers = self.coercers
-        seen_all = memo.setdefault((self.key, lang), {}) if memo is not None else None
+        bad: list[tuple[str, str]] = []
         for key, raw in data.items():
-            spec = coercers.get(key)
-            if spec is None or key in self.engine_only or (not privileged and key in self.readonly):
+            spec = specs.get(key)
+            if spec is None:
                 return None
-            coerce, f, pure = spec
-            if seen_all is not None and pure and raw.__class__ in MEMO_INPUTS:
-                seen = seen_all.get(key)
-                if seen is None:
-                    seen = seen_all[key] = {}
+            coerce, f, remembered, seen = spec
+            if remembered and raw.__class__ in MEMO_INPUTS:
                 mk = raw if raw.__class__ is str else (raw.__class__, raw)  # a text is its own key
                 answer = seen.get(mk)
                 if answer is None:
@@ -84,12 +87,14 @@ class CreatePlan:
                 if answer[0]:
                     out[key] = answer[1]
                 else:
-                    errors.add(key, answer[1])
+                    bad.append((key, answer[1]))
                 continue
             try:
                 out[key] = coerce(f, raw, lang)
             except FieldValueError as exc:
-                errors.add(key, exc.message)
+                bad.append((key, exc.message))
+        for key, message in bad:
+            errors.add(key, message)
         return out
 
     def unscoped(self, actor: Any, ent: EntityDef) -> bool:

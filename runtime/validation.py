@@ -189,11 +189,16 @@ def field_specs(ent: EntityDef) -> list[tuple[FieldDef, str, bool]]:
     link, user or file), ``other`` otherwise."""
     specs = ent.extra.get("validate_specs")
     if specs is None:
-        specs = ent.extra["validate_specs"] = [
-            (f, f.type if f.type in ("computed", "table")
-             else "other" if f.type in ("link", "user") or f.ft.is_file else "plain",
-             f.visible is not None or f.required_if is not None) for f in ent.fields.values()]
+        specs = ent.extra["validate_specs"] = [(f, _kind(f), f.visible is not None or f.required_if is not None)
+                                               for f in ent.fields.values()]
     return specs  # type: ignore[no-any-return]
+
+
+def _kind(f: FieldDef) -> str:
+    """How validate treats the field (the branches below): computed, table, other (a database check), plain."""
+    if f.type == "computed" or f.type == "table":
+        return f.type
+    return "other" if f.type == "link" or f.type == "user" or f.ft.is_file else "plain"
 
 
 def check_fields(ent: EntityDef) -> list[FieldDef]:
