@@ -73,20 +73,28 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
     ids: list[int] = []
     for start in range(0, len(items), chunk):
         part = items[start:start + chunk]
-        typed: list[tuple[int, dict[str, Any], FieldErrors]] = []
+        typed: list[tuple[int, dict[str, Any], FieldErrors | None]] = []
+        errors = FieldErrors()
         for i, data in enumerate(part, start):
-            errors = FieldErrors()
             try:
-                typed.append((i, records.prepare_values(actor, ent, data, errors, memo=memo), errors))
+                values = records.prepare_values(actor, ent, data, errors, memo=memo)
             except RecordError as exc:  # not an object at all
                 failed.append((i, exc))
+                errors = FieldErrors()
+                continue
+            if errors:  # kept with its row; a row without problems gets a fresh one below
+                typed.append((i, values, errors))
+                errors = FieldErrors()
+            else:
+                typed.append((i, values, None))
         lookups.prefetch(conn, ent, [v for _, v, _ in typed], actor)
         now = clock.now()
         names = _Names(conn, rt.tables.system["jig_naming"], now.date(), len(typed))
         ready: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for i, values, errors in typed:
+        for i, values, problems in typed:
             try:
-                row = records.prepare_row(conn, actor, ent, values, errors, now, names=names, lookups=lookups)
+                row = records.prepare_row(conn, actor, ent, values, problems or FieldErrors(), now, names=names,
+                                          lookups=lookups)
                 _refuse_row_ids(ent, values, lang)
             except RecordError as exc:
                 failed.append((i, exc))
@@ -132,7 +140,7 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
     for f in cp.child_fields:
         _store_children(rt, f, ready, conn)
     plan = history.create_plan(ent)
-    entries = []
+    entries: list[tuple[int, dict[str, Any]]] = []
     announce = rt.hooks.has("record.created", ent.key)  # someone listens for this entity's records
     if cp.child_fields or cp.feeds_parents:  # roll-ups: the record's own over its rows, its parents' over it
         for _values, row in ready:
@@ -141,11 +149,15 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
             if cp.feeds_parents:
                 rt.rollups.after_write(conn, ent, None, row)
     created = history.created
-    for _values, row in ready:
-        entries.append((row["id"], created(row, plan)))
+    # each entry's changes are made, turned into JSON and let go one record at a time (fewer live objects
+    # for the garbage collector to walk); kept only when the record.created handlers read them too
+    made: Any = ((row["id"], created(row, plan)) for _values, row in ready)
+    if announce:
+        entries = list(made)
+        made = entries
     insert_rows(conn, rt.tables.system["jig_history"],
                 history.entries(app=ent.app, entity=ent.name, action="create", actor=actor, version=1, at=now,
-                                changes=entries))
+                                changes=made))
     if announce:
         for (_values, row), (record_id, changes) in zip(ready, entries, strict=True):
             result = records.serialize(ent, records.for_json(conn, ent, row, actor))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -78,7 +79,7 @@ def entry(*, app: str, entity: str, record_id: int, action: str, actor: Actor, c
 
 
 def entries(*, app: str, entity: str, action: str, actor: Actor, version: int | None, at: Any,
-            changes: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+            changes: Iterable[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     """``entry`` for many records (record id, changes) of one action by one actor at one time."""
     via, username, dump = actor.via, actor.username, _DUMP
     return [{"app": app, "entity": entity, "record_id": record_id, "action": action, "transition": None,
