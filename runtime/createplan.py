@@ -23,11 +23,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from .errors import FieldErrors
 from .evaluate import EvaluationError, evaluate
 from .fieldtypes import FieldValueError
 from .limits import LimitExceeded
 from .model import EntityDef
-from .validation import MEMO_INPUTS, MEMO_SIZE
+from .validation import MEMO_INPUTS, MEMO_SIZE, needs_context, table_rows
 
 KEY = "create_plan"
 NOT_CONSTANT = object()
@@ -38,8 +39,9 @@ class CreatePlan:
     def __init__(self, ent: EntityDef, feeds_parents: bool):
         self.key = ent.key
         fields = ent.fields
-        self.coercers = {name: (f.ft.coerce, f, f.ft.pure_coerce) for name, f in fields.items()
-                         if f.stored and f.type != "table"}  # what coerce_input coerces field by field
+        # what coerce_input does per key: a field's coercion, or a table's rows (``table_rows``)
+        self.coercers = {name: (f.ft.coerce, f, f.ft.pure_coerce) if f.type != "table" else (None, f, False)
+                         for name, f in fields.items() if f.stored or f.type == "table"}
         naming_fields: dict[str, str] = ent.extra.get("naming_fields", {})
         self.naming_fields = list(naming_fields.items())
         self.rollups = tuple(ent.extra.get("rollups", ()))
@@ -50,9 +52,7 @@ class CreatePlan:
         self.child_fields = ent.child_fields()
         self.initial = ent.workflow.initial if ent.workflow is not None else None
         self.feeds_parents = feeds_parents
-        self.needs_context = any(
-            not f.stored or f.type == "table" or f.visible is not None or f.required_if is not None
-            or f.check is not None for f in fields.values()) or any(c is NOT_CONSTANT for _, c in self.defaults)
+        self.needs_context = needs_context(ent) or any(c is NOT_CONSTANT for _, c in self.defaults)
         self._unscoped: dict[frozenset[str], bool] = {}
 
     def coerce(self, data: dict[str, Any], errors: Any, lang: str, memo: dict[Any, Any] | None,
@@ -74,6 +74,11 @@ class CreatePlan:
             if spec is None:
                 return None
             coerce, f, remembered, seen = spec
+            if coerce is None:  # a table field: its rows' problems in the order coerce_input adds them
+                rows_errors = FieldErrors()
+                out[key] = table_rows(f, raw, rows_errors, lang, key, memo)
+                bad += rows_errors.errors.items()
+                continue
             if remembered and raw.__class__ in MEMO_INPUTS:
                 mk = raw if raw.__class__ is str else (raw.__class__, raw)  # a text is its own key
                 answer = seen.get(mk)

@@ -40,7 +40,7 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
             errors.add(prefix + key, t("computed", lang))
             continue
         if f.type == "table":
-            out[key] = _rows(f, raw, errors, lang, prefix + key, memo)
+            out[key] = table_rows(f, raw, errors, lang, prefix + key, memo)
             continue
         if memo is not None and raw.__class__ in MEMO_INPUTS and f.ft.pure_coerce:
             seen = memo.setdefault((ent.key, key, lang), {})
@@ -64,7 +64,7 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
     return out
 
 
-def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str,
+def table_rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str,
           memo: dict[Any, dict[Any, Any]] | None = None) -> list[dict[str, Any]]:
     assert f.child is not None
     if raw is None:
@@ -132,9 +132,11 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             assert f.child is not None
             kept = _stored_links(f.child, (before or {}).get(f.name)) if reader is not None else {}
             stored = _stored_rows((before or {}).get(f.name)) if changed is not None else {}
+            plain_rows = not needs_context(f.child)
             for i, row in enumerate(rows):
                 from .context import RecordContext
-                rctx = RecordContext(f.child, row, ctx.user, ctx.loader)
+                # a row no expression reads is checked as it is (validate only reads its values then)
+                rctx = row if plain_rows else RecordContext(f.child, row, ctx.user, ctx.loader)
                 old = stored.get(row.get("id")) if row.get("id") is not None else None
                 # a stored row is re-checked on what changed in it; a new row on everything
                 row_changed = None if old is None else {k for k in row if to_json(row[k]) != to_json(old.get(k))}
@@ -192,6 +194,19 @@ def field_specs(ent: EntityDef) -> list[tuple[FieldDef, str, bool]]:
         specs = ent.extra["validate_specs"] = [(f, _kind(f), f.visible is not None or f.required_if is not None)
                                                for f in ent.fields.values()]
     return specs  # type: ignore[no-any-return]
+
+
+def needs_context(ent: EntityDef) -> bool:
+    """Whether validate needs a record context (``RecordContext``) for a record of ``ent``: a computed
+    field, a ``visible``/``required_if``/``check`` expression, or a table whose rows need one. Otherwise it
+    reads nothing but the values, and a plain dict of them will do. Decided once per entity."""
+    known = ent.extra.get("validate_context")
+    if known is None:
+        known = ent.extra["validate_context"] = any(
+            needs_context(f.child) if f.type == "table" and f.child is not None
+            else not f.stored or f.visible is not None or f.required_if is not None or f.check is not None
+            for f in ent.fields.values())
+    return known  # type: ignore[no-any-return]
 
 
 def _kind(f: FieldDef) -> str:
