@@ -54,19 +54,20 @@ class CreatePlan:
         self.feeds_parents = feeds_parents
         self.needs_context = needs_context(ent) or any(c is NOT_CONSTANT for _, c in self.defaults)
         self._unscoped: dict[frozenset[str], bool] = {}
+        self._direct: dict[Any, Any] = {}  # coerce's tables for single creates (nothing remembered in them)
 
     def coerce(self, data: dict[str, Any], errors: Any, lang: str, memo: dict[Any, Any] | None,
                privileged: bool) -> dict[str, Any] | None:
         """The typed values of an input whose every key is a field this actor may write that is neither a
         table nor computed (its coercion errors added to ``errors`` as ``coerce_input`` adds them); None,
         with nothing added, when the input has any other key: the general path answers those keys."""
-        specs = memo.get((self.key, lang, privileged)) if memo is not None else None
-        if specs is None:  # key -> (coerce, field, whether remembered, its answers so far)
-            specs = {name: (coerce, f, pure and memo is not None, {}) for name, (coerce, f, pure)
-                     in self.coercers.items()
-                     if name not in self.engine_only and (privileged or name not in self.readonly)}
-            if memo is not None:
-                memo[(self.key, lang, privileged)] = specs
+        # key -> (coerce, field, whether remembered, its answers so far): per import (memo), else per plan
+        store = memo if memo is not None else self._direct
+        specs = store.get((self.key, lang, privileged))
+        if specs is None:
+            specs = store[(self.key, lang, privileged)] = {
+                name: (coerce, f, pure and memo is not None, {}) for name, (coerce, f, pure) in self.coercers.items()
+                if name not in self.engine_only and (privileged or name not in self.readonly)}
         out: dict[str, Any] = {}
         bad: list[tuple[str, str]] = []
         for key, raw in data.items():
