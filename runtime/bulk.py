@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, history, naming, permissions
+from . import clock, createplan, history, naming, permissions
 from .errors import FieldErrors, Forbidden, RecordError, ValidationFailed
 from .lookups import Lookups
 from .messages import t
@@ -73,20 +73,28 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
     ids: list[int] = []
     for start in range(0, len(items), chunk):
         part = items[start:start + chunk]
-        typed: list[tuple[int, dict[str, Any], FieldErrors]] = []
+        typed: list[tuple[int, dict[str, Any], FieldErrors | None]] = []
+        errors = FieldErrors()
         for i, data in enumerate(part, start):
-            errors = FieldErrors()
             try:
-                typed.append((i, records.prepare_values(actor, ent, data, errors, memo=memo), errors))
+                values = records.prepare_values(actor, ent, data, errors, memo=memo)
             except RecordError as exc:  # not an object at all
                 failed.append((i, exc))
+                errors = FieldErrors()
+                continue
+            if errors:  # kept with its row; a row without problems gets a fresh one below
+                typed.append((i, values, errors))
+                errors = FieldErrors()
+            else:
+                typed.append((i, values, None))
         lookups.prefetch(conn, ent, [v for _, v, _ in typed], actor)
         now = clock.now()
         names = _Names(conn, rt.tables.system["jig_naming"], now.date(), len(typed))
         ready: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for i, values, errors in typed:
+        for i, values, problems in typed:
             try:
-                row = records.prepare_row(conn, actor, ent, values, errors, now, names=names, lookups=lookups)
+                row = records.prepare_row(conn, actor, ent, values, problems or FieldErrors(), now, names=names,
+                                          lookups=lookups)
                 _refuse_row_ids(ent, values, lang)
             except RecordError as exc:
                 failed.append((i, exc))
@@ -106,9 +114,10 @@ def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, 
 
 def _refuse_row_ids(ent: EntityDef, values: dict[str, Any], lang: str) -> None:
     """A new record has no rows yet: a child row naming an id is refused (as ``create`` refuses it)."""
-    if not ent.child_fields():
+    child_fields = createplan.plan(ent).child_fields
+    if not child_fields:
         return
-    strangers = {f"{f.name}[{i}].id": t("not_own_row", lang) for f in ent.child_fields()
+    strangers = {f"{f.name}[{i}].id": t("not_own_row", lang) for f in child_fields
                  for i, row in enumerate(values.get(f.name) or []) if row.get("id") is not None}
     if strangers:
         raise ValidationFailed(t("validation_failed", lang, n=len(strangers)), strangers)
@@ -127,22 +136,28 @@ def _store(records: Any, actor: Any, ent: EntityDef, ready: list[tuple[dict[str,
         raise records._integrity(ent, exc, actor.language) from None
     for (_values, row), record_id in zip(ready, ids, strict=True):
         row["id"] = record_id
-    for f in ent.child_fields():
+    cp = createplan.plan(ent)
+    for f in cp.child_fields:
         _store_children(rt, f, ready, conn)
     plan = history.create_plan(ent)
-    entries = []
+    entries: list[tuple[int, dict[str, Any]]] = []
     announce = rt.hooks.has("record.created", ent.key)  # someone listens for this entity's records
-    has_children = bool(ent.child_fields())
-    for _values, row in ready:
-        record_id = row["id"]
-        if has_children:
-            row.update(rt.rollups.own_children(conn, ent, record_id))
-        rt.rollups.after_write(conn, ent, None, row)
-        changes = history.created(row, plan)
-        entries.append((record_id, changes))
-    rt_hist = rt.tables.system["jig_history"]
-    insert_rows(conn, rt_hist, [history.entry(app=ent.app, entity=ent.name, record_id=rid, action="create",
-                                                  actor=actor, changes=ch, version=1, at=now) for rid, ch in entries])
+    if cp.child_fields or cp.feeds_parents:  # roll-ups: the record's own over its rows, its parents' over it
+        for _values, row in ready:
+            if cp.child_fields:
+                row.update(rt.rollups.own_children(conn, ent, row["id"]))
+            if cp.feeds_parents:
+                rt.rollups.after_write(conn, ent, None, row)
+    created = history.created
+    # each entry's changes are made, turned into JSON and let go one record at a time (fewer live objects
+    # for the garbage collector to walk); kept only when the record.created handlers read them too
+    made: Any = ((row["id"], created(row, plan)) for _values, row in ready)
+    if announce:
+        entries = list(made)
+        made = entries
+    insert_rows(conn, rt.tables.system["jig_history"],
+                history.entries(app=ent.app, entity=ent.name, action="create", actor=actor, version=1, at=now,
+                                changes=made))
     if announce:
         for (_values, row), (record_id, changes) in zip(ready, entries, strict=True):
             result = records.serialize(ent, records.for_json(conn, ent, row, actor))

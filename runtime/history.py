@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -75,6 +76,15 @@ def entry(*, app: str, entity: str, record_id: int, action: str, actor: Actor, c
     return {"app": app, "entity": entity, "record_id": record_id, "action": action, "transition": transition,
             "via": actor.via, "username": actor.username, "at": at or clock.now(), "version": version,
             "diff": _DUMP(changes)}
+
+
+def entries(*, app: str, entity: str, action: str, actor: Actor, version: int | None, at: Any,
+            changes: Iterable[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``entry`` for many records (record id, changes) of one action by one actor at one time."""
+    via, username, dump = actor.via, actor.username, _DUMP
+    return [{"app": app, "entity": entity, "record_id": record_id, "action": action, "transition": None,
+             "via": via, "username": username, "at": at, "version": version, "diff": dump(ch)}
+            for record_id, ch in changes]
 
 
 def read(conn: Connection, table: Table, app: str, entity: str, record_id: int,

@@ -55,12 +55,17 @@ class Lookups:
 
     def accept(self, ent: EntityDef, values: dict[str, Any]) -> None:
         """A row passed: its unique values are taken for the rows after it."""
-        unique = ent.extra.get("unique_fields")
-        if unique is None:
-            unique = ent.extra["unique_fields"] = [f.name for f in ent.fields.values() if f.unique]
-        for name in unique:
-            if values.get(name) not in (None, ""):
-                self._accepted.setdefault((ent.key, name), set()).add(values[name])
+        unique = ent.extra.get("unique_accept")
+        if unique is None:  # (field, its key here), decided once per entity
+            unique = ent.extra["unique_accept"] = [(f.name, (ent.key, f.name)) for f in ent.fields.values()
+                                                   if f.unique]
+        for name, key in unique:
+            v = values.get(name)
+            if v is not None and v != "":
+                accepted = self._accepted.get(key)
+                if accepted is None:
+                    accepted = self._accepted[key] = set()
+                accepted.add(v)
 
     # ---- many rows at once
     def prefetch(self, conn: Connection, ent: EntityDef, rows: list[dict[str, Any]], actor: Any) -> None:

@@ -208,6 +208,11 @@ def _groups(ent: EntityDef) -> list[_Group]:
     return ent.extra["feed_groups"]  # type: ignore[no-any-return]
 
 
+def feeds_parents(ent: EntityDef) -> bool:
+    """Whether a write of ``ent``'s records can refresh a roll-up of another record (``after_write`` has work)."""
+    return any(g.link != CHILD_LINK for g in _groups(ent))
+
+
 def _in_sql(r: Rollup) -> bool:
     """Whether the UPDATE can store the aggregate as SQL computes it (same storage as the field's own)."""
     if r.agg == "count":

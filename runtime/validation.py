@@ -15,7 +15,7 @@ from . import checkinputs
 from .bounds import MAX_CHILD_ROWS, id_in_range
 from .errors import FieldErrors
 from .evaluate import EvaluationError, holds
-from .fieldtypes import FieldValueError, empty, to_json
+from .fieldtypes import FieldValueError, to_json
 from .limits import LimitExceeded
 from .messages import t
 from .model import EntityDef, FieldDef, pick
@@ -40,7 +40,7 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
             errors.add(prefix + key, t("computed", lang))
             continue
         if f.type == "table":
-            out[key] = _rows(f, raw, errors, lang, prefix + key, memo)
+            out[key] = table_rows(f, raw, errors, lang, prefix + key, memo)
             continue
         if memo is not None and raw.__class__ in MEMO_INPUTS and f.ft.pure_coerce:
             seen = memo.setdefault((ent.key, key, lang), {})
@@ -64,7 +64,7 @@ def coerce_input(ent: EntityDef, data: dict[str, Any], errors: FieldErrors, lang
     return out
 
 
-def _rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str,
+def table_rows(f: FieldDef, raw: Any, errors: FieldErrors, lang: str, prefix: str,
           memo: dict[Any, dict[Any, Any]] | None = None) -> list[dict[str, Any]]:
     assert f.child is not None
     if raw is None:
@@ -106,18 +106,22 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
     re-checked, and rules, connectors and the system link anything.
     """
     reader = link_reader(actor)
-    for f in ent.fields.values():
+    get = ctx.get
+    for f, kind, conditional in field_specs(ent):
         key = prefix + f.name
-        if f.type == "computed":
+        if kind == "computed":
             if f.expr is not None and hasattr(ctx, "limits"):
                 ctx[f.name]  # noqa: B018 - evaluates it; a record whose computed field passes a bound is not stored
                 if f.name in ctx.limits:
                     raise ctx.limits[f.name].for_field(key, lang)
             continue
-        value = ctx.get(f.name)
-        visible = f.visible is None or _holds(f.visible, ctx, key, lang) is not False
-        required = f.required or (f.required_if is not None and _holds(f.required_if, ctx, key, lang) is True)
-        if f.type == "table":
+        value = get(f.name)
+        if conditional:
+            visible = f.visible is None or _holds(f.visible, ctx, key, lang) is not False
+            required = f.required or (f.required_if is not None and _holds(f.required_if, ctx, key, lang) is True)
+        else:
+            visible, required = True, f.required
+        if kind == "table":
             rows = value or []
             if required and not rows:
                 errors.add(key, t("required", lang))
@@ -128,22 +132,26 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
             assert f.child is not None
             kept = _stored_links(f.child, (before or {}).get(f.name)) if reader is not None else {}
             stored = _stored_rows((before or {}).get(f.name)) if changed is not None else {}
+            plain_rows = not needs_context(f.child)
             for i, row in enumerate(rows):
                 from .context import RecordContext
-                rctx = RecordContext(f.child, row, ctx.user, ctx.loader)
+                # a row no expression reads is checked as it is (validate only reads its values then)
+                rctx = row if plain_rows else RecordContext(f.child, row, ctx.user, ctx.loader)
                 old = stored.get(row.get("id")) if row.get("id") is not None else None
                 # a stored row is re-checked on what changed in it; a new row on everything
                 row_changed = None if old is None else {k for k in row if to_json(row[k]) != to_json(old.get(k))}
                 validate(conn, runtime, f.child, rctx, errors, lang, prefix=f"{key}[{i}].", actor=reader,
                          known=kept, lookups=lookups, changed=row_changed, before=old)
             continue
-        if empty(value):
+        if value is None or value == "" or value == []:  # fieldtypes.empty
             if required and visible:
                 errors.add(key, t("required", lang))
             continue
         if changed is not None and f.name not in changed:
             continue  # unchanged values were valid when saved; re-check only checks below
-        if f.type == "link" and f.to:
+        if kind == "plain":
+            pass
+        elif f.type == "link" and f.to:
             target_ent = ent_by_name(runtime, ent, f.to)
             scoped = reader if reader is not None and value not in (known or {}).get(f.name, ()) else None
             if not (lookups.link_ok(conn, target_ent, value, scoped) if lookups is not None
@@ -170,11 +178,50 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
                 taken = conn.execute(q.limit(1)).first() is not None
             if taken:
                 errors.add(key, t("unique", lang, value=value))
-    for f in ent.fields.values():
-        if f.check is not None and f.name not in errors.errors and checkinputs.runs(ent, f, changed, ctx, before) \
+    for f in check_fields(ent):
+        if f.name not in errors.errors and checkinputs.runs(ent, f, changed, ctx, before) \
                 and _holds(f.check, ctx, prefix + f.name, lang) is False:
             msg = pick(f.check_message, lang) if f.check_message else t("check", lang, expr=f.check.source)
             errors.add(prefix + f.name, msg)
+
+
+def field_specs(ent: EntityDef) -> list[tuple[FieldDef, str, bool]]:
+    """(field, kind, whether ``visible``/``required_if`` are set) per field, decided once per entity: kind
+    ``computed``, ``table``, or ``plain`` for a stored field with no database check but uniqueness (not a
+    link, user or file), ``other`` otherwise."""
+    specs = ent.extra.get("validate_specs")
+    if specs is None:
+        specs = ent.extra["validate_specs"] = [(f, _kind(f), f.visible is not None or f.required_if is not None)
+                                               for f in ent.fields.values()]
+    return specs  # type: ignore[no-any-return]
+
+
+def needs_context(ent: EntityDef) -> bool:
+    """Whether validate needs a record context (``RecordContext``) for a record of ``ent``: a computed
+    field, a ``visible``/``required_if``/``check`` expression, or a table whose rows need one. Otherwise it
+    reads nothing but the values, and a plain dict of them will do. Decided once per entity."""
+    known = ent.extra.get("validate_context")
+    if known is None:
+        known = ent.extra["validate_context"] = any(
+            needs_context(f.child) if f.type == "table" and f.child is not None
+            else not f.stored or f.visible is not None or f.required_if is not None or f.check is not None
+            for f in ent.fields.values())
+    return known  # type: ignore[no-any-return]
+
+
+def _kind(f: FieldDef) -> str:
+    """How validate treats the field (the branches below): computed, table, other (a database check), plain."""
+    if f.type == "computed" or f.type == "table":
+        return f.type
+    return "other" if f.type == "link" or f.type == "user" or f.ft.is_file else "plain"
+
+
+def check_fields(ent: EntityDef) -> list[FieldDef]:
+    """The fields with a ``check``, in order; decided once per entity."""
+    out = ent.extra.get("validate_checks")
+    if out is None:
+        out = ent.extra["validate_checks"] = [f for f in ent.fields.values() if f.check is not None]
+    return out  # type: ignore[no-any-return]
 
 
 def link_reader(actor: Any) -> Any:

@@ -274,3 +274,36 @@ def test_xlsx_cells_read_as_openpyxl_reads_them() -> None:
     assert xlsx.read_rows(bio.getvalue()) == xlsx._read_openpyxl(bio.getvalue())
     with pytest.raises(ValueError):
         xlsx.read_rows(b"PK\x03\x04 not a workbook")
+
+
+def test_the_create_plan_answers_as_the_general_path(env: tuple[Any, Any, str]) -> None:
+    """runtime/createplan.py: the fast coercion of ``Records.prepare_values`` gives the values and the errors,
+    in order, the general path gives (``_strip_system``, ``coerce_input``, ``_refuse_readonly``); inputs it
+    does not serve (system columns, computed, unknown fields) take the general path; the plan's decisions."""
+    from runtime import createplan
+    from runtime.errors import FieldErrors
+    from runtime.records import _strip_system
+    from runtime.validation import coerce_input
+    rt, _app, _token = env
+    order = rt.entity("plant", "order")
+    clerk = Actor("clerk", frozenset({"clerk"}), via="import")
+    bodies: list[dict[str, Any]] = [
+        {"code": "X1", "customer": 1, "qty": "3", "price": "2.5", "due": "2026-12-01", "kind": "rush"},
+        {"qty": "abc", "price": "1.234", "kind": "bogus", "due": "2026-13-45", "code": "  "},
+        {"code": "X2", "lines": [{"product": "", "n": "0"}, {"product": "p", "n": "2", "id": 7}], "qty": "x"},
+        {"code": "X3", "amount": "5", "qty": "1"},                       # computed: the general path
+        {"id": 3, "qty": "-", "state": "x", "bogus": 1, "code": "X4"},   # system and unknown keys
+    ]
+    memo: dict[Any, Any] = {}
+    for body in bodies * 2:  # the second time from the memo
+        fast_errors, slow_errors = FieldErrors(), FieldErrors()
+        fast = rt.records.prepare_values(clerk, order, dict(body), fast_errors, memo=memo)
+        slow = coerce_input(order, _strip_system(order, dict(body), slow_errors, "zh", creating=True), slow_errors,
+                            "zh")
+        rt.records._refuse_readonly(clerk, order, slow, slow_errors, "zh", creating=True)
+        assert fast == slow and list(fast_errors.errors.items()) == list(slow_errors.errors.items()), body
+    plan = createplan.plan(order)
+    assert plan.needs_context and plan.unscoped(clerk, order) and plan.child_fields == order.child_fields()
+    assert [(f.name, c) for f, c in plan.defaults] == [("kind", "std")]
+    customer = rt.entity("plant", "customer")
+    assert not createplan.plan(customer).unscoped(clerk, customer)  # the clerk reads only some customers

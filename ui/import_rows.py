@@ -45,7 +45,7 @@ class Cells:
         self.columns = [(j, name, ent.fields[name],
                          (lambda text, name=name: self._lookup(name, text)) if ent.fields[name].type == "link" else None)
                         for j, name in enumerate(mapping) if name]
-        self.memo: dict[int, dict[tuple[type, Any], Any]] = {j: {} for j, *_ in self.columns}
+        self.memo: dict[int, dict[Any, Any]] = {j: {} for j, *_ in self.columns}
 
     def row(self, raw: Any) -> tuple[dict[str, Any], dict[str, str]]:
         """The input for one file row (empty cells left out) and its cell problems {field: message}."""
@@ -60,7 +60,7 @@ class Cells:
                 continue
             if lookup is None:  # the same cell text in the same column converts the same way: once
                 memo = self.memo[j]
-                key = (cell.__class__, cell)
+                key = cell if cell.__class__ is str else (cell.__class__, cell)  # a text is its own key
                 v = memo.get(key, _MISS)
                 if v is _MISS:
                     v = f.ft.from_cell(f, cell, None)

@@ -60,13 +60,17 @@ def decimal(value: Any, scale: int, lang: str) -> Decimal:
     d = number(value, "decimal", lang)
     if d and d.adjusted() + 1 + scale > MAX_DECIMAL_DIGITS:  # before quantize(), which fails past 28 digits
         raise FieldValueError(t("too_big_number", lang))
-    exponent = d.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > scale and d != d.quantize(Decimal(1).scaleb(-scale)):
+    q = _QUANTA[scale] if scale < len(_QUANTA) else Decimal(1).scaleb(-scale)
+    quantized = d.quantize(q)
+    if quantized != d:  # more places than the scale (quantizing to as many places or more is exact)
         raise FieldValueError(t("scale", lang, scale=scale))
-    d = d.quantize(Decimal(1).scaleb(-scale))
-    if len(d.as_tuple().digits) > MAX_DECIMAL_DIGITS:
+    # its digits: the exponent is -scale now, so adjusted() + 1 + scale of them (one for a zero)
+    if quantized and quantized.adjusted() + 1 + scale > MAX_DECIMAL_DIGITS:
         raise FieldValueError(t("too_big_number", lang))
-    return d
+    return quantized
+
+
+_QUANTA = tuple(Decimal(1).scaleb(-s) for s in range(9))  # 1, 0.1, ... 1E-8: the quantum of each scale
 
 
 def number(value: Any, key: str, lang: str) -> Decimal:
