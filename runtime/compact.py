@@ -13,6 +13,8 @@ A definition may write several things shortly (docs/definition-language.md, "Com
 * plain literal defaults of text and select fields (``default: normal``); ``default: =today()`` is an
   expression, and the old quoted form ``default: "'normal'"`` still means the same text (see
   :func:`default_source`, called by the compiler where the record's names are known);
+* flags written alone, a workflow's default transition roles and layout sections keyed by their label
+  (runtime/compact_blocks.py);
 * named filters of an entity (``filters: {overdue: "..."}``) used by their name in any condition
   on that entity: permissions, guards, rules' ``when``, dashboards' ``filter``.
 
@@ -28,6 +30,7 @@ import io
 import tokenize
 from typing import TYPE_CHECKING, Any
 
+from .compact_blocks import expand_blocks, flags
 from .expressions import ExpressionError, Scope, parse, suggest
 from .yamlsource import PathKey
 
@@ -80,6 +83,7 @@ def expand(data: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
                 where = (*path, "permissions", role) if role in own else ("permissions", role)
                 perms[role] = _grant(grant, where, presets, ctx)
         _filters(espec, f"{app}.{ename}", path, ctx)
+    expand_blocks(data, ctx)
     return data
 
 
@@ -128,6 +132,7 @@ def _field(spec: Any, path: PathKey, sets: dict[str, Any], ctx: CompileContext) 
     if not isinstance(spec, dict):
         return
     _type_as_key(spec, path, ctx)
+    flags(spec)
     opts = spec.get("options")
     if isinstance(opts, str):
         if opts in sets and isinstance(sets[opts], list):

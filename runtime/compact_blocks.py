@@ -1,0 +1,105 @@
+"""Compact forms of blocks: flags written alone, a workflow's default transition roles, sections keyed by label.
+
+* a flag written alone means ``true``: ``{text: 客户 | Customer, required, unique}`` (a field's ``required``,
+  ``readonly``, ``unique``, ``index``) and ``done: {label: 完成 | Done, final}`` (a state's ``final``);
+* ``workflow: {roles: [planner, manager], ...}``: the roles of every transition that names none itself;
+* a layout section as its label holding its columns: ``- 基本信息 | Basics: [[name, contact], [phone]]``
+  stands for ``- {label: 基本信息 | Basics, columns: [[name, contact], [phone]]}``.
+
+:func:`expand_blocks` rewrites one document in place into the long forms (called by
+:func:`runtime.compact.expand`); without a compile context (the designer's reading of a file) it reports nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from .yamlsource import PathKey
+
+if TYPE_CHECKING:
+    from .compiler import CompileContext
+
+FIELD_FLAGS = ("required", "readonly", "unique", "index")
+SECTION_KEYS = frozenset({"label", "columns", "visible"})
+
+
+def flags(spec: Any, names: tuple[str, ...] = FIELD_FLAGS) -> None:
+    """``required`` written alone (a key with no value) is ``required: true`` (in place)."""
+    if isinstance(spec, dict):
+        for k in names:
+            if k in spec and spec[k] is None:
+                spec[k] = True
+
+
+def expand_blocks(data: dict[str, Any], ctx: CompileContext | None = None) -> None:
+    ents = data.get("entities") if isinstance(data.get("entities"), dict) else {}
+    for ename, espec in ents.items():
+        if not isinstance(espec, dict):
+            continue
+        path: PathKey = ("entities", ename)
+        wf = espec.get("workflow")
+        if isinstance(wf, dict):
+            _workflow(wf, (*path, "workflow"), ctx)
+        lay = espec.get("layout")
+        if isinstance(lay, dict):
+            _sections(lay.get("sections"), (*path, "layout", "sections"), ctx)
+            for ti, tab in enumerate(lay.get("tabs") if isinstance(lay.get("tabs"), list) else []):
+                if isinstance(tab, dict):
+                    _sections(tab.get("sections"), (*path, "layout", "tabs", ti, "sections"), ctx)
+
+
+def _workflow(wf: dict[str, Any], path: PathKey, ctx: CompileContext | None) -> None:
+    states = wf.get("states")
+    for st in (states.values() if isinstance(states, dict) else ()):
+        flags(st, ("final",))
+    if "roles" not in wf:
+        return
+    roles = wf.pop("roles")
+    trs = wf.get("transitions")
+    if not isinstance(roles, list):
+        if ctx is not None:
+            ctx.error((*path, "roles"), "the workflow's roles are a list of roles",
+                      "e.g. roles: [planner, manager] (used by every transition that lists none)")
+        return
+    for tr in (trs.values() if isinstance(trs, dict) else ()):
+        if isinstance(tr, dict) and "roles" not in tr:
+            tr["roles"] = copy.deepcopy(roles)
+
+
+def _sections(secs: Any, path: PathKey, ctx: CompileContext | None) -> None:
+    if not isinstance(secs, list):
+        return
+    for i, sec in enumerate(secs):
+        if not isinstance(sec, dict) or not sec or any(k in SECTION_KEYS for k in sec):
+            if isinstance(sec, dict) and ctx is not None and "columns" in sec:
+                extra = [k for k in sec if k not in SECTION_KEYS]
+                if extra:
+                    ctx.error((*path, i, extra[0]), f"a section has one label, but '{extra[0]}' is given as well as "
+                              "columns:", f"write either - {extra[0]}: [[...]] or - {{label: {extra[0]}, "
+                              "columns: [[...]]}", key=True)
+            continue
+        if len(sec) > 1:
+            if ctx is not None:
+                ctx.error((*path, i), "a section written as its label holds only its columns",
+                          "e.g. - 基本信息 | Basics: [[name, contact], [phone]]; for visible: write the long form "
+                          "{label: ..., columns: ..., visible: ...}")
+            continue
+        (lab, cols), = sec.items()
+        secs[i] = {"label": lab, "columns": cols}
+
+
+def long_view(data: Any) -> None:
+    """The block forms of a definition's plain data written long (in place), for readers other than the
+    compiler (the designer's page): flags are true, transitions carry their roles, sections their label."""
+    if not isinstance(data, dict):
+        return
+    expand_blocks(data)
+    ents = data.get("entities") if isinstance(data.get("entities"), dict) else {}
+    for espec in ents.values():
+        fields = espec.get("fields") if isinstance(espec, dict) else None
+        for fspec in (fields.values() if isinstance(fields, dict) else ()):
+            flags(fspec)
+            inner = fspec.get("fields") if isinstance(fspec, dict) else None
+            for cspec in (inner.values() if isinstance(inner, dict) else ()):
+                flags(cspec)
