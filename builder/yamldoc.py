@@ -18,6 +18,7 @@ import copy
 import difflib
 import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,7 +27,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from runtime.compact import type_key
+from runtime.compact import short_field, type_key
+from runtime.compact_blocks import SECTION_KEYS
 from runtime.compiler import label
 from runtime.fieldtypes import BUILTIN
 
@@ -83,6 +85,12 @@ class YamlDocument:
         compactly ("厂名 | Name") is set by rewriting that text, in the same form. A field written with its type as
         the key of its label (``text: 厂名 | Name``) keeps that form: its label is that key's value, a new type renames
         the key."""
+        path, at = self._sectioned(path)
+        if at is not None:
+            self._section_label(path, at, value)
+            return
+        if _is_field_path(path) and self.get(path) is None:  # a new field is written in the compact form
+            value = short_field(value, BUILTIN)
         path, tk = self._typed(path)
         if tk is not None and len(path) == tk[0] + 1 and path[-1] == tk[1] and isinstance(value, str) \
                 and tk[2] == "type":
@@ -108,6 +116,31 @@ class YamlDocument:
             raise EditError(f"no key {after!r} at {_show(path[:-1])}")
         parent.insert(keys.index(after) + 1, key, value)
 
+    def _sectioned(self, path: Sequence[str | int]) -> tuple[list[Any], int | None]:
+        """``path`` into a section written as its label (``- 基本信息 | Basics: [[name]]``), whose ``columns`` are
+        that key's value; with the position of ``label`` in the path when the edit is of that section's label."""
+        path = list(path)
+        for i in range(len(path) - 2):
+            if path[i] == "sections" and isinstance(path[i + 1], int) and path[i + 2] in ("columns", "label"):
+                sec = self.get(path[:i + 2])
+                if isinstance(sec, CommentedMap) and len(sec) == 1 and not set(sec) & SECTION_KEYS:
+                    if path[i + 2] == "label":
+                        return path, i + 2
+                    return [*path[:i + 2], next(iter(sec)), *path[i + 3:]], None
+        return path, None
+
+    def _section_label(self, path: list[Any], at: int, value: Any) -> None:
+        """A new label of a section written as its label: the key is renamed (one language or both)."""
+        key = next(iter(self.get(path[:at])))
+        if len(path) == at + 2 and path[-1] in ("zh", "en") and isinstance(value, str):
+            value = {**label(key, ""), str(path[-1]): value}
+        if isinstance(value, dict):
+            value = compact_label(value)
+        if not isinstance(value, str) or not value.strip():
+            raise EditError("a section written as its label needs a label")
+        if value != key:
+            self.rename([*path[:at], key], value)
+
     def _typed(self, path: Sequence[str | int]) -> tuple[list[str | int], tuple[int, str, str] | None]:
         """``path`` with a field's ``label`` or ``type`` turned into its type key when the field is written as
         ``text: 厂名 | Name``; with (the field's path length, the type key, which of the two was meant)."""
@@ -126,6 +159,12 @@ class YamlDocument:
         seq.append(_like_siblings(seq, value))
 
     def delete(self, path: Sequence[str | int]) -> None:
+        path, at = self._sectioned(path)
+        if at is not None and len(path) == at + 1:  # the section's label goes: it is written long, without one
+            sec = self.get(path[:at])
+            key = next(iter(sec))
+            self.rename([*path[:at], key], "columns")
+            return
         path, tk = self._typed(path)
         if tk is not None and len(path) == tk[0] + 1 and tk[2] == "label":  # text: 名称 becomes type: text
             parent, key = self._parent(path)
@@ -177,7 +216,7 @@ class YamlDocument:
     def _dump(self, data: Any) -> str:
         out = io.StringIO()
         self._yaml.dump(data, out)
-        return out.getvalue()
+        return _BARE.sub(r"\1", out.getvalue())  # a flag written alone ({text: 名称, required}) stays alone
 
     def text(self) -> str:
         """The original text with the edits applied, every other line unchanged."""
@@ -248,6 +287,16 @@ def compact_label(value: dict[str, str]) -> str:
     """A {zh, en} label as its compact text, "zh | en" (one text when both are the same)."""
     zh, en = str(value.get("zh") or value.get("en") or ""), str(value.get("en") or value.get("zh") or "")
     return zh if zh == en else f"{zh} | {en}"
+
+
+_BARE = re.compile(r"(?<=[{,] )([a-z_]+): null(?=[,}])")
+
+
+def _is_field_path(path: Sequence[str | int]) -> bool:
+    """An entity's field, a field of one of its tables, or a user attribute."""
+    n = len(path)
+    return (n in (4, 6) and path[0] == "entities" and path[2] == "fields" and (n == 4 or path[4] == "fields")) \
+        or (n == 2 and path[0] == "user_attributes")
 
 
 def _like_siblings(parent: Any, value: Any) -> Any:

@@ -285,3 +285,18 @@ def long_field(spec: Any, types: Any) -> Any:
         else:
             out[k] = v
     return out
+
+
+def short_field(spec: Any, types: Any) -> Any:
+    """A new field in the compact form the designer writes: ``{type: decimal, label: {zh: 厚度, en: µm}, min: 0}``
+    -> ``{decimal: 厚度 | µm, min: 0}`` (other values, and a field that cannot be written so, unchanged)."""
+    if not isinstance(spec, dict) or "label" not in spec or spec.get("type") not in types \
+            or spec["type"] in FIELD_KEYS or spec["type"] in spec:
+        return spec
+    lab = spec["label"]
+    if isinstance(lab, dict) and set(lab) <= {"zh", "en"} and all(isinstance(v, str) for v in lab.values()):
+        zh, en = str(lab.get("zh") or lab.get("en") or ""), str(lab.get("en") or lab.get("zh") or "")
+        lab = zh if zh == en else f"{zh} | {en}"
+    if not isinstance(lab, str) or "|" in lab.replace(" | ", "", 1):
+        return spec
+    return {str(spec["type"]): lab, **{k: v for k, v in spec.items() if k not in ("type", "label")}}
