@@ -28,7 +28,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from runtime.compact import short_field, type_key
-from runtime.compact_blocks import SECTION_KEYS
+from runtime.compact_blocks import SECTION_KEYS, state_long, state_short
 from runtime.compiler import label
 from runtime.fieldtypes import BUILTIN
 
@@ -89,6 +89,33 @@ class YamlDocument:
         if at is not None:
             self._section_label(path, at, value)
             return
+        state = self._compact_state(path)
+        if state is not None:  # a state written [label, colour]: edited long, then written short again
+            self._set(path, value, after)
+            self._restate(state)
+            return
+        self._set(path, value, after)
+
+    def _compact_state(self, path: Sequence[str | int]) -> list[str | int] | None:
+        """The path of a state written compactly (``done: [完成 | Done, green]``) that ``path`` goes into, its
+        value turned into the long form for the edit; None when ``path`` is no such thing."""
+        for i in range(len(path) - 2):
+            if path[i] == "states" and i > 0 and path[i - 1] == "workflow":
+                sp = list(path[:i + 2])
+                node = self.get(sp)
+                if isinstance(node, (str, CommentedSeq)):
+                    parent, key = self._parent(sp)
+                    parent[key] = _commented(state_long(to_plain(node)), True)
+                    return sp
+        return None
+
+    def _restate(self, sp: list[str | int]) -> None:
+        parent, key = self._parent(sp)
+        short = state_short(to_plain(parent[key]))
+        if isinstance(short, list):
+            parent[key] = _commented(short, True)
+
+    def _set(self, path: Sequence[str | int], value: Any, after: str | None) -> None:
         if _is_field_path(path) and self.get(path) is None:  # a new field is written in the compact form
             value = short_field(value, BUILTIN)
         path, tk = self._typed(path)
@@ -121,7 +148,7 @@ class YamlDocument:
         that key's value; with the position of ``label`` in the path when the edit is of that section's label."""
         path = list(path)
         for i in range(len(path) - 2):
-            if path[i] == "sections" and isinstance(path[i + 1], int) and path[i + 2] in ("columns", "label"):
+            if path[i] == "sections" and isinstance(path[i + 1], int) and path[i + 2] in ("columns", "fields", "label"):
                 sec = self.get(path[:i + 2])
                 if isinstance(sec, CommentedMap) and len(sec) == 1 and not set(sec) & SECTION_KEYS:
                     if path[i + 2] == "label":
@@ -159,6 +186,14 @@ class YamlDocument:
         seq.append(_like_siblings(seq, value))
 
     def delete(self, path: Sequence[str | int]) -> None:
+        state = self._compact_state(path)
+        if state is not None:
+            self._delete(path)
+            self._restate(state)
+            return
+        self._delete(path)
+
+    def _delete(self, path: Sequence[str | int]) -> None:
         path, at = self._sectioned(path)
         if at is not None and len(path) == at + 1:  # the section's label goes: it is written long, without one
             sec = self.get(path[:at])

@@ -5,7 +5,8 @@ A definition may write several things shortly (docs/definition-language.md, "Com
 * labels as one text ``厂名 | Name`` (zh | en) -- read by :func:`runtime.compiler.label`;
 * a field's type as the key holding its label: ``contact: {text: 联系人 | Contact, max_length: 50}``
   stands for ``{type: text, label: 联系人 | Contact, max_length: 50}`` (see :func:`type_key`);
-* options as ``- plating: 电镀 | Plating`` (value: label, with an optional ``color``);
+* options as ``- plating: 电镀 | Plating`` (value: label, with an optional ``color``), or with the colour
+  beside the label: ``- plating: [电镀 | Plating, blue]``;
 * shared option lists under ``option_sets:``, used by a field as ``options: process_types``;
 * a role's permissions as ``all``, a list of actions ``[read, create, update]``, one action ``read``
   or the name of an app-level ``role_presets:`` entry; app-level ``permissions:`` give every entity those
@@ -153,7 +154,10 @@ def _option(o: Any) -> Any:
     keys = [k for k in o if k != "color"]
     if len(keys) != 1:
         return o
-    out = {"value": str(keys[0]), "label": o[keys[0]]}
+    lab = o[keys[0]]
+    if "color" not in o and isinstance(lab, list) and len(lab) == 2:  # plating: [电镀 | Plating, blue]
+        return {"value": str(keys[0]), "label": lab[0], "color": lab[1]}
+    out = {"value": str(keys[0]), "label": lab}
     if "color" in o:
         out["color"] = o["color"]
     return out

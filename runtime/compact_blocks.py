@@ -1,5 +1,7 @@
 """Compact forms of blocks: flags written alone, a workflow's default transition roles, sections keyed by label.
 
+* a state as ``[label, colour]`` or ``[label, colour, final]``: ``done: [完成 | Done, green, final]``
+  (or only its label: ``done: 完成 | Done``);
 * a flag written alone means ``true``: ``{text: 客户 | Customer, required, unique}`` (a field's ``required``,
   ``readonly``, ``unique``, ``index``) and ``done: {label: 完成 | Done, final}`` (a state's ``final``);
 * ``workflow: {roles: [planner, manager], ...}``: the roles of every transition that names none itself;
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from .compiler import CompileContext
 
 FIELD_FLAGS = ("required", "readonly", "unique", "index")
-SECTION_KEYS = frozenset({"label", "columns", "visible"})
+SECTION_KEYS = frozenset({"label", "columns", "visible", "fields"})  # a layout's or a document's section
 
 
 def flags(spec: Any, names: tuple[str, ...] = FIELD_FLAGS) -> None:
@@ -51,7 +53,9 @@ def expand_blocks(data: dict[str, Any], ctx: CompileContext | None = None) -> No
 
 def _workflow(wf: dict[str, Any], path: PathKey, ctx: CompileContext | None) -> None:
     states = wf.get("states")
-    for st in (states.values() if isinstance(states, dict) else ()):
+    for name, st in (states.items() if isinstance(states, dict) else ()):
+        if isinstance(st, (str, list)):
+            states[name] = st = state_long(st)
         flags(st, ("final",))
     if "roles" not in wf:
         return
@@ -65,6 +69,29 @@ def _workflow(wf: dict[str, Any], path: PathKey, ctx: CompileContext | None) -> 
     for tr in (trs.values() if isinstance(trs, dict) else ()):
         if isinstance(tr, dict) and "roles" not in tr:
             tr["roles"] = copy.deepcopy(roles)
+
+
+def state_long(st: Any) -> Any:
+    """A state written as its label (``done: 完成 | Done``) or ``[label, colour]`` / ``[label, colour, final]``
+    (``done: [完成 | Done, green, final]``) in the long form; anything else unchanged (the schema reports it)."""
+    if isinstance(st, str):
+        return {"label": st}
+    if not isinstance(st, list) or not 1 <= len(st) <= 3 or (len(st) == 3 and st[2] != "final"):
+        return st
+    out: dict[str, Any] = {"label": st[0]}
+    if len(st) > 1:
+        out["color"] = st[1]
+    if len(st) == 3:
+        out["final"] = True
+    return out
+
+
+def state_short(st: Any) -> Any:
+    """The inverse of :func:`state_long` for a state with a label and a colour (what the designer writes back)."""
+    if not isinstance(st, dict) or not {"label", "color"} <= set(st) <= {"label", "color", "final"} \
+            or not isinstance(st["label"], str) or st.get("final") not in (None, True, False):
+        return st
+    return [st["label"], st["color"], *(["final"] if st.get("final") else [])]
 
 
 def _sections(secs: Any, path: PathKey, ctx: CompileContext | None) -> None:
@@ -95,6 +122,13 @@ def long_view(data: Any) -> None:
     if not isinstance(data, dict):
         return
     expand_blocks(data)
+    docs = data.get("documents")
+    for doc in (docs.values() if isinstance(docs, dict) else ()):
+        secs = doc.get("sections") if isinstance(doc, dict) else None
+        for i, sec in enumerate(secs if isinstance(secs, list) else []):
+            if isinstance(sec, dict) and len(sec) == 1 and not set(sec) & SECTION_KEYS:
+                (lab, names), = sec.items()
+                secs[i] = {"label": lab, "fields": names}
     ents = data.get("entities") if isinstance(data.get("entities"), dict) else {}
     for espec in ents.values():
         fields = espec.get("fields") if isinstance(espec, dict) else None

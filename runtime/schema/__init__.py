@@ -164,15 +164,21 @@ def _workflow_schema() -> dict[str, Any]:
                 "type": "object",
                 "minProperties": 1,
                 "propertyNames": {"pattern": IDENT},
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "label": _label(),
-                        "color": {"enum": COLORS},
-                        "final": _flag("No transition leaves this state."),
+                "additionalProperties": {"anyOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "label": _label(),
+                            "color": {"enum": COLORS},
+                            "final": _flag("No transition leaves this state."),
+                        },
                     },
-                },
+                    {"type": "string", "minLength": 1, "description": "The state's label: 完成 | Done."},
+                    {"type": "array", "minItems": 2, "maxItems": 3,
+                     "prefixItems": [{"type": "string", "minLength": 1}, {"enum": COLORS}, {"const": "final"}],
+                     "description": "[label, colour] or [label, colour, final]: [完成 | Done, green, final]."},
+                ]},
             },
             "transitions": {
                 "type": "object",
