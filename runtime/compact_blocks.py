@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from .expressions import suggest
 from .yamlsource import PathKey
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def expand_blocks(data: dict[str, Any], ctx: CompileContext | None = None) -> No
         path: PathKey = ("entities", ename)
         wf = espec.get("workflow")
         if isinstance(wf, dict):
-            _workflow(wf, (*path, "workflow"), ctx)
+            _workflow(wf, (*path, "workflow"), ctx, data.get("roles"))
         lay = espec.get("layout")
         if isinstance(lay, dict):
             _sections(lay.get("sections"), (*path, "layout", "sections"), ctx)
@@ -51,7 +52,7 @@ def expand_blocks(data: dict[str, Any], ctx: CompileContext | None = None) -> No
                     _sections(tab.get("sections"), (*path, "layout", "tabs", ti, "sections"), ctx)
 
 
-def _workflow(wf: dict[str, Any], path: PathKey, ctx: CompileContext | None) -> None:
+def _workflow(wf: dict[str, Any], path: PathKey, ctx: CompileContext | None, known: Any = None) -> None:
     states = wf.get("states")
     for name, st in (states.items() if isinstance(states, dict) else ()):
         if isinstance(st, (str, list)):
@@ -66,6 +67,12 @@ def _workflow(wf: dict[str, Any], path: PathKey, ctx: CompileContext | None) -> 
             ctx.error((*path, "roles"), "the workflow's roles are a list of roles",
                       "e.g. roles: [planner, manager] (used by every transition that lists none)")
         return
+    if ctx is not None and isinstance(known, dict):  # reported here, where it is written, not on each transition
+        for i, role in enumerate(roles):
+            if role not in known:
+                ctx.error((*path, "roles", i), f"unknown role '{role}'",
+                          (suggest(str(role), list(known)) or "declare it under roles: at the top of the app"))
+        roles = [r for r in roles if r in known]
     for tr in (trs.values() if isinstance(trs, dict) else ()):
         if isinstance(tr, dict) and "roles" not in tr:
             tr["roles"] = copy.deepcopy(roles)
