@@ -378,7 +378,7 @@ def designer_edits(page: Any) -> None:
     expect()(quantity).to_be_visible()
     _drag(page, page.locator(".d-pal[data-type=decimal]"), quantity)
     expect()(page.locator(".d-card.selected")).to_be_visible()
-    for label, value, saved in (("字段标识", "plating_um", r"plating_um: \{type: decimal"),
+    for label, value, saved in (("字段标识", "plating_um", r"plating_um: \{decimal: "),
                                 ("中文名称", "镀层厚度(μm)", r"plating_um: .*镀层厚度\(μm\)"),
                                 ("英文名称", "Plating (μm)", r"plating_um: .*Plating \(μm\)"),
                                 ("最小值", "0", r"plating_um: .*min: 0"),
