@@ -28,9 +28,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from runtime.compact import short_field, type_key
-from runtime.compact_blocks import SECTION_KEYS, state_long, state_short
 from runtime.compiler import label
 from runtime.fieldtypes import BUILTIN
+
+from .yamlforms import CompactEdits, is_field_path
 
 PathKey = tuple[str | int, ...]
 
@@ -47,7 +48,7 @@ class EditError(ValueError):
     """An edit that does not fit the document (missing parent, wrong kind of node)."""
 
 
-class YamlDocument:
+class YamlDocument(CompactEdits):
     """One YAML text, its round-trip data, and the edits made to it."""
 
     def __init__(self, text: str):
@@ -96,27 +97,8 @@ class YamlDocument:
             return
         self._set(path, value, after)
 
-    def _compact_state(self, path: Sequence[str | int]) -> list[str | int] | None:
-        """The path of a state written compactly (``done: [完成 | Done, green]``) that ``path`` goes into, its
-        value turned into the long form for the edit; None when ``path`` is no such thing."""
-        for i in range(len(path) - 2):
-            if path[i] == "states" and i > 0 and path[i - 1] == "workflow":
-                sp = list(path[:i + 2])
-                node = self.get(sp)
-                if isinstance(node, (str, CommentedSeq)):
-                    parent, key = self._parent(sp)
-                    parent[key] = _commented(state_long(to_plain(node)), True)
-                    return sp
-        return None
-
-    def _restate(self, sp: list[str | int]) -> None:
-        parent, key = self._parent(sp)
-        short = state_short(to_plain(parent[key]))
-        if isinstance(short, list):
-            parent[key] = _commented(short, True)
-
     def _set(self, path: Sequence[str | int], value: Any, after: str | None) -> None:
-        if _is_field_path(path) and self.get(path) is None:  # a new field is written in the compact form
+        if is_field_path(path) and self.get(path) is None:  # a new field is written in the compact form
             value = short_field(value, BUILTIN)
         path, tk = self._typed(path)
         if tk is not None and len(path) == tk[0] + 1 and path[-1] == tk[1] and isinstance(value, str) \
@@ -142,31 +124,6 @@ class YamlDocument:
         if after not in keys:
             raise EditError(f"no key {after!r} at {_show(path[:-1])}")
         parent.insert(keys.index(after) + 1, key, value)
-
-    def _sectioned(self, path: Sequence[str | int]) -> tuple[list[Any], int | None]:
-        """``path`` into a section written as its label (``- 基本信息 | Basics: [[name]]``), whose ``columns`` are
-        that key's value; with the position of ``label`` in the path when the edit is of that section's label."""
-        path = list(path)
-        for i in range(len(path) - 2):
-            if path[i] == "sections" and isinstance(path[i + 1], int) and path[i + 2] in ("columns", "fields", "label"):
-                sec = self.get(path[:i + 2])
-                if isinstance(sec, CommentedMap) and len(sec) == 1 and not set(sec) & SECTION_KEYS:
-                    if path[i + 2] == "label":
-                        return path, i + 2
-                    return [*path[:i + 2], next(iter(sec)), *path[i + 3:]], None
-        return path, None
-
-    def _section_label(self, path: list[Any], at: int, value: Any) -> None:
-        """A new label of a section written as its label: the key is renamed (one language or both)."""
-        key = next(iter(self.get(path[:at])))
-        if len(path) == at + 2 and path[-1] in ("zh", "en") and isinstance(value, str):
-            value = {**label(key, ""), str(path[-1]): value}
-        if isinstance(value, dict):
-            value = compact_label(value)
-        if not isinstance(value, str) or not value.strip():
-            raise EditError("a section written as its label needs a label")
-        if value != key:
-            self.rename([*path[:at], key], value)
 
     def _typed(self, path: Sequence[str | int]) -> tuple[list[str | int], tuple[int, str, str] | None]:
         """``path`` with a field's ``label`` or ``type`` turned into its type key when the field is written as
@@ -325,13 +282,6 @@ def compact_label(value: dict[str, str]) -> str:
 
 
 _BARE = re.compile(r"(?<=[{,] )([a-z_]+): null(?=[,}])")
-
-
-def _is_field_path(path: Sequence[str | int]) -> bool:
-    """An entity's field, a field of one of its tables, or a user attribute."""
-    n = len(path)
-    return (n in (4, 6) and path[0] == "entities" and path[2] == "fields" and (n == 4 or path[4] == "fields")) \
-        or (n == 2 and path[0] == "user_attributes")
 
 
 def _like_siblings(parent: Any, value: Any) -> Any:
