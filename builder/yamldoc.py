@@ -90,6 +90,8 @@ class YamlDocument(CompactEdits):
         if at is not None:
             self._section_label(path, at, value)
             return
+        if len(path) > 3 and path[-2] == "states" and path[-3] == "workflow" and self.get(path) is None:
+            value = self._new_state(path, value)
         state = self._compact_state(path)
         if state is not None:  # a state written [label, colour]: edited long, then written short again
             self._set(path, value, after)

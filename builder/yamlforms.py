@@ -45,6 +45,20 @@ class CompactEdits:
         if isinstance(short, list):
             parent[key] = _yd()._commented(short, True)
 
+    def _new_state(self, path: Sequence[str | int], value: Any) -> Any:
+        """A new state among states written compactly is written so too: ``[label, colour]`` or its label."""
+        states = self.get(path[:-1])
+        if not isinstance(value, dict) or not isinstance(states, CommentedMap) \
+                or not any(isinstance(v, (str, CommentedSeq)) for v in states.values()):
+            return value
+        v = dict(value)
+        if isinstance(v.get("label"), dict):
+            v["label"] = _yd().compact_label(v["label"])
+        short = state_short(v)
+        if isinstance(short, list):
+            return short
+        return v["label"] if set(v) == {"label"} and isinstance(v["label"], str) else value
+
     def _sectioned(self, path: Sequence[str | int]) -> tuple[list[Any], int | None]:
         """``path`` into a section written as its label (``- 基本信息 | Basics: [[name]]``), whose ``columns`` are
         that key's value; with the position of ``label`` in the path when the edit is of that section's label."""

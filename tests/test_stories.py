@@ -393,7 +393,7 @@ def designer_edits(page: Any) -> None:
     page.get_by_role("button", name="添加状态").click()
     expect()(page.locator(".d-wf-diagram [data-state=on_hold]")).to_contain_text("暂停待料", timeout=SAVE)
     page.get_by_label("on_hold 颜色", exact=True).select_option("yellow")
-    expect()(yaml).to_have_value(re.compile(r"\n\s+on_hold: \{label: 暂停待料.*color: yellow"), timeout=SAVE)
+    expect()(yaml).to_have_value(re.compile(r"\n\s+on_hold: \[暂停待料.*, yellow\]"), timeout=SAVE)
     for key, label, src, dst in (("hold", "暂停", "processing", "on_hold"), ("resume", "恢复加工", "on_hold", "processing")):
         page.get_by_label("流转标识", exact=True).fill(key)
         page.get_by_label("添加流转 中文名称").fill(label)
