@@ -328,12 +328,14 @@ def test_designer_edits_keep_the_block_forms_and_write_new_fields_compactly() ->
     doc.delete([*states, "shipped", "final"])
     doc.set([*states, "processing", "color"], "purple")  # a label-only state gains a colour
     doc.delete([*states, "done", "color"])  # no colour: it stays long
+    doc.set([*states, "held"], {"label": {"zh": "暂停", "en": "Held"}, "color": "yellow"}, after="processing")
+    doc.set(["entities", "batch", "workflow", "transitions", "hold"], {"from": "processing", "to": "held"})
     doc.set(["documents", "note", "sections", 0, "fields"], ["process"])
     doc.set(["entities", "batch", "fields", "thickness"],
             {"type": "decimal", "label": {"zh": "镀层厚度", "en": "Plating µm"}, "min": 0}, after="who")
     text = doc.text()
     for line in ("        - 基本 | Basic data: [[name], [process]]\n", "        shipped: [已发货 | Shipped, orange]\n",
-                 "        processing: [加工中 | Processing, purple]\n", "        done: {label: 完成 | Done, final}\n",
+                 "        processing: [加工中 | Processing, purple]\n        held: [暂停 | Held, yellow]\n", "        done: {label: 完成 | Done, final}\n",
                  "      - 外发 | Out: [process]\n", "      thickness: {decimal: 镀层厚度 | Plating µm, min: 0}\n"):
         assert line in text, (line, text)
     app = _load(text)
