@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from runtime import compact
 from runtime.api import current_actor, request_lang, runtime
 from runtime.auth import Actor
+from runtime.compact_blocks import long_view
 from runtime.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from runtime.messages import t
 from runtime.publishing import Outcome, describe_steps
@@ -127,6 +128,7 @@ def _data(text: str) -> Any:
         for part in parent:
             owner = owner[part]
         owner[key] = compact.long_field(owner[key], types)
+    long_view(data)  # flags written alone, workflow roles and label-keyed sections read long too
     return data
 
 

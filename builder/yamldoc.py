@@ -18,6 +18,7 @@ import copy
 import difflib
 import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,9 +27,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from runtime.compact import type_key
+from runtime.compact import short_field, type_key
 from runtime.compiler import label
 from runtime.fieldtypes import BUILTIN
+
+from .yamlforms import CompactEdits, is_field_path
 
 PathKey = tuple[str | int, ...]
 
@@ -45,7 +48,7 @@ class EditError(ValueError):
     """An edit that does not fit the document (missing parent, wrong kind of node)."""
 
 
-class YamlDocument:
+class YamlDocument(CompactEdits):
     """One YAML text, its round-trip data, and the edits made to it."""
 
     def __init__(self, text: str):
@@ -83,6 +86,22 @@ class YamlDocument:
         compactly ("厂名 | Name") is set by rewriting that text, in the same form. A field written with its type as
         the key of its label (``text: 厂名 | Name``) keeps that form: its label is that key's value, a new type renames
         the key."""
+        path, at = self._sectioned(path)
+        if at is not None:
+            self._section_label(path, at, value)
+            return
+        if len(path) > 3 and path[-2] == "states" and path[-3] == "workflow" and self.get(path) is None:
+            value = self._new_state(path, value)
+        state = self._compact_state(path)
+        if state is not None:  # a state written [label, colour]: edited long, then written short again
+            self._set(path, value, after)
+            self._restate(state)
+            return
+        self._set(path, value, after)
+
+    def _set(self, path: Sequence[str | int], value: Any, after: str | None) -> None:
+        if is_field_path(path) and self.get(path) is None:  # a new field is written in the compact form
+            value = short_field(value, BUILTIN)
         path, tk = self._typed(path)
         if tk is not None and len(path) == tk[0] + 1 and path[-1] == tk[1] and isinstance(value, str) \
                 and tk[2] == "type":
@@ -126,6 +145,20 @@ class YamlDocument:
         seq.append(_like_siblings(seq, value))
 
     def delete(self, path: Sequence[str | int]) -> None:
+        state = self._compact_state(path)
+        if state is not None:
+            self._delete(path)
+            self._restate(state)
+            return
+        self._delete(path)
+
+    def _delete(self, path: Sequence[str | int]) -> None:
+        path, at = self._sectioned(path)
+        if at is not None and len(path) == at + 1:  # the section's label goes: it is written long, without one
+            sec = self.get(path[:at])
+            key = next(iter(sec))
+            self.rename([*path[:at], key], "columns")
+            return
         path, tk = self._typed(path)
         if tk is not None and len(path) == tk[0] + 1 and tk[2] == "label":  # text: 名称 becomes type: text
             parent, key = self._parent(path)
@@ -177,7 +210,7 @@ class YamlDocument:
     def _dump(self, data: Any) -> str:
         out = io.StringIO()
         self._yaml.dump(data, out)
-        return out.getvalue()
+        return _BARE.sub(r"\1", out.getvalue())  # a flag written alone ({text: 名称, required}) stays alone
 
     def text(self) -> str:
         """The original text with the edits applied, every other line unchanged."""
@@ -248,6 +281,9 @@ def compact_label(value: dict[str, str]) -> str:
     """A {zh, en} label as its compact text, "zh | en" (one text when both are the same)."""
     zh, en = str(value.get("zh") or value.get("en") or ""), str(value.get("en") or value.get("zh") or "")
     return zh if zh == en else f"{zh} | {en}"
+
+
+_BARE = re.compile(r"(?<=[{,] )([a-z_]+): null(?=[,}])")
 
 
 def _like_siblings(parent: Any, value: Any) -> Any:

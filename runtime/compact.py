@@ -5,7 +5,8 @@ A definition may write several things shortly (docs/definition-language.md, "Com
 * labels as one text ``厂名 | Name`` (zh | en) -- read by :func:`runtime.compiler.label`;
 * a field's type as the key holding its label: ``contact: {text: 联系人 | Contact, max_length: 50}``
   stands for ``{type: text, label: 联系人 | Contact, max_length: 50}`` (see :func:`type_key`);
-* options as ``- plating: 电镀 | Plating`` (value: label, with an optional ``color``);
+* options as ``- plating: 电镀 | Plating`` (value: label, with an optional ``color``), or with the colour
+  beside the label: ``- plating: [电镀 | Plating, blue]``;
 * shared option lists under ``option_sets:``, used by a field as ``options: process_types``;
 * a role's permissions as ``all``, a list of actions ``[read, create, update]``, one action ``read``
   or the name of an app-level ``role_presets:`` entry; app-level ``permissions:`` give every entity those
@@ -13,6 +14,8 @@ A definition may write several things shortly (docs/definition-language.md, "Com
 * plain literal defaults of text and select fields (``default: normal``); ``default: =today()`` is an
   expression, and the old quoted form ``default: "'normal'"`` still means the same text (see
   :func:`default_source`, called by the compiler where the record's names are known);
+* flags written alone, a workflow's default transition roles and layout sections keyed by their label
+  (runtime/compact_blocks.py);
 * named filters of an entity (``filters: {overdue: "..."}``) used by their name in any condition
   on that entity: permissions, guards, rules' ``when``, dashboards' ``filter``.
 
@@ -28,6 +31,7 @@ import io
 import tokenize
 from typing import TYPE_CHECKING, Any
 
+from .compact_blocks import expand_blocks, flags
 from .expressions import ExpressionError, Scope, parse, suggest
 from .yamlsource import PathKey
 
@@ -80,6 +84,7 @@ def expand(data: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
                 where = (*path, "permissions", role) if role in own else ("permissions", role)
                 perms[role] = _grant(grant, where, presets, ctx)
         _filters(espec, f"{app}.{ename}", path, ctx)
+    expand_blocks(data, ctx)
     return data
 
 
@@ -128,6 +133,7 @@ def _field(spec: Any, path: PathKey, sets: dict[str, Any], ctx: CompileContext) 
     if not isinstance(spec, dict):
         return
     _type_as_key(spec, path, ctx)
+    flags(spec)
     opts = spec.get("options")
     if isinstance(opts, str):
         if opts in sets and isinstance(sets[opts], list):
@@ -148,7 +154,10 @@ def _option(o: Any) -> Any:
     keys = [k for k in o if k != "color"]
     if len(keys) != 1:
         return o
-    out = {"value": str(keys[0]), "label": o[keys[0]]}
+    lab = o[keys[0]]
+    if "color" not in o and isinstance(lab, list) and len(lab) == 2:  # plating: [电镀 | Plating, blue]
+        return {"value": str(keys[0]), "label": lab[0], "color": lab[1]}
+    out = {"value": str(keys[0]), "label": lab}
     if "color" in o:
         out["color"] = o["color"]
     return out
@@ -280,3 +289,18 @@ def long_field(spec: Any, types: Any) -> Any:
         else:
             out[k] = v
     return out
+
+
+def short_field(spec: Any, types: Any) -> Any:
+    """A new field in the compact form the designer writes: ``{type: decimal, label: {zh: 厚度, en: µm}, min: 0}``
+    -> ``{decimal: 厚度 | µm, min: 0}`` (other values, and a field that cannot be written so, unchanged)."""
+    if not isinstance(spec, dict) or "label" not in spec or spec.get("type") not in types \
+            or spec["type"] in FIELD_KEYS or spec["type"] in spec:
+        return spec
+    lab = spec["label"]
+    if isinstance(lab, dict) and set(lab) <= {"zh", "en"} and all(isinstance(v, str) for v in lab.values()):
+        zh, en = str(lab.get("zh") or lab.get("en") or ""), str(lab.get("en") or lab.get("zh") or "")
+        lab = zh if zh == en else f"{zh} | {en}"
+    if not isinstance(lab, str) or "|" in lab.replace(" | ", "", 1):
+        return spec
+    return {str(spec["type"]): lab, **{k: v for k, v in spec.items() if k not in ("type", "label")}}

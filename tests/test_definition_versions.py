@@ -169,7 +169,9 @@ def test_builder_api_draft_validate_plan_publish(rt: Runtime) -> None:
         "message": "加颜色字段"})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert body["ok"] and body["draft"]["yaml"] == WITH_COLOR
+    # the designer writes a new field in the compact form (docs/definition-language.md, "Compact forms")
+    assert body["ok"] and body["draft"]["yaml"] == WITH_COLOR.replace(
+        "color_code: {type: text, label: {zh: 颜色, en: Color}}", "color_code: {text: 颜色 | Color}")
     assert [s["kind"] for s in body["steps"]] == ["add_column"]
     r = c.post("/api/builder/apps/outsourcing/validate", json={"yaml": WITH_COLOR.replace("type: text, label: {zh: 颜色",
                                                                                           "type: txt, label: {zh: 颜色")})

@@ -378,7 +378,7 @@ def designer_edits(page: Any) -> None:
     expect()(quantity).to_be_visible()
     _drag(page, page.locator(".d-pal[data-type=decimal]"), quantity)
     expect()(page.locator(".d-card.selected")).to_be_visible()
-    for label, value, saved in (("字段标识", "plating_um", r"plating_um: \{type: decimal"),
+    for label, value, saved in (("字段标识", "plating_um", r"plating_um: \{decimal: "),
                                 ("中文名称", "镀层厚度(μm)", r"plating_um: .*镀层厚度\(μm\)"),
                                 ("英文名称", "Plating (μm)", r"plating_um: .*Plating \(μm\)"),
                                 ("最小值", "0", r"plating_um: .*min: 0"),
@@ -393,7 +393,7 @@ def designer_edits(page: Any) -> None:
     page.get_by_role("button", name="添加状态").click()
     expect()(page.locator(".d-wf-diagram [data-state=on_hold]")).to_contain_text("暂停待料", timeout=SAVE)
     page.get_by_label("on_hold 颜色", exact=True).select_option("yellow")
-    expect()(yaml).to_have_value(re.compile(r"\n\s+on_hold: \{label: 暂停待料.*color: yellow"), timeout=SAVE)
+    expect()(yaml).to_have_value(re.compile(r"\n\s+on_hold: \[暂停待料.*, yellow\]"), timeout=SAVE)
     for key, label, src, dst in (("hold", "暂停", "processing", "on_hold"), ("resume", "恢复加工", "on_hold", "processing")):
         page.get_by_label("流转标识", exact=True).fill(key)
         page.get_by_label("添加流转 中文名称").fill(label)

@@ -74,9 +74,12 @@ def schema_defs() -> dict[str, dict[str, Any]]:
         "properties": {
             "label": {"$ref": "#/$defs/label"},
             "entity": {**ident, "description": "The entity whose records this document prints."},
-            "sections": {"type": "array", "maxItems": 12, "items": {
+            "sections": {"type": "array", "maxItems": 12, "items": {"anyOf": [{
                 "type": "object", "required": ["fields"], "additionalProperties": False,
-                "properties": {"label": {"$ref": "#/$defs/label"}, "fields": names}}},
+                "properties": {"label": {"$ref": "#/$defs/label"}, "fields": names}}, {
+                # a section as its label holding its fields: - 外发信息 | Shipment: [name, partner]
+                "type": "object", "minProperties": 1, "maxProperties": 1,
+                "propertyNames": {"not": {"enum": ["label", "fields"]}}, "additionalProperties": names}]}},
             "table": {"type": "object", "required": ["from", "columns"], "additionalProperties": False,
                       "properties": {
                           "from": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}(\.[a-z][a-z0-9_]{0,47})?$",
@@ -149,7 +152,10 @@ def compile_documents(app: AppDef, ctx: CompileContext) -> dict[str, DocumentDef
                           signatures=[_label(s) for s in spec.get("signatures") or []],
                           note=_label(spec["note"]) if spec.get("note") else None, paper=spec.get("paper", "a4"))
         for i, sec in enumerate(spec.get("sections") or []):
-            if isinstance(sec, dict):
+            if isinstance(sec, dict) and len(sec) == 1 and not {"label", "fields"} & set(sec):
+                (lab, names), = sec.items()  # - 外发信息 | Shipment: [name, partner] (label: fields)
+                doc.sections.append((_label(lab), _fields(ctx, ent, names or [], (*path, "sections", i, lab))))
+            elif isinstance(sec, dict):
                 doc.sections.append((_label(sec["label"]) if sec.get("label") else None,
                                      _fields(ctx, ent, sec.get("fields") or [], (*path, "sections", i, "fields"))))
         if not doc.sections:

@@ -37,6 +37,7 @@ export function optionItem(o) {
   if (!o || typeof o !== "object") return { value: String(o) };
   if ("value" in o) return Object.assign({}, o);
   const k = Object.keys(o).find((x) => x !== "color");
+  if (Array.isArray(o[k])) return { value: k, label: o[k][0], color: o[k][1], compact: true, pair: true };  // a: [甲 | A, blue]
   const out = { value: k, label: o[k], compact: true };
   if (o.color) out.color = o.color;
   return out;
@@ -50,8 +51,10 @@ export function optionOut(o) {
     if (o.color) out.color = o.color;
     return out;
   }
-  const out = { [o.value]: typeof o.label === "object" && o.label ? compactLabel(pick(o.label, "zh"), pick(o.label, "en"))
-    : (o.label || o.value) };
+  const text = typeof o.label === "object" && o.label ? compactLabel(pick(o.label, "zh"), pick(o.label, "en"))
+    : (o.label || o.value);
+  if (o.pair && o.color) return { [o.value]: [text, o.color] };  // written as a: [甲 | A, blue], kept so
+  const out = { [o.value]: text };
   if (o.color) out.color = o.color;
   return out;
 }

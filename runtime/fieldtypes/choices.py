@@ -37,7 +37,9 @@ OPTION["oneOf"].append({  # compact: {plating: 电镀 | Plating} with an optiona
     "type": "object", "minProperties": 1, "maxProperties": 2, "not": {"required": ["value"]},
     "propertyNames": {"pattern": r"^(?!label$)[^\s].{0,99}$"},
     "properties": {"color": {"enum": list(COLORS)}},
-    "additionalProperties": LABEL_REF,
+    "additionalProperties": {"anyOf": [LABEL_REF, {  # or with its colour: plating: [电镀 | Plating, blue]
+        "type": "array", "minItems": 2, "maxItems": 2,
+        "prefixItems": [{"type": "string", "minLength": 1}, {"enum": list(COLORS)}]}]},
     "if": {"minProperties": 2}, "then": {"required": ["color"]},
 })
 OPTION_LIST = {"type": "array", "minItems": 1, "maxItems": 1000, "items": OPTION}

@@ -40,6 +40,16 @@ def _bool_or_expr(description: str) -> dict[str, Any]:
     return {"oneOf": [{"type": "boolean"}, _expr(description)], "description": description}
 
 
+def _flag(description: str) -> dict[str, Any]:
+    """true/false, or the key written alone (``{text: 名称 | Name, unique}``), which means true."""
+    return {"type": ["boolean", "null"], "description": description + " Written alone it means true."}
+
+
+def _flag_or_expr(description: str) -> dict[str, Any]:
+    return {"oneOf": [{"type": ["boolean", "null"]}, _expr(description)],
+            "description": description + " Written alone it means true."}
+
+
 def _field_schema(types: FieldTypes = BUILTIN) -> dict[str, Any]:
     """A field definition: the keys every field has, plus each registered type's own keys (the compiler
     refuses a key the field's type does not take, naming the type)."""
@@ -56,11 +66,11 @@ def _field_schema(types: FieldTypes = BUILTIN) -> dict[str, Any]:
             "label": _label(),
             "help": _label(),
             "placeholder": _label(),
-            "required": _bool_or_expr("Must have a value (or an expression saying when)."),
-            "readonly": _bool_or_expr("Cannot be changed by users (or an expression saying when)."),
+            "required": _flag_or_expr("Must have a value (or an expression saying when)."),
+            "readonly": _flag_or_expr("Cannot be changed by users (or an expression saying when)."),
             "visible": _expr("Shown only when this expression is true."),
-            "unique": {"type": "boolean", "description": "No two records may share a value."},
-            "index": {"type": "boolean", "description": "Create a database index for fast filtering."},
+            "unique": _flag("No two records may share a value."),
+            "index": _flag("Create a database index for fast filtering."),
             "default": {
                 "description": "The value a new record starts with: a number, boolean or, for text and select "
                                "fields, the text itself; an expression starts with '=' (e.g. =today()).",
@@ -105,6 +115,12 @@ def _layout_schema() -> dict[str, Any]:
             },
         },
     }
+    columns = section["properties"]["columns"]  # type: ignore[index]
+    keyed = {"type": "object", "minProperties": 1, "maxProperties": 1,
+             "propertyNames": {"not": {"enum": ["label", "columns", "visible"]}},
+             "additionalProperties": columns,
+             "description": "A section as its label holding its columns: - 基本信息 | Basics: [[name], [phone]]."}
+    section = {"anyOf": [section, keyed]}
     return {
         "type": "object",
         "additionalProperties": False,
@@ -142,19 +158,27 @@ def _workflow_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "initial": {"type": "string", "pattern": IDENT},
+            "roles": {"type": "array", "items": {"type": "string", "pattern": IDENT},
+                      "description": "The roles of every transition that lists none itself."},
             "states": {
                 "type": "object",
                 "minProperties": 1,
                 "propertyNames": {"pattern": IDENT},
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "label": _label(),
-                        "color": {"enum": COLORS},
-                        "final": {"type": "boolean"},
+                "additionalProperties": {"anyOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "label": _label(),
+                            "color": {"enum": COLORS},
+                            "final": _flag("No transition leaves this state."),
+                        },
                     },
-                },
+                    {"type": "string", "minLength": 1, "description": "The state's label: 完成 | Done."},
+                    {"type": "array", "minItems": 2, "maxItems": 3,
+                     "prefixItems": [{"type": "string", "minLength": 1}, {"enum": COLORS}, {"const": "final"}],
+                     "description": "[label, colour] or [label, colour, final]: [完成 | Done, green, final]."},
+                ]},
             },
             "transitions": {
                 "type": "object",

@@ -26,6 +26,9 @@ test("options: the compact {value: label} form round-trips; long ones stay long"
   assert.deepEqual(optionOut(o), { plating: "电镀 | Plating", color: "blue" });
   assert.deepEqual(optionOut(optionItem({ value: "a", label: { zh: "甲", en: "A" } })), { value: "a", label: { zh: "甲", en: "A" } });
   assert.deepEqual(optionOut(optionItem("a")), { a: "a" });
+  const pair = optionItem({ urgent: ["紧急 | Urgent", "red"] });  // the [label, colour] form stays so
+  assert.deepEqual([pair.value, pick(pair.label, "en"), pair.color], ["urgent", "Urgent", "red"]);
+  assert.deepEqual(optionOut(Object.assign(pair, { color: "orange" })), { urgent: ["紧急 | Urgent", "orange"] });
 });
 
 test("role grants: all, lists, one action and presets are read and rewritten compactly", () => {
