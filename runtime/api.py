@@ -22,7 +22,7 @@ from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import bounds, idempotency, limits, listquery, permissions, related, sparse, workflow
+from . import bounds, idempotency, jsontext, limits, listquery, permissions, related, sparse, workflow
 from .auth import Actor
 from .bounds import MAX_ID, MAX_INT32, bad_text
 from .core import Runtime
@@ -44,6 +44,18 @@ class BoundedJSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return bounds.loads(s)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Compact JSON written by orjson (runtime.jsontext); with other options (indent), Flask's own."""
+        if kwargs.keys() - {"separators"}:
+            return super().dumps(obj, **kwargs)
+        return jsontext.dumps(obj, self.default)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        if self.compact is False or (self.compact is None and self._app.debug):  # indented: Flask's own
+            return super().response(*args, **kwargs)
+        body = jsontext.dumps_bytes(self._prepare_response_obj(args, kwargs), self.default)
+        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
 
 
 class RuntimeSource(Protocol):

@@ -241,4 +241,7 @@ class Users:
             self._cache.clear()
 
 
-_DUMMY_HASH = generate_password_hash("not a real password")
+# the scrypt hash of a password nobody has, checked against for unknown or locked users (same timing); written
+# out rather than computed, which would cost every process that imports this module a scrypt at start-up
+_DUMMY_HASH = ("scrypt:32768:8:1$39wPkd314PQQWPBg$80d2ff7b93fce6548f5daa95dc66794476c2"
+               "62e210926952389131ebd28e17f49124805d717aa07cbfac3fffdd36d7743671d97a552b982c12fad7b1780ec5cc")

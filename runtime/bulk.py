@@ -20,7 +20,9 @@ All or nothing: the caller's transaction is the import's. Rows are checked to th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -60,9 +62,29 @@ class _Names:
         return block.pop()
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while many rows are made: they hold no cycles, and each of its
+    passes would walk every row made so far (a tenth of an import's time). Reference counting still frees
+    what is let go; the collector runs again at the end, as before."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, Any]], conn: Connection, *,
                 chunk: int = CHUNK, progress: Callable[[int], None] | None = None) -> list[int]:
     """Create ``items`` (API input, as for ``create``) in ``conn``'s transaction; the new ids in order."""
+    with gc_paused():
+        return _create_many(records, actor, ent, items, conn, chunk, progress)
+
+
+def _create_many(records: Any, actor: Any, ent: EntityDef, items: list[dict[str, Any]], conn: Connection,
+                 chunk: int, progress: Callable[[int], None] | None) -> list[int]:
     rt = records.rt
     lang = actor.language
     if not permissions.may_create(actor, ent):

@@ -8,13 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from . import clock
+from . import clock, jsontext
 from .auth import Actor
 from .fieldtypes import to_json
 from .model import SYSTEM_COLUMNS, EntityDef
 
-# one encoder (json.dumps with options builds a new one per call: a tenth of a bulk import's time)
-_DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_DUMP = jsontext.dumps  # a tenth of a bulk import's time with the standard library's encoder
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, keys: list[str]) -> dict[str, list[Any]]:

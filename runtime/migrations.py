@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from sqlalchemy import Column, Connection, Table, inspect, select, update
 
 from . import clock, keptstore
 from .fieldtypes import FieldValueError, coerce
 from .model import EntityDef, FieldDef
 from .tables import Tables, column_type, entity_indexes, index_applies, type_signature
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 LOCK = "schema"  # the database lock migrations (and publishing definitions) run under
 
@@ -181,6 +182,8 @@ def apply(conn: Connection, tables: Tables, steps: list[Step], *, allow_destruct
     refused = [s for s in steps if not s.safe]
     if refused and not allow_destructive:
         raise MigrationRefused(refused)
+    from alembic.migration import MigrationContext  # only when a schema changes (not for `jig check`)
+    from alembic.operations import Operations
     ops = Operations(MigrationContext.configure(conn))
     q = conn.dialect.identifier_preparer.quote
     for s in steps:

@@ -188,11 +188,14 @@ def validate(conn: Connection, runtime: Any, ent: EntityDef, ctx: Any, errors: F
 def field_specs(ent: EntityDef) -> list[tuple[FieldDef, str, bool]]:
     """(field, kind, whether ``visible``/``required_if`` are set) per field, decided once per entity: kind
     ``computed``, ``table``, or ``plain`` for a stored field with no database check but uniqueness (not a
-    link, user or file), ``other`` otherwise."""
+    link, user or file), ``other`` otherwise. A plain field that is neither required, unique nor
+    conditional has nothing to check (its type checked it) and is left out."""
     specs = ent.extra.get("validate_specs")
     if specs is None:
-        specs = ent.extra["validate_specs"] = [(f, _kind(f), f.visible is not None or f.required_if is not None)
-                                               for f in ent.fields.values()]
+        specs = ent.extra["validate_specs"] = [
+            (f, kind, conditional) for f, kind, conditional in
+            ((f, _kind(f), f.visible is not None or f.required_if is not None) for f in ent.fields.values())
+            if kind != "plain" or conditional or f.required or f.unique]
     return specs  # type: ignore[no-any-return]
 
 

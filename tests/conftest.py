@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from jig.plugins import default_extensions
-from runtime import api, clock
+from runtime import api, auth, clock
 from runtime.core import Runtime
 from runtime.loader import load_apps, load_texts
 
@@ -52,6 +52,22 @@ def fresh_database(tmp: Path, prefix: str = "jt_") -> Iterator[str]:
         with engine.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+FULL_COST_HASH = auth.generate_password_hash  # what the product hashes passwords with (scrypt, werkzeug's cost)
+TEST_HASH_METHOD = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """Passwords made by the tests are hashed with scrypt at 1/32 of the product's cost: the same scheme and
+    code path, 2 ms instead of 75 ms per user (hundreds of test users). Hashes carry their own parameters, so
+    checking them (here or in a server a test starts) follows. tests/test_security_permissions.py checks the
+    product's own cost with FULL_COST_HASH."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(auth, "generate_password_hash", lambda password: FULL_COST_HASH(password, method=TEST_HASH_METHOD))
+    yield
+    mp.undo()
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ def test_sigkill_mid_run_then_restart_delivers_each_reminder_exactly_once(
         (apps / "crash.yaml").write_text(APP.replace("{endpoint}", f"{base}/aliyun"), encoding="utf-8")
         env = {**os.environ, "ALIYUN_KEY_ID": simulator.ALIYUN_KEY_ID, "ALIYUN_SECRET": simulator.ALIYUN_SECRET,
                "JIG_POLL_SECONDS": "0.2", "JIG_LEASE_SECONDS": "2",
-               "JIG_RULE_CHUNK": "10", "JIG_REDIS_URL": "", "JIG_LOG_LEVEL": "WARNING"}
+               "JIG_RULE_CHUNK": "10", "JIG_REDIS_URL": "", "JIG_LOG_LEVEL": "WARNING",
+               "JIG_JOBS_LEASE_SECONDS": "3"}  # the restarted worker takes over the jobs once this runs out
         os.environ.update({k: env[k] for k in ("ALIYUN_KEY_ID", "ALIYUN_SECRET")})
         rt = make_runtime(apps=[apps], extensions=True)
         partner, batch = rt.entity("crash", "partner"), rt.entity("crash", "batch")

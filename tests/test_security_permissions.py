@@ -298,3 +298,18 @@ def test_a_locked_account_answers_like_a_wrong_password(env: Any) -> None:  # no
     for lang, text in (("zh", "用户名或密码不正确"), ("en", "Wrong username or password")):
         c.get(f"/lang/{lang}")
         assert text in attempt("pb", "pb-pass-1")[1]
+
+
+def test_passwords_are_hashed_with_scrypt_at_full_cost(make_runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite hashes its users' passwords cheaply (tests/conftest.py); the product does not."""
+    from runtime import auth
+
+    from .conftest import FULL_COST_HASH
+    monkeypatch.setattr(auth, "generate_password_hash", FULL_COST_HASH)
+    rt = make_runtime(texts={"a": "app: a\nentities:\n  e:\n    fields:\n      x: {type: text}\n"})
+    rt.users.add("someone", "a-long-password-1", [])
+    with rt.db.read() as conn:
+        users = rt.tables.system["jig_users"]
+        stored = conn.execute(select(users.c.password_hash).where(users.c.username == "someone")).scalar_one()
+    assert stored.startswith("scrypt:32768:8:1$")
+    assert rt.users.login("someone", "a-long-password-1") is not None

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from runtime import permissions
-from runtime.bulk import BulkFailed
+from runtime.bulk import BulkFailed, gc_paused
 from runtime.errors import RecordError
 from runtime.model import EntityDef
 from runtime.validation import link_reader
@@ -125,7 +125,8 @@ def run(rt: Any, actor: Any, ent: EntityDef, rows: list[list[Any]], mapping: lis
     """Import ``rows`` all or nothing: ([], created) or (row errors, 0)."""
     lang = actor.language
     importer = actor.using("import")
-    items, rownums, problems = prepare(rt, ent, mapping, rows, lang, importer)
+    with gc_paused():
+        items, rownums, problems = prepare(rt, ent, mapping, rows, lang, importer)
     try:
         with rt.db.write() as conn:
             ids = rt.records.create_many(importer, ent, items, conn, progress=progress)
