@@ -422,6 +422,35 @@ def _compiled(expr: Expr, context: Any) -> tuple[int, Callable[[Any], Any]] | No
     return expr.compiled  # type: ignore[no-any-return]
 
 
+class _EntityOnly:
+    """What ``_compiled`` reads of a context to compile an expression: the entity it is evaluated on."""
+
+    def __init__(self, ent: Any):
+        self.ent = ent
+
+
+def row_function(expr: Expr, ent: Any) -> Callable[[Mapping[str, Any]], Any] | None:
+    """``expr`` as a function of one record's stored values (a plain dict of them will do) giving what reading
+    the computed field from a record context gives -- its value, or None when it cannot be evaluated or passes
+    a bound -- for an expression that compiles to closures reading only the record's own stored fields (no
+    link, no user attribute, no computed field) within the step bound; None for any other expression.
+    Serialising a list of such records then needs no context per record."""
+    if any(p and p[0] == "user" for p in expr.paths) or expr.compiled is False:
+        return None
+    done = _compiled(expr, _EntityOnly(ent))
+    if done is None or done[0] > limits.MAX_STEPS:
+        return None
+    fn = done[1]
+
+    def value(row: Mapping[str, Any]) -> Any:
+        try:
+            return fn(row)
+        except (BoundPassed, TypeError, ValueError, ArithmeticError, OverflowError, InvalidOperation,
+                simpleeval.InvalidExpression):
+            return None  # as RecordContext reads a computed field whose evaluation failed or passed a bound
+    return value
+
+
 def evaluate(expr: Expr, context: Mapping[str, Any]) -> Any:
     """Evaluate ``expr`` with ``context`` (record values; may offer ``resolve(path)``)."""
     try:

@@ -19,6 +19,7 @@ from . import clock, createplan, history, naming, permissions
 from .auth import SYSTEM, Actor
 from .context import RecordContext, row_loader
 from .errors import BadRequest, Conflict, FieldErrors, Forbidden, NotFound, StaleVersion, ValidationFailed
+from .evaluate import row_function
 from .fieldtypes import to_json
 from .hooks import RecordEvent
 from .limits import LimitExceeded
@@ -91,8 +92,8 @@ class Records:
         plan = json_plan(ent)
         if plan is not None:
             out = {}
-            for name, conv in plan:
-                v = ctx.get(name)
+            for name, conv, compute in plan:
+                v = ctx.get(name) if compute is None else compute(ctx)
                 out[name] = v if v is None or conv is None else conv(v)
             return out
         out = {}
@@ -465,22 +466,29 @@ class Records:
                                                  conn=conn, runtime=self.rt, transition=transition))
 
 
-def json_plan(ent: EntityDef) -> list[tuple[str, Any]] | None:
-    """(field, converter) pairs for fast serialisation; None when computed or table fields need contexts."""
+def json_plan(ent: EntityDef) -> list[tuple[str, Any, Any]] | None:
+    """(field, converter, computation) triples for serialising a plain row without a record context: the
+    computation is None for a stored value, else ``evaluate.row_function`` of a computed field that reads
+    only the record's own stored fields. None when a table field, or a computed field reading more (links,
+    the user, other computed fields), needs contexts."""
     if "json_plan" not in ent.extra:
-        plan: list[tuple[str, Any]] | None = [("id", None)]
+        plan: list[tuple[str, Any, Any]] | None = [("id", None, None)]
         if ent.naming:
-            plan.append(("name", None))  # type: ignore[union-attr]
+            plan.append(("name", None, None))  # type: ignore[union-attr]
         if ent.workflow:
-            plan.append(("state", None))  # type: ignore[union-attr]
+            plan.append(("state", None, None))  # type: ignore[union-attr]
         if not ent.is_child:
-            plan += [("version", None), ("created_at", to_json), ("created_by", None),  # type: ignore[operator]
-                     ("updated_at", to_json), ("updated_by", None)]
+            plan += [("version", None, None), ("created_at", to_json, None),  # type: ignore[operator]
+                     ("created_by", None, None), ("updated_at", to_json, None), ("updated_by", None, None)]
         for f in ent.fields.values():
-            if not f.stored:  # computed and table fields need contexts
+            if f.stored:
+                plan.append((f.name, f.ft.json_converter(f), None))  # type: ignore[union-attr]
+                continue
+            compute = row_function(f.expr, ent) if f.type == "computed" and f.expr is not None else None
+            if compute is None:  # a table field, or a computed one that needs a context
                 plan = None
                 break
-            plan.append((f.name, f.ft.json_converter(f)))  # type: ignore[union-attr]
+            plan.append((f.name, to_json, compute))  # type: ignore[union-attr]
         ent.extra["json_plan"] = plan
     return ent.extra["json_plan"]  # type: ignore[no-any-return]
 
