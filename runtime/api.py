@@ -380,9 +380,24 @@ class _LazySessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class _App(Flask):
+    """Flask, asking once per function whether it is a coroutine (Flask asks on every call of every view and
+    hook: eight times a request here). The functions are the app's registered views, hooks and handlers."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        known = self._sync.get(func)
+        if known is None:
+            known = self._sync[func] = super().ensure_sync(func)
+        return known
+
+
 def create_app(rt: Runtime, config: dict[str, Any] | None = None) -> Flask:
     """A Flask app serving only the API (the UI layer builds a fuller one)."""
-    app = Flask("jig")
+    app = _App("jig")
     app.session_interface = _LazySessions()
     app.config.update(MAX_CONTENT_LENGTH=16 * 1024 * 1024, **(config or {}))
     init_app(app, rt)
