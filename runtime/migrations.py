@@ -20,7 +20,7 @@ from sqlalchemy import Column, Connection, Table, inspect, select, update
 from . import clock, keptstore
 from .fieldtypes import FieldValueError, coerce
 from .model import EntityDef, FieldDef
-from .tables import Tables, column_type, entity_indexes, index_applies, type_signature
+from .tables import Tables, column_type, entity_indexes, index_applies, index_columns, type_signature
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
@@ -159,7 +159,7 @@ def _diff_table(conn: Connection, ent: EntityDef, table: Table, db_name: str,
     have_idx = {i["name"] for i in insp.get_indexes(db_name)}
     for idx in entity_indexes(ent):
         if idx.name not in have_idx and index_applies(idx, conn.dialect.name):
-            cols_ = [c if isinstance(c, str) else c.name for c in idx.expressions]
+            cols_ = list(index_columns(idx))
             safe, why = True, ""
             if idx.unique and all(c in cols for c in cols_):
                 dup = conn.exec_driver_sql(
@@ -169,7 +169,7 @@ def _diff_table(conn: Connection, ent: EntityDef, table: Table, db_name: str,
                     safe, why = False, f"existing records share values of {cols_[0]}; make them unique first"
             steps.append(Step("create_index", table.name, f"{idx.name} on {', '.join(cols_)}"
                               + (" (unique)" if idx.unique else ""), safe, why, data={"index": idx.name}))
-    ours = {i.name for i in entity_indexes(ent)}
+    ours = {i.name for i in entity_indexes(ent) if index_applies(i, conn.dialect.name)}
     prefix = (f"ix_{table.name}_", f"uq_{table.name}_", f"ix_{db_name}_", f"uq_{db_name}_")
     for name in sorted(have_idx - ours):
         if name and name.startswith(prefix):
@@ -241,7 +241,7 @@ def _change_type(conn: Connection, ops: Operations, tables: Tables, s: Step) -> 
         converted += 1
     s.data["converted"] = converted
     for idx in entity_indexes(ent):
-        if f.name in [c if isinstance(c, str) else c.name for c in idx.expressions]:
+        if f.name in index_columns(idx) and index_applies(idx, conn.dialect.name):
             next(i for i in table.indexes if i.name == idx.name).create(conn)
 
 

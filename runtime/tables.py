@@ -231,14 +231,33 @@ def entity_indexes(ent: EntityDef) -> list[Index]:
                 names.add(name)
         # dashboards' and scheduled rules' queries (runtime.indexplan), unless another index starts with them
         planned = ent.planned_indexes
-        have = [_index_columns(i) for i in idx]
+        have = [index_columns(i) for i in idx]
         for cols in planned:
             longer = [c for c in [*have, *planned] if len(c) > len(cols) and c[:len(cols)] == cols]
             name = index_name("ix", t, *cols)
-            if not longer and name not in names and cols not in have:
-                idx.append(Index(name, *cols))
-                names.add(name)
+            if longer:
+                continue
+            plain = next((i for i in idx if len(cols) > 1 and index_columns(i) == cols and not i.unique
+                          and "only" not in i.info), None)
+            if plain is not None:  # declared as well: the planned form (same name on SQLite) replaces it
+                idx.remove(plain)
+            elif name in names or cols in have:
+                continue
+            idx += planned_index(t, cols)
+            names.add(name)
     return _without_prefixes(idx)
+
+
+def planned_index(table_name: str, cols: tuple[str, ...]) -> list[Index]:
+    """A planned index (runtime.indexplan) as each database wants it. Dashboards order ascending with empty
+    values first and descending with them last, as SQLite orders by itself; PostgreSQL puts them the other
+    way round, so there its index holds the columns NULLS FIRST (read backwards: descending, NULLS LAST)
+    and serves the order instead of sorting every matching row (a board at 1,000,000 batches: 28.6 ms of
+    sorting against 0.8 ms). Equalities and ranges use it the same either way."""
+    return [Index(index_name("ix", table_name, *cols), *cols, info={"only": "sqlite", "columns": cols})
+            .ddl_if(dialect="sqlite"),
+            Index(index_name("ix", table_name, *cols, "nf"), *(literal_column(c).asc().nulls_first() for c in cols),
+                  info={"only": "postgresql", "columns": cols}).ddl_if(dialect="postgresql")]
 
 
 def search_index(table_name: str) -> Index:
@@ -295,8 +314,11 @@ def list_indexes(ent: EntityDef) -> list[tuple[str, ...]]:
     return out
 
 
-def _index_columns(i: Index) -> tuple[str, ...]:
-    return tuple(c if isinstance(c, str) else c.name for c in i.expressions)  # type: ignore[attr-defined]
+def index_columns(i: Index) -> tuple[str, ...]:
+    """The columns an index is on, in order (an expression index names its expression's label)."""
+    cols: tuple[str, ...] | None = i.info.get("columns")
+    return cols if cols is not None else tuple(c if isinstance(c, str) else c.name  # type: ignore[attr-defined]
+                                               for c in i.expressions)
 
 
 def _without_prefixes(idx: list[Index]) -> list[Index]:
@@ -305,7 +327,7 @@ def _without_prefixes(idx: list[Index]) -> list[Index]:
     Only then: (state) also hands out a state's rows in id order (every index ends in the row id on
     SQLite; the UI's bounded count reads ``ORDER BY id DESC``), which (state, created_at, id) does not.
     """
-    cols = [_index_columns(i) for i in idx]
+    cols = [index_columns(i) for i in idx]
     return [i for i, c in zip(idx, cols, strict=True) if i.unique or (*c, "id") not in cols]
 
 

@@ -94,9 +94,11 @@ def test_migrate_plan_shows_the_list_indexes(make_runtime: Callable[..., Runtime
     """An install migrated before the list indexes: `jig migrate` plans them (and those planned from the dashboard),
     and drops the indexes they replace."""
     rt = make_runtime()
+    planned = "ix_outsourcing__batch_state_partner_expected_return"  # from the dashboard: NULLS FIRST on PostgreSQL
+    planned += "_nf" if rt.db.dialect == "postgresql" else ""
     with rt.db.write() as conn:
         for name in ("ix_outsourcing__batch_state_created_at_id", "ix_outsourcing__batch_partner_state_created_at_id",
-                     "ix_outsourcing__batch_state_partner_expected_return"):
+                     planned):
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
         conn.exec_driver_sql('CREATE INDEX "ix_outsourcing__batch_partner_state_created_at" '
                              'ON "outsourcing__batch" (partner, state, created_at)')
@@ -104,7 +106,7 @@ def test_migrate_plan_shows_the_list_indexes(make_runtime: Callable[..., Runtime
     created = {s.detail for s in steps if s.kind == "create_index"}
     assert created == {"ix_outsourcing__batch_state_created_at_id on state, created_at, id",
                        "ix_outsourcing__batch_partner_state_created_at_id on partner, state, created_at, id",
-                       "ix_outsourcing__batch_state_partner_expected_return on state, partner, expected_return"}
+                       f"{planned} on state, partner, expected_return"}
     assert [s.data["index"] for s in steps if s.kind == "drop_index"] == \
         ["ix_outsourcing__batch_partner_state_created_at"]
     rt.migrate()
@@ -213,3 +215,21 @@ def test_number_prefix_ignoring_case_uses_an_index(make_runtime: Callable[..., R
             assert "ix_outsourcing__batch_name_lower" not in {i["name"] for i in inspect(conn).get_indexes(
                 "outsourcing__batch")}
         assert not [s for s in rt.migration_plan() if s.kind in ("create_index", "drop_index")]
+
+
+def test_a_board_reads_its_first_cards_in_order(make_runtime: Callable[..., Runtime]) -> None:
+    """The outsourcing board's cards of one state, ordered by due date (empty first) then newest: on both
+    databases an index hands them out in that order (PostgreSQL's planned index holds its columns NULLS
+    FIRST), so the first cards are read without sorting every batch of the state."""
+    rt = make_runtime()
+    _seed(rt)
+    sql = ("SELECT * FROM outsourcing__batch WHERE outsourcing__batch.state = 'shipped' ORDER BY "
+           "outsourcing__batch.expected_return ASC NULLS FIRST, outsourcing__batch.id DESC LIMIT 300")
+    if rt.db.dialect == "sqlite":
+        sql = sql.replace(" NULLS FIRST", "")  # SQLite's own order for ascending
+    shown = "\n".join(_plan(rt, sql))
+    assert "state_expected_return" in shown, shown
+    if rt.db.dialect == "sqlite":
+        assert "USE TEMP B-TREE FOR ORDER BY" not in shown, shown  # at most the right part (ties on the date)
+    else:
+        assert "Presorted Key: expected_return" in shown, shown
