@@ -32,7 +32,7 @@ from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, build, serve  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
-ZH_ARGS = [*CHROMIUM_ARGS, "--lang=zh-CN"]  # Chromium's own words (file inputs) in Chinese: needs chromium-l10n
+ZH_ARGS = CHROMIUM_ARGS  # with --lang=zh-CN: Chromium's own words (file inputs) in Chinese (needs chromium-l10n)
 # the tests that write screenshots when told where (test file, environment variable)
 ALL_TESTS = (("tests/test_stories.py", "JIG_TOUR_SHOTS"), ("tests/test_dashboards_browser.py", "JIG_WRITE_SCREENSHOTS"),
              ("tests/test_example_traceability.py", "JIG_WRITE_SCREENSHOTS"),

@@ -19,8 +19,10 @@ from runtime.loader import load_apps, load_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("JIG_TEST_CHROMIUM", "/usr/bin/chromium")
+# --lang=zh-CN: a Chinese user's browser, so Chromium's own words (a file input's button, a date input's
+# placeholder) are Chinese too, as on the shop floor's phones (scripts/test.sh installs chromium-l10n)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+                 "--disable-sync", "--no-first-run", "--lang=zh-CN"]
 
 
 def build(database_url: str, tmp: Path, texts: dict[str, str] | None = None) -> tuple[Runtime, Any]:
