@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from jig import demo  # noqa: E402
 from tests.test_designer import record_shipped  # noqa: E402
-from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, build, serve  # noqa: E402
+from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_ENV, build, serve  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 THICKNESS = {"type": "decimal", "label": {"zh": "电镀厚度 (μm)", "en": "Plating (μm)"}, "min": 0}
@@ -36,7 +36,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=CHROMIUM_ENV, headless=True)
             page = browser.new_page(viewport={"width": 1600, "height": 900}, base_url=url)
             page.goto("/login")
             page.fill("#username", "admin")

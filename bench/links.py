@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from runtime import workflow  # noqa: E402
 from runtime.auth import SYSTEM  # noqa: E402
-from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, build, serve  # noqa: E402
+from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_ENV, build, serve  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 # the links are opened from a text message or a scan in WeChat's own browser, on a phone
@@ -86,7 +86,7 @@ def main() -> int:
     rows = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=CHROMIUM_ENV, headless=True)
             for name, (token, _rid) in data.items():
                 ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                           locale="zh-CN", device_scale_factor=2, user_agent=WECHAT)

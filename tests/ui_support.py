@@ -19,10 +19,13 @@ from runtime.loader import load_apps, load_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("JIG_TEST_CHROMIUM", "/usr/bin/chromium")
-# --lang=zh-CN: a Chinese user's browser, so Chromium's own words (a file input's button, a date input's
-# placeholder) are Chinese too, as on the shop floor's phones (scripts/test.sh installs chromium-l10n)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--lang=zh-CN"]
+# A Chinese user's browser, so that Chromium's own words (a file input's button, a date input's placeholder) are
+# Chinese too, as on the shop floor's phones: on Linux Chromium takes its language from LANGUAGE, not --lang
+# (scripts/test.sh installs chromium-l10n, which holds the Chinese words). LANG stays: it is the file names'
+# encoding, and a zh_CN locale may not be installed.
+CHROMIUM_ENV = {**os.environ, "LANGUAGE": "zh_CN"}
 
 
 def build(database_url: str, tmp: Path, texts: dict[str, str] | None = None) -> tuple[Runtime, Any]:
@@ -59,7 +62,7 @@ def launch_browser() -> Iterator[Any]:
     # waiting up to 20 s for what the page will show is patience, not a timing assertion
     sync_api.expect.set_options(timeout=20_000)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=CHROMIUM_ENV, headless=True)
         try:
             yield browser
         finally:
