@@ -40,8 +40,9 @@ class CreatePlan:
         self.key = ent.key
         fields = ent.fields
         # what coerce_input does per key: a field's coercion, or a table's rows (``table_rows``)
-        self.coercers = {name: (f.ft.coerce, f, f.ft.pure_coerce) if f.type != "table" else (None, f, False)
-                         for name, f in fields.items() if f.stored or f.type == "table"}
+        # a unique field's inputs do not repeat: remembering them would only cost a lookup per record
+        self.coercers = {name: (f.ft.coerce, f, f.ft.pure_coerce and not f.unique) if f.type != "table"
+                         else (None, f, False) for name, f in fields.items() if f.stored or f.type == "table"}
         naming_fields: dict[str, str] = ent.extra.get("naming_fields", {})
         self.naming_fields = list(naming_fields.items())
         self.rollups = tuple(ent.extra.get("rollups", ()))
