@@ -32,7 +32,6 @@ from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_ENV, build, serve
 
 OUT = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
-ZH_ARGS = CHROMIUM_ARGS  # and CHROMIUM_ENV: Chromium's own words (file inputs) in Chinese (needs chromium-l10n)
 # the tests that write screenshots when told where (test file, environment variable)
 ALL_TESTS = (("tests/test_stories.py", "JIG_TOUR_SHOTS"), ("tests/test_dashboards_browser.py", "JIG_WRITE_SCREENSHOTS"),
              ("tests/test_example_traceability.py", "JIG_WRITE_SCREENSHOTS"),
@@ -71,7 +70,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ZH_ARGS, env=CHROMIUM_ENV, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=CHROMIUM_ENV, headless=True)
             page = browser.new_page(viewport={"width": 1366, "height": 768}, base_url=url, locale="zh-CN")
             page.goto("/login")
             page.screenshot(path=str(out / "login.png"))
@@ -124,7 +123,7 @@ def reading(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ZH_ARGS, env=CHROMIUM_ENV, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=CHROMIUM_ENV, headless=True)
             ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=url, locale="zh-CN")
             page = ctx.new_page()
             page.goto("/login")
@@ -178,7 +177,7 @@ def roles(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ZH_ARGS, env=CHROMIUM_ENV, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=CHROMIUM_ENV, headless=True)
             ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=url, locale="zh-CN")
             page = _login(ctx, url, "planner")
             page.goto("/notifications")  # type: ignore[attr-defined]

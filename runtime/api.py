@@ -382,17 +382,19 @@ class _LazySessions(SecureCookieSessionInterface):
 
 class _App(Flask):
     """Flask, asking once per function whether it is a coroutine (Flask asks on every call of every view and
-    hook: eight times a request here). The functions are the app's registered views, hooks and handlers."""
+    hook: eight times a request here). The answer is kept per underlying function, not per callable: a
+    class-based view hands in a new bound method on every request, which must not pile up here."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._coroutine: dict[Any, bool] = {}
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        known = self._sync.get(func)
+        code = getattr(func, "__func__", func)
+        known = self._coroutine.get(code)
         if known is None:
-            known = self._sync[func] = super().ensure_sync(func)
-        return known
+            known = self._coroutine[code] = super().ensure_sync(func) is not func
+        return super().ensure_sync(func) if known else func
 
 
 def create_app(rt: Runtime, config: dict[str, Any] | None = None) -> Flask:

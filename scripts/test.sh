@@ -31,7 +31,8 @@ t_start=$SECONDS
 missing=()
 mapfile -t missing < <(jig_missing_service_packages)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-# Chromium's own words (a file input's button, a date input's placeholder) in Chinese under --lang=zh-CN
+# Chromium's own words (a file input's button, a date input's placeholder) in Chinese: the tests run it with
+# LANGUAGE=zh_CN (tests/ui_support.py)
 [ -f /usr/lib/chromium/locales/zh-CN.pak ] || missing+=(chromium-l10n)
 if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 &&
     ! { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; }; then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from openapi_spec_validator import validate
 
 from .conftest import World, batch_body
@@ -227,3 +228,24 @@ def test_transitions_cannot_write_read_only_fields(world: World) -> None:
     rec = world.planner.post(B, batch_body(world.partners["a"])).get_json()
     r = world.partner_a.post(f"{B}/{rec['id']}/transitions/start", {"version": 1, "actual_return": "2026-11-01T08:00:00+08:00"})
     assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"actual_return": "只读字段，不能修改"}
+
+
+def test_the_apps_coroutine_check_is_kept_per_function_not_per_bound_method() -> None:
+    """runtime.api._App remembers whether a view or hook is a coroutine; a class-based view hands in a new bound
+    method on every request, which must neither pile up nor change the answer."""
+    from runtime.api import _App
+
+    class View:
+        def dispatch(self) -> str:
+            return "ok"
+
+    async def coroutine() -> str:
+        return "ok"
+
+    app = _App("check")
+    for _ in range(100):
+        method = View().dispatch
+        assert app.ensure_sync(method) is method
+    assert len(app._coroutine) == 1
+    with pytest.raises(RuntimeError, match="async"):  # as Flask answers a coroutine without its async extra
+        app.ensure_sync(coroutine)

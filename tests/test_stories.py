@@ -33,7 +33,9 @@ from .stories_support import Chromium, LinkPage, Plant, build_plant, number, pho
 from .ui_support import CHROMIUM, launch_browser, serve
 
 SAVE = 30_000  # ms: the designer's autosaves, one after another
-DAY0 = dt.date.today()  # Kingdee's simulator keeps its own (real) clock: the stories happen in the days after
+# Kingdee's simulator keeps its own (real) clock: the stories happen in the days after today -- the factory's
+# today (its zone): UTC's today would put day 1's 02:05 sync behind the simulator's clock from 18:00 UTC on
+DAY0 = clock.today()
 
 
 def at(day: int, hh: int, mm: int = 0) -> dt.datetime:

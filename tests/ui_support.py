@@ -20,7 +20,7 @@ from runtime.loader import load_apps, load_texts
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("JIG_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--lang=zh-CN"]
+                 "--disable-sync", "--no-first-run"]
 # A Chinese user's browser, so that Chromium's own words (a file input's button, a date input's placeholder) are
 # Chinese too, as on the shop floor's phones: on Linux Chromium takes its language from LANGUAGE, not --lang
 # (scripts/test.sh installs chromium-l10n, which holds the Chinese words). LANG stays: it is the file names'
